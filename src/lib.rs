@@ -1,1 +1,23 @@
-pub fn hello() {}
+//! vtwin: a GPU ensemble engine for virtual-tissue digital twins.
+//!
+//! The one path data takes: scene (`scene`) → plan (`plan`) → engine
+//! (`engine`, `gpu`, `backend`) → observations (`observe`) → writers (`io`).
+//! See ARCHITECTURE.md for the code map and the invariants.
+
+pub mod backend;
+pub mod cli;
+pub mod engine;
+pub mod gpu;
+pub mod io;
+pub mod manifest;
+pub mod model;
+pub mod models;
+pub mod observe;
+pub mod params;
+pub mod plan;
+pub mod record;
+pub mod rng;
+pub mod scene;
+pub mod shaders;
+pub mod table;
+pub mod verify;

@@ -1,3 +1,55 @@
+//! The `vtwin` command: parses arguments and dispatches to `vtwin::cli`.
+
+use clap::{Parser, Subcommand};
+use vtwin::cli;
+
+#[derive(Parser)]
+#[command(
+    name = "vtwin",
+    version,
+    about = "GPU ensemble engine for virtual-tissue digital twins"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scene's ensemble to the end and write a run directory.
+    Run(cli::run::RunArgs),
+    /// Run the verification suite (known answers, analytic solutions, GPU–CPU agreement).
+    Verify(cli::verify::VerifyArgs),
+    /// Validate a scene and print the resolved plan without running it.
+    Check(cli::info::CheckArgs),
+    /// List every model with its parameters and observables.
+    Models,
+    /// List GPU adapters with the limits and features vtwin uses.
+    Adapters,
+}
+
 fn main() {
-    println!("Hello, world!");
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Run(a) => cli::run::run(a),
+        Command::Verify(a) => cli::verify::run(a),
+        Command::Check(a) => cli::info::check(a).map(|_| 0),
+        Command::Models => {
+            cli::info::models();
+            Ok(0)
+        }
+        Command::Adapters => cli::info::adapters().map(|_| 0),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut src = e.source();
+            while let Some(s) = src {
+                eprintln!("  caused by: {s}");
+                src = s.source();
+            }
+            std::process::exit(2);
+        }
+    }
 }

@@ -7,8 +7,8 @@
 //! correlations). Never touches the file system or the GPU.
 
 use indexmap::IndexMap;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use statrs::distribution::{ContinuousCDF, Normal};
 use std::fmt;
 
@@ -21,13 +21,33 @@ pub const UNIT_EPS: f64 = 1e-9;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Distribution {
     Fixed(f64),
-    Uniform { low: f64, high: f64 },
-    LogUniform { low: f64, high: f64 },
-    Normal { mean: f64, sd: f64 },
-    LogNormal { mu: f64, sigma: f64 },
-    TruncNormal { mean: f64, sd: f64, low: f64, high: f64 },
+    Uniform {
+        low: f64,
+        high: f64,
+    },
+    LogUniform {
+        low: f64,
+        high: f64,
+    },
+    Normal {
+        mean: f64,
+        sd: f64,
+    },
+    LogNormal {
+        mu: f64,
+        sigma: f64,
+    },
+    TruncNormal {
+        mean: f64,
+        sd: f64,
+        low: f64,
+        high: f64,
+    },
     /// Discrete choice among values, with optional weights (normalised).
-    Choice { values: Vec<f64>, weights: Option<Vec<f64>> },
+    Choice {
+        values: Vec<f64>,
+        weights: Option<Vec<f64>>,
+    },
 }
 
 fn std_normal() -> Normal {
@@ -87,7 +107,9 @@ impl Distribution {
                 finite("low", *low)?;
                 finite("high", *high)?;
                 if *low <= 0.0 {
-                    return Err(format!("`low` ({low}) must be positive for a log-uniform distribution"));
+                    return Err(format!(
+                        "`low` ({low}) must be positive for a log-uniform distribution"
+                    ));
                 }
                 if low >= high {
                     return Err(format!("`low` ({low}) must be less than `high` ({high})"));
@@ -110,7 +132,12 @@ impl Distribution {
                 }
                 Ok(())
             }
-            Distribution::TruncNormal { mean, sd, low, high } => {
+            Distribution::TruncNormal {
+                mean,
+                sd,
+                low,
+                high,
+            } => {
                 finite("mean", *mean)?;
                 finite("sd", *sd)?;
                 finite("low", *low)?;
@@ -144,7 +171,9 @@ impl Distribution {
                             values.len()
                         ));
                     }
-                    if w.iter().any(|x| !(x.is_finite() && *x >= 0.0)) || w.iter().sum::<f64>() <= 0.0 {
+                    if w.iter().any(|x| !(x.is_finite() && *x >= 0.0))
+                        || w.iter().sum::<f64>() <= 0.0
+                    {
                         return Err("`weights` must be non-negative with a positive sum".into());
                     }
                 }
@@ -164,7 +193,12 @@ impl Distribution {
             Distribution::LogUniform { low, high } => (low.ln() + u * (high.ln() - low.ln())).exp(),
             Distribution::Normal { mean, sd } => mean + sd * norm_ppf(uc),
             Distribution::LogNormal { mu, sigma } => (mu + sigma * norm_ppf(uc)).exp(),
-            Distribution::TruncNormal { mean, sd, low, high } => {
+            Distribution::TruncNormal {
+                mean,
+                sd,
+                low,
+                high,
+            } => {
                 let a = norm_cdf((low - mean) / sd);
                 let b = norm_cdf((high - mean) / sd);
                 let p = (a + u * (b - a)).clamp(UNIT_EPS, 1.0 - UNIT_EPS);
@@ -219,7 +253,9 @@ impl<'de> Deserialize<'de> for Distribution {
         impl<'de> Visitor<'de> for V {
             type Value = Distribution;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a number or a table like { dist = \"uniform\", low = 0.1, high = 0.5 }")
+                f.write_str(
+                    "a number or a table like { dist = \"uniform\", low = 0.1, high = 0.5 }",
+                )
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Distribution, E> {
                 Ok(Distribution::Fixed(v))
@@ -271,7 +307,10 @@ fn dist_from_fields(mut f: IndexMap<String, toml::Value>) -> Result<Distribution
         match f.get(key) {
             Some(toml::Value::Float(x)) => Ok(*x),
             Some(toml::Value::Integer(i)) => Ok(*i as f64),
-            Some(other) => Err(format!("`{key}` must be a number, got {}", other.type_str())),
+            Some(other) => Err(format!(
+                "`{key}` must be a number, got {}",
+                other.type_str()
+            )),
             None => Err(format!("dist = \"{kind}\" needs `{key}`")),
         }
     };
@@ -283,18 +322,36 @@ fn dist_from_fields(mut f: IndexMap<String, toml::Value>) -> Result<Distribution
                 .map(|v| match v {
                     toml::Value::Float(x) => Ok(*x),
                     toml::Value::Integer(i) => Ok(*i as f64),
-                    other => Err(format!("`{key}` must hold numbers, got {}", other.type_str())),
+                    other => Err(format!(
+                        "`{key}` must hold numbers, got {}",
+                        other.type_str()
+                    )),
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
-            Some(other) => Err(format!("`{key}` must be an array, got {}", other.type_str())),
+            Some(other) => Err(format!(
+                "`{key}` must be an array, got {}",
+                other.type_str()
+            )),
         }
     };
     let d = match kind.as_str() {
-        "uniform" => Distribution::Uniform { low: num(&f, "low")?, high: num(&f, "high")? },
-        "loguniform" => Distribution::LogUniform { low: num(&f, "low")?, high: num(&f, "high")? },
-        "normal" => Distribution::Normal { mean: num(&f, "mean")?, sd: num(&f, "sd")? },
-        "lognormal" => Distribution::LogNormal { mu: num(&f, "mu")?, sigma: num(&f, "sigma")? },
+        "uniform" => Distribution::Uniform {
+            low: num(&f, "low")?,
+            high: num(&f, "high")?,
+        },
+        "loguniform" => Distribution::LogUniform {
+            low: num(&f, "low")?,
+            high: num(&f, "high")?,
+        },
+        "normal" => Distribution::Normal {
+            mean: num(&f, "mean")?,
+            sd: num(&f, "sd")?,
+        },
+        "lognormal" => Distribution::LogNormal {
+            mu: num(&f, "mu")?,
+            sigma: num(&f, "sigma")?,
+        },
         "truncnormal" => Distribution::TruncNormal {
             mean: num(&f, "mean")?,
             sd: num(&f, "sd")?,
@@ -302,7 +359,8 @@ fn dist_from_fields(mut f: IndexMap<String, toml::Value>) -> Result<Distribution
             high: num(&f, "high")?,
         },
         _ => Distribution::Choice {
-            values: list(&f, "values")?.ok_or_else(|| "dist = \"choice\" needs `values`".to_string())?,
+            values: list(&f, "values")?
+                .ok_or_else(|| "dist = \"choice\" needs `values`".to_string())?,
             weights: list(&f, "weights")?,
         },
     };
@@ -349,7 +407,9 @@ impl ParamBlock {
 
     /// Parameters that vary (not fixed): the dimensions of a design.
     pub fn varying(&self) -> Vec<usize> {
-        (0..self.params.len()).filter(|&i| !self.params[i].dist.is_fixed()).collect()
+        (0..self.params.len())
+            .filter(|&i| !self.params[i].dist.is_fixed())
+            .collect()
     }
 
     /// Maps one unit-cube point over the *varying* parameters (in block
@@ -391,7 +451,10 @@ impl ParamBlock {
                 return Err(format!("correlation of `{}` with itself", c.a));
             }
             if !(c.rho > -1.0 && c.rho < 1.0) {
-                return Err(format!("correlation {}–{}: rho = {} must lie in (-1, 1)", c.a, c.b, c.rho));
+                return Err(format!(
+                    "correlation {}–{}: rho = {} must lie in (-1, 1)",
+                    c.a, c.b, c.rho
+                ));
             }
             m[(i, j)] = c.rho;
             m[(j, i)] = c.rho;
@@ -408,7 +471,8 @@ impl ParamBlock {
         };
         let z = nalgebra::DVector::from_iterator(
             u.len(),
-            u.iter().map(|&x| norm_ppf(x.clamp(UNIT_EPS, 1.0 - UNIT_EPS))),
+            u.iter()
+                .map(|&x| norm_ppf(x.clamp(UNIT_EPS, 1.0 - UNIT_EPS))),
         );
         let zc = l * z;
         zc.iter().map(|&x| norm_cdf(x)).collect()
@@ -417,7 +481,9 @@ impl ParamBlock {
     /// Checks every distribution and the correlations.
     pub fn validate(&self) -> Result<(), String> {
         for p in &self.params {
-            p.dist.validate().map_err(|e| format!("parameter `{}`: {e}", p.name))?;
+            p.dist
+                .validate()
+                .map_err(|e| format!("parameter `{}`: {e}", p.name))?;
         }
         if !self.correlations.is_empty() {
             self.correlation_cholesky()?;
@@ -428,7 +494,10 @@ impl ParamBlock {
     /// Builds a block from `(name, dist)` pairs in order.
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, Distribution)>) -> Self {
         ParamBlock {
-            params: pairs.into_iter().map(|(name, dist)| ParamSpec { name, dist }).collect(),
+            params: pairs
+                .into_iter()
+                .map(|(name, dist)| ParamSpec { name, dist })
+                .collect(),
             correlations: Vec::new(),
         }
     }
@@ -463,7 +532,13 @@ s = { dist = "choice", values = [1, 2, 3] }
         let names: Vec<_> = p.keys().cloned().collect();
         assert_eq!(names, ["k", "D", "r", "a", "b", "c", "s"]);
         assert_eq!(p["k"], Distribution::Fixed(0.05));
-        assert_eq!(p["D"], Distribution::Uniform { low: 0.1, high: 0.5 });
+        assert_eq!(
+            p["D"],
+            Distribution::Uniform {
+                low: 0.1,
+                high: 0.5
+            }
+        );
         assert_eq!(p["s"].from_unit(0.99), 3.0);
     }
 
@@ -474,16 +549,25 @@ s = { dist = "choice", values = [1, 2, 3] }
         struct F {
             parameters: IndexMap<String, Distribution>,
         }
-        let e = toml::from_str::<F>("[parameters]\nD = { dist = \"uniform\", low = 1.0, high = 0.5 }\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("`low` (1) must be less than `high` (0.5)"), "{e}");
+        let e = toml::from_str::<F>(
+            "[parameters]\nD = { dist = \"uniform\", low = 1.0, high = 0.5 }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`low` (1) must be less than `high` (0.5)"),
+            "{e}"
+        );
         assert!(e.contains("line 2"), "{e}");
-        let e = toml::from_str::<F>("[parameters]\nD = { dist = \"gamma\", k = 1 }\n").unwrap_err().to_string();
-        assert!(e.contains("unknown distribution `gamma`"), "{e}");
-        let e = toml::from_str::<F>("[parameters]\nD = { dist = \"normal\", mean = 1, sd = 1, low = 0 }\n")
+        let e = toml::from_str::<F>("[parameters]\nD = { dist = \"gamma\", k = 1 }\n")
             .unwrap_err()
             .to_string();
+        assert!(e.contains("unknown distribution `gamma`"), "{e}");
+        let e = toml::from_str::<F>(
+            "[parameters]\nD = { dist = \"normal\", mean = 1, sd = 1, low = 0 }\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("unknown key `low`"), "{e}");
     }
 
@@ -492,11 +576,22 @@ s = { dist = "choice", values = [1, 2, 3] }
         let n = Distribution::Normal { mean: 1.0, sd: 2.0 };
         assert!((n.from_unit(0.975) - (1.0 + 2.0 * 1.959963984540054)).abs() < 1e-9);
         assert!(n.from_unit(0.0).is_finite());
-        let lu = Distribution::LogUniform { low: 1e-3, high: 1e-1 };
+        let lu = Distribution::LogUniform {
+            low: 1e-3,
+            high: 1e-1,
+        };
         assert!((lu.from_unit(0.5) - 1e-2).abs() < 1e-12);
-        let ln = Distribution::LogNormal { mu: 0.0, sigma: 0.3 };
+        let ln = Distribution::LogNormal {
+            mu: 0.0,
+            sigma: 0.3,
+        };
         assert!((ln.from_unit(0.5) - 1.0).abs() < 1e-12);
-        let t = Distribution::TruncNormal { mean: 1.0, sd: 0.5, low: 0.0, high: 2.0 };
+        let t = Distribution::TruncNormal {
+            mean: 1.0,
+            sd: 0.5,
+            low: 0.0,
+            high: 2.0,
+        };
         assert!((t.from_unit(0.5) - 1.0).abs() < 1e-9);
         assert_eq!(t.from_unit(0.0), 0.0);
         assert!((t.from_unit(1.0) - 2.0).abs() < 1e-6);
@@ -508,7 +603,11 @@ s = { dist = "choice", values = [1, 2, 3] }
             ("x".to_string(), Distribution::Normal { mean: 0.0, sd: 1.0 }),
             ("y".to_string(), Distribution::Normal { mean: 0.0, sd: 1.0 }),
         ]);
-        b.correlations.push(Correlation { a: "x".into(), b: "y".into(), rho: 0.6 });
+        b.correlations.push(Correlation {
+            a: "x".into(),
+            b: "y".into(),
+            rho: 0.6,
+        });
         b.validate().unwrap();
         // A regular grid over the unit square gives a deterministic estimate.
         let n = 200;

@@ -54,7 +54,10 @@ pub struct Table {
 
 impl Table {
     pub fn new(name: impl Into<String>) -> Self {
-        Table { name: name.into(), columns: Vec::new() }
+        Table {
+            name: name.into(),
+            columns: Vec::new(),
+        }
     }
 
     pub fn rows(&self) -> usize {
@@ -100,7 +103,10 @@ impl Table {
     }
 
     pub fn column(&self, name: &str) -> Option<&Values> {
-        self.columns.iter().find(|c| c.name == name).map(|c| &c.values)
+        self.columns
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| &c.values)
     }
 
     pub fn column_names(&self) -> Vec<&str> {

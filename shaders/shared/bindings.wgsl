@@ -1,0 +1,26 @@
+// The standard bind group of every step kernel. The engine binds one
+// `Step` record per step through a dynamic uniform offset, so many steps
+// are recorded into one submission. Keep `Step` in step with
+// `gpu::StepUniform` (src/gpu/layout.rs; a test compares their layouts).
+
+struct Step {
+    step: u32,
+    member_offset: u32,
+    members: u32,
+    seed_lo: u32,
+    seed_hi: u32,
+    t: f32,
+    pad0: u32,
+    pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> U: Step;
+@group(0) @binding(1) var<storage, read> params: array<f32>;
+@group(0) @binding(2) var<storage, read> aux: array<f32>;
+@group(0) @binding(3) var<storage, read> src: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(5) var<storage, read> status: array<u32>;
+
+fn param(m: u32, i: u32) -> f32 {
+    return params[m * NP + i];
+}

@@ -1,0 +1,85 @@
+//! Backend choice (`--backend auto|gpu|cpu`, `--adapter`) and engine
+//! construction: the one place that decides between `CpuEngine` and
+//! `GpuEngine`. `auto` takes a hardware GPU when there is one and otherwise
+//! the CPU backend (faster than a software adapter), saying so; `gpu` takes
+//! any adapter, software included, and fails clearly when there is none.
+
+use crate::engine::cpu::CpuEngine;
+use crate::engine::{BackendChoice, Engine, EngineError};
+use crate::gpu::{AdapterSummary, GpuContext, GpuEngine};
+use crate::plan::Plan;
+use std::sync::Arc;
+
+/// An opened backend: the CPU, or a GPU device shared by every engine a
+/// command creates.
+#[derive(Clone)]
+pub enum Backend {
+    Cpu,
+    Gpu(Arc<GpuContext>),
+}
+
+impl Backend {
+    /// Opens the backend a command asked for. `notice` receives the one-line
+    /// explanation when `auto` falls back to the CPU.
+    pub fn open(
+        choice: BackendChoice,
+        adapter: Option<&str>,
+        notice: &mut dyn FnMut(String),
+    ) -> Result<Backend, EngineError> {
+        match choice {
+            BackendChoice::Cpu => Ok(Backend::Cpu),
+            BackendChoice::Gpu => {
+                let a = crate::gpu::context::choose(adapter)?;
+                Ok(Backend::Gpu(Arc::new(GpuContext::new(a)?)))
+            }
+            BackendChoice::Auto => match crate::gpu::context::hardware_adapter(adapter) {
+                Some(a) => Ok(Backend::Gpu(Arc::new(GpuContext::new(a)?))),
+                None => {
+                    notice("backend auto: no hardware GPU adapter found; using the CPU backend (use --backend gpu for a software adapter such as lavapipe)".into());
+                    Ok(Backend::Cpu)
+                }
+            },
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::Gpu(_) => "gpu",
+        }
+    }
+
+    pub fn adapter(&self) -> Option<AdapterSummary> {
+        match self {
+            Backend::Cpu => None,
+            Backend::Gpu(c) => Some(c.summary.clone()),
+        }
+    }
+
+    /// A new engine for `plan`. `batch` caps members per GPU batch.
+    pub fn engine(&self, plan: &Plan, batch: Option<u32>) -> Result<Box<dyn Engine>, EngineError> {
+        match self {
+            Backend::Cpu => Ok(Box::new(CpuEngine::new(plan))),
+            Backend::Gpu(ctx) => Ok(Box::new(GpuEngine::new(ctx.clone(), plan, batch)?)),
+        }
+    }
+
+    /// Members per batch the adapter's limits force for `plan` (1 batch on the CPU).
+    pub fn batches(&self, plan: &Plan, batch: Option<u32>) -> Vec<u32> {
+        match self {
+            Backend::Cpu => vec![plan.members],
+            Backend::Gpu(ctx) => {
+                let limit =
+                    crate::gpu::engine::max_batch(&ctx.limits, plan.model.state_len() as u64 * 4);
+                let per = batch.unwrap_or(limit).clamp(1, limit);
+                let mut v = Vec::new();
+                let mut left = plan.members;
+                while left > 0 {
+                    v.push(per.min(left));
+                    left -= per.min(left);
+                }
+                v
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! `vtwin check SCENE`, `vtwin models`, `vtwin adapters`: validate and
+//! describe without running anything.
+
+use super::EngineArgs;
+use crate::plan::{Plan, PlanOptions};
+use crate::scene::Scene;
+use anyhow::Result;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    pub scene: PathBuf,
+    #[arg(long)]
+    pub members: Option<u32>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long)]
+    pub arm: Option<String>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+fn human_bytes(b: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < units.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{v:.1} {}", units[i])
+}
+
+pub fn check(args: &CheckArgs) -> Result<()> {
+    let scene = Scene::load(&args.scene)?;
+    let plan = Plan::freeze(
+        &scene,
+        &PlanOptions {
+            members: args.members,
+            seed: args.seed,
+            arm: args.arm.clone(),
+            member_params: None,
+        },
+    )?;
+    // Shaders are validated without an adapter.
+    if let Some(p) = plan.model.gpu_program() {
+        crate::shaders::validate(&format!("{}.step", plan.model.info().kind), &p.source)?;
+    }
+    let obs = crate::observe::observe_wgsl(&plan.observables.ops, &plan.model.grid());
+    crate::shaders::validate(&format!("{}.observe", plan.model.info().kind), &obs)?;
+    let backend = args.engine.open()?;
+    let batches = backend.batches(&plan, args.engine.batch_size);
+    let g = plan.model.grid();
+    println!(
+        "scene      {} (sha256 {})",
+        args.scene.display(),
+        &scene.sha256[..16]
+    );
+    if let Some(d) = &scene.file.description {
+        println!("           {d}");
+    }
+    println!(
+        "model      {} — {}",
+        plan.model.info().kind,
+        plan.model.info().description
+    );
+    println!(
+        "grid       {}×{} × {} fields, dx = {} {}",
+        g.nx,
+        g.ny,
+        g.fields,
+        g.dx,
+        plan.model.info().length_unit
+    );
+    println!(
+        "time       {} steps of dt = {} {} (end {}), observed every {} steps ({} observations)",
+        plan.steps,
+        plan.model.dt(),
+        plan.model.info().time_unit,
+        plan.model.time_at(plan.steps),
+        plan.every,
+        plan.observation_steps().len()
+    );
+    println!(
+        "members    {} (seed {}), arm `{}` of {}",
+        plan.members,
+        plan.seed,
+        plan.arm.name,
+        scene.arms().len()
+    );
+    println!("parameters");
+    for (j, p) in plan.block.params.iter().enumerate() {
+        let vals: Vec<f64> = plan.params.iter().map(|r| r[j]).collect();
+        let lo = vals.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = vals.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        println!(
+            "  {:<10} {:<12} sampled range [{lo:.4e}, {hi:.4e}]",
+            p.name,
+            p.dist.kind()
+        );
+    }
+    println!("observables");
+    for (n, u, d) in plan.observables.describe() {
+        println!("  {n:<24} [{u}] {d}");
+    }
+    let per = plan.bytes_per_member();
+    println!(
+        "memory     {} per member, {} in total; backend {} → {} batch(es) of up to {} members",
+        human_bytes(per),
+        human_bytes(per * plan.members as u64),
+        backend.name(),
+        batches.len(),
+        batches.iter().max().copied().unwrap_or(0)
+    );
+    println!("plan       sha256 {}", plan.sha256);
+    println!("ok");
+    Ok(())
+}
+
+pub fn models() {
+    for m in crate::models::catalogue() {
+        println!("{} — {}", m.kind, m.description);
+        println!(
+            "  time unit: {}, length unit: {}",
+            m.time_unit, m.length_unit
+        );
+        if m.fields.is_empty() {
+            println!("  fields: the scene's `model.species`");
+        } else {
+            println!("  fields:");
+            for f in &m.fields {
+                println!("    {:<8} [{}] {}", f.name, f.unit, f.description);
+            }
+        }
+        if m.params.is_empty() {
+            println!("  parameters: any named in the scene's [parameters]");
+        } else {
+            println!("  parameters:");
+            for p in &m.params {
+                println!(
+                    "    {:<8} [{}] default {} range [{}, {}] — {}",
+                    p.name, p.unit, p.default, p.bounds.0, p.bounds.1, p.description
+                );
+            }
+        }
+        println!(
+            "  observables (per field, declared in [[observables]]): total [field·{lu}²], mean, max, min [field], \
+             area_above [{lu}²], probe [field], first_crossing [{tu}]",
+            lu = m.length_unit,
+            tu = m.time_unit
+        );
+        println!();
+    }
+}
+
+pub fn adapters() -> Result<()> {
+    let list = crate::gpu::context::adapters();
+    if list.is_empty() {
+        println!(
+            "no GPU adapters found (WGPU_BACKEND={})",
+            std::env::var("WGPU_BACKEND").unwrap_or_else(|_| "all".into())
+        );
+        return Ok(());
+    }
+    for (i, a) in list.iter().enumerate() {
+        let d = crate::gpu::context::describe(a);
+        let s = &d["summary"];
+        println!(
+            "[{i}] {}\n    backend {}, type {}, driver {}",
+            s["name"].as_str().unwrap_or(""),
+            s["backend"].as_str().unwrap_or(""),
+            s["device_type"].as_str().unwrap_or(""),
+            s["driver"].as_str().unwrap_or("")
+        );
+        if let Some(l) = d["limits"].as_object() {
+            for (k, v) in l {
+                println!("    {k} = {v}");
+            }
+        }
+        println!("    features: {}", d["features"]);
+    }
+    Ok(())
+}

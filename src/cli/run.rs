@@ -1,0 +1,173 @@
+//! `vtwin run SCENE`: one plan, advanced to the end, written as a run
+//! directory (params, observables, status, optional fields and montage,
+//! manifest), atomically.
+
+use super::{EngineArgs, progress_bar};
+use crate::io::{RunDir, TableFormat};
+use crate::plan::{Plan, PlanOptions};
+use crate::record::{self, params_table};
+use crate::scene::{FormatName, Scene};
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnMemberError {
+    /// Finish the other members and exit 0, reporting how many failed.
+    Continue,
+    /// Exit non-zero when any member failed (outputs are still written).
+    Fail,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Scene file (TOML).
+    pub scene: PathBuf,
+    /// Ensemble size (default: the scene's `ensemble.members`).
+    #[arg(long)]
+    pub members: Option<u32>,
+    /// Seed (default: the scene's `ensemble.seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output folder (default: runs/<scene>-<timestamp>). Refused if it exists, unless --force.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace an existing output folder.
+    #[arg(long)]
+    pub force: bool,
+    /// Table format (default: the scene's `output.format`, else parquet).
+    #[arg(long, value_enum)]
+    pub format: Option<TableFormat>,
+    /// Also write final fields (fields.npy) and montage.png.
+    #[arg(long)]
+    pub save_fields: bool,
+    /// Treatment arm to simulate (default: the first).
+    #[arg(long)]
+    pub arm: Option<String>,
+    /// What a diverged or saturated member means for the exit code.
+    #[arg(long, value_enum, default_value = "continue")]
+    pub on_member_error: OnMemberError,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+pub fn default_out(scene: &std::path::Path, what: &str) -> PathBuf {
+    let stem = scene
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| what.into());
+    PathBuf::from("runs").join(format!(
+        "{stem}-{}",
+        chrono::Local::now().format("%Y%m%d-%H%M%S")
+    ))
+}
+
+/// Returns the process exit code.
+pub fn run(args: &RunArgs) -> Result<i32> {
+    let started = crate::manifest::now();
+    let scene = Scene::load(&args.scene)?;
+    let plan = Plan::freeze(
+        &scene,
+        &PlanOptions {
+            members: args.members,
+            seed: args.seed,
+            arm: args.arm.clone(),
+            member_params: None,
+        },
+    )?;
+    let backend = args.engine.open()?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&args.scene, "run"));
+    crate::io::install_interrupt_cleanup()?;
+    let dir = RunDir::create(&out, args.force)?;
+    let fmt = args.format.unwrap_or(match scene.file.output.format {
+        Some(FormatName::Csv) => TableFormat::Csv,
+        _ => TableFormat::Parquet,
+    });
+    eprintln!(
+        "vtwin run: {} ({}), {} members × {} steps, arm `{}`, backend {}{}",
+        args.scene.display(),
+        plan.model.info().kind,
+        plan.members,
+        plan.steps,
+        plan.arm.name,
+        backend.name(),
+        backend
+            .adapter()
+            .map(|a| format!(" on {} ({})", a.name, a.backend))
+            .unwrap_or_default()
+    );
+    let mut engine = backend.engine(&plan, args.engine.batch_size)?;
+    let bar = progress_bar(plan.steps, "steps");
+    let rec = record::record(engine.as_mut(), &mut |s| bar.set_position(s))
+        .context("simulation failed")?;
+    bar.finish_and_clear();
+    dir.write_table(&params_table(&plan), fmt)?;
+    dir.write_table(&rec.observables_table(&plan), fmt)?;
+    dir.write_table(&rec.status_table(), fmt)?;
+    if args.save_fields || scene.file.output.save_fields {
+        let state = engine.read_state()?;
+        let g = plan.model.grid();
+        crate::io::write_npy_f32(
+            &dir.file("fields.npy"),
+            &[
+                plan.members as usize,
+                g.fields as usize,
+                g.ny as usize,
+                g.nx as usize,
+            ],
+            &state,
+        )?;
+        let shown = (scene.file.output.montage_members.max(1) as usize).min(plan.members as usize);
+        let n = g.sites();
+        let fields: Vec<&[f32]> = (0..shown)
+            .map(|m| &state[m * g.len()..m * g.len() + n])
+            .collect();
+        let cols = (shown as f64).sqrt().ceil() as usize;
+        let scale = (256 / g.nx.max(g.ny) as usize).max(1);
+        let (w, h, rgba) =
+            crate::io::field_montage(&fields, g.nx as usize, g.ny as usize, cols, scale);
+        crate::io::write_png_rgba(&dir.file("montage.png"), w, h, &rgba)?;
+    }
+    let failed = rec.failed();
+    let descr: Vec<serde_json::Value> = plan
+        .observables
+        .describe()
+        .into_iter()
+        .map(|(n, u, d)| serde_json::json!({"name": n, "unit": u, "description": d}))
+        .collect();
+    let manifest = crate::manifest::for_plan(
+        &plan,
+        &backend,
+        started,
+        failed,
+        serde_json::json!({
+            "steps": plan.steps,
+            "dt": plan.model.dt(),
+            "time_unit": plan.model.info().time_unit,
+            "format": fmt.extension(),
+            "observables": descr,
+        }),
+    );
+    let final_dir = dir.finish(manifest)?;
+    println!("{}", final_dir.display());
+    if failed > 0 {
+        let div = rec.status.iter().filter(|s| s.name() == "diverged").count();
+        eprintln!(
+            "vtwin run: {failed} of {} members failed ({div} diverged, {} saturated)",
+            plan.members,
+            failed - div
+        );
+        if args.on_member_error == OnMemberError::Fail {
+            return Ok(3);
+        }
+    } else {
+        eprintln!(
+            "vtwin run: all {} members ok; outputs in {}",
+            plan.members,
+            final_dir.display()
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,581 @@
+//! The GPU engine: members in batches that each fit the adapter's storage
+//! binding limit; per batch two state buffers (ping-pong), parameters,
+//! status and observables. `advance` records many steps (every batch, one
+//! dispatch each) into one submission, using one `Step` record per
+//! (step, batch) from a ring of dynamic uniform offsets; nothing waits on
+//! the GPU until data is read.
+//!
+//! Batching never changes results: kernels index members batch-locally
+//! and draw random numbers by global member index.
+
+use super::context::GpuContext;
+use super::layout::StepUniform;
+use crate::engine::{Engine, EngineError, MemberStatus, ObsFrame, check_len};
+use crate::observe::observe_wgsl;
+use crate::plan::Plan;
+use crate::shaders;
+use std::num::NonZeroU64;
+use std::sync::Arc;
+use wgpu::util::DeviceExt;
+
+/// Uniform ring entries (one per (step, batch) recorded in one submission).
+const RING: u32 = 2048;
+
+struct Batch {
+    offset: u32,
+    members: u32,
+    state: [wgpu::Buffer; 2],
+    params: wgpu::Buffer,
+    status: wgpu::Buffer,
+    obs: wgpu::Buffer,
+    /// step_bg[i]: reads state[i], writes state[1 - i].
+    step_bg: [wgpu::BindGroup; 2],
+    /// observe_bg[i]: observes state[i].
+    observe_bg: [wgpu::BindGroup; 2],
+}
+
+pub struct GpuEngine {
+    ctx: Arc<GpuContext>,
+    plan: Plan,
+    step_pipeline: wgpu::ComputePipeline,
+    observe_pipeline: wgpu::ComputePipeline,
+    batches: Vec<Batch>,
+    uniform: wgpu::Buffer,
+    stride: u64,
+    /// Which state buffer holds the current state (same for every batch).
+    cur: usize,
+    step: u64,
+    state_len: usize,
+    n_obs: usize,
+}
+
+fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+fn uniform_entry() -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding: 0,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: true,
+            min_binding_size: NonZeroU64::new(std::mem::size_of::<StepUniform>() as u64),
+        },
+        count: None,
+    }
+}
+
+/// The largest batch the adapter allows for `state_bytes` per member.
+pub fn max_batch(limits: &wgpu::Limits, state_bytes: u64) -> u32 {
+    let by_binding = (limits.max_storage_buffer_binding_size / state_bytes.max(1)).max(1);
+    let by_buffer = (limits.max_buffer_size / state_bytes.max(1)).max(1);
+    let by_dispatch = limits.max_compute_workgroups_per_dimension as u64;
+    by_binding
+        .min(by_buffer)
+        .min(by_dispatch)
+        .min(u32::MAX as u64) as u32
+}
+
+impl GpuEngine {
+    /// Builds pipelines and buffers for `plan`; `batch_size` caps members per
+    /// batch (tests force small batches; default: the adapter's limit).
+    pub fn new(
+        ctx: Arc<GpuContext>,
+        plan: &Plan,
+        batch_size: Option<u32>,
+    ) -> Result<GpuEngine, EngineError> {
+        let model = &plan.model;
+        let program = model
+            .gpu_program()
+            .ok_or_else(|| EngineError::NoGpuProgram {
+                model: model.info().kind.clone(),
+            })?;
+        let kind = model.info().kind.clone();
+        let step_name = format!("{kind}.step");
+        shaders::validate(&step_name, &program.source)?;
+        let grid = model.grid();
+        let obs_src = observe_wgsl(&plan.observables.ops, &grid);
+        let obs_name = format!("{kind}.observe");
+        shaders::validate(&obs_name, &obs_src)?;
+        let dev = &ctx.device;
+
+        let step_layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("vtwin.step.layout"),
+            entries: &[
+                uniform_entry(),
+                storage_entry(1, true),
+                storage_entry(2, true),
+                storage_entry(3, true),
+                storage_entry(4, false),
+                storage_entry(5, true),
+            ],
+        });
+        let observe_layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("vtwin.observe.layout"),
+            entries: &[
+                uniform_entry(),
+                storage_entry(3, true),
+                storage_entry(5, false),
+                storage_entry(6, false),
+            ],
+        });
+        let make_pipeline = |name: &str, src: &str, layout: &wgpu::BindGroupLayout, entry: &str| {
+            ctx.scoped(&format!("pipeline `{name}`"), || {
+                let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(name),
+                    source: wgpu::ShaderSource::Wgsl(src.into()),
+                });
+                let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some(name),
+                    bind_group_layouts: &[Some(layout)],
+                    immediate_size: 0,
+                });
+                dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(name),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+            })
+        };
+        let step_pipeline = make_pipeline(&step_name, &program.source, &step_layout, "step")?;
+        let observe_pipeline = make_pipeline(&obs_name, &obs_src, &observe_layout, "observe")?;
+
+        let state_len = model.state_len();
+        let np = plan.n_params().max(1);
+        let n_obs = plan.observables.ops.len() + 1;
+        let limit = max_batch(&ctx.limits, state_len as u64 * 4);
+        let per_batch = batch_size.unwrap_or(limit).clamp(1, limit);
+        let align = ctx.limits.min_uniform_buffer_offset_alignment as u64;
+        let stride = (std::mem::size_of::<StepUniform>() as u64).div_ceil(align) * align;
+        let uniform = dev.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("vtwin.step.uniform_ring"),
+            size: stride * RING as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let aux = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(&format!("vtwin.{kind}.aux")),
+            contents: bytemuck::cast_slice(model.aux()),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
+        let params_all = plan.params_f32();
+        let mut batches = Vec::new();
+        let mut offset = 0u32;
+        let mut init = vec![0.0f32; state_len];
+        while offset < plan.members {
+            let members = per_batch.min(plan.members - offset);
+            let b = batches.len();
+            let mut state_host = Vec::with_capacity(members as usize * state_len);
+            for m in offset..offset + members {
+                let p =
+                    &params_all[m as usize * plan.n_params()..(m as usize + 1) * plan.n_params()];
+                model.init_member(plan.seed, m, p, &mut init);
+                state_host.extend_from_slice(&init);
+            }
+            let storage = wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST;
+            let state_a = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(&format!("vtwin.{kind}.state.a.b{b}")),
+                contents: bytemuck::cast_slice(&state_host),
+                usage: storage,
+            });
+            let state_b = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(&format!("vtwin.{kind}.state.b.b{b}")),
+                contents: bytemuck::cast_slice(&state_host),
+                usage: storage,
+            });
+            let mut p = params_all
+                [offset as usize * plan.n_params()..(offset + members) as usize * plan.n_params()]
+                .to_vec();
+            if plan.n_params() == 0 {
+                p = vec![0.0; members as usize * np];
+            }
+            let params = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(&format!("vtwin.{kind}.params.b{b}")),
+                contents: bytemuck::cast_slice(&p),
+                usage: storage,
+            });
+            let status = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(&format!("vtwin.{kind}.status.b{b}")),
+                contents: bytemuck::cast_slice(&vec![0u32; 2 * members as usize]),
+                usage: storage,
+            });
+            let obs = dev.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(&format!("vtwin.{kind}.observables.b{b}")),
+                size: (members as usize * n_obs * 4) as u64,
+                usage: storage,
+                mapped_at_creation: false,
+            });
+            let ubind = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &uniform,
+                offset: 0,
+                size: NonZeroU64::new(std::mem::size_of::<StepUniform>() as u64),
+            });
+            let state = [state_a, state_b];
+            let step_bg = [0usize, 1].map(|i| {
+                dev.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(&format!("vtwin.{kind}.step.bg{i}.b{b}")),
+                    layout: &step_layout,
+                    entries: &[
+                        wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: ubind.clone(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 1,
+                            resource: params.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 2,
+                            resource: aux.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 3,
+                            resource: state[i].as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 4,
+                            resource: state[1 - i].as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 5,
+                            resource: status.as_entire_binding(),
+                        },
+                    ],
+                })
+            });
+            let observe_bg = [0usize, 1].map(|i| {
+                dev.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(&format!("vtwin.{kind}.observe.bg{i}.b{b}")),
+                    layout: &observe_layout,
+                    entries: &[
+                        wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: ubind.clone(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 3,
+                            resource: state[i].as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 5,
+                            resource: status.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 6,
+                            resource: obs.as_entire_binding(),
+                        },
+                    ],
+                })
+            });
+            batches.push(Batch {
+                offset,
+                members,
+                state,
+                params,
+                status,
+                obs,
+                step_bg,
+                observe_bg,
+            });
+            offset += members;
+        }
+        ctx.check("buffer set-up")?;
+        Ok(GpuEngine {
+            ctx,
+            plan: plan.clone(),
+            step_pipeline,
+            observe_pipeline,
+            batches,
+            uniform,
+            stride,
+            cur: 0,
+            step: 0,
+            state_len,
+            n_obs,
+        })
+    }
+
+    /// Members per batch, in order.
+    pub fn batch_sizes(&self) -> Vec<u32> {
+        self.batches.iter().map(|b| b.members).collect()
+    }
+
+    pub fn context(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+
+    fn uniform_for(&self, step: u64, b: &Batch) -> StepUniform {
+        StepUniform {
+            step: step as u32,
+            member_offset: b.offset,
+            members: b.members,
+            seed_lo: self.plan.seed as u32,
+            seed_hi: (self.plan.seed >> 32) as u32,
+            t: self.plan.model.time_at(step) as f32,
+            pad0: 0,
+            pad1: 0,
+        }
+    }
+
+    fn write_ring(&self, records: &[StepUniform]) {
+        let mut bytes = vec![0u8; records.len() * self.stride as usize];
+        for (i, r) in records.iter().enumerate() {
+            let o = i * self.stride as usize;
+            bytes[o..o + std::mem::size_of::<StepUniform>()].copy_from_slice(bytemuck::bytes_of(r));
+        }
+        self.ctx.queue.write_buffer(&self.uniform, 0, &bytes);
+    }
+
+    fn read_all(
+        &self,
+        pick: impl Fn(&Batch) -> (&wgpu::Buffer, u64),
+        what: &str,
+    ) -> Result<Vec<u8>, EngineError> {
+        let mut out = Vec::new();
+        for b in &self.batches {
+            let (buf, size) = pick(b);
+            out.extend(self.ctx.read_buffer(buf, 0, size, what)?);
+        }
+        Ok(out)
+    }
+
+    fn member_slices<'a, T: bytemuck::Pod>(
+        &'a self,
+        data: &'a [T],
+        per_member: usize,
+    ) -> impl Iterator<Item = (&'a Batch, &'a [T])> {
+        self.batches.iter().map(move |b| {
+            (
+                b,
+                &data[b.offset as usize * per_member..(b.offset + b.members) as usize * per_member],
+            )
+        })
+    }
+}
+
+impl Engine for GpuEngine {
+    fn backend(&self) -> &'static str {
+        "gpu"
+    }
+
+    fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn advance(&mut self, steps: u64) -> Result<(), EngineError> {
+        let per_submit = (RING as u64 / self.batches.len() as u64).max(1);
+        let grid = self.plan.model.grid();
+        let workgroups = self
+            .plan
+            .model
+            .gpu_program()
+            .map(|p| p.workgroups)
+            .ok_or_else(|| EngineError::NoGpuProgram {
+                model: self.plan.model.info().kind.clone(),
+            })?;
+        let mut done = 0;
+        while done < steps {
+            let chunk = per_submit.min(steps - done);
+            let mut records = Vec::with_capacity((chunk as usize) * self.batches.len());
+            for k in 0..chunk {
+                for b in &self.batches {
+                    records.push(self.uniform_for(self.step + done + k, b));
+                }
+            }
+            self.write_ring(&records);
+            let mut enc = self
+                .ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("vtwin.advance"),
+                });
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("vtwin.step"),
+                    timestamp_writes: None,
+                });
+                pass.set_pipeline(&self.step_pipeline);
+                let mut cur = self.cur;
+                for k in 0..chunk as usize {
+                    for (bi, b) in self.batches.iter().enumerate() {
+                        let off = ((k * self.batches.len() + bi) as u64 * self.stride) as u32;
+                        pass.set_bind_group(0, &b.step_bg[cur], &[off]);
+                        let [x, y, z] = workgroups(&grid, b.members);
+                        pass.dispatch_workgroups(x, y, z);
+                    }
+                    cur = 1 - cur;
+                }
+            }
+            self.ctx.queue.submit([enc.finish()]);
+            self.ctx.check("advance")?;
+            if chunk % 2 == 1 {
+                self.cur = 1 - self.cur;
+            }
+            done += chunk;
+        }
+        self.step += steps;
+        Ok(())
+    }
+
+    fn observe(&mut self) -> Result<ObsFrame, EngineError> {
+        let records: Vec<StepUniform> = self
+            .batches
+            .iter()
+            .map(|b| self.uniform_for(self.step, b))
+            .collect();
+        self.write_ring(&records);
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("vtwin.observe"),
+            });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("vtwin.observe"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.observe_pipeline);
+            for (bi, b) in self.batches.iter().enumerate() {
+                pass.set_bind_group(
+                    0,
+                    &b.observe_bg[self.cur],
+                    &[(bi as u64 * self.stride) as u32],
+                );
+                pass.dispatch_workgroups(b.members, 1, 1);
+            }
+        }
+        self.ctx.queue.submit([enc.finish()]);
+        let n_obs = self.n_obs as u64;
+        let bytes = self.read_all(
+            |b| (&b.obs, b.members as u64 * n_obs * 4),
+            "read observables",
+        )?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    fn status(&mut self) -> Result<Vec<MemberStatus>, EngineError> {
+        let bytes = self.read_all(|b| (&b.status, b.members as u64 * 8), "read status")?;
+        let codes: Vec<u32> = bytemuck::pod_collect_to_vec(&bytes);
+        Ok(codes
+            .chunks(2)
+            .map(|c| MemberStatus::from_code(c[0], c[1]))
+            .collect())
+    }
+
+    fn read_state(&mut self) -> Result<Vec<f32>, EngineError> {
+        let n = self.state_len as u64 * 4;
+        let cur = self.cur;
+        let bytes = self.read_all(|b| (&b.state[cur], b.members as u64 * n), "read state")?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    fn write_state(&mut self, data: &[f32]) -> Result<(), EngineError> {
+        check_len("write_state", data.len(), self.members() * self.state_len)?;
+        for (b, d) in self.member_slices(data, self.state_len) {
+            self.ctx
+                .queue
+                .write_buffer(&b.state[self.cur], 0, bytemuck::cast_slice(d));
+        }
+        self.ctx.check("write state")
+    }
+
+    fn read_params(&mut self) -> Result<Vec<f32>, EngineError> {
+        let np = self.plan.n_params() as u64 * 4;
+        let bytes = self.read_all(|b| (&b.params, b.members as u64 * np), "read params")?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    fn write_params(&mut self, data: &[f32]) -> Result<(), EngineError> {
+        let np = self.plan.n_params();
+        check_len("write_params", data.len(), self.members() * np)?;
+        if np == 0 {
+            return Ok(());
+        }
+        for (b, d) in self.member_slices(data, np) {
+            self.ctx
+                .queue
+                .write_buffer(&b.params, 0, bytemuck::cast_slice(d));
+        }
+        self.ctx.check("write params")
+    }
+
+    fn copy_members(&mut self, src: &[u32]) -> Result<(), EngineError> {
+        check_len("copy_members", src.len(), self.members())?;
+        if let Some(bad) = src.iter().find(|&&s| s as usize >= self.members()) {
+            return Err(EngineError::Invalid(format!(
+                "copy_members: no member {bad}"
+            )));
+        }
+        // State: copy on the GPU into the spare ping-pong buffers, then swap.
+        let n = self.state_len as u64 * 4;
+        let locate = |m: u32| {
+            let b = self
+                .batches
+                .iter()
+                .position(|b| m >= b.offset && m < b.offset + b.members)
+                .unwrap_or(0);
+            (b, (m - self.batches[b].offset) as u64)
+        };
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("vtwin.copy_members"),
+            });
+        for (i, &s) in src.iter().enumerate() {
+            let (sb, so) = locate(s);
+            let (db, dof) = locate(i as u32);
+            enc.copy_buffer_to_buffer(
+                &self.batches[sb].state[self.cur],
+                so * n,
+                &self.batches[db].state[1 - self.cur],
+                dof * n,
+                n,
+            );
+        }
+        self.ctx.queue.submit([enc.finish()]);
+        self.cur = 1 - self.cur;
+        // Parameters and status are small: permute on the host.
+        let params = self.read_params()?;
+        let np = self.plan.n_params();
+        let mut p2 = vec![0.0f32; params.len()];
+        for (i, &s) in src.iter().enumerate() {
+            p2[i * np..(i + 1) * np]
+                .copy_from_slice(&params[s as usize * np..(s as usize + 1) * np]);
+        }
+        self.write_params(&p2)?;
+        let status_bytes = self.read_all(|b| (&b.status, b.members as u64 * 8), "read status")?;
+        let codes: Vec<u32> = bytemuck::pod_collect_to_vec(&status_bytes);
+        let mut c2 = vec![0u32; codes.len()];
+        for (i, &s) in src.iter().enumerate() {
+            c2[2 * i] = codes[2 * s as usize];
+            c2[2 * i + 1] = codes[2 * s as usize + 1];
+        }
+        for (b, d) in self.member_slices(&c2, 2) {
+            self.ctx
+                .queue
+                .write_buffer(&b.status, 0, bytemuck::cast_slice(d));
+        }
+        self.ctx.check("copy members")
+    }
+}

@@ -1,0 +1,68 @@
+//! Host-side mirrors of WGSL structs (`#[repr(C)]`, bytemuck `Pod`). One
+//! source of truth: a test compares each with naga's layout of the WGSL.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Keep in sync with `struct Step` in `shaders/shared/bindings.wgsl` and
+/// `shaders/shared/observe.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable, PartialEq)]
+pub struct StepUniform {
+    pub step: u32,
+    pub member_offset: u32,
+    pub members: u32,
+    pub seed_lo: u32,
+    pub seed_hi: u32,
+    pub t: f32,
+    pub pad0: u32,
+    pub pad1: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shaders;
+
+    /// Sizes and member offsets of `Step` as naga lays it out, in both files
+    /// that declare it, equal the Rust struct's.
+    #[test]
+    fn step_uniform_matches_wgsl() {
+        for file in ["shared/bindings.wgsl", "shared/observe.wgsl"] {
+            let src = format!(
+                "const NP: u32 = 1u;\nconst NS: u32 = 1u;\nconst NSITES: u32 = 1u;\nconst NOUT: u32 = 1u;\n{}\nfn observe_ops(m: u32, t: u32) {{}}\n",
+                shaders::source(file)
+            );
+            let (module, _) = shaders::validate(file, &src).unwrap();
+            let ty = module
+                .types
+                .iter()
+                .find(|(_, t)| t.name.as_deref() == Some("Step"))
+                .map(|(_, t)| t.clone())
+                .expect("Step declared");
+            let naga::TypeInner::Struct { members, span } = ty.inner else {
+                panic!("Step is a struct")
+            };
+            assert_eq!(span as usize, std::mem::size_of::<StepUniform>(), "{file}");
+            let offs: Vec<(String, u32)> = members
+                .iter()
+                .map(|m| (m.name.clone().unwrap(), m.offset))
+                .collect();
+            let expect = [
+                ("step", std::mem::offset_of!(StepUniform, step)),
+                (
+                    "member_offset",
+                    std::mem::offset_of!(StepUniform, member_offset),
+                ),
+                ("members", std::mem::offset_of!(StepUniform, members)),
+                ("seed_lo", std::mem::offset_of!(StepUniform, seed_lo)),
+                ("seed_hi", std::mem::offset_of!(StepUniform, seed_hi)),
+                ("t", std::mem::offset_of!(StepUniform, t)),
+                ("pad0", std::mem::offset_of!(StepUniform, pad0)),
+                ("pad1", std::mem::offset_of!(StepUniform, pad1)),
+            ];
+            for ((n, o), (en, eo)) in offs.iter().zip(expect) {
+                assert_eq!((n.as_str(), *o as usize), (en, eo), "{file}");
+            }
+        }
+    }
+}

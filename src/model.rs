@@ -1,0 +1,97 @@
+//! The one plug-in point for model families: [`Model`].
+//!
+//! A model states its parameter schema (names, units, bounds), its state
+//! layout (a fixed number of f32 words per member), how to initialise a
+//! member, its GPU step kernel (WGSL) and the CPU twin of that kernel.
+//! Engines, sweeps, assimilation and cohort export see only this trait.
+//!
+//! Owns: the contract between engines and models. Never imports wgpu.
+
+use crate::observe::GridShape;
+
+/// A parameter a model understands.
+#[derive(Clone, Debug)]
+pub struct ParamInfo {
+    pub name: String,
+    pub unit: String,
+    pub description: String,
+    /// Used when the scene does not set the parameter.
+    pub default: f64,
+    /// Physically meaningful range, for documentation and `vtwin models`.
+    pub bounds: (f64, f64),
+}
+
+/// A state field (species) of a grid model.
+#[derive(Clone, Debug)]
+pub struct FieldInfo {
+    pub name: String,
+    pub unit: String,
+    pub description: String,
+}
+
+/// What a model family is: shown by `vtwin models` and written into docs.
+#[derive(Clone, Debug)]
+pub struct ModelInfo {
+    pub kind: String,
+    pub description: String,
+    pub time_unit: String,
+    pub length_unit: String,
+    pub fields: Vec<FieldInfo>,
+    pub params: Vec<ParamInfo>,
+}
+
+/// The GPU side of a model: one WGSL module with an entry point `step`
+/// using the engine's standard bind group (see `shaders/shared/bindings.wgsl`).
+#[derive(Clone, Debug)]
+pub struct GpuProgram {
+    /// Fully composed WGSL (includes resolved).
+    pub source: String,
+    /// Workgroups to dispatch for `members` members.
+    pub workgroups: fn(&GridShape, u32) -> [u32; 3],
+}
+
+/// A model instance frozen for one plan: parameter order fixed, grid fixed,
+/// schedules resolved. `Send + Sync` so the CPU engine can run members on
+/// many threads.
+pub trait Model: Send + Sync {
+    fn info(&self) -> &ModelInfo;
+
+    /// The grid the state lives on (fields × ny × nx per member).
+    fn grid(&self) -> GridShape;
+
+    /// f32 words of state per member.
+    fn state_len(&self) -> usize {
+        self.grid().len()
+    }
+
+    /// Writes member `member`'s initial state. `params` are the member's
+    /// parameters in `info().params` order (as f32, as the GPU sees them).
+    fn init_member(&self, seed: u64, member: u32, params: &[f32], out: &mut [f32]);
+
+    /// CPU twin of the GPU step kernel: advances one member by one step,
+    /// reading `src` and writing all of `dst`. `step` is the index of the
+    /// step being taken (time before the step = step · dt).
+    fn step_cpu(&self, step: u32, params: &[f32], src: &[f32], dst: &mut [f32]);
+
+    /// The GPU program; `None` for a CPU-only model.
+    fn gpu_program(&self) -> Option<GpuProgram>;
+
+    /// Read-only per-plan data for the kernels (tissue map, schedules):
+    /// bound as `aux` on the GPU and passed to the CPU twin through `self`.
+    fn aux(&self) -> &[f32];
+
+    /// Checks the time step against every member's parameters (f32, as the
+    /// kernels see them); the message names the parameter, the offending
+    /// value and the largest stable time step.
+    fn check_stability(&self, _member_params: &[Vec<f32>]) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Time step in the model's time unit.
+    fn dt(&self) -> f64;
+
+    /// Time before step `step`, computed the same way on both backends.
+    fn time_at(&self, step: u64) -> f64 {
+        step as f64 * self.dt()
+    }
+}

@@ -1,0 +1,72 @@
+//! Model families. `build` turns a validated scene (and a chosen arm) into a
+//! frozen [`Model`]; `catalogue` lists every family for `vtwin models`.
+//!
+//! Owns: the mapping from scene `model.kind` to an implementation. Never
+//! imports wgpu.
+
+pub mod custom;
+pub mod rd;
+
+use crate::model::{Model, ModelInfo};
+use crate::params::{Distribution, ParamBlock, ParamSpec};
+use crate::scene::{Arm, ModelKind, Scene, SceneError};
+
+/// The parameter block a plan uses: the scene's parameters in file order,
+/// then every model parameter the scene leaves out, fixed at its default.
+/// Unknown parameters of built-in models are errors naming the key.
+pub fn resolve_params(scene: &Scene, info: &ModelInfo) -> Result<ParamBlock, SceneError> {
+    let mut block = scene.params.clone();
+    if scene.file.model.kind != ModelKind::Custom {
+        for p in &block.params {
+            if !info.params.iter().any(|q| q.name == p.name) {
+                return Err(scene.error_at(
+                    &format!("parameters.{}", p.name),
+                    format!(
+                        "model `{}` has no parameter `{}`; it has {}",
+                        info.kind,
+                        p.name,
+                        info.params
+                            .iter()
+                            .map(|q| q.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        for q in &info.params {
+            if block.index_of(&q.name).is_none() {
+                block.params.push(ParamSpec {
+                    name: q.name.clone(),
+                    dist: Distribution::Fixed(q.default),
+                });
+            }
+        }
+    }
+    Ok(block)
+}
+
+/// Builds the model a scene describes, for one treatment arm.
+pub fn build(
+    scene: &Scene,
+    block: &ParamBlock,
+    arm: &Arm,
+    steps: u64,
+) -> Result<Box<dyn Model>, SceneError> {
+    Ok(Box::new(rd::RdModel::build(scene, block, arm, steps)?))
+}
+
+/// The family's description (parameters with defaults) without a scene.
+pub fn info_for(scene: &Scene) -> Result<ModelInfo, SceneError> {
+    rd::info_for_scene(scene)
+}
+
+/// Every built-in family, for `vtwin models`.
+pub fn catalogue() -> Vec<ModelInfo> {
+    vec![
+        rd::kinetics::gray_scott_info(),
+        rd::kinetics::tumour_info(),
+        rd::kinetics::cardiac_info(),
+        custom::custom_info_template(),
+    ]
+}

@@ -1,0 +1,229 @@
+//! Host-side inputs of a reaction-diffusion plan: initial state (background,
+//! patches, keyed noise), tissue map (NPY file or generated blobs), therapy
+//! schedule table and stimulus table. All are deterministic functions of the
+//! scene and seed, computed identically for both backends.
+
+use crate::observe::GridShape;
+use crate::rng::{self, KeyedStream, Stream};
+use crate::scene::{Arm, Patch, Scene, SceneError, Shape, Stimulus};
+
+#[derive(Clone, Debug)]
+pub struct InitialState {
+    background: Vec<f32>,
+    patches: Vec<(Patch, Vec<(usize, f32)>)>,
+    noise: f32,
+    noise_species: Vec<usize>,
+}
+
+impl InitialState {
+    pub fn from_scene(scene: &Scene, species: &[String]) -> Result<InitialState, SceneError> {
+        let ini = &scene.file.initial;
+        let sidx = |key: &str, name: &str| {
+            species.iter().position(|s| s == name).ok_or_else(|| {
+                scene.error_at(
+                    key,
+                    format!(
+                        "`{name}` is not a field of this model (fields: {})",
+                        species.join(", ")
+                    ),
+                )
+            })
+        };
+        let mut background = vec![0.0f32; species.len()];
+        for (k, v) in &ini.background {
+            background[sidx(&format!("initial.background.{k}"), k)?] = *v as f32;
+        }
+        let mut patches = Vec::new();
+        for (i, p) in ini.patches.iter().enumerate() {
+            if !(p.size > 0.0) {
+                return Err(scene.error_at(
+                    &format!("initial.patches.{i}.size"),
+                    "size must be positive",
+                ));
+            }
+            let mut vals = Vec::new();
+            for (k, v) in &p.values {
+                vals.push((
+                    sidx(&format!("initial.patches.{i}.values.{k}"), k)?,
+                    *v as f32,
+                ));
+            }
+            patches.push((p.clone(), vals));
+        }
+        let mut noise_species = Vec::new();
+        for (i, s) in ini.noise_species.iter().enumerate() {
+            noise_species.push(sidx(&format!("initial.noise_species.{i}"), s)?);
+        }
+        Ok(InitialState {
+            background,
+            patches,
+            noise: ini.noise as f32,
+            noise_species,
+        })
+    }
+
+    /// Member `member`'s initial fields. Noise at site i of species s uses
+    /// Philox counter (site, member, s, Init).
+    pub fn fill(&self, g: &GridShape, seed: u64, member: u32, out: &mut [f32]) {
+        let n = g.sites();
+        for (s, &b) in self.background.iter().enumerate() {
+            out[s * n..(s + 1) * n].fill(b);
+        }
+        for (p, vals) in &self.patches {
+            for y in 0..g.ny as usize {
+                for x in 0..g.nx as usize {
+                    let px = (x as f64 + 0.5) * g.dx - p.center[0];
+                    let py = (y as f64 + 0.5) * g.dx - p.center[1];
+                    let i = y * g.nx as usize + x;
+                    match p.shape {
+                        Shape::Square if px.abs() <= p.size && py.abs() <= p.size => {
+                            vals.iter().for_each(|&(s, v)| out[s * n + i] = v)
+                        }
+                        Shape::Disk if px * px + py * py <= p.size * p.size => {
+                            vals.iter().for_each(|&(s, v)| out[s * n + i] = v)
+                        }
+                        Shape::Gaussian => {
+                            let w = (-(px * px + py * py) / (2.0 * p.size * p.size)).exp() as f32;
+                            vals.iter().for_each(|&(s, v)| out[s * n + i] += v * w)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if self.noise > 0.0 {
+            for &s in &self.noise_species {
+                for i in 0..n {
+                    let r = rng::draw4(seed, i as u32, member, s as u32, Stream::Init as u32);
+                    out[s * n + i] += self.noise * (rng::u32_to_unit_f32(r[0]) - 0.5);
+                }
+            }
+        }
+    }
+}
+
+/// The tissue diffusivity multiplier per site, if the scene has one.
+pub fn tissue_map(scene: &Scene, g: &GridShape) -> Result<Option<Vec<f32>>, SceneError> {
+    let Some(t) = &scene.file.tissue else {
+        return Ok(None);
+    };
+    let map = if let Some(path) = &t.map {
+        let full = if path.is_absolute() {
+            path.clone()
+        } else {
+            scene
+                .path
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(path)
+        };
+        let (shape, data) = crate::io::read_npy_f32(&full)
+            .map_err(|e| scene.error_at("tissue.map", format!("cannot read tissue map: {e}")))?;
+        if shape != [g.ny as usize, g.nx as usize] {
+            return Err(scene.error_at(
+                "tissue.map",
+                format!(
+                    "{} has shape {shape:?}, the grid needs [{}, {}] (ny, nx)",
+                    full.display(),
+                    g.ny,
+                    g.nx
+                ),
+            ));
+        }
+        if data.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+            return Err(scene.error_at(
+                "tissue.map",
+                format!(
+                    "{}: every multiplier must be finite and > 0",
+                    full.display()
+                ),
+            ));
+        }
+        data
+    } else if let Some(spec) = &t.generate {
+        blobs(g, spec.contrast, spec.scale, spec.seed)
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(map))
+}
+
+/// A smooth random field in [1 − contrast, 1 + contrast]: a sum of Gaussian
+/// blobs of standard deviation `scale` with random centres and signs,
+/// normalised by its largest magnitude. Deterministic in `seed`.
+pub fn blobs(g: &GridShape, contrast: f64, scale: f64, seed: u64) -> Vec<f32> {
+    let (w, h) = (g.nx as f64 * g.dx, g.ny as f64 * g.dx);
+    let count = ((w * h) / (scale * scale)).ceil().clamp(1.0, 4096.0) as usize;
+    let mut s = KeyedStream::new(seed, 0, Stream::Init as u32);
+    let blobs: Vec<(f64, f64, f64)> = (0..count)
+        .map(|_| {
+            (
+                s.uniform() * w,
+                s.uniform() * h,
+                if s.uniform() < 0.5 { -1.0 } else { 1.0 },
+            )
+        })
+        .collect();
+    let mut f = vec![0.0f64; g.sites()];
+    for y in 0..g.ny as usize {
+        for x in 0..g.nx as usize {
+            let (px, py) = ((x as f64 + 0.5) * g.dx, (y as f64 + 0.5) * g.dx);
+            f[y * g.nx as usize + x] = blobs
+                .iter()
+                .map(|(cx, cy, a)| {
+                    a * (-((px - cx).powi(2) + (py - cy).powi(2)) / (2.0 * scale * scale)).exp()
+                })
+                .sum();
+        }
+    }
+    let peak = f.iter().fold(0.0f64, |a, b| a.max(b.abs())).max(1e-12);
+    f.iter()
+        .map(|v| (1.0 + contrast * v / peak) as f32)
+        .collect()
+}
+
+/// Per step: drug concentration at the start of the step, and the RT dose
+/// delivered during [t, t + dt). Two f32 per step, for steps 0..=steps.
+pub fn therapy_schedule(arm: &Arm, dt: f64, steps: u64) -> Vec<f32> {
+    let n = steps as usize + 1;
+    let mut out = vec![0.0f32; 2 * n];
+    if let Some(c) = &arm.chemo {
+        for s in 0..n {
+            out[2 * s] = c.concentration(s as f64 * dt) as f32;
+        }
+    }
+    if let Some(rt) = &arm.rt {
+        for t in rt.times() {
+            if t < 0.0 {
+                continue;
+            }
+            let s = (t / dt + 1e-9).floor() as usize;
+            if s < n {
+                out[2 * s + 1] += rt.dose as f32;
+            }
+        }
+    }
+    out
+}
+
+/// `[count, (t0, t1, x0, y0, x1, y1, amplitude)…]` with repeats expanded.
+pub fn stimulus_table(stimuli: &[Stimulus]) -> Vec<f32> {
+    let mut rows = Vec::new();
+    for s in stimuli {
+        for k in 0..s.count {
+            let t0 = s.start + k as f64 * s.period;
+            rows.extend([
+                t0,
+                t0 + s.duration,
+                s.region[0],
+                s.region[1],
+                s.region[2],
+                s.region[3],
+                s.amplitude,
+            ]);
+        }
+    }
+    let mut out = vec![(rows.len() / 7) as f32];
+    out.extend(rows.iter().map(|&v| v as f32));
+    out
+}

@@ -1,0 +1,338 @@
+//! Reaction-diffusion models on 2-D grids: one generic stencil path
+//! (`shaders/rd/stencil.wgsl`, CPU twin in `cpu.rs`) with model-specific
+//! reaction terms (`kinetics.rs`, `shaders/rd/<model>.wgsl`, or user
+//! expressions in `models::custom`).
+//!
+//! Owns: building an `RdModel` from a scene: parameter indices, initial
+//! state, tissue map, therapy and stimulus schedules, stability check.
+
+pub mod cpu;
+pub mod init;
+pub mod kinetics;
+pub mod wgsl;
+
+use crate::model::{FieldInfo, GpuProgram, Model, ModelInfo, ParamInfo};
+use crate::models::custom::{Expr, valid_identifier};
+use crate::observe::GridShape;
+use crate::params::ParamBlock;
+use crate::scene::{Arm, Boundary, ModelKind, Scene, SceneError};
+use kinetics::Ix;
+
+/// The reaction term of a frozen RD model.
+#[derive(Clone, Debug)]
+pub enum Kinetics {
+    GrayScott,
+    Tumour,
+    Cardiac,
+    /// One compiled expression per species, plus the WGSL expressions.
+    Custom {
+        exprs: Vec<Expr>,
+        wgsl: Vec<String>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct RdModel {
+    pub(crate) info: ModelInfo,
+    pub(crate) kinetics: Kinetics,
+    pub(crate) grid: GridShape,
+    pub(crate) dt: f64,
+    pub(crate) dt32: f32,
+    pub(crate) dx2inv: f32,
+    /// Canonical parameter order → index in the member parameter vector.
+    pub(crate) ix: Ix,
+    /// Per species: index of its diffusivity parameter (None: no diffusion).
+    pub(crate) diff_ix: Vec<Option<usize>>,
+    pub(crate) n_params: usize,
+    pub(crate) param_names: Vec<String>,
+    pub(crate) aux: Vec<f32>,
+    pub(crate) map_off: Option<usize>,
+    pub(crate) sched_off: usize,
+    pub(crate) stim_off: usize,
+    pub(crate) init: init::InitialState,
+}
+
+/// The model description for a scene without freezing it (fields and
+/// parameters of a custom model come from the scene).
+pub fn info_for_scene(scene: &Scene) -> Result<ModelInfo, SceneError> {
+    let m = &scene.file.model;
+    if m.kind != ModelKind::Custom {
+        for key in ["species", "reactions", "diffusion"] {
+            let set = match key {
+                "species" => !m.species.is_empty(),
+                "reactions" => !m.reactions.is_empty(),
+                _ => !m.diffusion.is_empty(),
+            };
+            if set {
+                return Err(scene.error_at(
+                    &format!("model.{key}"),
+                    format!("`{key}` is only for kind = \"custom\""),
+                ));
+            }
+        }
+    }
+    Ok(match m.kind {
+        ModelKind::GrayScott => kinetics::gray_scott_info(),
+        ModelKind::Tumour => kinetics::tumour_info(),
+        ModelKind::Cardiac => kinetics::cardiac_info(),
+        ModelKind::Custom => {
+            if m.species.is_empty() {
+                return Err(scene.error_at(
+                    "model.species",
+                    "a custom model needs `species = [\"u\", ...]`",
+                ));
+            }
+            for (i, s) in m.species.iter().enumerate() {
+                if !valid_identifier(s) {
+                    return Err(scene.error_at(
+                        &format!("model.species.{i}"),
+                        format!("`{s}` is not a valid identifier"),
+                    ));
+                }
+            }
+            let mut info = crate::models::custom::custom_info_template();
+            info.fields = m
+                .species
+                .iter()
+                .map(|s| FieldInfo {
+                    name: s.clone(),
+                    unit: "1".into(),
+                    description: format!("species {s}"),
+                })
+                .collect();
+            info.params = scene
+                .params
+                .params
+                .iter()
+                .map(|p| ParamInfo {
+                    name: p.name.clone(),
+                    unit: "user".into(),
+                    description: "user parameter".into(),
+                    default: p.dist.median(),
+                    bounds: p.dist.support(),
+                })
+                .collect();
+            info
+        }
+    })
+}
+
+impl RdModel {
+    pub fn build(
+        scene: &Scene,
+        block: &ParamBlock,
+        arm: &Arm,
+        steps: u64,
+    ) -> Result<RdModel, SceneError> {
+        let f = &scene.file;
+        let info = info_for_scene(scene)?;
+        let grid = GridShape {
+            nx: f.grid.nx,
+            ny: f.grid.ny,
+            fields: info.fields.len() as u32,
+            dx: f.grid.dx,
+            periodic: f.grid.boundary == Boundary::Periodic,
+        };
+        let param_names: Vec<String> = block.params.iter().map(|p| p.name.clone()).collect();
+        for (i, n) in param_names.iter().enumerate() {
+            if !valid_identifier(n) {
+                return Err(scene.error_at(
+                    &format!("parameters.{n}"),
+                    format!("parameter name `{n}` is not a valid identifier"),
+                ));
+            }
+            let _ = i;
+        }
+        let idx = |name: &str| param_names.iter().position(|n| n == name);
+        let species: Vec<String> = info.fields.iter().map(|f| f.name.clone()).collect();
+        let (kin, ix, diff_ix) = match f.model.kind {
+            ModelKind::Custom => {
+                let mut exprs = Vec::new();
+                let mut wgsl = Vec::new();
+                for k in f.model.reactions.keys() {
+                    if !species.contains(k) {
+                        return Err(scene.error_at(
+                            &format!("model.reactions.{k}"),
+                            format!("`{k}` is not a species"),
+                        ));
+                    }
+                }
+                for s in &species {
+                    let text = f.model.reactions.get(s).ok_or_else(|| {
+                        scene.error_at(
+                            "model.reactions",
+                            format!("no reaction given for species `{s}`"),
+                        )
+                    })?;
+                    let e = Expr::compile(&species, &param_names, text)
+                        .map_err(|m| scene.error_at(&format!("model.reactions.{s}"), m))?;
+                    exprs.push(e);
+                    wgsl.push(text.clone());
+                }
+                let mut diff = vec![None; species.len()];
+                for (s, pname) in &f.model.diffusion {
+                    let si = species.iter().position(|x| x == s).ok_or_else(|| {
+                        scene.error_at(
+                            &format!("model.diffusion.{s}"),
+                            format!("`{s}` is not a species"),
+                        )
+                    })?;
+                    diff[si] = Some(idx(pname).ok_or_else(|| {
+                        scene.error_at(
+                            &format!("model.diffusion.{s}"),
+                            format!("`{pname}` is not a parameter of the scene"),
+                        )
+                    })?);
+                }
+                (Kinetics::Custom { exprs, wgsl }, Vec::new(), diff)
+            }
+            kind => {
+                // Built-in: resolve canonical order (resolve_params guarantees presence).
+                let ix: Ix = info
+                    .params
+                    .iter()
+                    .map(|p| idx(&p.name).unwrap_or(0))
+                    .collect();
+                let diff = match kind {
+                    ModelKind::GrayScott => vec![Some(ix[0]), Some(ix[1])],
+                    ModelKind::Tumour => vec![Some(ix[0])],
+                    _ => vec![Some(ix[0]), None],
+                };
+                let k = match kind {
+                    ModelKind::GrayScott => Kinetics::GrayScott,
+                    ModelKind::Tumour => Kinetics::Tumour,
+                    _ => Kinetics::Cardiac,
+                };
+                (k, ix, diff)
+            }
+        };
+        if f.model.kind != ModelKind::Tumour
+            && (!f.arms.is_empty())
+            && f.arms.iter().any(|a| a.rt.is_some() || a.chemo.is_some())
+        {
+            return Err(scene.error_at(
+                "arms",
+                format!("model `{}` takes no therapy schedule", info.kind),
+            ));
+        }
+        if f.model.kind != ModelKind::Cardiac && !f.stimulus.is_empty() {
+            return Err(scene.error_at(
+                "stimulus",
+                format!("model `{}` takes no stimulus", info.kind),
+            ));
+        }
+        let dt = f.time.dt;
+        // aux layout: [tissue map (nx·ny)] [schedule (2 per step + 2)] [stimuli]
+        let mut aux = Vec::new();
+        let map = init::tissue_map(scene, &grid)?;
+        let map_off = map.map(|m| {
+            aux.extend_from_slice(&m);
+            0
+        });
+        let sched_off = aux.len();
+        if f.model.kind == ModelKind::Tumour {
+            aux.extend(init::therapy_schedule(arm, dt, steps));
+        }
+        let stim_off = aux.len();
+        if f.model.kind == ModelKind::Cardiac {
+            aux.extend(init::stimulus_table(&f.stimulus));
+        }
+        aux.extend([0.0; 4]); // never empty: a zero-sized binding is invalid
+        let init = init::InitialState::from_scene(scene, &species)?;
+        Ok(RdModel {
+            info,
+            kinetics: kin,
+            grid,
+            dt,
+            dt32: dt as f32,
+            dx2inv: (1.0 / (f.grid.dx * f.grid.dx)) as f32,
+            ix,
+            diff_ix,
+            n_params: param_names.len(),
+            param_names,
+            aux,
+            map_off,
+            sched_off,
+            stim_off,
+            init,
+        })
+    }
+
+    /// Largest tissue multiplier (1 without a map).
+    pub fn max_tissue(&self) -> f64 {
+        match self.map_off {
+            Some(o) => self.aux[o..o + self.grid.sites()]
+                .iter()
+                .fold(1.0f32.min(f32::MAX), |a, &b| a.max(b)) as f64,
+            None => 1.0,
+        }
+    }
+
+    /// Explicit-Euler stability for diffusion: D·w_max·dt·(2/dx² + 2/dy²) ≤ 1
+    /// (2-D) or D·w_max·dt·2/dx² ≤ 1 (ny = 1). Returns, for the worst member,
+    /// (parameter name, offending value, largest stable dt).
+    pub fn stability(&self, member_params: &[Vec<f32>]) -> Option<(String, f64, f64)> {
+        let dims = if self.grid.ny > 1 { 4.0 } else { 2.0 };
+        let w = self.max_tissue();
+        let dx2 = self.grid.dx * self.grid.dx;
+        let mut worst: Option<(String, f64, f64)> = None;
+        for p in member_params {
+            for d in self.diff_ix.iter().flatten() {
+                let dval = p[*d] as f64;
+                if dval <= 0.0 {
+                    continue;
+                }
+                let dt_max = dx2 / (dims * dval * w);
+                if self.dt > dt_max && worst.as_ref().is_none_or(|x| dt_max < x.2) {
+                    worst = Some((self.param_names[*d].clone(), dval, dt_max));
+                }
+            }
+        }
+        worst
+    }
+}
+
+impl Model for RdModel {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn grid(&self) -> GridShape {
+        self.grid
+    }
+
+    fn init_member(&self, seed: u64, member: u32, _params: &[f32], out: &mut [f32]) {
+        self.init.fill(&self.grid, seed, member, out);
+    }
+
+    fn step_cpu(&self, step: u32, params: &[f32], src: &[f32], dst: &mut [f32]) {
+        cpu::step_member(self, step, params, src, dst);
+    }
+
+    fn gpu_program(&self) -> Option<GpuProgram> {
+        Some(GpuProgram {
+            source: wgsl::step_source(self),
+            workgroups: wgsl::workgroups,
+        })
+    }
+
+    fn aux(&self) -> &[f32] {
+        &self.aux
+    }
+
+    fn check_stability(&self, member_params: &[Vec<f32>]) -> Result<(), String> {
+        match self.stability(member_params) {
+            None => Ok(()),
+            Some((name, value, dt_max)) => Err(format!(
+                "unstable time step: dt = {} exceeds the largest stable dt = {dt_max:.6e} for parameter `{name}` = {value} \
+                 (explicit Euler needs {name}·w_max·dt/dx² ≤ 1/4 in 2-D, 1/2 in 1-D; w_max = {} is the largest tissue multiplier)",
+                self.dt,
+                self.max_tissue()
+            )),
+        }
+    }
+
+    fn dt(&self) -> f64 {
+        self.dt
+    }
+}

@@ -1,0 +1,90 @@
+//! WGSL generation for reaction-diffusion plans: a header of constants
+//! (grid, time step, parameter indices, aux offsets) + the shared bindings +
+//! the model's reaction terms + the generic stencil kernel.
+
+use super::{Kinetics, RdModel};
+use crate::observe::GridShape;
+use crate::shaders::{compose, f32_lit, source};
+
+/// The header of constants every RD kernel sees.
+pub fn header(m: &RdModel) -> String {
+    let g = &m.grid;
+    let mut h = format!(
+        "const NX: u32 = {}u;\nconst NY: u32 = {}u;\nconst NS: u32 = {}u;\nconst NP: u32 = {}u;\nconst NSITES: u32 = {}u;\n\
+         const DT: f32 = {};\nconst DX: f32 = {};\nconst DX2INV: f32 = {};\nconst PERIODIC: bool = {};\nconst HAS_MAP: bool = {};\n\
+         const MAP_OFF: u32 = {}u;\nconst SCHED_OFF: u32 = {}u;\nconst STIM_OFF: u32 = {}u;\n",
+        g.nx,
+        g.ny,
+        g.fields,
+        m.n_params.max(1),
+        g.sites(),
+        f32_lit(m.dt32),
+        f32_lit(g.dx as f32),
+        f32_lit(m.dx2inv),
+        g.periodic,
+        m.map_off.is_some(),
+        m.map_off.unwrap_or(0),
+        m.sched_off,
+        m.stim_off,
+    );
+    for (i, n) in m.param_names.iter().enumerate() {
+        h.push_str(&format!("const P_{n}: u32 = {i}u;\n"));
+    }
+    h
+}
+
+fn custom_kinetics(m: &RdModel, exprs: &[String]) -> String {
+    let species: Vec<String> = m.info.fields.iter().map(|f| f.name.clone()).collect();
+    let mut s = String::new();
+    for (i, e) in exprs.iter().enumerate() {
+        s.push_str(&crate::models::custom::function_source(
+            &format!("rate_{i}"),
+            &species,
+            &m.param_names,
+            e,
+        ));
+    }
+    let args: Vec<String> = (0..species.len())
+        .map(|i| format!("c[{i}]"))
+        .chain((0..m.param_names.len()).map(|i| format!("param(m, {i}u)")))
+        .collect();
+    let calls: Vec<String> = (0..exprs.len())
+        .map(|i| format!("rate_{i}({})", args.join(", ")))
+        .collect();
+    s.push_str(&format!(
+        "fn kinetics(m: u32, x: u32, y: u32, c: array<f32, NS>) -> array<f32, NS> {{\n    return array<f32, NS>({});\n}}\n",
+        calls.join(", ")
+    ));
+    s.push_str("fn diffusivity(m: u32, s: u32) -> f32 {\n");
+    for (si, d) in m.diff_ix.iter().enumerate() {
+        if let Some(p) = d {
+            s.push_str(&format!(
+                "    if (s == {si}u) {{ return param(m, {p}u); }}\n"
+            ));
+        }
+    }
+    s.push_str("    return 0.0;\n}\n");
+    s.push_str("fn post(m: u32, x: u32, y: u32, c: array<f32, NS>) -> array<f32, NS> {\n    return c;\n}\n");
+    s
+}
+
+/// The complete step module.
+pub fn step_source(m: &RdModel) -> String {
+    let kin = match &m.kinetics {
+        Kinetics::GrayScott => source("rd/gray_scott.wgsl").to_string(),
+        Kinetics::Tumour => source("rd/tumour.wgsl").to_string(),
+        Kinetics::Cardiac => source("rd/cardiac.wgsl").to_string(),
+        Kinetics::Custom { wgsl, .. } => custom_kinetics(m, wgsl),
+    };
+    let text = format!(
+        "{}\n//#include \"shared/bindings.wgsl\"\n{}\n//#include \"rd/stencil.wgsl\"\n",
+        header(m),
+        kin
+    );
+    compose(&text)
+}
+
+/// 8×8 tiles in x, y; one member per z slice.
+pub fn workgroups(g: &GridShape, members: u32) -> [u32; 3] {
+    [g.nx.div_ceil(8), g.ny.div_ceil(8), members]
+}

@@ -1,0 +1,517 @@
+//! Observables: per-member reductions of grid state (total, mean, max, min,
+//! area above a threshold, value at a probe) computed on the GPU by a
+//! generated `observe` kernel and on the CPU by its twin, plus observables
+//! derived on the host from the recorded series (first-crossing time).
+//!
+//! The CPU twin mirrors the GPU's reduction order (256 strided partial sums,
+//! then a pairwise tree), so GPU and CPU observables of identical states are
+//! identical.
+//!
+//! Owns: naming, units and meaning of observables; the reductions. Never
+//! imports wgpu.
+
+use crate::scene::{ObsKind, ObservableSpec};
+
+/// Threads per member in the observe kernel (keep in step with the WGSL).
+pub const OBSERVE_THREADS: usize = 256;
+
+/// The shape of a grid model's state: `fields × ny × nx` f32 per member.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GridShape {
+    pub nx: u32,
+    pub ny: u32,
+    pub fields: u32,
+    pub dx: f64,
+    pub periodic: bool,
+}
+
+impl GridShape {
+    pub fn sites(&self) -> usize {
+        self.nx as usize * self.ny as usize
+    }
+    pub fn len(&self) -> usize {
+        self.sites() * self.fields as usize
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The site nearest a physical position (site i's centre is at (i + ½)·dx).
+    pub fn site_at(&self, x: f64, y: f64) -> u32 {
+        let ix = ((x / self.dx).floor().max(0.0) as u32).min(self.nx - 1);
+        let iy = ((y / self.dx).floor().max(0.0) as u32).min(self.ny - 1);
+        iy * self.nx + ix
+    }
+    /// Area of one site.
+    pub fn cell_area(&self) -> f32 {
+        (self.dx * self.dx) as f32
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Reduction {
+    /// Integral over the domain: Σ value · dx².
+    Total,
+    Mean,
+    Max,
+    Min,
+    /// Area (Σ dx²) of sites whose value exceeds the threshold.
+    AreaAbove(f32),
+    /// Value at one site.
+    Probe(u32),
+}
+
+/// One reduction the GPU computes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObsOp {
+    pub name: String,
+    pub field: u32,
+    pub reduction: Reduction,
+    pub unit: String,
+    pub description: String,
+}
+
+/// An observable derived on the host: time of the first upward crossing of
+/// `threshold` by observable `of` (linear interpolation between recorded
+/// steps; null before the crossing).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FirstCrossing {
+    pub name: String,
+    pub of: usize,
+    pub threshold: f64,
+    pub unit: String,
+    pub description: String,
+}
+
+/// Every observable of a plan, in output order: GPU reductions first, then
+/// derived ones.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ObservableSet {
+    pub ops: Vec<ObsOp>,
+    pub derived: Vec<FirstCrossing>,
+}
+
+impl ObservableSet {
+    pub fn names(&self) -> Vec<String> {
+        self.ops
+            .iter()
+            .map(|o| o.name.clone())
+            .chain(self.derived.iter().map(|d| d.name.clone()))
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len() + self.derived.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// (name, unit, description) of every observable in output order.
+    pub fn describe(&self) -> Vec<(String, String, String)> {
+        self.ops
+            .iter()
+            .map(|o| (o.name.clone(), o.unit.clone(), o.description.clone()))
+            .chain(
+                self.derived
+                    .iter()
+                    .map(|d| (d.name.clone(), d.unit.clone(), d.description.clone())),
+            )
+            .collect()
+    }
+
+    /// Builds the set from scene entries. `fields` are (name, unit) of the
+    /// model's fields. A scene with no observables gets total and max of every field.
+    /// Errors are (dotted key, message).
+    pub fn from_specs(
+        specs: &[ObservableSpec],
+        fields: &[(String, String)],
+        grid: &GridShape,
+        length_unit: &str,
+        time_unit: &str,
+    ) -> Result<ObservableSet, (String, String)> {
+        let mut set = ObservableSet::default();
+        let default_specs;
+        let specs = if specs.is_empty() {
+            default_specs = fields
+                .iter()
+                .flat_map(|(f, _)| {
+                    [ObsKind::Total, ObsKind::Max].map(|kind| ObservableSpec {
+                        name: None,
+                        kind,
+                        field: Some(f.clone()),
+                        threshold: None,
+                        at: None,
+                        of: None,
+                    })
+                })
+                .collect::<Vec<_>>();
+            &default_specs[..]
+        } else {
+            specs
+        };
+        let mut pending = Vec::new();
+        for (i, s) in specs.iter().enumerate() {
+            let key = |k: &str| format!("observables.{i}.{k}");
+            if s.kind == ObsKind::FirstCrossing {
+                let of =
+                    s.of.clone()
+                        .ok_or_else(|| (key("of"), "first_crossing needs `of`".to_string()))?;
+                let thr = s.threshold.ok_or_else(|| {
+                    (
+                        key("threshold"),
+                        "first_crossing needs `threshold`".to_string(),
+                    )
+                })?;
+                let name = s
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("first_crossing_{of}_{thr}"));
+                pending.push((i, name, of, thr));
+                continue;
+            }
+            let fname = s
+                .field
+                .clone()
+                .ok_or_else(|| (key("field"), format!("`{:?}` needs a `field`", s.kind)))?;
+            let (fidx, (fname, funit)) = fields
+                .iter()
+                .enumerate()
+                .find(|(_, (n, _))| *n == fname)
+                .ok_or_else(|| {
+                    (
+                        key("field"),
+                        format!(
+                            "unknown field `{fname}`; the model has {}",
+                            fields
+                                .iter()
+                                .map(|f| f.0.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )
+                })?;
+            let (reduction, default_name, unit, description) = match s.kind {
+                ObsKind::Total => (
+                    Reduction::Total,
+                    format!("total_{fname}"),
+                    format!("{funit}·{length_unit}²"),
+                    format!("integral of {fname} over the domain"),
+                ),
+                ObsKind::Mean => (
+                    Reduction::Mean,
+                    format!("mean_{fname}"),
+                    funit.clone(),
+                    format!("mean of {fname} over all sites"),
+                ),
+                ObsKind::Max => (
+                    Reduction::Max,
+                    format!("max_{fname}"),
+                    funit.clone(),
+                    format!("largest value of {fname}"),
+                ),
+                ObsKind::Min => (
+                    Reduction::Min,
+                    format!("min_{fname}"),
+                    funit.clone(),
+                    format!("smallest value of {fname}"),
+                ),
+                ObsKind::AreaAbove => {
+                    let t = s.threshold.ok_or_else(|| {
+                        (key("threshold"), "area_above needs `threshold`".to_string())
+                    })?;
+                    (
+                        Reduction::AreaAbove(t as f32),
+                        format!("area_{fname}_above_{t}"),
+                        format!("{length_unit}²"),
+                        format!("area where {fname} > {t}"),
+                    )
+                }
+                ObsKind::Probe => {
+                    let [x, y] =
+                        s.at.ok_or_else(|| (key("at"), "probe needs `at = [x, y]`".to_string()))?;
+                    let (w, h) = (grid.nx as f64 * grid.dx, grid.ny as f64 * grid.dx);
+                    if !(0.0..=w).contains(&x) || !(0.0..=h).contains(&y) {
+                        return Err((
+                            key("at"),
+                            format!("probe ({x}, {y}) lies outside the domain [0, {w}]×[0, {h}]"),
+                        ));
+                    }
+                    (
+                        Reduction::Probe(grid.site_at(x, y)),
+                        format!("{fname}_at_{x}_{y}"),
+                        funit.clone(),
+                        format!("{fname} at the site containing ({x}, {y})"),
+                    )
+                }
+                ObsKind::FirstCrossing => unreachable!(),
+            };
+            set.ops.push(ObsOp {
+                name: s.name.clone().unwrap_or(default_name),
+                field: fidx as u32,
+                reduction,
+                unit,
+                description,
+            });
+        }
+        for (i, name, of, thr) in pending {
+            let idx = set.ops.iter().position(|o| o.name == of).ok_or_else(|| {
+                (
+                    format!("observables.{i}.of"),
+                    format!("`of` names `{of}`, which is not a reduction observable"),
+                )
+            })?;
+            set.derived.push(FirstCrossing {
+                description: format!("time at which {of} first rises above {thr} (null before)"),
+                name,
+                of: idx,
+                threshold: thr,
+                unit: time_unit.to_string(),
+            });
+        }
+        let names = set.names();
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].contains(n) {
+                return Err((
+                    "observables".into(),
+                    format!("two observables are named `{n}`; give them unique names"),
+                ));
+            }
+        }
+        Ok(set)
+    }
+}
+
+/// True for Inf and NaN, by bit pattern (as the WGSL does, which must not
+/// rely on `x != x` surviving fast-math).
+#[inline]
+pub fn non_finite(x: f32) -> bool {
+    (x.to_bits() & 0x7f80_0000) == 0x7f80_0000
+}
+
+fn tree<T: Copy>(p: &mut [T; OBSERVE_THREADS], f: impl Fn(T, T) -> T) -> T {
+    let mut s = OBSERVE_THREADS / 2;
+    while s > 0 {
+        for t in 0..s {
+            p[t] = f(p[t], p[t + s]);
+        }
+        s /= 2;
+    }
+    p[0]
+}
+
+fn strided<T: Copy>(
+    n: usize,
+    init: T,
+    v: impl Fn(usize) -> T,
+    f: impl Fn(T, T) -> T,
+) -> [T; OBSERVE_THREADS] {
+    let mut p = [init; OBSERVE_THREADS];
+    for (t, slot) in p.iter_mut().enumerate() {
+        let mut acc = init;
+        let mut i = t;
+        while i < n {
+            acc = f(acc, v(i));
+            i += OBSERVE_THREADS;
+        }
+        *slot = acc;
+    }
+    p
+}
+
+/// CPU twin of the observe kernel for one member: the op values followed by
+/// the non-finite flag (1.0 when any state word is Inf or NaN).
+pub fn observe_member(ops: &[ObsOp], grid: &GridShape, state: &[f32], out: &mut [f32]) {
+    let n = grid.sites();
+    let bad = {
+        let mut p = strided(
+            state.len(),
+            0u32,
+            |i| non_finite(state[i]) as u32,
+            |a, b| a.max(b),
+        );
+        tree(&mut p, |a, b| a.max(b))
+    };
+    for (k, op) in ops.iter().enumerate() {
+        let f = &state[op.field as usize * n..(op.field as usize + 1) * n];
+        out[k] = match op.reduction {
+            Reduction::Total | Reduction::Mean => {
+                let mut p = strided(n, 0.0f32, |i| f[i], |a, b| a + b);
+                let s = tree(&mut p, |a, b| a + b);
+                if op.reduction == Reduction::Total {
+                    s * grid.cell_area()
+                } else {
+                    s / n as f32
+                }
+            }
+            Reduction::Max => {
+                let mut p = strided(n, f32::MIN, |i| f[i], f32::max);
+                tree(&mut p, f32::max)
+            }
+            Reduction::Min => {
+                let mut p = strided(n, f32::MAX, |i| f[i], f32::min);
+                tree(&mut p, f32::min)
+            }
+            Reduction::AreaAbove(t) => {
+                let mut p = strided(n, 0u32, |i| (f[i] > t) as u32, |a, b| a + b);
+                tree(&mut p, |a, b| a + b) as f32 * grid.cell_area()
+            }
+            Reduction::Probe(site) => f[site as usize],
+        };
+    }
+    out[ops.len()] = bad as f32;
+}
+
+/// Generates the WGSL `observe` kernel for these ops (one workgroup per
+/// member). Uses the standard bindings of `shaders/shared/bindings.wgsl`.
+pub fn observe_wgsl(ops: &[ObsOp], grid: &GridShape) -> String {
+    let mut body = String::new();
+    let nops = ops.len();
+    for (k, op) in ops.iter().enumerate() {
+        let base = format!("(m * NS + {}u) * NSITES", op.field);
+        let code = match op.reduction {
+            Reduction::Total | Reduction::Mean => {
+                let fin = if op.reduction == Reduction::Total {
+                    "red_f[0] * CELL_AREA".to_string()
+                } else {
+                    "red_f[0] / f32(NSITES)".to_string()
+                };
+                format!(
+                    "    {{ var acc = 0.0; for (var i = t; i < NSITES; i = i + THREADS) {{ acc = acc + src[{base} + i]; }}\n      red_f[t] = acc; reduce_sum(t);\n      if (t == 0u) {{ obs[m * NOUT + {k}u] = {fin}; }} workgroupBarrier(); }}\n"
+                )
+            }
+            Reduction::Max | Reduction::Min => {
+                let (init, f) = if op.reduction == Reduction::Max {
+                    ("-3.40282347e38", "max")
+                } else {
+                    ("3.40282347e38", "min")
+                };
+                format!(
+                    "    {{ var acc = {init}; for (var i = t; i < NSITES; i = i + THREADS) {{ acc = {f}(acc, src[{base} + i]); }}\n      red_f[t] = acc; reduce_{f}(t);\n      if (t == 0u) {{ obs[m * NOUT + {k}u] = red_f[0]; }} workgroupBarrier(); }}\n"
+                )
+            }
+            Reduction::AreaAbove(thr) => format!(
+                "    {{ var acc = 0u; for (var i = t; i < NSITES; i = i + THREADS) {{ acc = acc + select(0u, 1u, src[{base} + i] > {thr:e}); }}\n      red_u[t] = acc; reduce_usum(t);\n      if (t == 0u) {{ obs[m * NOUT + {k}u] = f32(red_u[0]) * CELL_AREA; }} workgroupBarrier(); }}\n"
+            ),
+            Reduction::Probe(site) => {
+                format!("    if (t == 0u) {{ obs[m * NOUT + {k}u] = src[{base} + {site}u]; }}\n")
+            }
+        };
+        body.push_str(&code);
+    }
+    format!(
+        "const NS: u32 = {fields}u;\nconst NSITES: u32 = {sites}u;\nconst NOUT: u32 = {nout}u;\nconst CELL_AREA: f32 = {area:e};\n{template}\nfn observe_ops(m: u32, t: u32) {{\n{body}}}\n",
+        fields = grid.fields,
+        sites = grid.sites(),
+        nout = nops + 1,
+        area = grid.cell_area(),
+        template = crate::shaders::source("shared/observe.wgsl"),
+    )
+}
+
+/// First-crossing times from a recorded series: for each recorded index,
+/// the crossing time so far (None before it happens).
+pub fn first_crossing_series(times: &[f64], values: &[f64], threshold: f64) -> Vec<Option<f64>> {
+    let mut out = Vec::with_capacity(values.len());
+    let mut found: Option<f64> = None;
+    for i in 0..values.len() {
+        if found.is_none() && values[i] > threshold {
+            found = Some(if i == 0 || values[i - 1].is_nan() {
+                times[i]
+            } else {
+                let (t0, t1, v0, v1) = (times[i - 1], times[i], values[i - 1], values[i]);
+                t0 + (threshold - v0) / (v1 - v0) * (t1 - t0)
+            });
+        }
+        out.push(found);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid() -> GridShape {
+        GridShape {
+            nx: 20,
+            ny: 10,
+            fields: 2,
+            dx: 0.5,
+            periodic: true,
+        }
+    }
+
+    #[test]
+    fn reductions_match_direct_formulas() {
+        let g = grid();
+        let state: Vec<f32> = (0..g.len()).map(|i| (i % 7) as f32 * 0.25).collect();
+        let ops = vec![
+            ObsOp {
+                name: "t".into(),
+                field: 1,
+                reduction: Reduction::Total,
+                unit: String::new(),
+                description: String::new(),
+            },
+            ObsOp {
+                name: "m".into(),
+                field: 0,
+                reduction: Reduction::Mean,
+                unit: String::new(),
+                description: String::new(),
+            },
+            ObsOp {
+                name: "x".into(),
+                field: 0,
+                reduction: Reduction::Max,
+                unit: String::new(),
+                description: String::new(),
+            },
+            ObsOp {
+                name: "a".into(),
+                field: 0,
+                reduction: Reduction::AreaAbove(1.0),
+                unit: String::new(),
+                description: String::new(),
+            },
+            ObsOp {
+                name: "p".into(),
+                field: 1,
+                reduction: Reduction::Probe(g.site_at(3.2, 1.1)),
+                unit: String::new(),
+                description: String::new(),
+            },
+        ];
+        let mut out = vec![0.0; ops.len() + 1];
+        observe_member(&ops, &g, &state, &mut out);
+        let n = g.sites();
+        let f0 = &state[..n];
+        let f1 = &state[n..];
+        let total: f64 = f1.iter().map(|&v| v as f64).sum::<f64>() * 0.25;
+        assert!((out[0] as f64 - total).abs() < 1e-4 * total);
+        let mean: f64 = f0.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+        assert!((out[1] as f64 - mean).abs() < 1e-5);
+        assert_eq!(out[2], 1.5);
+        assert_eq!(
+            out[3],
+            f0.iter().filter(|&&v| v > 1.0).count() as f32 * 0.25
+        );
+        assert_eq!(out[4], f1[2 * 20 + 6]);
+        assert_eq!(out[5], 0.0);
+        let mut bad = state.clone();
+        bad[n + 3] = f32::NAN;
+        observe_member(&ops, &g, &bad, &mut out);
+        assert_eq!(out[5], 1.0);
+    }
+
+    #[test]
+    fn first_crossing_interpolates() {
+        let t = [0.0, 1.0, 2.0, 3.0];
+        let v = [0.0, 0.2, 0.6, 1.0];
+        let s = first_crossing_series(&t, &v, 0.4);
+        assert_eq!(s[..2], [None, None]);
+        assert!((s[2].unwrap() - 1.5).abs() < 1e-12);
+        assert_eq!(s[3], s[2]);
+    }
+}

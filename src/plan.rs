@@ -1,0 +1,195 @@
+//! Plans: a scene frozen into what an engine runs. Immutable once built:
+//! the model (for one arm), every member's parameters and seed, the step
+//! schedule and the observables. A member's parameters depend only on
+//! (seed, member index): Philox counter (parameter, member, 0, Params) gives
+//! the unit-cube point mapped through the parameter block.
+//!
+//! Owns: freezing and checking (stability against every member's sampled
+//! parameters, observables against the model). Never imports wgpu.
+
+use crate::model::Model;
+use crate::observe::ObservableSet;
+use crate::params::ParamBlock;
+use crate::rng::{self, Stream};
+use crate::scene::{Arm, Scene, SceneError};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// What a command may override in a scene.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    pub members: Option<u32>,
+    pub seed: Option<u64>,
+    pub arm: Option<String>,
+    /// Explicit member parameter rows (over the resolved block, in block
+    /// order) instead of drawing from the distributions: designs, posteriors.
+    pub member_params: Option<Vec<Vec<f64>>>,
+}
+
+#[derive(Clone)]
+pub struct Plan {
+    pub scene_path: std::path::PathBuf,
+    pub scene_sha256: String,
+    pub model: Arc<dyn Model>,
+    pub block: ParamBlock,
+    pub arm: Arm,
+    pub seed: u64,
+    pub members: u32,
+    /// Member parameters as drawn (f64), members × params.
+    pub params: Vec<Vec<f64>>,
+    pub steps: u64,
+    pub every: u64,
+    pub observables: ObservableSet,
+    pub sha256: String,
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plan")
+            .field("model", &self.model.info().kind)
+            .field("members", &self.members)
+            .field("steps", &self.steps)
+            .finish()
+    }
+}
+
+/// Member `member`'s unit-cube point over the block's varying parameters.
+pub fn member_unit_point(seed: u64, member: u32, dims: usize) -> Vec<f64> {
+    (0..dims)
+        .map(|j| rng::uniform_f64(seed, j as u32, member, 0, Stream::Params as u32))
+        .collect()
+}
+
+impl Plan {
+    pub fn freeze(scene: &Scene, opts: &PlanOptions) -> Result<Plan, SceneError> {
+        let info = crate::models::info_for(scene)?;
+        let block = crate::models::resolve_params(scene, &info)?;
+        let seed = opts.seed.unwrap_or(scene.file.ensemble.seed);
+        let arm = scene.arm(opts.arm.as_deref())?;
+        let steps = scene.file.time.total_steps();
+        let params: Vec<Vec<f64>> = match &opts.member_params {
+            Some(rows) => {
+                for (i, r) in rows.iter().enumerate() {
+                    if r.len() != block.params.len() {
+                        return Err(scene.error_at(
+                            "parameters",
+                            format!(
+                                "member row {i} has {} values, the plan has {} parameters",
+                                r.len(),
+                                block.params.len()
+                            ),
+                        ));
+                    }
+                }
+                rows.clone()
+            }
+            None => {
+                let members = opts.members.unwrap_or(scene.file.ensemble.members);
+                if members == 0 {
+                    return Err(scene.error_at("ensemble.members", "members must be at least 1"));
+                }
+                let dims = block.varying().len();
+                (0..members)
+                    .map(|m| block.map_unit(&member_unit_point(seed, m, dims)))
+                    .collect()
+            }
+        };
+        let members = params.len() as u32;
+        let model = crate::models::build(scene, &block, &arm, steps)?;
+        let p32: Vec<Vec<f32>> = params
+            .iter()
+            .map(|r| r.iter().map(|&v| v as f32).collect())
+            .collect();
+        if let Err(msg) = model.check_stability(&p32) {
+            return Err(scene.error_at("time.dt", msg));
+        }
+        let fields: Vec<(String, String)> = model
+            .info()
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.unit.clone()))
+            .collect();
+        let observables = ObservableSet::from_specs(
+            &scene.file.observables,
+            &fields,
+            &model.grid(),
+            &model.info().length_unit,
+            &model.info().time_unit,
+        )
+        .map_err(|(k, m)| scene.error_at(&k, m))?;
+        let mut plan = Plan {
+            scene_path: scene.path.clone(),
+            scene_sha256: scene.sha256.clone(),
+            model: Arc::from(model),
+            block,
+            arm,
+            seed,
+            members,
+            params,
+            steps,
+            every: scene.file.observe.every,
+            observables,
+            sha256: String::new(),
+        };
+        plan.sha256 = plan.compute_sha256();
+        Ok(plan)
+    }
+
+    /// Hash of the resolved plan: scene hash, arm, seed, steps and every
+    /// member's parameters (bit patterns), in order.
+    fn compute_sha256(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.scene_sha256.as_bytes());
+        h.update(self.arm.name.as_bytes());
+        h.update(self.seed.to_le_bytes());
+        h.update(self.steps.to_le_bytes());
+        for p in &self.block.params {
+            h.update(p.name.as_bytes());
+            h.update([0u8]);
+        }
+        for row in &self.params {
+            for v in row {
+                h.update(v.to_bits().to_le_bytes());
+            }
+        }
+        crate::scene::hex(&h.finalize())
+    }
+
+    /// Member parameters as the kernels see them: f32, members × params.
+    pub fn params_f32(&self) -> Vec<f32> {
+        self.params
+            .iter()
+            .flat_map(|r| r.iter().map(|&v| v as f32))
+            .collect()
+    }
+
+    pub fn n_params(&self) -> usize {
+        self.block.params.len()
+    }
+
+    /// Steps at which observables are recorded: 0, every, 2·every, … and the last.
+    pub fn observation_steps(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = (0..=self.steps).step_by(self.every as usize).collect();
+        if v.last() != Some(&self.steps) {
+            v.push(self.steps);
+        }
+        v
+    }
+
+    /// Bytes of GPU state per member: two state copies, parameters, status,
+    /// observables.
+    pub fn bytes_per_member(&self) -> u64 {
+        let state = self.model.state_len() as u64 * 4;
+        2 * state + self.n_params() as u64 * 4 + 8 + (self.observables.ops.len() as u64 + 1) * 4
+    }
+
+    /// The same plan with a different member table (for drivers that pick
+    /// members: resampling, forks).
+    pub fn with_params(&self, params: Vec<Vec<f64>>) -> Plan {
+        let mut p = self.clone();
+        p.members = params.len() as u32;
+        p.params = params;
+        p.sha256 = p.compute_sha256();
+        p
+    }
+}

@@ -1,0 +1,166 @@
+//! Scenes: the TOML files under `scenes/` that describe a model, its grid,
+//! time schedule, parameters, ensemble, treatment arms and observables.
+//!
+//! Owns: parsing (serde, `deny_unknown_fields`) and validation of a scene
+//! into a typed [`Scene`]. Every error names the file, line and key.
+//! Never touches the GPU and never decides numerics: `plan` freezes a scene
+//! into what the engine runs.
+
+mod locate;
+mod schema;
+
+pub use locate::locate_key;
+pub use schema::*;
+
+use crate::params::{ParamBlock, ParamSpec};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A scene error: where (file, line, column, key path) and what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SceneError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for SceneError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        if let Some(k) = &self.key {
+            write!(f, ": key `{k}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for SceneError {}
+
+/// A parsed, validated scene.
+#[derive(Debug, Clone)]
+pub struct Scene {
+    pub path: PathBuf,
+    pub source: String,
+    pub sha256: String,
+    pub file: SceneFile,
+    pub params: ParamBlock,
+}
+
+impl Scene {
+    /// Reads and validates a scene file.
+    pub fn load(path: &Path) -> Result<Scene, SceneError> {
+        let source = std::fs::read_to_string(path).map_err(|e| SceneError {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            key: None,
+            message: format!("cannot read scene: {e}"),
+        })?;
+        Scene::parse(path, &source)
+    }
+
+    /// Parses and validates scene text; `path` is used in messages only.
+    pub fn parse(path: &Path, source: &str) -> Result<Scene, SceneError> {
+        let file: SceneFile = toml::from_str(source).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| locate::line_col(source, s.start))
+                .map_or((None, None), |(l, c)| (Some(l), Some(c)));
+            SceneError {
+                path: path.to_path_buf(),
+                line,
+                column,
+                key: locate::key_at(source, e.span().map(|s| s.start)),
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        let params = ParamBlock {
+            params: file
+                .parameters
+                .iter()
+                .map(|(k, v)| ParamSpec {
+                    name: k.clone(),
+                    dist: v.clone(),
+                })
+                .collect(),
+            correlations: file.correlations.clone(),
+        };
+        let sha256 = hex(&Sha256::digest(source.as_bytes()));
+        let scene = Scene {
+            path: path.to_path_buf(),
+            source: source.to_string(),
+            sha256,
+            file,
+            params,
+        };
+        schema::validate(&scene.file, &scene.params)
+            .map_err(|(key, msg)| scene.error_at(&key, msg))?;
+        Ok(scene)
+    }
+
+    /// An error attached to a dotted key path (`grid.nx`, `arms.1.rt.dose`),
+    /// with the line and column of that key in the file when it is present.
+    pub fn error_at(&self, key: &str, message: impl Into<String>) -> SceneError {
+        let pos = locate_key(&self.source, key);
+        SceneError {
+            path: self.path.clone(),
+            line: pos.map(|p| p.0),
+            column: pos.map(|p| p.1),
+            key: Some(key.to_string()),
+            message: message.into(),
+        }
+    }
+
+    /// The arm to simulate: by name, or the first (the implicit untreated
+    /// arm `none` when the scene lists none).
+    pub fn arm(&self, name: Option<&str>) -> Result<Arm, SceneError> {
+        let arms = self.arms();
+        match name {
+            None => Ok(arms[0].clone()),
+            Some(n) => arms
+                .iter()
+                .find(|a| a.name == n)
+                .cloned()
+                .ok_or_else(|| SceneError {
+                    path: self.path.clone(),
+                    line: None,
+                    column: None,
+                    key: Some("arms".into()),
+                    message: format!(
+                        "no arm named `{n}`; the scene has {}",
+                        arms.iter()
+                            .map(|a| format!("`{}`", a.name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }),
+        }
+    }
+
+    /// Every arm of the scene; a scene without `[[arms]]` has one untreated
+    /// arm named `none`.
+    pub fn arms(&self) -> Vec<Arm> {
+        if self.file.arms.is_empty() {
+            vec![Arm {
+                name: "none".into(),
+                rt: None,
+                chemo: None,
+            }]
+        } else {
+            self.file.arms.clone()
+        }
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

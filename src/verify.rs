@@ -1,0 +1,558 @@
+//! The verification suite behind `vtwin verify` and the tests: known
+//! answers (Philox), analytic solutions (heat kernel convergence order,
+//! Fisher–KPP front speed, mass conservation), GPU–CPU agreement per model,
+//! determinism and batch independence. Each check returns what it expected,
+//! what it measured and the tolerance.
+//!
+//! Owns: the checks and their tolerances. Scenes are built from TOML text
+//! here so the suite needs no files. Never imports wgpu directly.
+
+use crate::backend::Backend;
+use crate::engine::EngineError;
+use crate::plan::{Plan, PlanOptions};
+use crate::scene::Scene;
+use std::path::Path;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Pass,
+    Fail,
+    /// Not applicable on this backend (needs the other backend or a GPU).
+    NotApplicable,
+}
+
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub name: String,
+    pub expected: String,
+    pub measured: String,
+    pub tolerance: String,
+    pub outcome: Outcome,
+}
+
+impl Check {
+    fn new(name: &str, expected: String, measured: String, tolerance: String, pass: bool) -> Check {
+        Check {
+            name: name.into(),
+            expected,
+            measured,
+            tolerance,
+            outcome: if pass { Outcome::Pass } else { Outcome::Fail },
+        }
+    }
+    fn na(name: &str, why: &str) -> Check {
+        Check {
+            name: name.into(),
+            expected: "-".into(),
+            measured: why.into(),
+            tolerance: "-".into(),
+            outcome: Outcome::NotApplicable,
+        }
+    }
+    fn error(name: &str, e: impl std::fmt::Display) -> Check {
+        Check {
+            name: name.into(),
+            expected: "-".into(),
+            measured: format!("error: {e}"),
+            tolerance: "-".into(),
+            outcome: Outcome::Fail,
+        }
+    }
+}
+
+/// Parses an embedded verification scene.
+pub fn scene(name: &str, text: &str) -> Scene {
+    Scene::parse(Path::new(&format!("<verify:{name}>")), text)
+        .unwrap_or_else(|e| panic!("embedded verification scene is invalid: {e}"))
+}
+
+pub fn plan(s: &Scene, members: Option<u32>) -> Plan {
+    Plan::freeze(
+        s,
+        &PlanOptions {
+            members,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("embedded verification plan is invalid: {e}"))
+}
+
+/// Advances and returns the final state.
+pub fn run_to_end(
+    backend: &Backend,
+    plan: &Plan,
+    batch: Option<u32>,
+) -> Result<Vec<f32>, EngineError> {
+    let mut e = backend.engine(plan, batch)?;
+    e.advance(plan.steps)?;
+    e.read_state()
+}
+
+/// Largest |a − b| / (atol + rtol·|b|); ≤ 1 means agreement.
+pub fn agreement(a: &[f32], b: &[f32], atol: f64, rtol: f64) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let (x, y) = (x as f64, y as f64);
+            if x.is_nan() || y.is_nan() {
+                f64::INFINITY
+            } else {
+                (x - y).abs() / (atol + rtol * y.abs())
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Short-horizon scenes of every model for GPU–CPU comparison.
+pub fn model_scenes() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "gray_scott",
+            r#"
+[model]
+kind = "gray_scott"
+[grid]
+nx = 32
+ny = 24
+dx = 0.0390625
+[time]
+dt = 1.0
+steps = 60
+[ensemble]
+members = 6
+seed = 3
+[parameters]
+Du = 2e-5
+Dv = 1e-5
+F = { dist = "uniform", low = 0.03, high = 0.05 }
+k = { dist = "uniform", low = 0.055, high = 0.065 }
+[initial]
+background = { u = 1.0, v = 0.0 }
+patches = [{ shape = "square", center = [0.625, 0.47], size = 0.12, values = { u = 0.5, v = 0.25 } }]
+noise = 0.02
+noise_species = ["u", "v"]
+"#
+            .to_string(),
+        ),
+        (
+            "tumour",
+            r#"
+[model]
+kind = "tumour"
+[grid]
+nx = 32
+ny = 32
+dx = 1.0
+boundary = "noflux"
+[time]
+dt = 0.1
+steps = 80
+[ensemble]
+members = 5
+seed = 4
+[parameters]
+D = { dist = "loguniform", low = 0.01, high = 0.1 }
+k = { dist = "uniform", low = 0.05, high = 0.1 }
+[tissue]
+generate = { kind = "blobs", contrast = 0.5, scale = 6.0, seed = 2 }
+[initial]
+patches = [{ shape = "gaussian", center = [16.0, 16.0], size = 3.0, values = { N = 0.6 } }]
+[[arms]]
+name = "rt_chemo"
+rt = { times = [2.0, 5.0], dose = 2.0 }
+chemo = { times = [1.0], dose = 1.0, decay = 0.5 }
+"#
+            .to_string(),
+        ),
+        (
+            "cardiac",
+            r#"
+[model]
+kind = "cardiac"
+[grid]
+nx = 32
+ny = 32
+dx = 0.5
+boundary = "noflux"
+[time]
+dt = 0.02
+steps = 100
+[ensemble]
+members = 4
+seed = 5
+[parameters]
+D = { dist = "uniform", low = 0.8, high = 1.2 }
+[[stimulus]]
+start = 0.0
+duration = 1.0
+amplitude = 1.0
+region = [0.0, 0.0, 2.0, 16.0]
+"#
+            .to_string(),
+        ),
+        (
+            "custom",
+            r#"
+[model]
+kind = "custom"
+species = ["u", "v"]
+reactions = { u = "a - u + u * u * v", v = "b - u * u * v" }
+diffusion = { u = "Du", v = "Dv" }
+[grid]
+nx = 24
+ny = 24
+dx = 1.0
+[time]
+dt = 0.01
+steps = 100
+[ensemble]
+members = 4
+seed = 6
+[parameters]
+a = 0.1
+b = { dist = "uniform", low = 0.8, high = 1.0 }
+Du = 1.0
+Dv = 20.0
+[initial]
+background = { u = 1.0, v = 0.9 }
+noise = 0.1
+noise_species = ["u", "v"]
+"#
+            .to_string(),
+        ),
+    ]
+}
+
+/// Tolerances for GPU–CPU agreement over the short horizons above: f32
+/// with possibly fused multiply-adds and different `exp` on the GPU, a few
+/// hundred steps: |gpu − cpu| ≤ 1e-5 + 1e-4·|cpu|.
+pub const GPU_CPU_ATOL: f64 = 1e-5;
+pub const GPU_CPU_RTOL: f64 = 1e-4;
+
+pub fn gpu_cpu_agreement(backend: &Backend) -> Vec<Check> {
+    let mut out = Vec::new();
+    for (name, text) in model_scenes() {
+        let check = format!("gpu_vs_cpu.{name}");
+        if !matches!(backend, Backend::Gpu(_)) {
+            out.push(Check::na(&check, "needs a GPU backend"));
+            continue;
+        }
+        let s = scene(name, &text);
+        let p = plan(&s, None);
+        let res = run_to_end(backend, &p, None)
+            .and_then(|g| Ok((g, run_to_end(&Backend::Cpu, &p, None)?)));
+        match res {
+            Ok((g, c)) => {
+                let a = agreement(&g, &c, GPU_CPU_ATOL, GPU_CPU_RTOL);
+                out.push(Check::new(
+                    &check,
+                    "max |gpu−cpu|/(atol+rtol|cpu|) ≤ 1".into(),
+                    format!("{a:.3}"),
+                    format!(
+                        "atol {GPU_CPU_ATOL:e}, rtol {GPU_CPU_RTOL:e}, {} steps",
+                        p.steps
+                    ),
+                    a <= 1.0,
+                ));
+            }
+            Err(e) => out.push(Check::error(&check, e)),
+        }
+    }
+    out
+}
+
+/// Philox4x32-10 known answers on the CPU, and on the GPU when there is one.
+pub fn philox(backend: &Backend) -> Vec<Check> {
+    let mut out = Vec::new();
+    let cpu_ok = crate::rng::KNOWN_ANSWERS
+        .iter()
+        .all(|(c, k, e)| crate::rng::philox4x32_10(*c, *k) == *e);
+    out.push(Check::new(
+        "philox.cpu",
+        "3 Random123 vectors".into(),
+        format!("{}", if cpu_ok { "3/3" } else { "mismatch" }),
+        "exact".into(),
+        cpu_ok,
+    ));
+    match backend {
+        Backend::Gpu(ctx) => {
+            let cases: Vec<_> = crate::rng::KNOWN_ANSWERS
+                .iter()
+                .map(|(c, k, _)| (*c, *k))
+                .collect();
+            match crate::gpu::kat::philox_on_gpu(ctx, &cases) {
+                Ok(got) => {
+                    let n = got
+                        .iter()
+                        .zip(crate::rng::KNOWN_ANSWERS.iter())
+                        .filter(|(g, (_, _, e))| *g == e)
+                        .count();
+                    out.push(Check::new(
+                        "philox.gpu",
+                        "3 Random123 vectors".into(),
+                        format!("{n}/3"),
+                        "exact".into(),
+                        n == 3,
+                    ));
+                }
+                Err(e) => out.push(Check::error("philox.gpu", e)),
+            }
+        }
+        Backend::Cpu => out.push(Check::na("philox.gpu", "needs a GPU backend")),
+    }
+    out
+}
+
+/// Heat equation from a point mass, started at t0 from the exact Gaussian
+/// u = M/(4πDt) exp(−r²/4Dt), run to t1 on 32², 64², 128² grids over a unit
+/// periodic domain at fixed D·dt/dx² = 0.2; max-norm errors against the exact
+/// solution should fall with order 2 (REFERENCE.md).
+pub fn heat_order(backend: &Backend) -> (Check, Vec<(u32, f64)>) {
+    let (d, t0) = (1.0f64, 0.002f64);
+    let t_run = 5.0 / 1024.0; // a whole number of steps at every resolution
+    let mut errs = Vec::new();
+    for n in [32u32, 64, 128] {
+        let dx = 1.0 / n as f64;
+        let dt = 0.2 * dx * dx / d;
+        let steps = (t_run / dt).round() as u64;
+        let peak0 = 1.0 / (4.0 * std::f64::consts::PI * d * t0);
+        let text = format!(
+            r#"
+[model]
+kind = "custom"
+species = ["u"]
+reactions = {{ u = "0.0" }}
+diffusion = {{ u = "D" }}
+[grid]
+nx = {n}
+ny = {n}
+dx = {dx}
+[time]
+dt = {dt}
+steps = {steps}
+[ensemble]
+members = 1
+[parameters]
+D = {d}
+[initial]
+patches = [{{ shape = "gaussian", center = [0.5, 0.5], size = {sigma}, values = {{ u = {peak0} }} }}]
+"#,
+            sigma = (2.0 * d * t0).sqrt()
+        );
+        let s = scene("heat", &text);
+        let p = plan(&s, None);
+        let state = match run_to_end(backend, &p, None) {
+            Ok(s) => s,
+            Err(e) => return (Check::error("heat.order", e), errs),
+        };
+        let t1 = t0 + steps as f64 * dt;
+        let mut err: f64 = 0.0;
+        for y in 0..n as usize {
+            for x in 0..n as usize {
+                let (px, py) = ((x as f64 + 0.5) * dx - 0.5, (y as f64 + 0.5) * dx - 0.5);
+                let exact = (-(px * px + py * py) / (4.0 * d * t1)).exp()
+                    / (4.0 * std::f64::consts::PI * d * t1);
+                err = err.max((state[y * n as usize + x] as f64 - exact).abs());
+            }
+        }
+        errs.push((n, err));
+    }
+    let o1 = (errs[0].1 / errs[1].1).log2();
+    let o2 = (errs[1].1 / errs[2].1).log2();
+    let pass = (o1 - 2.0).abs() <= 0.25 && (o2 - 2.0).abs() <= 0.25;
+    (
+        Check::new(
+            "heat.order",
+            "2".into(),
+            format!(
+                "{o1:.3}, {o2:.3} (max errors {:.2e}, {:.2e}, {:.2e})",
+                errs[0].1, errs[1].1, errs[2].1
+            ),
+            "±0.25".into(),
+            pass,
+        ),
+        errs,
+    )
+}
+
+/// Fisher–KPP u_t = D u_xx + r u(1 − u) from a step: the front speed over
+/// the late window t ∈ [100, 200] against c = 2√(rD). The front approaches c
+/// from below (Bramson: position ≈ ct − (3/2)·ln t, so the window average is
+/// c − 1.5·ln 2/100 ≈ c − 0.0104); with dx = 0.25 the discretisation adds
+/// O(dx²). Tolerance: 2 % of c. Speed = d/dt of ∫u dx (the front's shape is
+/// steady, so the mass grows at the front speed).
+pub fn fisher_speed(backend: &Backend) -> Check {
+    let (d, r) = (1.0f64, 1.0f64);
+    let text = r#"
+[model]
+kind = "custom"
+species = ["u"]
+reactions = { u = "r * u * (1.0 - u)" }
+diffusion = { u = "D" }
+[grid]
+nx = 2000
+ny = 1
+dx = 0.25
+boundary = "noflux"
+[time]
+dt = 0.0125
+steps = 16000
+[ensemble]
+members = 1
+[parameters]
+D = 1.0
+r = 1.0
+[initial]
+patches = [{ shape = "square", center = [0.0, 0.125], size = 10.0, values = { u = 1.0 } }]
+[observe]
+every = 8000
+[[observables]]
+name = "mass"
+kind = "total"
+field = "u"
+"#;
+    let s = scene("fisher", text);
+    let p = plan(&s, None);
+    let mut e = match backend.engine(&p, None) {
+        Ok(e) => e,
+        Err(err) => return Check::error("fisher_kpp.speed", err),
+    };
+    let rec = match crate::record::record(e.as_mut(), &mut |_| {}) {
+        Ok(r) => r,
+        Err(err) => return Check::error("fisher_kpp.speed", err),
+    };
+    // steps 0, 8000 (t = 100), 16000 (t = 200); ∫u dx = total / dx (ny = 1).
+    let mass = |k: usize| rec.frames[k][0] as f64 / 0.25;
+    let speed = (mass(2) - mass(1)) / (rec.times[2] - rec.times[1]);
+    let c = 2.0 * (r * d).sqrt();
+    Check::new(
+        "fisher_kpp.speed",
+        format!("{c} (2√(rD))"),
+        format!("{speed:.4} over t ∈ [100, 200]"),
+        "2 % (front approaches c from below)".into(),
+        (speed - c).abs() <= 0.02 * c,
+    )
+}
+
+/// Mass conservation under no-flux boundaries with a heterogeneous tissue
+/// map and no reaction: relative change of the total after 400 steps. In
+/// exact arithmetic the flux form conserves mass exactly; f32 rounding
+/// allows ~1e-6 relative drift; tolerance 1e-5.
+pub fn mass_conservation(backend: &Backend) -> Check {
+    let text = r#"
+[model]
+kind = "custom"
+species = ["u"]
+reactions = { u = "0.0" }
+diffusion = { u = "D" }
+[grid]
+nx = 48
+ny = 40
+dx = 1.0
+boundary = "noflux"
+[time]
+dt = 0.1
+steps = 400
+[ensemble]
+members = 3
+seed = 9
+[parameters]
+D = { dist = "uniform", low = 0.5, high = 1.2 }
+[tissue]
+generate = { kind = "blobs", contrast = 0.6, scale = 5.0, seed = 1 }
+[initial]
+background = { u = 0.2 }
+patches = [{ shape = "disk", center = [10.0, 30.0], size = 6.0, values = { u = 1.0 } }]
+noise = 0.1
+noise_species = ["u"]
+[observe]
+every = 400
+[[observables]]
+name = "mass"
+kind = "total"
+field = "u"
+"#;
+    let s = scene("mass", text);
+    let p = plan(&s, None);
+    let res = backend
+        .engine(&p, None)
+        .and_then(|mut e| crate::record::record(e.as_mut(), &mut |_| {}));
+    match res {
+        Ok(rec) => {
+            let stride = rec.n_ops + 1;
+            let worst = (0..rec.members())
+                .map(|m| {
+                    let (a, b) = (
+                        rec.frames[0][m * stride] as f64,
+                        rec.frames[1][m * stride] as f64,
+                    );
+                    ((b - a) / a).abs()
+                })
+                .fold(0.0, f64::max);
+            Check::new(
+                "mass.noflux",
+                "0".into(),
+                format!("{worst:.2e}"),
+                "1e-5 relative".into(),
+                worst <= 1e-5,
+            )
+        }
+        Err(e) => Check::error("mass.noflux", e),
+    }
+}
+
+/// Same plan twice → bit-identical state; and on the GPU, batches of 2
+/// members → bit-identical to one batch.
+pub fn determinism(backend: &Backend) -> Vec<Check> {
+    let (name, text) = model_scenes().swap_remove(1);
+    let s = scene(name, &text);
+    let p = plan(&s, Some(7));
+    let mut out = Vec::new();
+    let a = run_to_end(backend, &p, None);
+    let b = run_to_end(backend, &p, None);
+    match (a, b) {
+        (Ok(a), Ok(b)) => {
+            let same = a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits());
+            out.push(Check::new(
+                "determinism.repeat",
+                "bit-identical".into(),
+                if same { "identical" } else { "differs" }.into(),
+                "exact".into(),
+                same,
+            ));
+            if matches!(backend, Backend::Gpu(_)) {
+                match run_to_end(backend, &p, Some(2)) {
+                    Ok(c) => {
+                        let same = a.iter().zip(&c).all(|(x, y)| x.to_bits() == y.to_bits());
+                        out.push(Check::new(
+                            "determinism.batched",
+                            "batch 2 == batch 7".into(),
+                            if same { "identical" } else { "differs" }.into(),
+                            "exact".into(),
+                            same,
+                        ));
+                    }
+                    Err(e) => out.push(Check::error("determinism.batched", e)),
+                }
+            } else {
+                out.push(Check::na(
+                    "determinism.batched",
+                    "batches exist on the GPU backend only",
+                ));
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => out.push(Check::error("determinism.repeat", e)),
+    }
+    out
+}
+
+/// Every check, in table order.
+pub fn all(backend: &Backend) -> Vec<Check> {
+    let mut v = philox(backend);
+    v.extend(gpu_cpu_agreement(backend));
+    v.push(heat_order(backend).0);
+    v.push(fisher_speed(backend));
+    v.push(mass_conservation(backend));
+    v.extend(determinism(backend));
+    v
+}
