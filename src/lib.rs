@@ -5,7 +5,10 @@
 //! See ARCHITECTURE.md for the code map and the invariants.
 
 pub mod backend;
+pub mod calibrate;
 pub mod cli;
+pub mod cohort;
+pub mod design;
 pub mod engine;
 pub mod gpu;
 pub mod io;
@@ -14,10 +17,12 @@ pub mod model;
 pub mod models;
 pub mod observe;
 pub mod params;
+pub mod params_file;
 pub mod plan;
 pub mod record;
 pub mod rng;
 pub mod scene;
+pub mod sensitivity;
 pub mod shaders;
 pub mod table;
 pub mod verify;

@@ -24,6 +24,10 @@ enum Command {
     Check(cli::info::CheckArgs),
     /// List every model with its parameters and observables.
     Models,
+    /// Generate a design (random, lhs, sobol, grid, saltelli, morris) over a parameter file.
+    Design(cli::design::DesignArgs),
+    /// Sensitivity indices (Sobol, Morris) from a design and outputs of any simulator.
+    Analyze(cli::analyze::AnalyzeArgs),
     /// List GPU adapters with the limits and features vtwin uses.
     Adapters,
 }
@@ -38,6 +42,8 @@ fn main() {
             cli::info::models();
             Ok(0)
         }
+        Command::Design(a) => cli::design::run(a).map(|_| 0),
+        Command::Analyze(a) => cli::analyze::run(a).map(|_| 0),
         Command::Adapters => cli::info::adapters().map(|_| 0),
     };
     match result {

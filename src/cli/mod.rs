@@ -1,6 +1,9 @@
 //! The command line: one module per command; each turns its arguments into
 //! library calls and prints. `main.rs` only dispatches.
 
+pub mod analyze;
+pub mod csv_files;
+pub mod design;
 pub mod info;
 pub mod run;
 pub mod verify;

@@ -58,36 +58,40 @@ pub fn key_at(source: &str, offset: Option<usize>) -> Option<String> {
 
 fn walk(table: &DeTable, offset: usize, path: &mut Vec<String>) -> bool {
     for (k, v) in table.iter() {
-        let ks = k.span();
-        let vs = v.span();
-        let inside =
-            (ks.start <= offset && offset < ks.end) || (vs.start <= offset && offset < vs.end);
-        if !inside {
-            continue;
-        }
         path.push(k.get_ref().to_string());
-        descend(v, offset, path);
-        return true;
+        if descend(v, offset, path) {
+            return true;
+        }
+        let (ks, vs) = (k.span(), v.span());
+        if (ks.start <= offset && offset < ks.end) || (vs.start <= offset && offset < vs.end) {
+            return true;
+        }
+        path.pop();
     }
     false
 }
 
-fn descend(v: &Spanned<DeValue>, offset: usize, path: &mut Vec<String>) {
+/// True when a key below `v` contains `offset` (its path is pushed). The
+/// span of a `[table]` header's value does not cover the table's body, so
+/// every child is searched.
+fn descend(v: &Spanned<DeValue>, offset: usize, path: &mut Vec<String>) -> bool {
     match v.get_ref() {
-        DeValue::Table(t) => {
-            walk(t, offset, path);
-        }
+        DeValue::Table(t) => walk(t, offset, path),
         DeValue::Array(a) => {
             for (i, e) in a.iter().enumerate() {
+                path.push(i.to_string());
+                if descend(e, offset, path) {
+                    return true;
+                }
                 let s = e.span();
                 if s.start <= offset && offset < s.end {
-                    path.push(i.to_string());
-                    descend(e, offset, path);
-                    return;
+                    return true;
                 }
+                path.pop();
             }
+            false
         }
-        _ => {}
+        _ => false,
     }
 }
 

@@ -1,0 +1,191 @@
+//! Calibration: fitting a scene's parameters to observed data with
+//! ABC-SMC or history matching, and the posterior that comes out of it.
+//!
+//! Owns: the calibration drivers (`abc_smc`, `history_matching`), the
+//! Gaussian-process emulator (`gp`), prior densities (`prior`), the random
+//! helpers they share (`sampling`), weighted summaries (`summary`), the
+//! posterior (`posterior`) and its directory (`posterior_dir`: written by a
+//! calibration, read by every command that takes `--posterior DIR`).
+//!
+//! Must not touch: the GPU, the engine or the scene parser. A driver sees the
+//! model only through [`BatchSimulator`] (one call = one ensemble run) and
+//! the parameter block (`crate::params`); the CLI maps `DATA.csv` rows to
+//! summary vectors and scales before calling in here. Only
+//! `posterior_dir` touches the file system.
+
+pub mod abc_smc;
+pub mod config;
+pub mod gp;
+pub mod history_matching;
+pub mod posterior;
+pub mod posterior_dir;
+pub mod prior;
+pub mod sampling;
+pub mod summary;
+
+pub use abc_smc::{AbcGeneration, AbcResult, AbcStop, run_abc_smc};
+pub use config::{AbcConfig, CalibrateConfig, GpConfig, GpKernel, HmConfig, Method};
+pub use gp::{Gp, LooDiagnostic};
+pub use history_matching::{HmResult, WaveReport, run_history_matching};
+pub use posterior::Posterior;
+pub use posterior_dir::{load_posterior, write_posterior};
+
+use std::path::PathBuf;
+
+/// Runs a model for a batch of parameter vectors: the one plug-in point
+/// between the calibration drivers and the engine.
+pub trait BatchSimulator {
+    /// Simulates one batch (one ensemble run): each row is a full parameter
+    /// vector over ALL params of the block (in block order); returns one
+    /// summary vector per row (same order), or None for a failed (diverged)
+    /// member.
+    fn simulate(
+        &mut self,
+        thetas: &[Vec<f64>],
+        seed: u64,
+    ) -> Result<Vec<Option<Vec<f64>>>, anyhow::Error>;
+}
+
+/// What a driver reports while it runs (for progress bars and logs).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProgressEvent {
+    /// One ABC batch was simulated.
+    AbcBatch {
+        generation: usize,
+        batch: usize,
+        simulated_total: usize,
+        accepted: usize,
+    },
+    /// An ABC generation was completed.
+    AbcGeneration {
+        generation: usize,
+        epsilon: f64,
+        simulated_total: usize,
+        acceptance_rate: f64,
+        ess: f64,
+    },
+    /// A history-matching wave was completed.
+    HmWave {
+        wave: usize,
+        runs: usize,
+        failed: usize,
+        fraction_ruled_out: f64,
+    },
+}
+
+/// Errors of the calibration area.
+#[derive(Debug, thiserror::Error)]
+pub enum CalibrateError {
+    #[error("the parameter block has no varying parameter: there is nothing to calibrate")]
+    NothingToCalibrate,
+    #[error(
+        "parameter `{name}` has dist = \"choice\": calibration moves continuous parameters only; \
+         fix it to one value or give it a continuous distribution"
+    )]
+    ChoiceParameter { name: String },
+    #[error("invalid parameter block: {0}")]
+    Block(String),
+    #[error("invalid calibration setting `{key}`: {message}")]
+    Config { key: String, message: String },
+    #[error("{what}: expected {expected} values, got {got}")]
+    Dimension {
+        what: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error("{what}[{index}] = {value} must be a positive finite number")]
+    BadScale {
+        what: String,
+        index: usize,
+        value: f64,
+    },
+    #[error("the simulator failed")]
+    Simulator(#[source] anyhow::Error),
+    #[error("the simulator returned {got} results for a batch of {expected}")]
+    SimulatorShape { expected: usize, got: usize },
+    #[error("the simulator returned {got} summaries for member {row}, expected {expected}")]
+    SummaryLength {
+        row: usize,
+        expected: usize,
+        got: usize,
+    },
+    #[error("{0}")]
+    NoUsableRuns(String),
+    #[error("{0}")]
+    EmptyNonImplausible(String),
+    #[error("Gaussian-process fit failed: {0}")]
+    Gp(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}, line {line}, column `{column}`: {message}")]
+    Parse {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Posterior { path: PathBuf, message: String },
+    #[error("posterior: {0}")]
+    PosteriorMismatch(String),
+}
+
+/// Checks that a list of scales (observation sd's) is as long as the
+/// summaries and holds positive finite numbers only.
+pub(crate) fn check_scales(
+    what: &str,
+    scales: &[f64],
+    expected: usize,
+) -> Result<(), CalibrateError> {
+    if scales.len() != expected {
+        return Err(CalibrateError::Dimension {
+            what: what.into(),
+            expected,
+            got: scales.len(),
+        });
+    }
+    match scales.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
+        Some(index) => Err(CalibrateError::BadScale {
+            what: what.into(),
+            index,
+            value: scales[index],
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Runs one batch and checks the simulator's answer has the right shape;
+/// a row with a non-finite summary counts as failed.
+pub(crate) fn simulate_checked(
+    sim: &mut dyn BatchSimulator,
+    thetas: &[Vec<f64>],
+    seed: u64,
+    n_summaries: usize,
+) -> Result<Vec<Option<Vec<f64>>>, CalibrateError> {
+    let out = sim
+        .simulate(thetas, seed)
+        .map_err(CalibrateError::Simulator)?;
+    if out.len() != thetas.len() {
+        return Err(CalibrateError::SimulatorShape {
+            expected: thetas.len(),
+            got: out.len(),
+        });
+    }
+    let mut rows = Vec::with_capacity(out.len());
+    for (row, r) in out.into_iter().enumerate() {
+        if let Some(s) = &r
+            && s.len() != n_summaries
+        {
+            return Err(CalibrateError::SummaryLength {
+                row,
+                expected: n_summaries,
+                got: s.len(),
+            });
+        }
+        rows.push(r.filter(|s| s.iter().all(|v| v.is_finite())));
+    }
+    Ok(rows)
+}
