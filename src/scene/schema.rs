@@ -37,6 +37,12 @@ pub struct SceneFile {
     pub observables: Vec<ObservableSpec>,
     #[serde(default)]
     pub output: OutputSection,
+    /// Synthetic-cohort settings (`vtwin cohort`); see docs/scenes.md.
+    #[serde(default)]
+    pub cohort: Option<crate::cohort::CohortSpec>,
+    /// Calibration settings (`vtwin calibrate`).
+    #[serde(default)]
+    pub calibrate: Option<crate::calibrate::CalibrateConfig>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
