@@ -3,8 +3,13 @@
 fn main() {
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs");
-    let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).output();
-    let commit = out.ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output();
+    let commit = out
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     if let Some(c) = commit.filter(|c| c.len() == 40) {
         println!("cargo:rustc-env=VTWIN_COMMIT={c}");
     }
