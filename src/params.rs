@@ -416,18 +416,34 @@ impl ParamBlock {
     /// order) to a full value vector over all parameters. Correlations, if
     /// any, are applied through a Gaussian copula first.
     pub fn map_unit(&self, u: &[f64]) -> Vec<f64> {
+        self.map_units(std::slice::from_ref(&u.to_vec())).remove(0)
+    }
+
+    /// `map_unit` over many points, factorising the correlation matrix once.
+    pub fn map_units(&self, points: &[Vec<f64>]) -> Vec<Vec<f64>> {
         let varying = self.varying();
-        assert_eq!(u.len(), varying.len(), "unit point has the wrong dimension");
-        let u = if self.correlations.is_empty() {
-            u.to_vec()
+        // Validated at load; an invalid matrix leaves the points uncorrelated.
+        let chol = if self.correlations.is_empty() {
+            None
         } else {
-            self.copula(u, &varying)
+            self.correlation_cholesky().ok()
         };
-        let mut out: Vec<f64> = self.params.iter().map(|p| p.dist.median()).collect();
-        for (k, &i) in varying.iter().enumerate() {
-            out[i] = self.params[i].dist.from_unit(u[k]);
-        }
-        out
+        let base: Vec<f64> = self.params.iter().map(|p| p.dist.median()).collect();
+        points
+            .iter()
+            .map(|u| {
+                assert_eq!(u.len(), varying.len(), "unit point has the wrong dimension");
+                let u = match &chol {
+                    Some(l) => copula(l, u),
+                    None => u.clone(),
+                };
+                let mut out = base.clone();
+                for (k, &i) in varying.iter().enumerate() {
+                    out[i] = self.params[i].dist.from_unit(u[k]);
+                }
+                out
+            })
+            .collect()
     }
 
     /// The Cholesky factor of the correlation matrix over the varying
@@ -464,20 +480,6 @@ impl ParamBlock {
             .ok_or_else(|| "the correlation matrix is not positive definite".to_string())
     }
 
-    fn copula(&self, u: &[f64], _varying: &[usize]) -> Vec<f64> {
-        let l = match self.correlation_cholesky() {
-            Ok(l) => l,
-            Err(_) => return u.to_vec(), // validated at load; unreachable in practice
-        };
-        let z = nalgebra::DVector::from_iterator(
-            u.len(),
-            u.iter()
-                .map(|&x| norm_ppf(x.clamp(UNIT_EPS, 1.0 - UNIT_EPS))),
-        );
-        let zc = l * z;
-        zc.iter().map(|&x| norm_cdf(x)).collect()
-    }
-
     /// Checks every distribution and the correlations.
     pub fn validate(&self) -> Result<(), String> {
         for p in &self.params {
@@ -501,6 +503,17 @@ impl ParamBlock {
             correlations: Vec::new(),
         }
     }
+}
+
+/// Gaussian copula: unit point → normal scores → correlated by `l` → unit point.
+fn copula(l: &nalgebra::DMatrix<f64>, u: &[f64]) -> Vec<f64> {
+    let z = nalgebra::DVector::from_iterator(
+        u.len(),
+        u.iter()
+            .map(|&x| norm_ppf(x.clamp(UNIT_EPS, 1.0 - UNIT_EPS))),
+    );
+    let zc = l * z;
+    zc.iter().map(|&x| norm_cdf(x)).collect()
 }
 
 #[cfg(test)]
