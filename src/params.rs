@@ -224,6 +224,53 @@ impl Distribution {
         }
     }
 
+    /// The CDF at `x`: the inverse of `from_unit` for continuous
+    /// distributions, clamped to [0, 1]; for `choice`, the probability mass
+    /// at or below `x`; for a fixed value, a step at the value.
+    pub fn cdf(&self, x: f64) -> f64 {
+        let clamp01 = |p: f64| p.clamp(0.0, 1.0);
+        match self {
+            Distribution::Fixed(v) => f64::from(x >= *v),
+            Distribution::Uniform { low, high } => clamp01((x - low) / (high - low)),
+            Distribution::LogUniform { low, high } => {
+                if x <= *low {
+                    0.0
+                } else {
+                    clamp01((x.ln() - low.ln()) / (high.ln() - low.ln()))
+                }
+            }
+            Distribution::Normal { mean, sd } => norm_cdf((x - mean) / sd),
+            Distribution::LogNormal { mu, sigma } => {
+                if x <= 0.0 {
+                    0.0
+                } else {
+                    norm_cdf((x.ln() - mu) / sigma)
+                }
+            }
+            Distribution::TruncNormal {
+                mean,
+                sd,
+                low,
+                high,
+            } => {
+                let (a, b) = (norm_cdf((low - mean) / sd), norm_cdf((high - mean) / sd));
+                clamp01((norm_cdf((x - mean) / sd) - a) / (b - a))
+            }
+            Distribution::Choice { values, weights } => {
+                let total: f64 = weights
+                    .as_ref()
+                    .map_or(values.len() as f64, |w| w.iter().sum());
+                let below: f64 = values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v <= x)
+                    .map(|(i, _)| weights.as_ref().map_or(1.0, |w| w[i]))
+                    .sum();
+                below / total
+            }
+        }
+    }
+
     /// The smallest interval holding all of the distribution's mass, where
     /// finite (used for stability checks and plot ranges).
     pub fn support(&self) -> (f64, f64) {
@@ -608,6 +655,43 @@ s = { dist = "choice", values = [1, 2, 3] }
         assert!((t.from_unit(0.5) - 1.0).abs() < 1e-9);
         assert_eq!(t.from_unit(0.0), 0.0);
         assert!((t.from_unit(1.0) - 2.0).abs() < 1e-6);
+    }
+
+    /// `cdf` inverts `from_unit` for every continuous distribution.
+    #[test]
+    fn cdf_inverts_the_quantile_function() {
+        let dists = [
+            Distribution::Uniform {
+                low: 0.1,
+                high: 0.5,
+            },
+            Distribution::LogUniform {
+                low: 1e-3,
+                high: 1e-1,
+            },
+            Distribution::Normal { mean: 1.0, sd: 0.2 },
+            Distribution::LogNormal {
+                mu: 0.0,
+                sigma: 0.3,
+            },
+            Distribution::TruncNormal {
+                mean: 1.0,
+                sd: 0.5,
+                low: 0.0,
+                high: 2.0,
+            },
+        ];
+        for d in &dists {
+            for u in [0.01, 0.25, 0.5, 0.9, 0.99] {
+                let back = d.cdf(d.from_unit(u));
+                assert!((back - u).abs() < 1e-9, "{d:?}: {u} -> {back}");
+            }
+        }
+        let c = Distribution::Choice {
+            values: vec![1.0, 2.0, 3.0],
+            weights: Some(vec![1.0, 1.0, 2.0]),
+        };
+        assert_eq!(c.cdf(2.5), 0.5);
     }
 
     #[test]
