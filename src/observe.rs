@@ -405,7 +405,7 @@ pub fn observe_wgsl(ops: &[ObsOp], grid: &GridShape) -> String {
         sites = grid.sites(),
         nout = nops + 1,
         area = grid.cell_area(),
-        template = crate::shaders::source("shared/observe.wgsl"),
+        template = crate::shaders::compose(crate::shaders::source("shared/observe.wgsl")),
     )
 }
 
