@@ -75,9 +75,8 @@ pub fn write_data(
         let path = crate::io::write_table(dir, t, fmt)?;
         names.push(file_name(&path));
     }
-    let mut text = serde_json::to_string_pretty(dictionary).map_err(|e| {
-        invalid(&dir.join(DICTIONARY), format!("cannot serialise: {e}"))
-    })?;
+    let mut text = serde_json::to_string_pretty(dictionary)
+        .map_err(|e| invalid(&dir.join(DICTIONARY), format!("cannot serialise: {e}")))?;
     text.push('\n');
     crate::io::write_atomic(&dir.join(DICTIONARY), text.as_bytes())?;
     names.push(DICTIONARY.to_string());
@@ -119,7 +118,11 @@ pub fn detect_format(dir: &Path) -> Result<TableFormat, CohortFilesError> {
 }
 
 /// Column types of `table` as the dictionary records them, in order.
-fn schema(dictionary: &Value, table: &str, path: &Path) -> Result<Vec<(String, ColumnType)>, CohortFilesError> {
+fn schema(
+    dictionary: &Value,
+    table: &str,
+    path: &Path,
+) -> Result<Vec<(String, ColumnType)>, CohortFilesError> {
     let cols = dictionary["columns"]
         .as_array()
         .ok_or_else(|| invalid(path, "no `columns` list"))?;

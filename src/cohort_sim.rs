@@ -18,12 +18,12 @@ use crate::backend::Backend;
 use crate::cohort::{
     CohortError, CohortSpec, CohortTables, Patient, PatientSampler, SceneContext, Trajectory,
 };
-use crate::table::Values;
 use crate::engine::EngineError;
 use crate::params::ParamBlock;
 use crate::plan::{Plan, PlanOptions};
 use crate::record;
 use crate::scene::{Scene, SceneError};
+use crate::table::Values;
 use indexmap::IndexMap;
 
 #[derive(Debug, thiserror::Error)]
@@ -220,7 +220,9 @@ impl<'a> EngineSource<'a> {
                     observables: names
                         .iter()
                         .zip(series)
-                        .map(|(n, s)| (n.clone(), s.iter().map(|v| v.unwrap_or(f64::NAN)).collect()))
+                        .map(|(n, s)| {
+                            (n.clone(), s.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+                        })
                         .collect(),
                 }
             })
@@ -253,7 +255,8 @@ pub fn mark_failed(tables: &mut CohortTables, failed: &[u64]) -> Result<(), Coho
     if failed.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Option<i64>> = crate::cohort::columns::i64s(&tables.patients, "patient_id")?.to_vec();
+    let ids: Vec<Option<i64>> =
+        crate::cohort::columns::i64s(&tables.patients, "patient_id")?.to_vec();
     let col = tables
         .patients
         .columns

@@ -61,7 +61,8 @@ enum Side {
 fn load(path: &Path) -> Result<Side> {
     if path.is_dir() {
         return Ok(Side::Cohort(Box::new(
-            cohort_files::read(path).with_context(|| format!("reading cohort {}", path.display()))?,
+            cohort_files::read(path)
+                .with_context(|| format!("reading cohort {}", path.display()))?,
         )));
     }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -90,7 +91,9 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     let (a, b) = (load(&args.a)?, load(&args.b)?);
     let (na, nb) = (args.a.display().to_string(), args.b.display().to_string());
     let report = match (&a, &b) {
-        (Side::Cohort(x), Side::Cohort(y)) => compare::compare_cohorts(&na, &x.tables, &nb, &y.tables),
+        (Side::Cohort(x), Side::Cohort(y)) => {
+            compare::compare_cohorts(&na, &x.tables, &nb, &y.tables)
+        }
         _ => {
             let mut r = CompareReport {
                 a: na,

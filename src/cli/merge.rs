@@ -31,7 +31,8 @@ pub fn run(args: &MergeArgs) -> Result<()> {
     let started = crate::manifest::now();
     let mut folders = Vec::new();
     for d in &args.dirs {
-        folders.push(cohort_files::read(d).with_context(|| format!("reading shard {}", d.display()))?);
+        folders
+            .push(cohort_files::read(d).with_context(|| format!("reading shard {}", d.display()))?);
     }
     let first = &folders[0];
     let scene_bytes = std::fs::read(first.dir.join(SCENE_COPY))
