@@ -90,7 +90,8 @@ fn counterfactual_arms_share_parameters_and_random_streams() {
     // Observations before treatment are identical across arms (same noise,
     // same missingness draws).
     let rows = rows(&t);
-    let mut pre: HashMap<(u64, String, i64), (Option<u64>, bool, bool)> = HashMap::new();
+    type Seen = (Option<u64>, bool, bool); // value bits, censored, missing
+    let mut pre: HashMap<(u64, String, i64), Seen> = HashMap::new();
     let mut compared = 0;
     for r in rows.iter().filter(|r| r.time < RT_START) {
         let key = (r.id, r.observable.clone(), r.visit);
