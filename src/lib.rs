@@ -9,6 +9,8 @@ pub mod backend;
 pub mod calibrate;
 pub mod cli;
 pub mod cohort;
+pub mod cohort_files;
+pub mod cohort_sim;
 pub mod design;
 pub mod engine;
 pub mod gpu;

@@ -30,6 +30,15 @@ enum Command {
     Analyze(cli::analyze::AnalyzeArgs),
     /// List GPU adapters with the limits and features vtwin uses.
     Adapters,
+    /// Simulate a synthetic cohort: virtual patients under every arm, with an
+    /// observation model, outcomes and plausibility (scene `[cohort]`).
+    Cohort(cli::cohort::CohortArgs),
+    /// Join cohort shards (`vtwin cohort --shard I/K`) into one cohort.
+    Merge(cli::merge::MergeArgs),
+    /// Drift and bias report between two cohorts or a cohort and a table.
+    Compare(cli::compare::CompareArgs),
+    /// Pick a virtual population matching a target distribution.
+    Select(cli::select::SelectArgs),
 }
 
 fn main() {
@@ -45,6 +54,10 @@ fn main() {
         Command::Design(a) => cli::design::run(a).map(|_| 0),
         Command::Analyze(a) => cli::analyze::run(a).map(|_| 0),
         Command::Adapters => cli::info::adapters().map(|_| 0),
+        Command::Cohort(a) => cli::cohort::run(a),
+        Command::Merge(a) => cli::merge::run(a).map(|_| 0),
+        Command::Compare(a) => cli::compare::run(a).map(|_| 0),
+        Command::Select(a) => cli::select::run(a).map(|_| 0),
     };
     match result {
         Ok(code) => std::process::exit(code),

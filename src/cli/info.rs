@@ -39,7 +39,7 @@ pub fn check(args: &CheckArgs) -> Result<()> {
             members: args.members,
             seed: args.seed,
             arm: args.arm.clone(),
-            member_params: None,
+            ..Default::default()
         },
     )?;
     // Shaders are validated without an adapter.

@@ -2,10 +2,14 @@
 //! library calls and prints. `main.rs` only dispatches.
 
 pub mod analyze;
+pub mod cohort;
+pub mod compare;
 pub mod csv_files;
 pub mod design;
 pub mod info;
+pub mod merge;
 pub mod run;
+pub mod select;
 pub mod verify;
 
 use crate::backend::Backend;

@@ -71,7 +71,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             members: args.members,
             seed: args.seed,
             arm: args.arm.clone(),
-            member_params: None,
+            ..Default::default()
         },
     )?;
     let backend = args.engine.open()?;
