@@ -346,6 +346,8 @@ pub enum ObsKind {
     Min,
     AreaAbove,
     Probe,
+    /// Mean over the sites centred in `region` (coarse imaging).
+    BlockMean,
     FirstCrossing,
 }
 
@@ -363,6 +365,9 @@ pub struct ObservableSpec {
     /// Probe position (x, y) in physical units.
     #[serde(default)]
     pub at: Option<[f64; 2]>,
+    /// `block_mean` only: the rectangle [x0, y0, x1, y1] in physical units.
+    #[serde(default)]
+    pub region: Option<[f64; 4]>,
     /// `first_crossing` only: the observable whose first upward crossing of
     /// `threshold` is reported.
     #[serde(default)]
