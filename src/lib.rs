@@ -4,6 +4,7 @@
 //! (`engine`, `gpu`, `backend`) → observations (`observe`) → writers (`io`).
 //! See ARCHITECTURE.md for the code map and the invariants.
 
+pub mod assim;
 pub mod backend;
 pub mod calibrate;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod cohort_files;
 pub mod cohort_sim;
 pub mod design;
 pub mod engine;
+pub mod fit;
 pub mod gpu;
 pub mod io;
 pub mod manifest;
@@ -26,5 +28,6 @@ pub mod rng;
 pub mod scene;
 pub mod sensitivity;
 pub mod shaders;
+pub mod sweep;
 pub mod table;
 pub mod verify;

@@ -28,6 +28,10 @@ enum Command {
     Design(cli::design::DesignArgs),
     /// Sensitivity indices (Sobol, Morris) from a design and outputs of any simulator.
     Analyze(cli::analyze::AnalyzeArgs),
+    /// Run a design over a scene's parameters as one ensemble; summaries and sensitivity indices.
+    Sweep(cli::sweep::SweepArgs),
+    /// Fit a scene's parameters to data (abc-smc or history-matching); writes a posterior.
+    Calibrate(cli::calibrate::CalibrateArgs),
     /// List GPU adapters with the limits and features vtwin uses.
     Adapters,
     /// Simulate a synthetic cohort: virtual patients under every arm, with an
@@ -53,6 +57,8 @@ fn main() {
         }
         Command::Design(a) => cli::design::run(a).map(|_| 0),
         Command::Analyze(a) => cli::analyze::run(a).map(|_| 0),
+        Command::Sweep(a) => cli::sweep::run(a).map(|_| 0),
+        Command::Calibrate(a) => cli::calibrate::run(a).map(|_| 0),
         Command::Adapters => cli::info::adapters().map(|_| 0),
         Command::Cohort(a) => cli::cohort::run(a),
         Command::Merge(a) => cli::merge::run(a).map(|_| 0),

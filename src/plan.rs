@@ -100,12 +100,11 @@ impl Plan {
                 }
                 let dims = block.varying().len();
                 let off = opts.member_offset;
-                (0..members)
-                    .map(|m| {
-                        let global = off.saturating_add(m); // overflow refused below
-                        block.map_unit(&member_unit_point(seed, global, dims))
-                    })
-                    .collect()
+                // Overflow is refused below.
+                let points: Vec<Vec<f64>> = (0..members)
+                    .map(|m| member_unit_point(seed, off.saturating_add(m), dims))
+                    .collect();
+                block.map_units(&points)
             }
         };
         if params.len() as u64 + opts.member_offset as u64 > 1u64 << 32 {
