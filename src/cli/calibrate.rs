@@ -174,6 +174,7 @@ pub fn run(args: &CalibrateArgs) -> Result<()> {
             seed: None,
             arm: args.arm.clone(),
             member_params: None,
+            ..Default::default()
         },
     )?;
     let targets = attach_targets(&mut plan, &records, &args.data)?;
