@@ -134,6 +134,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
             seed: Some(seed),
             arm: args.arm.clone(),
             member_params: Some(design.values.clone()),
+            ..Default::default()
         },
     )?;
     let specs = sweep::summary_specs(&plan, &args.outputs, &thresholds)?;
