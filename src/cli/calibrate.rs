@@ -176,6 +176,7 @@ pub fn run(args: &CalibrateArgs) -> Result<()> {
             members: Some(1),
             seed: None,
             arm: args.arm.clone(),
+            member_params: None,
             ..Default::default()
         },
     )?;
