@@ -29,6 +29,7 @@ const FILES: &[(&str, &str)] = &[
         "rd/gray_scott.wgsl",
         include_str!("../shaders/rd/gray_scott.wgsl"),
     ),
+    ("rd/fused.wgsl", include_str!("../shaders/rd/fused.wgsl")),
     ("rd/tumour.wgsl", include_str!("../shaders/rd/tumour.wgsl")),
     (
         "rd/cardiac.wgsl",
