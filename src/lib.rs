@@ -5,6 +5,7 @@
 //! See ARCHITECTURE.md for the code map and the invariants.
 
 pub mod backend;
+pub mod bench;
 pub mod calibrate;
 pub mod cli;
 pub mod cohort;

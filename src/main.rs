@@ -30,6 +30,10 @@ enum Command {
     Analyze(cli::analyze::AnalyzeArgs),
     /// List GPU adapters with the limits and features vtwin uses.
     Adapters,
+    /// Benchmarks: RD kernels, scaling over members, peers' problem (JSON with --json).
+    Bench(cli::bench::BenchArgs),
+    /// Memory, batches and projected run time of a scene, from a short probe.
+    Estimate(cli::estimate::EstimateArgs),
 }
 
 fn main() {
@@ -45,6 +49,8 @@ fn main() {
         Command::Design(a) => cli::design::run(a).map(|_| 0),
         Command::Analyze(a) => cli::analyze::run(a).map(|_| 0),
         Command::Adapters => cli::info::adapters().map(|_| 0),
+        Command::Bench(a) => cli::bench::run(a).map(|_| 0),
+        Command::Estimate(a) => cli::estimate::run(a).map(|_| 0),
     };
     match result {
         Ok(code) => std::process::exit(code),

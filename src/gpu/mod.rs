@@ -7,6 +7,7 @@
 
 pub mod context;
 pub mod engine;
+pub mod f16;
 pub mod fused;
 pub mod kat;
 pub mod layout;
