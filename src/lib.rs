@@ -4,6 +4,7 @@
 //! (`engine`, `gpu`, `backend`) → observations (`observe`) → writers (`io`).
 //! See ARCHITECTURE.md for the code map and the invariants.
 
+pub mod assim;
 pub mod backend;
 pub mod bench;
 pub mod calibrate;

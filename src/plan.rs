@@ -89,9 +89,10 @@ impl Plan {
                     return Err(scene.error_at("ensemble.members", "members must be at least 1"));
                 }
                 let dims = block.varying().len();
-                (0..members)
-                    .map(|m| block.map_unit(&member_unit_point(seed, m, dims)))
-                    .collect()
+                let points: Vec<Vec<f64>> = (0..members)
+                    .map(|m| member_unit_point(seed, m, dims))
+                    .collect();
+                block.map_units(&points)
             }
         };
         let members = params.len() as u32;

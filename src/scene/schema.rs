@@ -398,6 +398,11 @@ impl Default for OutputSection {
     }
 }
 
+/// True for a finite number above zero (false for NaN).
+fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
 /// Cross-key checks. Returns (dotted key, message).
 pub(super) fn validate(f: &SceneFile, params: &ParamBlock) -> Result<(), (String, String)> {
     let err = |k: &str, m: String| Err((k.to_string(), m));
@@ -481,7 +486,7 @@ pub(super) fn validate(f: &SceneFile, params: &ParamBlock) -> Result<(), (String
         }
     }
     for (i, s) in f.stimulus.iter().enumerate() {
-        if !(s.duration > 0.0) || s.count == 0 || (s.count > 1 && !(s.period > 0.0)) {
+        if !positive(s.duration) || s.count == 0 || (s.count > 1 && !positive(s.period)) {
             return err(
                 &format!("stimulus.{i}"),
                 "a stimulus needs duration > 0, count ≥ 1 and period > 0 when repeated".into(),
@@ -505,7 +510,7 @@ pub(super) fn validate(f: &SceneFile, params: &ParamBlock) -> Result<(), (String
                     format!("unknown kind `{}`; expected `blobs`", g.kind),
                 );
             }
-            if !(0.0..1.0).contains(&g.contrast) || !(g.scale > 0.0) {
+            if !(0.0..1.0).contains(&g.contrast) || !positive(g.scale) {
                 return err(
                     "tissue.generate",
                     "contrast must be in [0, 1) and scale > 0".into(),
