@@ -13,24 +13,14 @@
 //! GPU tests never pass silently without a GPU: with REQUIRE_GPU=1 a
 //! missing adapter fails; otherwise the test prints "skipped".
 
+mod common;
+
+use common::gpu;
 use vtwin::backend::Backend;
-use vtwin::engine::{BackendChoice, Engine};
+use vtwin::engine::Engine;
 use vtwin::gpu::engine::GpuOptions;
 use vtwin::plan::{Plan, PlanOptions};
 use vtwin::scene::Scene;
-
-fn gpu() -> Option<Backend> {
-    match Backend::open(BackendChoice::Gpu, None, &mut |_| {}) {
-        Ok(b) => Some(b),
-        Err(e) if std::env::var("REQUIRE_GPU").is_ok_and(|v| v == "1") => {
-            panic!("REQUIRE_GPU=1 but no GPU backend: {e}")
-        }
-        Err(e) => {
-            println!("skipped: no GPU adapter ({e}); set REQUIRE_GPU=1 to make this a failure");
-            None
-        }
-    }
-}
 
 fn plan(text: &str) -> Plan {
     let scene = Scene::parse(std::path::Path::new("<gpu_fused test>"), text).unwrap();

@@ -167,10 +167,12 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         });
     }
     if wants(Suite::Da) {
-        unavailable.push(Unavailable {
-            suite: "da".into(),
-            reason: "no data-assimilation module in this build".into(),
-        });
+        let members = if a.members.is_empty() {
+            vec![16, 64, 256]
+        } else {
+            a.members.clone()
+        };
+        results.extend(crate::bench::da::suite(&members, a.repeats, &mut log)?);
     }
     let report = Report {
         adapter: match &adapter {
