@@ -2,11 +2,13 @@
 //! library calls and prints. `main.rs` only dispatches.
 
 pub mod analyze;
+pub mod bench;
 pub mod calibrate;
 pub mod cohort;
 pub mod compare;
 pub mod csv_files;
 pub mod design;
+pub mod estimate;
 pub mod info;
 pub mod merge;
 pub mod run;
@@ -96,4 +98,15 @@ pub fn progress_bar(len: u64, unit: &str) -> ProgressBar {
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar
+}
+
+/// Writes JSON to `path` atomically, or to stdout for `-`.
+pub fn write_json_out(path: &std::path::Path, value: &serde_json::Value) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    if path == std::path::Path::new("-") {
+        print!("{text}");
+    } else {
+        crate::io::write_atomic(path, text.as_bytes())?;
+    }
+    Ok(())
 }
