@@ -104,8 +104,11 @@ pub fn gray_scott_f16(
         f32_lit(1.0),
         f32_lit(1.0)
     );
-    let src = format!("{header}{}", shaders::source("rd/gray_scott_f16.wgsl"))
-        .replacen("enable f16;", "", 1);
+    let src = format!("{header}{}", shaders::source("rd/gray_scott_f16.wgsl")).replacen(
+        "enable f16;",
+        "",
+        1,
+    );
     let src = format!("enable f16;\n{src}");
     shaders::validate("rd.gray_scott_f16", &src)?;
     let dev = &ctx.device;
@@ -212,8 +215,8 @@ mod tests {
             (65504.0, 0x7bff),
             (65536.0, 0x7c00),
             (-2.0, 0xc000),
-            (6.0e-8, 0x0001),                     // smallest subnormal ≈ 5.96e-8
-            (1.0 + 1.0 / 2048.0, 0x3c00),        // tie → even
+            (6.0e-8, 0x0001),             // smallest subnormal ≈ 5.96e-8
+            (1.0 + 1.0 / 2048.0, 0x3c00), // tie → even
         ];
         for (x, h) in cases {
             assert_eq!(f32_to_f16(x), h, "{x}");

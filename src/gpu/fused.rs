@@ -40,7 +40,11 @@ impl FusedStepper {
 
 /// The fused program for `plan` with `halo` steps per dispatch on an
 /// adapter offering `workgroup_bytes` of workgroup memory.
-pub fn choose_program(plan: &Plan, halo: u32, workgroup_bytes: u64) -> Result<FusedProgram, EngineError> {
+pub fn choose_program(
+    plan: &Plan,
+    halo: u32,
+    workgroup_bytes: u64,
+) -> Result<FusedProgram, EngineError> {
     if halo == 0 || halo > MAX_HALO {
         return Err(EngineError::Invalid(format!(
             "fused steps per dispatch must be 1..={MAX_HALO}, got {halo}"
