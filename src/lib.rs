@@ -26,4 +26,5 @@ pub mod scene;
 pub mod sensitivity;
 pub mod shaders;
 pub mod table;
+pub mod twin;
 pub mod verify;

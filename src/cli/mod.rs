@@ -2,10 +2,12 @@
 //! library calls and prints. `main.rs` only dispatches.
 
 pub mod analyze;
+pub mod assimilate;
 pub mod csv_files;
 pub mod design;
 pub mod info;
 pub mod run;
+pub mod twin;
 pub mod verify;
 
 use crate::backend::Backend;

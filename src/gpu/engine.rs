@@ -381,6 +381,10 @@ impl Engine for GpuEngine {
         self.step
     }
 
+    fn set_step(&mut self, step: u64) {
+        self.step = step;
+    }
+
     fn advance(&mut self, steps: u64) -> Result<(), EngineError> {
         let per_submit = (RING as u64 / self.batches.len() as u64).max(1);
         let grid = self.plan.model.grid();
