@@ -80,6 +80,10 @@ pub struct AssimilationSection {
     /// What is observed (twin experiments).
     #[serde(default)]
     pub observe: Vec<ObserveEntry>,
+    /// Observables (or fields) assimilated as ln(value) with error SD
+    /// sd/value: multiplicative errors, e.g. a tumour burden measured to 5 %.
+    #[serde(default)]
+    pub log_observables: Vec<String>,
     /// Parameters estimated jointly with the state.
     #[serde(default)]
     pub estimate: Vec<EstimateEntry>,

@@ -66,6 +66,9 @@ pub struct Assimilator {
     sites: usize,
 }
 
+/// Smallest member value taken on a log scale (a member with no tumour).
+const LOG_FLOOR: f64 = 1e-12;
+
 /// Stream 4 of the run seed, as in `assim::testbed`.
 const FILTER_STREAM: u64 = 4;
 
@@ -191,11 +194,22 @@ impl Assimilator {
         let p_all = ens.params()?;
         let w_f = self.weights(n);
         let forecast = self.snapshot(ens, &e_f, &frame, &p_all, &w_f);
-        let hx = obs::apply(items, &frame, ens.n_ops(), &e_f, self.sites);
-        let r = DVector::from_iterator(items.len(), items.iter().map(|it| it.sd * it.sd));
-        let chi2 = innovation_chi2(&hx, y, &r, &w_f);
-        let batch =
-            ObsBatch::new(y.clone(), r, hx).with_sites(items.iter().map(|it| it.site).collect());
+        let mut hx = obs::apply(items, &frame, ens.n_ops(), &e_f, self.sites);
+        let mut y = y.clone();
+        let mut r = DVector::from_iterator(items.len(), items.iter().map(|it| it.sd * it.sd));
+        for (k, it) in items.iter().enumerate().filter(|(_, it)| it.log) {
+            if !(y[k] > 0.0) {
+                return Err(TwinError::Invalid(format!(
+                    "cycle {cycle} (time {time}): `{}` is assimilated on a log scale but its observed value is {}",
+                    it.observable, y[k]
+                )));
+            }
+            r[k] = (it.sd / y[k]).powi(2);
+            y[k] = y[k].ln();
+            hx.row_mut(k).apply(|v| *v = v.max(LOG_FLOOR).ln());
+        }
+        let chi2 = innovation_chi2(&hx, &y, &r, &w_f);
+        let batch = ObsBatch::new(y, r, hx).with_sites(items.iter().map(|it| it.site).collect());
         let fail = |source| TwinError::Analysis {
             cycle,
             time,

@@ -45,6 +45,8 @@ pub struct ObsItem {
     pub rel_sd: f64,
     /// Observed value (from the file, or drawn from the truth).
     pub value: Option<f64>,
+    /// Assimilated as ln(value) with SD sd/value (`assimilation.log_observables`).
+    pub log: bool,
 }
 
 /// The observations of one analysis.
@@ -201,6 +203,7 @@ pub fn scene_schedule(
                 sd: o.sd,
                 rel_sd: o.rel_sd,
                 value: None,
+                log: section.log_observables.iter().any(|l| l == name),
             });
             Ok(())
         };
@@ -258,6 +261,7 @@ pub fn file_schedule(
     file: &Path,
     records: &[ObsRecord],
     plan: &Plan,
+    log_observables: &[String],
 ) -> Result<Vec<ObsTime>, TwinError> {
     let dt = plan.model.dt();
     let mut by_step: BTreeMap<u64, Vec<ObsItem>> = BTreeMap::new();
@@ -278,6 +282,7 @@ pub fn file_schedule(
                 sd: r.sd,
                 rel_sd: 0.0,
                 value: Some(r.value),
+                log: log_observables.contains(&r.observable),
             });
     }
     Ok(by_step

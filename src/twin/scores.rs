@@ -61,7 +61,11 @@ pub fn quantile_interval(x: &[f64], w: &[f64], q: f64) -> (f64, f64) {
 /// Probability of `hit` under the weights and its Monte Carlo standard
 /// error √(p(1 − p)/N_eff).
 pub fn probability(hit: &[bool], w: &[f64]) -> (f64, f64) {
-    let p: f64 = hit.iter().zip(w).filter(|(h, _)| **h).map(|(_, b)| b).sum();
+    let p = hit
+        .iter()
+        .zip(w)
+        .filter(|(h, _)| **h)
+        .fold(0.0, |acc, (_, b)| acc + b);
     let p = p.clamp(0.0, 1.0);
     (p, (p * (1.0 - p) / ess(w)).sqrt())
 }

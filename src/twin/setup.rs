@@ -122,12 +122,14 @@ impl Setup {
             )
         };
         let provisional = freeze(scene)?;
+        check_log_observables(scene, &section, &provisional)?;
         let dt = provisional.model.dt();
         let cycles = opts.cycles.or(section.cycles);
         let schedule = match source {
             ObsSource::Twin => obs::scene_schedule(scene, &section, &provisional, cycles)?,
             ObsSource::File(path, records) => {
-                let mut s = obs::file_schedule(path, records, &provisional)?;
+                let mut s =
+                    obs::file_schedule(path, records, &provisional, &section.log_observables)?;
                 if let Some(k) = opts.cycles {
                     s.truncate(k as usize);
                 }
@@ -394,6 +396,26 @@ fn events(
         });
     }
     Ok(out)
+}
+
+fn check_log_observables(
+    scene: &Scene,
+    a: &AssimilationSection,
+    plan: &Plan,
+) -> Result<(), TwinError> {
+    for (i, name) in a.log_observables.iter().enumerate() {
+        let known = plan.observables.ops.iter().any(|o| o.name == *name)
+            || field_index(plan, name).is_some();
+        if !known {
+            return Err(scene
+                .error_at(
+                    &format!("assimilation.log_observables.{i}"),
+                    format!("`{name}` is neither a scene observable nor a field"),
+                )
+                .into());
+        }
+    }
+    Ok(())
 }
 
 fn check_init(scene: &Scene, a: &AssimilationSection, plan: &Plan) -> Result<(), TwinError> {
