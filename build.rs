@@ -3,15 +3,14 @@
 fn main() {
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs");
-    if let Ok(out) = std::process::Command::new("git")
+    let out = std::process::Command::new("git")
         .args(["rev-parse", "HEAD"])
-        .output()
-    {
-        if out.status.success() {
-            let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            if s.len() == 40 {
-                println!("cargo:rustc-env=VTWIN_COMMIT={s}");
-            }
-        }
+        .output();
+    let commit = out
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(c) = commit.filter(|c| c.len() == 40) {
+        println!("cargo:rustc-env=VTWIN_COMMIT={c}");
     }
 }

@@ -224,6 +224,53 @@ impl Distribution {
         }
     }
 
+    /// The CDF at `x`: the inverse of `from_unit` for continuous
+    /// distributions, clamped to [0, 1]; for `choice`, the probability mass
+    /// at or below `x`; for a fixed value, a step at the value.
+    pub fn cdf(&self, x: f64) -> f64 {
+        let clamp01 = |p: f64| p.clamp(0.0, 1.0);
+        match self {
+            Distribution::Fixed(v) => f64::from(x >= *v),
+            Distribution::Uniform { low, high } => clamp01((x - low) / (high - low)),
+            Distribution::LogUniform { low, high } => {
+                if x <= *low {
+                    0.0
+                } else {
+                    clamp01((x.ln() - low.ln()) / (high.ln() - low.ln()))
+                }
+            }
+            Distribution::Normal { mean, sd } => norm_cdf((x - mean) / sd),
+            Distribution::LogNormal { mu, sigma } => {
+                if x <= 0.0 {
+                    0.0
+                } else {
+                    norm_cdf((x.ln() - mu) / sigma)
+                }
+            }
+            Distribution::TruncNormal {
+                mean,
+                sd,
+                low,
+                high,
+            } => {
+                let (a, b) = (norm_cdf((low - mean) / sd), norm_cdf((high - mean) / sd));
+                clamp01((norm_cdf((x - mean) / sd) - a) / (b - a))
+            }
+            Distribution::Choice { values, weights } => {
+                let total: f64 = weights
+                    .as_ref()
+                    .map_or(values.len() as f64, |w| w.iter().sum());
+                let below: f64 = values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v <= x)
+                    .map(|(i, _)| weights.as_ref().map_or(1.0, |w| w[i]))
+                    .sum();
+                below / total
+            }
+        }
+    }
+
     /// The smallest interval holding all of the distribution's mass, where
     /// finite (used for stability checks and plot ranges).
     pub fn support(&self) -> (f64, f64) {
@@ -416,18 +463,34 @@ impl ParamBlock {
     /// order) to a full value vector over all parameters. Correlations, if
     /// any, are applied through a Gaussian copula first.
     pub fn map_unit(&self, u: &[f64]) -> Vec<f64> {
+        self.map_units(std::slice::from_ref(&u.to_vec())).remove(0)
+    }
+
+    /// `map_unit` over many points, factorising the correlation matrix once.
+    pub fn map_units(&self, points: &[Vec<f64>]) -> Vec<Vec<f64>> {
         let varying = self.varying();
-        assert_eq!(u.len(), varying.len(), "unit point has the wrong dimension");
-        let u = if self.correlations.is_empty() {
-            u.to_vec()
+        // Validated at load; an invalid matrix leaves the points uncorrelated.
+        let chol = if self.correlations.is_empty() {
+            None
         } else {
-            self.copula(u, &varying)
+            self.correlation_cholesky().ok()
         };
-        let mut out: Vec<f64> = self.params.iter().map(|p| p.dist.median()).collect();
-        for (k, &i) in varying.iter().enumerate() {
-            out[i] = self.params[i].dist.from_unit(u[k]);
-        }
-        out
+        let base: Vec<f64> = self.params.iter().map(|p| p.dist.median()).collect();
+        points
+            .iter()
+            .map(|u| {
+                assert_eq!(u.len(), varying.len(), "unit point has the wrong dimension");
+                let u = match &chol {
+                    Some(l) => copula(l, u),
+                    None => u.clone(),
+                };
+                let mut out = base.clone();
+                for (k, &i) in varying.iter().enumerate() {
+                    out[i] = self.params[i].dist.from_unit(u[k]);
+                }
+                out
+            })
+            .collect()
     }
 
     /// The Cholesky factor of the correlation matrix over the varying
@@ -464,20 +527,6 @@ impl ParamBlock {
             .ok_or_else(|| "the correlation matrix is not positive definite".to_string())
     }
 
-    fn copula(&self, u: &[f64], _varying: &[usize]) -> Vec<f64> {
-        let l = match self.correlation_cholesky() {
-            Ok(l) => l,
-            Err(_) => return u.to_vec(), // validated at load; unreachable in practice
-        };
-        let z = nalgebra::DVector::from_iterator(
-            u.len(),
-            u.iter()
-                .map(|&x| norm_ppf(x.clamp(UNIT_EPS, 1.0 - UNIT_EPS))),
-        );
-        let zc = l * z;
-        zc.iter().map(|&x| norm_cdf(x)).collect()
-    }
-
     /// Checks every distribution and the correlations.
     pub fn validate(&self) -> Result<(), String> {
         for p in &self.params {
@@ -501,6 +550,17 @@ impl ParamBlock {
             correlations: Vec::new(),
         }
     }
+}
+
+/// Gaussian copula: unit point → normal scores → correlated by `l` → unit point.
+fn copula(l: &nalgebra::DMatrix<f64>, u: &[f64]) -> Vec<f64> {
+    let z = nalgebra::DVector::from_iterator(
+        u.len(),
+        u.iter()
+            .map(|&x| norm_ppf(x.clamp(UNIT_EPS, 1.0 - UNIT_EPS))),
+    );
+    let zc = l * z;
+    zc.iter().map(|&x| norm_cdf(x)).collect()
 }
 
 #[cfg(test)]
@@ -595,6 +655,43 @@ s = { dist = "choice", values = [1, 2, 3] }
         assert!((t.from_unit(0.5) - 1.0).abs() < 1e-9);
         assert_eq!(t.from_unit(0.0), 0.0);
         assert!((t.from_unit(1.0) - 2.0).abs() < 1e-6);
+    }
+
+    /// `cdf` inverts `from_unit` for every continuous distribution.
+    #[test]
+    fn cdf_inverts_the_quantile_function() {
+        let dists = [
+            Distribution::Uniform {
+                low: 0.1,
+                high: 0.5,
+            },
+            Distribution::LogUniform {
+                low: 1e-3,
+                high: 1e-1,
+            },
+            Distribution::Normal { mean: 1.0, sd: 0.2 },
+            Distribution::LogNormal {
+                mu: 0.0,
+                sigma: 0.3,
+            },
+            Distribution::TruncNormal {
+                mean: 1.0,
+                sd: 0.5,
+                low: 0.0,
+                high: 2.0,
+            },
+        ];
+        for d in &dists {
+            for u in [0.01, 0.25, 0.5, 0.9, 0.99] {
+                let back = d.cdf(d.from_unit(u));
+                assert!((back - u).abs() < 1e-9, "{d:?}: {u} -> {back}");
+            }
+        }
+        let c = Distribution::Choice {
+            values: vec![1.0, 2.0, 3.0],
+            weights: Some(vec![1.0, 1.0, 2.0]),
+        };
+        assert_eq!(c.cdf(2.5), 0.5);
     }
 
     #[test]

@@ -89,11 +89,11 @@ impl Recording {
             (vec![], vec![], vec![], vec![], vec![]);
         for m in 0..self.members() {
             let series = self.member_series(plan, m);
-            for k in 0..self.steps.len() {
+            for (k, (&st, &tm)) in self.steps.iter().zip(&self.times).enumerate() {
                 for (o, name) in names.iter().enumerate() {
                     member.push(Some(m as i64));
-                    step.push(Some(self.steps[k] as i64));
-                    time.push(Some(self.times[k]));
+                    step.push(Some(st as i64));
+                    time.push(Some(tm));
                     obs.push(Some(name.clone()));
                     value.push(series[o][k]);
                 }

@@ -14,6 +14,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../shaders/shared/philox.wgsl"),
     ),
     (
+        "shared/step.wgsl",
+        include_str!("../shaders/shared/step.wgsl"),
+    ),
+    (
         "shared/bindings.wgsl",
         include_str!("../shaders/shared/bindings.wgsl"),
     ),

@@ -270,7 +270,7 @@ pub fn philox(backend: &Backend) -> Vec<Check> {
     out.push(Check::new(
         "philox.cpu",
         "3 Random123 vectors".into(),
-        format!("{}", if cpu_ok { "3/3" } else { "mismatch" }),
+        (if cpu_ok { "3/3" } else { "mismatch" }).to_string(),
         "exact".into(),
         cpu_ok,
     ));

@@ -1,28 +1,19 @@
 //! GPU–CPU agreement of the Lorenz ensemble models and of a short twin
 //! experiment. Runs on any GPU adapter (lavapipe in CI: WGPU_BACKEND=vulkan).
 //! Without an adapter the tests print "skipped" and pass, unless
-//! REQUIRE_GPU=1, which turns a missing adapter into a failure.
+//! REQUIRE_GPU=1 (set by `.ci/run`), which turns a missing adapter into a
+//! failure (`tests/common`).
 
+mod common;
+
+use common::gpu;
 use std::path::Path;
 use vtwin::backend::Backend;
-use vtwin::engine::BackendChoice;
 use vtwin::plan::{Plan, PlanOptions};
 use vtwin::scene::Scene;
 use vtwin::twin::setup::ObsSource;
 use vtwin::twin::{Options, Setup};
 use vtwin::verify::agreement;
-
-fn gpu() -> Option<Backend> {
-    let require = std::env::var("REQUIRE_GPU").is_ok_and(|v| v == "1");
-    match Backend::open(BackendChoice::Gpu, None, &mut |_| {}) {
-        Ok(b) => Some(b),
-        Err(e) if !require => {
-            println!("skipped: no GPU adapter ({e}); set REQUIRE_GPU=1 to make this a failure");
-            None
-        }
-        Err(e) => panic!("REQUIRE_GPU=1 but no GPU adapter: {e}"),
-    }
-}
 
 fn scene(name: &str) -> Scene {
     Scene::load(

@@ -67,47 +67,7 @@ pub fn log_prior_density(dist: &Distribution, x: f64) -> f64 {
 /// The prior CDF of a continuous distribution at `x` (a step function for
 /// `fixed` and `choice`).
 pub fn prior_cdf(dist: &Distribution, x: f64) -> f64 {
-    let clamp01 = |p: f64| p.clamp(0.0, 1.0);
-    match dist {
-        Distribution::Fixed(v) => f64::from(x >= *v),
-        Distribution::Uniform { low, high } => clamp01((x - low) / (high - low)),
-        Distribution::LogUniform { low, high } => {
-            if x <= *low {
-                0.0
-            } else {
-                clamp01((x.ln() - low.ln()) / (high.ln() - low.ln()))
-            }
-        }
-        Distribution::Normal { mean, sd } => norm_cdf((x - mean) / sd),
-        Distribution::LogNormal { mu, sigma } => {
-            if x <= 0.0 {
-                0.0
-            } else {
-                norm_cdf((x.ln() - mu) / sigma)
-            }
-        }
-        Distribution::TruncNormal {
-            mean,
-            sd,
-            low,
-            high,
-        } => {
-            let (a, b) = (norm_cdf((low - mean) / sd), norm_cdf((high - mean) / sd));
-            clamp01((norm_cdf((x - mean) / sd) - a) / (b - a))
-        }
-        Distribution::Choice { values, weights } => {
-            let total: f64 = weights
-                .as_ref()
-                .map_or(values.len() as f64, |w| w.iter().sum());
-            let below: f64 = values
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| **v <= x)
-                .map(|(i, _)| weights.as_ref().map_or(1.0, |w| w[i]))
-                .sum();
-            below / total
-        }
-    }
+    dist.cdf(x)
 }
 
 /// Whether a parameter moves on the log scale.

@@ -16,6 +16,10 @@ pub struct CheckArgs {
     pub seed: Option<u64>,
     #[arg(long)]
     pub arm: Option<String>,
+    /// Draw members' parameters from a posterior directory (written by
+    /// `vtwin calibrate`) instead of the scene's distributions.
+    #[arg(long, value_name = "DIR")]
+    pub posterior: Option<PathBuf>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -33,13 +37,23 @@ fn human_bytes(b: u64) -> String {
 
 pub fn check(args: &CheckArgs) -> Result<()> {
     let scene = Scene::load(&args.scene)?;
+    let member_params = match &args.posterior {
+        Some(dir) => Some(super::posterior_members(
+            dir,
+            &scene,
+            args.members,
+            args.seed,
+        )?),
+        None => None,
+    };
     let plan = Plan::freeze(
         &scene,
         &PlanOptions {
             members: args.members,
             seed: args.seed,
             arm: args.arm.clone(),
-            member_params: None,
+            member_params,
+            ..Default::default()
         },
     )?;
     // Shaders are validated without an adapter.
@@ -88,6 +102,12 @@ pub fn check(args: &CheckArgs) -> Result<()> {
         plan.arm.name,
         scene.arms().len()
     );
+    if let Some(dir) = &args.posterior {
+        println!(
+            "           parameters drawn from the posterior in {}",
+            dir.display()
+        );
+    }
     println!("parameters");
     for (j, p) in plan.block.params.iter().enumerate() {
         let vals: Vec<f64> = plan.params.iter().map(|r| r[j]).collect();
@@ -145,7 +165,7 @@ pub fn models() {
         }
         println!(
             "  observables (per field, declared in [[observables]]): total [field·{lu}²], mean, max, min [field], \
-             area_above [{lu}²], probe [field], first_crossing [{tu}]",
+             area_above [{lu}²], probe [field], block_mean [field], first_crossing [{tu}]",
             lu = m.length_unit,
             tu = m.time_unit
         );

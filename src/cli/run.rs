@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// Treatment arm to simulate (default: the first).
     #[arg(long)]
     pub arm: Option<String>,
+    /// Draw members' parameters from a posterior directory (written by
+    /// `vtwin calibrate`) instead of the scene's distributions.
+    #[arg(long, value_name = "DIR")]
+    pub posterior: Option<PathBuf>,
     /// What a diverged or saturated member means for the exit code.
     #[arg(long, value_enum, default_value = "continue")]
     pub on_member_error: OnMemberError,
@@ -65,13 +69,23 @@ pub fn default_out(scene: &std::path::Path, what: &str) -> PathBuf {
 pub fn run(args: &RunArgs) -> Result<i32> {
     let started = crate::manifest::now();
     let scene = Scene::load(&args.scene)?;
+    let member_params = match &args.posterior {
+        Some(dir) => Some(super::posterior_members(
+            dir,
+            &scene,
+            args.members,
+            args.seed,
+        )?),
+        None => None,
+    };
     let plan = Plan::freeze(
         &scene,
         &PlanOptions {
             members: args.members,
             seed: args.seed,
             arm: args.arm.clone(),
-            member_params: None,
+            member_params,
+            ..Default::default()
         },
     )?;
     let backend = args.engine.open()?;
@@ -148,6 +162,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             "time_unit": plan.model.info().time_unit,
             "format": fmt.extension(),
             "observables": descr,
+            "posterior": args.posterior.as_ref().map(|p| p.display().to_string()),
         }),
     );
     let final_dir = dir.finish(manifest)?;

@@ -28,7 +28,7 @@ pub mod morris;
 pub mod saltelli;
 pub mod sobol_seq;
 
-use crate::params::{Distribution, ParamBlock, norm_cdf};
+use crate::params::{Distribution, ParamBlock};
 use crate::table::Table;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -261,32 +261,6 @@ fn rows_text(method: DesignMethod, n: usize, d: usize, second_order: bool) -> St
 pub fn value_to_unit(dist: &Distribution, value: f64) -> f64 {
     let u = match dist {
         Distribution::Fixed(_) => 0.5,
-        Distribution::Uniform { low, high } => (value - low) / (high - low),
-        Distribution::LogUniform { low, high } => {
-            if value <= 0.0 {
-                0.0
-            } else {
-                (value.ln() - low.ln()) / (high.ln() - low.ln())
-            }
-        }
-        Distribution::Normal { mean, sd } => norm_cdf((value - mean) / sd),
-        Distribution::LogNormal { mu, sigma } => {
-            if value <= 0.0 {
-                0.0
-            } else {
-                norm_cdf((value.ln() - mu) / sigma)
-            }
-        }
-        Distribution::TruncNormal {
-            mean,
-            sd,
-            low,
-            high,
-        } => {
-            let a = norm_cdf((low - mean) / sd);
-            let b = norm_cdf((high - mean) / sd);
-            (norm_cdf((value - mean) / sd) - a) / (b - a)
-        }
         Distribution::Choice { values, weights } => {
             let k = values
                 .iter()
@@ -301,6 +275,7 @@ pub fn value_to_unit(dist: &Distribution, value: f64) -> f64 {
             let before: f64 = probs[..k].iter().sum();
             (before + 0.5 * probs[k]) / total
         }
+        continuous => continuous.cdf(value),
     };
     u.clamp(0.0, 1.0)
 }

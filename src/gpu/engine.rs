@@ -6,7 +6,8 @@
 //! the GPU until data is read.
 //!
 //! Batching never changes results: kernels index members batch-locally
-//! and draw random numbers by global member index.
+//! and draw random numbers by global member index (the plan's member
+//! offset plus the batch offset, `Step.member_offset`).
 
 use super::context::GpuContext;
 use super::layout::StepUniform;
@@ -182,7 +183,7 @@ impl GpuEngine {
             for m in offset..offset + members {
                 let p =
                     &params_all[m as usize * plan.n_params()..(m as usize + 1) * plan.n_params()];
-                model.init_member(plan.seed, m, p, &mut init);
+                model.init_member(plan.seed, plan.member_offset + m, p, &mut init);
                 state_host.extend_from_slice(&init);
             }
             let storage = wgpu::BufferUsages::STORAGE
@@ -322,7 +323,7 @@ impl GpuEngine {
     fn uniform_for(&self, step: u64, b: &Batch) -> StepUniform {
         StepUniform {
             step: step as u32,
-            member_offset: b.offset,
+            member_offset: self.plan.member_offset + b.offset,
             members: b.members,
             seed_lo: self.plan.seed as u32,
             seed_hi: (self.plan.seed >> 32) as u32,

@@ -354,6 +354,8 @@ pub enum ObsKind {
     Min,
     AreaAbove,
     Probe,
+    /// Mean over the sites centred in `region` (coarse imaging).
+    BlockMean,
     FirstCrossing,
 }
 
@@ -371,6 +373,9 @@ pub struct ObservableSpec {
     /// Probe position (x, y) in physical units.
     #[serde(default)]
     pub at: Option<[f64; 2]>,
+    /// `block_mean` only: the rectangle [x0, y0, x1, y1] in physical units.
+    #[serde(default)]
+    pub region: Option<[f64; 4]>,
     /// `first_crossing` only: the observable whose first upward crossing of
     /// `threshold` is reported.
     #[serde(default)]
@@ -404,6 +409,11 @@ impl Default for OutputSection {
             montage_members: 16,
         }
     }
+}
+
+/// True for a finite number above zero (false for NaN).
+fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
 }
 
 /// Cross-key checks. Returns (dotted key, message).
@@ -489,7 +499,7 @@ pub(super) fn validate(f: &SceneFile, params: &ParamBlock) -> Result<(), (String
         }
     }
     for (i, s) in f.stimulus.iter().enumerate() {
-        if !(s.duration > 0.0) || s.count == 0 || (s.count > 1 && !(s.period > 0.0)) {
+        if !positive(s.duration) || s.count == 0 || (s.count > 1 && !positive(s.period)) {
             return err(
                 &format!("stimulus.{i}"),
                 "a stimulus needs duration > 0, count ≥ 1 and period > 0 when repeated".into(),
@@ -516,7 +526,7 @@ pub(super) fn validate(f: &SceneFile, params: &ParamBlock) -> Result<(), (String
                     format!("unknown kind `{}`; expected `blobs`", g.kind),
                 );
             }
-            if !(0.0..1.0).contains(&g.contrast) || !(g.scale > 0.0) {
+            if !(0.0..1.0).contains(&g.contrast) || !positive(g.scale) {
                 return err(
                     "tissue.generate",
                     "contrast must be in [0, 1) and scale > 0".into(),

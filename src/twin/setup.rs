@@ -118,6 +118,7 @@ impl Setup {
                     seed: Some(seed),
                     arm: Some(arm.clone()),
                     member_params: None,
+                    member_offset: 0,
                 },
             )
         };
@@ -201,6 +202,7 @@ impl Setup {
                 seed: Some(self.seed),
                 arm: Some(arm.to_string()),
                 member_params,
+                member_offset: 0,
             },
         )
     }

@@ -35,7 +35,7 @@ impl InitialState {
         }
         let mut patches = Vec::new();
         for (i, p) in ini.patches.iter().enumerate() {
-            if !(p.size > 0.0) {
+            if !(p.size.is_finite() && p.size > 0.0) {
                 return Err(scene.error_at(
                     &format!("initial.patches.{i}.size"),
                     "size must be positive",

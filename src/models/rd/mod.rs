@@ -88,6 +88,16 @@ pub fn info_for_scene(scene: &Scene) -> Result<ModelInfo, SceneError> {
                     "a custom model needs `species = [\"u\", ...]`",
                 ));
             }
+            if m.species.len() > cpu::max_species() {
+                return Err(scene.error_at(
+                    "model.species",
+                    format!(
+                        "a custom model has at most {} species, got {}",
+                        cpu::max_species(),
+                        m.species.len()
+                    ),
+                ));
+            }
             for (i, s) in m.species.iter().enumerate() {
                 if !valid_identifier(s) {
                     return Err(scene.error_at(

@@ -1,0 +1,78 @@
+//! Shared helpers for integration tests.
+//!
+//! GPU tests never pass silently without a GPU: with `REQUIRE_GPU=1` (set by
+//! `.ci/run`) a missing adapter fails the test; otherwise the test prints
+//! that it was skipped and why.
+
+#![allow(dead_code)]
+
+use vtwin::backend::Backend;
+use vtwin::engine::BackendChoice;
+
+/// The GPU backend (any adapter, software included), or None after printing
+/// why the test is skipped. Panics when REQUIRE_GPU=1 and there is none.
+pub fn gpu() -> Option<Backend> {
+    match Backend::open(BackendChoice::Gpu, None, &mut |_| {}) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            if std::env::var("REQUIRE_GPU").is_ok_and(|v| v == "1") {
+                panic!("REQUIRE_GPU=1 but no GPU adapter is available: {e}");
+            }
+            eprintln!("skipped: no GPU adapter ({e}); set REQUIRE_GPU=1 to make this a failure");
+            None
+        }
+    }
+}
+
+/// A fresh temporary folder removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "vtwin-test-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A scene that diverges: u' = u³ from u = 2 blows up near t = 1/8.
+pub const DIVERGING: &str = r#"
+[model]
+kind = "custom"
+species = ["u"]
+reactions = { u = "g * u * u * u" }
+[grid]
+nx = 8
+ny = 8
+[time]
+dt = 0.01
+steps = 40
+[ensemble]
+members = 6
+seed = 1
+[parameters]
+g = { dist = "choice", values = [0.0, 1.0] }
+[initial]
+background = { u = 2.0 }
+[observe]
+every = 5
+[[observables]]
+kind = "mean"
+field = "u"
+"#;
