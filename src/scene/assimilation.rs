@@ -233,7 +233,7 @@ pub(super) fn validate(a: &AssimilationSection) -> Result<(), (String, String)> 
         let k = |s: &str| key(&format!("observe.{i}.{s}"));
         match (&o.observable, &o.field) {
             (Some(_), None) if o.at.is_empty() && !o.cells => {}
-            (None, Some(_)) if o.at.is_empty() != !o.cells => {}
+            (None, Some(_)) if o.at.is_empty() == o.cells => {}
             (None, Some(_)) => {
                 return err(
                     k("field"),

@@ -198,7 +198,7 @@ impl Assimilator {
         let mut y = y.clone();
         let mut r = DVector::from_iterator(items.len(), items.iter().map(|it| it.sd * it.sd));
         for (k, it) in items.iter().enumerate().filter(|(_, it)| it.log) {
-            if !(y[k] > 0.0) {
+            if y[k].is_nan() || y[k] <= 0.0 {
                 return Err(TwinError::Invalid(format!(
                     "cycle {cycle} (time {time}): `{}` is assimilated on a log scale but its observed value is {}",
                     it.observable, y[k]
