@@ -123,7 +123,9 @@ fn lorenz96_etkf_without_inflation_fails_through_engine() {
 
 /// L63 ETKF N = 10, inflation 1.02, rotation; published 0.60 (DAPPER
 /// `sakov2012.py`; 0.63–0.65 elsewhere). The error series is heavy-tailed,
-/// so, like the host test, 20 000 scored cycles (80 burn-in): tol 0.045.
+/// so, like the host test, 20 000 scored cycles (80 burn-in). Seed SD at
+/// that length: 0.019 (engine, 8 seeds), 0.009 (host, same seeds); pooled
+/// 0.015 → tol 0.005 + 0.045 = 0.05.
 #[test]
 fn lorenz63_etkf_n10_through_engine() {
     let m = twin(
@@ -133,7 +135,7 @@ fn lorenz63_etkf_n10_through_engine() {
             ..Default::default()
         },
     );
-    check("engine L63 ETKF N=10", &m, 0.60, 0.045);
+    check("engine L63 ETKF N=10", &m, 0.60, 0.05);
 }
 
 /// L63 particle filter N = 800, resampling below N_eff = 0.2 N, jitter
