@@ -31,4 +31,5 @@ pub mod sensitivity;
 pub mod shaders;
 pub mod sweep;
 pub mod table;
+pub mod twin;
 pub mod verify;

@@ -28,6 +28,10 @@ enum Command {
     Design(cli::design::DesignArgs),
     /// Sensitivity indices (Sobol, Morris) from a design and outputs of any simulator.
     Analyze(cli::analyze::AnalyzeArgs),
+    /// Twin experiment: truth run, synthetic observations, assimilation, free run, arm forecasts.
+    Twin(cli::twin::TwinArgs),
+    /// Assimilate an observation file into a scene's ensemble and forecast every arm.
+    Assimilate(cli::assimilate::AssimilateArgs),
     /// Run a design over a scene's parameters as one ensemble; summaries and sensitivity indices.
     Sweep(cli::sweep::SweepArgs),
     /// Fit a scene's parameters to data (abc-smc or history-matching); writes a posterior.
@@ -61,6 +65,8 @@ fn main() {
         }
         Command::Design(a) => cli::design::run(a).map(|_| 0),
         Command::Analyze(a) => cli::analyze::run(a).map(|_| 0),
+        Command::Twin(a) => cli::twin::run(a),
+        Command::Assimilate(a) => cli::assimilate::run(a),
         Command::Sweep(a) => cli::sweep::run(a).map(|_| 0),
         Command::Calibrate(a) => cli::calibrate::run(a).map(|_| 0),
         Command::Adapters => cli::info::adapters().map(|_| 0),

@@ -44,6 +44,14 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../shaders/rd/cardiac.wgsl"),
     ),
     (
+        "lorenz/l96.wgsl",
+        include_str!("../shaders/lorenz/l96.wgsl"),
+    ),
+    (
+        "lorenz/l63.wgsl",
+        include_str!("../shaders/lorenz/l63.wgsl"),
+    ),
+    (
         "tests/philox_kat.wgsl",
         include_str!("../shaders/tests/philox_kat.wgsl"),
     ),

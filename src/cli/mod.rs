@@ -2,6 +2,7 @@
 //! library calls and prints. `main.rs` only dispatches.
 
 pub mod analyze;
+pub mod assimilate;
 pub mod bench;
 pub mod calibrate;
 pub mod cohort;
@@ -14,6 +15,7 @@ pub mod merge;
 pub mod run;
 pub mod select;
 pub mod sweep;
+pub mod twin;
 pub mod verify;
 
 use crate::backend::Backend;

@@ -56,6 +56,10 @@ impl Engine for CpuEngine {
         self.step
     }
 
+    fn set_step(&mut self, step: u64) {
+        self.step = step;
+    }
+
     fn advance(&mut self, steps: u64) -> Result<(), EngineError> {
         let n = self.plan.model.state_len();
         let np = self.plan.n_params();

@@ -459,6 +459,10 @@ impl Engine for GpuEngine {
         self.step
     }
 
+    fn set_step(&mut self, step: u64) {
+        self.step = step;
+    }
+
     fn advance(&mut self, steps: u64) -> Result<(), EngineError> {
         let nb = self.batches.len() as u64;
         let per_submit = (RING as u64 / nb).max(1);

@@ -43,6 +43,10 @@ pub struct SceneFile {
     /// Calibration settings (`vtwin calibrate`).
     #[serde(default)]
     pub calibrate: Option<crate::calibrate::CalibrateConfig>,
+    /// Data-assimilation settings (`vtwin twin`, `vtwin assimilate`); see
+    /// docs/assimilation.md.
+    #[serde(default)]
+    pub assimilation: Option<super::assimilation::AssimilationSection>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +56,8 @@ pub enum ModelKind {
     Tumour,
     Cardiac,
     Custom,
+    Lorenz96,
+    Lorenz63,
 }
 
 impl ModelKind {
@@ -61,6 +67,8 @@ impl ModelKind {
             ModelKind::Tumour => "tumour",
             ModelKind::Cardiac => "cardiac",
             ModelKind::Custom => "custom",
+            ModelKind::Lorenz96 => "lorenz96",
+            ModelKind::Lorenz63 => "lorenz63",
         }
     }
 }
@@ -503,6 +511,9 @@ pub(super) fn validate(f: &SceneFile, params: &ParamBlock) -> Result<(), (String
             "initial.noise",
             format!("noise amplitude must be ≥ 0, got {}", f.initial.noise),
         );
+    }
+    if let Some(a) = &f.assimilation {
+        super::assimilation::validate(a)?;
     }
     if let Some(t) = &f.tissue {
         if t.map.is_some() == t.generate.is_some() {
