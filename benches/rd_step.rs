@@ -40,7 +40,13 @@ fn gpu() -> Option<Backend> {
     }
 }
 
-fn advance_group(c: &mut Criterion, name: &str, backend: &Backend, opts: &GpuOptions, sizes: &[u32]) {
+fn advance_group(
+    c: &mut Criterion,
+    name: &str,
+    backend: &Backend,
+    opts: &GpuOptions,
+    sizes: &[u32],
+) {
     let mut g = c.benchmark_group(name);
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(500))
@@ -60,9 +66,21 @@ fn advance_group(c: &mut Criterion, name: &str, backend: &Backend, opts: &GpuOpt
 }
 
 fn rd_step(c: &mut Criterion) {
-    advance_group(c, "rd_step/cpu", &Backend::Cpu, &GpuOptions::default(), &[16, 256, 4096]);
+    advance_group(
+        c,
+        "rd_step/cpu",
+        &Backend::Cpu,
+        &GpuOptions::default(),
+        &[16, 256, 4096],
+    );
     if let Some(b) = gpu() {
-        advance_group(c, "rd_step/gpu", &b, &GpuOptions::default(), &[16, 256, 4096]);
+        advance_group(
+            c,
+            "rd_step/gpu",
+            &b,
+            &GpuOptions::default(),
+            &[16, 256, 4096],
+        );
     }
 }
 

@@ -17,7 +17,6 @@ mod common;
 
 use common::gpu;
 use vtwin::backend::Backend;
-use vtwin::engine::Engine;
 use vtwin::gpu::engine::GpuOptions;
 use vtwin::plan::{Plan, PlanOptions};
 use vtwin::scene::Scene;
@@ -44,7 +43,11 @@ fn run(backend: &Backend, plan: &Plan, fused: Option<u32>, steps: u64) -> Vec<f3
 /// (max |a − b| / (atol + rtol·|b|), bit-identical count).
 fn compare(a: &[f32], b: &[f32]) -> (f64, usize) {
     let worst = vtwin::verify::agreement(a, b, 1e-6, 1e-5);
-    let same = a.iter().zip(b).filter(|(x, y)| x.to_bits() == y.to_bits()).count();
+    let same = a
+        .iter()
+        .zip(b)
+        .filter(|(x, y)| x.to_bits() == y.to_bits())
+        .count();
     (worst, same)
 }
 
@@ -112,7 +115,10 @@ fn fused_matches_single_step_kernel() {
                 "{name}, K = {k}: {same} of {} values bit-identical, worst {worst:.3} of tolerance",
                 single.len()
             );
-            assert!(worst <= 1.0, "{name}, K = {k}: fused differs from single-step ({worst:.3} × tolerance)");
+            assert!(
+                worst <= 1.0,
+                "{name}, K = {k}: fused differs from single-step ({worst:.3} × tolerance)"
+            );
         }
     }
 }

@@ -68,12 +68,7 @@ pub fn memory(plan: &Plan, backend: &Backend) -> (u64, u64, u64) {
 }
 
 /// Per-batch projection: (step seconds, observation seconds).
-pub fn project(
-    batches: &[u32],
-    steps: u64,
-    observations: usize,
-    probe: &Probe,
-) -> (f64, f64) {
+pub fn project(batches: &[u32], steps: u64, observations: usize, probe: &Probe) -> (f64, f64) {
     let per_member_step = probe.seconds / (probe.steps as f64 * probe.members as f64);
     let per_member_obs = probe.observe_seconds / probe.members as f64;
     let members: f64 = batches.iter().map(|&b| b as f64).sum();
@@ -93,7 +88,9 @@ pub fn estimate(
     let batches = backend.batches(plan, batch);
     let probe_members = match backend {
         Backend::Gpu(_) => batches[0],
-        Backend::Cpu => plan.members.min(256.max(8 * rayon::current_num_threads() as u32)),
+        Backend::Cpu => plan
+            .members
+            .min(256.max(8 * rayon::current_num_threads() as u32)),
     };
     let probe_plan = plan.with_params(plan.params[..probe_members as usize].to_vec());
     log(&format!(
@@ -166,7 +163,11 @@ pub fn human_bytes(b: u64) -> String {
 /// Seconds as `1 h 02 min`, `3 min 04 s` or `1.23 s`.
 pub fn human_seconds(s: f64) -> String {
     if s >= 3600.0 {
-        format!("{} h {:02} min", (s / 3600.0) as u64, ((s % 3600.0) / 60.0) as u64)
+        format!(
+            "{} h {:02} min",
+            (s / 3600.0) as u64,
+            ((s % 3600.0) / 60.0) as u64
+        )
     } else if s >= 60.0 {
         format!("{} min {:02} s", (s / 60.0) as u64, (s % 60.0) as u64)
     } else {

@@ -96,7 +96,10 @@ mod tests {
         assert_eq!(p("NVIDIA A100-SXM4-40GB"), Some(1555.0));
         assert_eq!(p("NVIDIA L40S"), Some(864.0));
         assert_eq!(p("llvmpipe (LLVM 15.0.6, 256 bits)"), None);
-        assert_eq!(peak_for(Some("llvmpipe"), Some(20.0)).unwrap().source, "--peak-gbs");
+        assert_eq!(
+            peak_for(Some("llvmpipe"), Some(20.0)).unwrap().source,
+            "--peak-gbs"
+        );
         assert_eq!(peak_for(None, None), None);
     }
 

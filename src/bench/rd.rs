@@ -221,7 +221,16 @@ pub fn suite(
     for &m in &sizes {
         log(&format!("rd single-step, {m} members"));
         rows.push(case(
-            backend, "rd", "single-step", m, o.grid, steps(m), o.repeats, &single, false, peak,
+            backend,
+            "rd",
+            "single-step",
+            m,
+            o.grid,
+            steps(m),
+            o.repeats,
+            &single,
+            false,
+            peak,
         )?);
         if gpu {
             for &k in &o.fused {
@@ -232,7 +241,16 @@ pub fn suite(
                 };
                 let name = format!("fused-{k}");
                 rows.push(case(
-                    backend, "rd", &name, m, o.grid, steps(m), o.repeats, &opts, false, peak,
+                    backend,
+                    "rd",
+                    &name,
+                    m,
+                    o.grid,
+                    steps(m),
+                    o.repeats,
+                    &opts,
+                    false,
+                    peak,
                 )?);
             }
         }
@@ -256,16 +274,22 @@ pub fn suite(
         log(&format!("rd observe, {mid} members"));
         rows.extend(observe_cases(backend, mid, o.grid, o.repeats, peak)?);
         if o.f16 {
-            rows.extend(super::f16::case(backend, mid, o.grid, steps(mid), o.repeats, peak, log)?);
+            rows.extend(super::f16::case(
+                backend,
+                mid,
+                o.grid,
+                steps(mid),
+                o.repeats,
+                peak,
+                log,
+            )?);
         }
     }
     let mut curves = Vec::new();
     if o.scaling {
         let mut variants = vec![("single-step".to_string(), None)];
-        if gpu {
-            if let Some(&k) = o.fused.last() {
-                variants.push((format!("fused-{k}"), Some(k)));
-            }
+        if let (true, Some(&k)) = (gpu, o.fused.last()) {
+            variants.push((format!("fused-{k}"), Some(k)));
         }
         for (name, fused) in variants {
             let mut points = Vec::new();
@@ -341,7 +365,10 @@ mod tests {
         );
         assert_eq!(curves[0].members, [1, 4, 6]);
         for r in &rows {
-            assert!(r.seconds > 0.0 && r.cell_updates_per_s.unwrap().is_finite(), "{r:?}");
+            assert!(
+                r.seconds > 0.0 && r.cell_updates_per_s.unwrap().is_finite(),
+                "{r:?}"
+            );
         }
         let plan = problem::plan(2, 16).unwrap();
         let mut e = crate::engine::cpu::CpuEngine::new(&plan);

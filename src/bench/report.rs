@@ -164,7 +164,17 @@ impl Report {
         );
         s.push_str(&format!(
             "{:<6} {:<26} {:>7} {:>5} {:>6} {:>10} {:>5} {:>11} {:>11} {:>10} {:>7}\n",
-            "suite", "case", "members", "grid", "steps", "seconds", "time", "updates/s", "member-st/s", "GB/s", "%peak"
+            "suite",
+            "case",
+            "members",
+            "grid",
+            "steps",
+            "seconds",
+            "time",
+            "updates/s",
+            "member-st/s",
+            "GB/s",
+            "%peak"
         ));
         for r in &self.results {
             s.push_str(&format!(
@@ -211,7 +221,11 @@ mod tests {
 
     #[test]
     fn saturation_is_the_first_point_within_ten_percent_of_best() {
-        let s = Scaling::new("x", 64, &[(1, 1.0), (4, 3.0), (16, 9.5), (64, 10.0), (256, 9.8)]);
+        let s = Scaling::new(
+            "x",
+            64,
+            &[(1, 1.0), (4, 3.0), (16, 9.5), (64, 10.0), (256, 9.8)],
+        );
         assert_eq!(s.saturates_at, Some(16));
     }
 
@@ -230,8 +244,15 @@ mod tests {
         let r = CaseResult::grid_case("rd", "single-step", 4, 10, 50, &t, 16.0, Some(&peak));
         let v = serde_json::to_value(&r).unwrap();
         for k in [
-            "suite", "case", "members", "grid", "steps", "seconds", "cell_updates_per_s",
-            "bytes_per_s", "fraction_of_peak",
+            "suite",
+            "case",
+            "members",
+            "grid",
+            "steps",
+            "seconds",
+            "cell_updates_per_s",
+            "bytes_per_s",
+            "fraction_of_peak",
         ] {
             assert!(v.get(k).is_some(), "missing {k}");
         }

@@ -36,7 +36,11 @@ pub struct Timed {
 }
 
 impl BenchEngine {
-    pub fn new(backend: &Backend, plan: &Plan, opts: &GpuOptions) -> Result<BenchEngine, EngineError> {
+    pub fn new(
+        backend: &Backend,
+        plan: &Plan,
+        opts: &GpuOptions,
+    ) -> Result<BenchEngine, EngineError> {
         Ok(match backend {
             Backend::Cpu => BenchEngine::Cpu(CpuEngine::new(plan)),
             Backend::Gpu(ctx) => BenchEngine::Gpu(GpuEngine::with_options(
@@ -99,17 +103,18 @@ impl BenchEngine {
             wall.push(t0.elapsed().as_secs_f64());
             // Per-step runs have one timestamp pair per advance: GPU time
             // would miss all but the last step, so they are wall-timed.
-            if let (Some(g), false) = (self.gpu(), per_step_sync) {
-                if let Some(s) = g.gpu_seconds()? {
-                    gpu.push(s);
-                }
+            if let (Some(g), false) = (self.gpu(), per_step_sync)
+                && let Some(s) = g.gpu_seconds()?
+            {
+                gpu.push(s);
             }
         }
-        let (seconds, timing) = if !gpu.is_empty() && gpu.len() == wall.len() && gpu.iter().all(|&s| s > 0.0) {
-            (median(&gpu), "gpu")
-        } else {
-            (median(&wall), "wall")
-        };
+        let (seconds, timing) =
+            if !gpu.is_empty() && gpu.len() == wall.len() && gpu.iter().all(|&s| s > 0.0) {
+                (median(&gpu), "gpu")
+            } else {
+                (median(&wall), "wall")
+            };
         Ok(Timed {
             seconds,
             timing,

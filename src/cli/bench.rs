@@ -75,10 +75,10 @@ fn check_args(a: &BenchArgs) -> Result<()> {
     if a.repeats == 0 {
         bail!("--repeats must be at least 1");
     }
-    if let Some(p) = a.peak_gbs {
-        if !(p > 0.0 && p.is_finite()) {
-            bail!("--peak-gbs must be a positive number of GB/s, got {p}");
-        }
+    if let Some(p) = a.peak_gbs
+        && !(p > 0.0 && p.is_finite())
+    {
+        bail!("--peak-gbs must be a positive number of GB/s, got {p}");
     }
     if a.members.contains(&0) {
         bail!("--members: every ensemble size must be at least 1");

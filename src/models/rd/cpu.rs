@@ -18,13 +18,7 @@ pub fn step_member(m: &RdModel, step: u32, params: &[f32], src: &[f32], dst: &mu
 }
 
 /// The general CPU twin: every model, tissue map and boundary, one site at a time.
-pub fn step_member_general(
-    m: &RdModel,
-    step: u32,
-    params: &[f32],
-    src: &[f32],
-    dst: &mut [f32],
-) {
+pub fn step_member_general(m: &RdModel, step: u32, params: &[f32], src: &[f32], dst: &mut [f32]) {
     let g = &m.grid;
     let (nx, ny) = (g.nx as usize, g.ny as usize);
     let n = g.sites();
@@ -208,9 +202,16 @@ noise_species = ["u", "v"]
                     std::mem::swap(&mut a, &mut a2);
                     std::mem::swap(&mut b, &mut b2);
                     std::mem::swap(&mut c, &mut c2);
-                    let same = |p: &[f32]| p.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits());
-                    assert!(same(&a), "{nx}×{ny} {boundary}: AVX2 path differs after step {step}");
-                    assert!(same(&c), "{nx}×{ny} {boundary}: portable path differs after step {step}");
+                    let same =
+                        |p: &[f32]| p.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits());
+                    assert!(
+                        same(&a),
+                        "{nx}×{ny} {boundary}: AVX2 path differs after step {step}"
+                    );
+                    assert!(
+                        same(&c),
+                        "{nx}×{ny} {boundary}: portable path differs after step {step}"
+                    );
                 }
             }
         }

@@ -163,7 +163,14 @@ fn row(a: &[f32], nx: usize, r: usize) -> &[f32] {
 
 /// One row: edge sites one at a time, the interior as slices.
 #[inline(always)]
-fn row_step(c: &Gs, u: [&[f32]; 3], v: [&[f32]; 3], ou: &mut [f32], ov: &mut [f32], periodic: bool) {
+fn row_step(
+    c: &Gs,
+    u: [&[f32]; 3],
+    v: [&[f32]; 3],
+    ou: &mut [f32],
+    ov: &mut [f32],
+    periodic: bool,
+) {
     let nx = ou.len();
     for x in [0, nx - 1] {
         let (xm, xp) = around(x, nx, periodic);
@@ -191,7 +198,9 @@ fn row_step(c: &Gs, u: [&[f32]; 3], v: [&[f32]; 3], ou: &mut [f32], ov: &mut [f3
     );
     let (ou, ov) = (&mut ou[1..][..w], &mut ov[1..][..w]);
     for i in 0..w {
-        let (a, b) = c.site(uc[i], ul[i], ur[i], um[i], up[i], vc[i], vl[i], vr[i], vm[i], vp[i]);
+        let (a, b) = c.site(
+            uc[i], ul[i], ur[i], um[i], up[i], vc[i], vl[i], vr[i], vm[i], vp[i],
+        );
         ou[i] = a;
         ov[i] = b;
     }
