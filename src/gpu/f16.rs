@@ -70,6 +70,19 @@ pub fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(bits)
 }
 
+/// The composed module for a `grid²` grid and `members` members: the
+/// `enable` directive first, then the generated constants, then the file.
+pub fn source(grid: u32, members: u32) -> String {
+    let header = format!(
+        "const NX: u32 = {grid}u;\nconst NY: u32 = {grid}u;\nconst NSITES: u32 = {}u;\nconst MEMBERS: u32 = {members}u;\nconst DT: f32 = {};\nconst DX2INV: f32 = {};\n",
+        grid * grid,
+        f32_lit(1.0),
+        f32_lit(1.0)
+    );
+    let body = shaders::source("rd/gray_scott_f16.wgsl").replacen("enable f16;", "", 1);
+    format!("enable f16;\n{header}{body}")
+}
+
 /// Whether the device can run the experiment.
 pub fn supported(ctx: &GpuContext) -> bool {
     ctx.features.contains(wgpu::Features::SHADER_F16)
@@ -98,18 +111,7 @@ pub fn gray_scott_f16(
             "the adapter has no SHADER_F16 feature".into(),
         ));
     }
-    let header = format!(
-        "const NX: u32 = {grid}u;\nconst NY: u32 = {grid}u;\nconst NSITES: u32 = {}u;\nconst MEMBERS: u32 = {members}u;\nconst DT: f32 = {};\nconst DX2INV: f32 = {};\n",
-        grid * grid,
-        f32_lit(1.0),
-        f32_lit(1.0)
-    );
-    let src = format!("{header}{}", shaders::source("rd/gray_scott_f16.wgsl")).replacen(
-        "enable f16;",
-        "",
-        1,
-    );
-    let src = format!("enable f16;\n{src}");
+    let src = source(grid, members);
     shaders::validate("rd.gray_scott_f16", &src)?;
     let dev = &ctx.device;
     let pipeline = ctx.scoped("pipeline `rd.gray_scott_f16`", || {
@@ -203,6 +205,11 @@ pub fn gray_scott_f16(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn f16_kernel_validates() {
+        crate::shaders::validate("rd.gray_scott_f16", &source(64, 3)).unwrap();
+    }
 
     #[test]
     fn f16_conversions_round_to_nearest_even() {

@@ -108,3 +108,39 @@ impl FusedStepper {
         Ok(FusedStepper { pipeline, program })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::{model_scenes, plan, scene};
+
+    fn model_plan(name: &str) -> Plan {
+        let (n, text) = model_scenes()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .unwrap();
+        plan(&scene(n, &text), None)
+    }
+
+    /// The largest tile whose block with its halo fits is chosen (two f32
+    /// species: SIDE² · 8 B + 4 B), and a limit too small for the smallest
+    /// tile, a halo out of range and time-dependent kinetics are refused
+    /// with messages that say why.
+    #[test]
+    fn tile_choice_fits_the_workgroup_memory() {
+        let p = model_plan("gray_scott");
+        let tile = |halo, bytes| choose_program(&p, halo, bytes).map(|f| f.tile);
+        assert_eq!(tile(8, 32768).unwrap(), 32); // 48²·8 + 4 = 18,436
+        assert_eq!(tile(8, 18435).unwrap(), 16); // 32²·8 + 4 = 8,196
+        assert_eq!(tile(16, 49152).unwrap(), 32); // 64²·8 + 4 = 32,772
+        assert_eq!(tile(16, 32768).unwrap(), 16); // 48²·8 + 4
+        let e = tile(8, 4096).unwrap_err().to_string();
+        assert!(e.contains("4612") && e.contains("4096"), "{e}");
+        assert!(tile(0, 32768).is_err());
+        assert!(tile(MAX_HALO + 1, 1 << 20).is_err());
+        let e = choose_program(&model_plan("cardiac"), 4, 32768)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cardiac") && e.contains("no fused"), "{e}");
+    }
+}

@@ -125,3 +125,28 @@ fn kinetics_source(m: &RdModel) -> String {
 pub fn workgroups(g: &GridShape, members: u32) -> [u32; 3] {
     [g.nx.div_ceil(8), g.ny.div_ceil(8), members]
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::verify::{model_scenes, plan, scene};
+
+    /// The fused module validates for every model whose kinetics do not
+    /// read the step or time, and is refused for the two that do.
+    #[test]
+    fn fused_sources_validate_or_are_refused() {
+        for (name, text) in model_scenes() {
+            let p = plan(&scene(name, &text), None);
+            let prog = p.model.fused_program(32, 8);
+            match name {
+                "tumour" | "cardiac" => assert!(prog.is_none(), "{name}"),
+                _ => {
+                    let prog = prog.unwrap_or_else(|| panic!("{name}: no fused program"));
+                    crate::shaders::validate(name, &prog.source).unwrap();
+                    // 48² sites × species × 4 B + the frozen flag.
+                    let fields = p.model.grid().fields as u64;
+                    assert_eq!(prog.workgroup_bytes, 48 * 48 * fields * 4 + 4, "{name}");
+                }
+            }
+        }
+    }
+}
