@@ -44,6 +44,31 @@ pub fn scene_posterior(dir: &Path, scene: &Scene) -> anyhow::Result<(ParamBlock,
     Ok((block, post))
 }
 
+/// Freezes a scene's plan with the overrides `run` and `check` share:
+/// members, seed, arm, and member parameters drawn from `--posterior DIR`.
+pub fn freeze_plan(
+    scene: &Scene,
+    members: Option<u32>,
+    seed: Option<u64>,
+    arm: Option<&str>,
+    posterior: Option<&Path>,
+) -> anyhow::Result<crate::plan::Plan> {
+    let member_params = match posterior {
+        Some(dir) => Some(posterior_members(dir, scene, members, seed)?),
+        None => None,
+    };
+    Ok(crate::plan::Plan::freeze(
+        scene,
+        &crate::plan::PlanOptions {
+            members,
+            seed,
+            arm: arm.map(str::to_string),
+            member_params,
+            ..Default::default()
+        },
+    )?)
+}
+
 /// Member parameter rows drawn from a posterior directory instead of the
 /// scene's distributions (`--posterior DIR`): member m gets
 /// `draw_member(seed, m)`, so the rows depend only on (seed, member).
