@@ -142,6 +142,17 @@ fn force_replaces_the_folder_only_at_finish() {
 }
 
 #[test]
+fn force_never_replaces_a_device_node() {
+    let null = Path::new("/dev/null");
+    if !null.exists() {
+        return; // not a Unix-like system; nothing to protect
+    }
+    let err = RunDir::create(null, true).unwrap_err();
+    assert!(err.to_string().contains("not a folder or regular file"), "{err}");
+    assert!(!fs::metadata(null).unwrap().is_file(), "/dev/null was replaced");
+}
+
+#[test]
 fn bad_relative_paths_and_manifests_are_errors() {
     let dir = Scratch::new("bad");
     let run = RunDir::create(&dir.path().join("exp"), false).unwrap();

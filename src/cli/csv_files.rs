@@ -15,6 +15,9 @@ use std::path::Path;
 /// Writes `table` as CSV to `path` so that readers see either the old file
 /// or the whole new one.
 pub fn write_table_atomic(path: &Path, table: &Table) -> anyhow::Result<()> {
+    if io::files::write_in_place(path)? {
+        return Ok(io::write_csv(path, table)?);
+    }
     let tmp = io::files::temp_sibling(path, "tmp")?;
     let result = io::write_csv(&tmp, table)
         .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| IoError::io(path, e)));

@@ -40,7 +40,16 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
 /// Writes `bytes` to `path` so that readers see either the old file or the
 /// whole new one: the bytes go to a hidden sibling, are flushed to disk, and
 /// the sibling is renamed over `path`. On failure the sibling is removed.
+///
+/// A `path` that already exists and is not a regular file (`/dev/null`,
+/// `/dev/stdout`, a named pipe) is written in place instead: renaming over it
+/// would replace the device node with a plain file. A folder is refused.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    if write_in_place(path)? {
+        return File::create(path)
+            .and_then(|mut f| f.write_all(bytes))
+            .map_err(|e| IoError::io(path, e));
+    }
     let tmp = temp_sibling(path, "tmp")?;
     let result = File::create(&tmp)
         .and_then(|mut f| {
@@ -53,6 +62,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Whether `path` must be written in place rather than replaced by a
+/// rename: true for an existing device, pipe or socket (following links).
+/// An existing folder is an error; a missing path or regular file is false.
+pub(crate) fn write_in_place(path: &Path) -> Result<bool, IoError> {
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(IoError::invalid(
+            path,
+            "is a folder; give a file name to write to",
+        )),
+        Ok(m) => Ok(!m.is_file()),
+        Err(_) => Ok(false),
+    }
 }
 
 /// `<parent>/.<name>.<tag>-<pid>-<nanos>`: a hidden sibling of `path` that no
@@ -109,6 +132,20 @@ pub(crate) fn check_relative(base: &Path, rel: &str) -> Result<(), IoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_files_are_written_in_place_not_replaced() {
+        // Renaming over /dev/null would turn it into a plain file that
+        // every later `> /dev/null` appends to.
+        let null = Path::new("/dev/null");
+        if null.exists() {
+            assert!(write_in_place(null).unwrap());
+            write_atomic(null, b"discarded").unwrap();
+            assert!(!fs::metadata(null).unwrap().is_file(), "/dev/null was replaced");
+        }
+        assert!(!write_in_place(Path::new("no/such/file.json")).unwrap());
+        assert!(write_in_place(Path::new(".")).is_err());
+    }
 
     #[test]
     fn hex_is_lowercase_and_padded() {

@@ -77,6 +77,17 @@ impl RunDir {
                 path: final_dir.to_path_buf(),
             });
         }
+        // `--force` replaces an earlier run or a stray file, never a device
+        // or pipe (renaming /dev/null aside would break the machine).
+        if let Ok(m) = fs::metadata(final_dir)
+            && !m.is_dir()
+            && !m.is_file()
+        {
+            return Err(IoError::invalid(
+                final_dir,
+                "is not a folder or regular file; choose another output folder",
+            ));
+        }
         let parent = parent_or_cwd(final_dir);
         fs::create_dir_all(&parent).map_err(|e| IoError::io(&parent, e))?;
         let temp = temp_sibling(final_dir, "tmp")?;
