@@ -6,6 +6,7 @@
 
 use crate::engine::cpu::CpuEngine;
 use crate::engine::{BackendChoice, Engine, EngineError};
+use crate::gpu::engine::GpuOptions;
 use crate::gpu::{AdapterSummary, GpuContext, GpuEngine};
 use crate::plan::Plan;
 use std::sync::Arc;
@@ -58,9 +59,25 @@ impl Backend {
 
     /// A new engine for `plan`. `batch` caps members per GPU batch.
     pub fn engine(&self, plan: &Plan, batch: Option<u32>) -> Result<Box<dyn Engine>, EngineError> {
+        self.engine_with(
+            plan,
+            &GpuOptions {
+                batch_size: batch,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// A new engine with GPU options (batch size, fused kernel, timing);
+    /// the CPU backend has none of them and ignores them.
+    pub fn engine_with(
+        &self,
+        plan: &Plan,
+        opts: &GpuOptions,
+    ) -> Result<Box<dyn Engine>, EngineError> {
         match self {
             Backend::Cpu => Ok(Box::new(CpuEngine::new(plan))),
-            Backend::Gpu(ctx) => Ok(Box::new(GpuEngine::new(ctx.clone(), plan, batch)?)),
+            Backend::Gpu(ctx) => Ok(Box::new(GpuEngine::with_options(ctx.clone(), plan, opts)?)),
         }
     }
 

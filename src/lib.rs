@@ -6,6 +6,7 @@
 
 pub mod assim;
 pub mod backend;
+pub mod bench;
 pub mod calibrate;
 pub mod cli;
 pub mod cohort;

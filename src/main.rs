@@ -47,6 +47,10 @@ enum Command {
     Compare(cli::compare::CompareArgs),
     /// Pick a virtual population matching a target distribution.
     Select(cli::select::SelectArgs),
+    /// Benchmarks: RD kernels, scaling over members, peers' problem (JSON with --json).
+    Bench(cli::bench::BenchArgs),
+    /// Memory, batches and projected run time of a scene, from a short probe.
+    Estimate(cli::estimate::EstimateArgs),
 }
 
 fn main() {
@@ -70,6 +74,8 @@ fn main() {
         Command::Merge(a) => cli::merge::run(a).map(|_| 0),
         Command::Compare(a) => cli::compare::run(a).map(|_| 0),
         Command::Select(a) => cli::select::run(a).map(|_| 0),
+        Command::Bench(a) => cli::bench::run(a).map(|_| 0),
+        Command::Estimate(a) => cli::estimate::run(a).map(|_| 0),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -50,6 +50,19 @@ pub struct GpuProgram {
     pub workgroups: fn(&GridShape, u32) -> [u32; 3],
 }
 
+/// A temporally blocked GPU program (see `Model::fused_program`).
+#[derive(Clone, Debug)]
+pub struct FusedProgram {
+    /// Fully composed WGSL with entry point `fused`.
+    pub source: String,
+    /// Sites per side of the block a workgroup writes.
+    pub tile: u32,
+    /// Halo width: the most steps one dispatch may take.
+    pub halo: u32,
+    /// Workgroup memory the kernel declares, in bytes.
+    pub workgroup_bytes: u64,
+}
+
 /// A model instance frozen for one plan: parameter order fixed, grid fixed,
 /// schedules resolved. `Send + Sync` so the CPU engine can run members on
 /// many threads.
@@ -75,6 +88,15 @@ pub trait Model: Send + Sync {
 
     /// The GPU program; `None` for a CPU-only model.
     fn gpu_program(&self) -> Option<GpuProgram>;
+
+    /// A temporally blocked GPU kernel (entry point `fused`, same bind group
+    /// as `step`) that advances a `tile × tile` block of sites by up to
+    /// `halo` steps per dispatch from workgroup memory; the number of steps
+    /// of a dispatch is the `Step` record's `pad0`. `None` when the model has
+    /// none (see `gpu::fused`).
+    fn fused_program(&self, _tile: u32, _halo: u32) -> Option<FusedProgram> {
+        None
+    }
 
     /// Read-only per-plan data for the kernels (tissue map, schedules):
     /// bound as `aux` on the GPU and passed to the CPU twin through `self`.

@@ -33,6 +33,11 @@ const FILES: &[(&str, &str)] = &[
         "rd/gray_scott.wgsl",
         include_str!("../shaders/rd/gray_scott.wgsl"),
     ),
+    ("rd/fused.wgsl", include_str!("../shaders/rd/fused.wgsl")),
+    (
+        "rd/gray_scott_f16.wgsl",
+        include_str!("../shaders/rd/gray_scott_f16.wgsl"),
+    ),
     ("rd/tumour.wgsl", include_str!("../shaders/rd/tumour.wgsl")),
     (
         "rd/cardiac.wgsl",

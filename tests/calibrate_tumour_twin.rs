@@ -263,6 +263,39 @@ fn abc_smc_recovers_the_truth_and_feeds_new_ensembles() {
     }
     let distinct: std::collections::HashSet<&String> = params.iter().map(|p| &p["D"]).collect();
     assert!(distinct.len() > 1, "members should get different draws");
+
+    // A sweep over the posterior spans its fitted block.
+    let sweep_dir = dir.join("sweep");
+    vtwin(&[
+        "sweep",
+        &s(&scene),
+        "--posterior",
+        &s(&out),
+        "--method",
+        "lhs",
+        "-n",
+        "8",
+        "--backend",
+        "cpu",
+        "--out",
+        &s(&sweep_dir),
+    ]);
+    let fitted = std::fs::read_to_string(out.join("posterior.toml")).unwrap();
+    let used = std::fs::read_to_string(sweep_dir.join("params.toml")).unwrap();
+    for name in ["D", "k"] {
+        let line = |t: &str| {
+            t.lines()
+                .find(|l| l.starts_with(&format!("{name} = ")))
+                .map(String::from)
+        };
+        assert_eq!(
+            line(&used),
+            line(&fitted),
+            "{name}: sweep block vs posterior"
+        );
+        assert!(line(&used).is_some());
+    }
+    assert_eq!(read(&sweep_dir.join("outputs.csv")).len(), 8);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -334,4 +367,53 @@ fn history_matching_keeps_the_truth_and_rules_out_most_of_the_prior() {
             s.sd
         );
     }
+}
+
+/// Errors before anything runs: no method, a data row the scene cannot
+/// read (naming the data file's line), and nothing is written.
+#[test]
+fn calibrate_errors_name_the_method_and_the_line() {
+    let dir = tmp("errors");
+    let scene = dir.join("s.toml");
+    std::fs::write(&scene, scene_text(PRIOR, "")).unwrap();
+    let data = dir.join("DATA.csv");
+    std::fs::write(
+        &data,
+        "time,observable,location,value,sd\n20,burden,,30,1\n90,burden,,60,2\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "calibrate".to_string(),
+            scene.display().to_string(),
+            "--data".into(),
+            data.display().to_string(),
+            "--backend".into(),
+            "cpu".into(),
+            "--out".into(),
+            out.display().to_string(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let o = Command::new(env!("CARGO_BIN_EXE_vtwin"))
+            .args(a)
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        String::from_utf8_lossy(&o.stderr).to_string()
+    };
+    let e = run(&[]);
+    assert!(e.contains("--method abc-smc|history-matching"), "{e}");
+    let e = run(&["--method", "abc-smc"]);
+    assert!(
+        e.contains("DATA.csv, line 3") && e.contains("outside the run [0, 80]"),
+        "{e}"
+    );
+    let e = run(&["--method", "abc-smc", "--waves", "2"]);
+    assert!(
+        e.contains("--waves applies only to --method history-matching"),
+        "{e}"
+    );
+    assert!(!out.exists());
+    std::fs::remove_dir_all(dir).unwrap();
 }

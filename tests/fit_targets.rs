@@ -65,20 +65,20 @@ fn data(rows: &str) -> Vec<vtwin::calibrate::data::ObsRecord> {
 fn rows_map_to_the_right_values() {
     let mut p = plan();
     let rows = data(
-        "0.2,mu,,0,1\n0.6,u,0.5;0.5,0,1\n1.0,u,0;0;2;1,0,1\n0.8,u,0.5;0.5,0,1\n1.0,u,2.5;0.5,0,1\n",
+        "0.2,mu,,0,1\n0.6,u,0.5;0.5,0,1\n0.8,u,0.5;0.5,0,1\n1.0,u,0;0;2;1,0,1\n1.0,u,2.5;0.5,0,1\n",
     );
     let t = attach_targets(&mut p, &rows, Path::new("DATA.csv")).unwrap();
-    assert_eq!(p.every, 2, "steps 2, 6, 10, 8, 10 have gcd 2");
-    assert_eq!(t[1].index, t[3].index, "same probe, one observable");
+    assert_eq!(p.every, 2, "steps 2, 6, 8, 10 have gcd 2");
+    assert_eq!(t[1].index, t[2].index, "same probe, one observable");
     assert_eq!(p.observables.ops.len(), 4, "mu, two probes and one block");
-    let block_probe_names: Vec<&str> = t.iter().map(|t| t.observable.as_str()).collect();
+    let names: Vec<&str> = t.iter().map(|t| t.observable.as_str()).collect();
     assert_eq!(
-        block_probe_names,
+        names,
         [
             "mu",
             "u_at_0.5_0.5",
-            "u_block_0_0_2_1",
             "u_at_0.5_0.5",
+            "u_block_0_0_2_1",
             "u_at_2.5_0.5"
         ]
     );
@@ -90,8 +90,8 @@ fn rows_map_to_the_right_values() {
     let expect = [
         0.25 + a * 0.2,
         1.0 + a * 0.6,
-        0.5 + a * 1.0,
         1.0 + a * 0.8,
+        0.5 + a * 1.0,
         a * 1.0,
     ];
     for (k, (got, want)) in v.iter().zip(expect).enumerate() {

@@ -280,3 +280,108 @@ fn failed_members_are_an_error_unless_dropped() {
     assert_eq!(f(&s["mu_star"]), 0.0, "u does not depend on s");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The flagship scene sweeps as it is: in the untreated `control` arm the
+/// radiosensitivity and the chemotherapy kill rate cannot matter, so their
+/// Sobol indices must be exactly 0 (every AB_i row reproduces its A row),
+/// while the proliferation rate dominates the burden.
+#[test]
+fn tumour_rd_control_arm_ignores_therapy_parameters() {
+    let dir = tmp("tumour");
+    let out = dir.join("out");
+    let scene = concat!(env!("CARGO_MANIFEST_DIR"), "/scenes/tumour_rd.toml");
+    let o = vtwin(&[
+        "sweep",
+        scene,
+        "--method",
+        "saltelli",
+        "-n",
+        "16",
+        "--arm",
+        "control",
+        "--outputs",
+        "burden",
+        "--resamples",
+        "50",
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = read(&out.join("indices.csv"));
+    let get = |p: &str| {
+        let r = rows
+            .iter()
+            .find(|r| r["output"] == "burden_final" && r["parameter"] == p)
+            .unwrap();
+        (f(&r["S1"]), f(&r["ST"]))
+    };
+    for p in ["alpha", "kappa"] {
+        assert_eq!(get(p), (0.0, 0.0), "{p} cannot act without therapy");
+    }
+    assert!(
+        get("k").1 > 0.5,
+        "k should dominate the burden: {:?}",
+        get("k")
+    );
+    let design = read(&out.join("design.csv"));
+    assert_eq!(design.len(), 16 * 6, "N(D+2) rows over D, k, alpha, kappa");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The same sweep on a GPU adapter (lavapipe in CI) gives the CPU's
+/// outputs to 1e-5 relative. Prints "skipped" without an adapter unless
+/// REQUIRE_GPU=1.
+#[test]
+fn gpu_sweep_matches_cpu() {
+    let dir = tmp("gpu");
+    let scene = dir.join("lin.toml");
+    std::fs::write(&scene, LIN).unwrap();
+    let run = |backend: &str| {
+        let out = dir.join(backend);
+        let o = vtwin(&[
+            "sweep",
+            scene.to_str().unwrap(),
+            "--method",
+            "saltelli",
+            "-n",
+            "64",
+            "--resamples",
+            "10",
+            "--backend",
+            backend,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        (o, out)
+    };
+    let (o, gpu) = run("gpu");
+    if !o.status.success() {
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            e.contains("no GPU adapter") && std::env::var("REQUIRE_GPU").as_deref() != Ok("1"),
+            "GPU sweep failed: {e}"
+        );
+        eprintln!("skipped: no GPU adapter");
+        std::fs::remove_dir_all(dir).unwrap();
+        return;
+    }
+    let (o, cpu) = run("cpu");
+    assert!(o.status.success());
+    let (g, c) = (
+        read(&gpu.join("outputs.csv")),
+        read(&cpu.join("outputs.csv")),
+    );
+    assert_eq!(g.len(), 64 * 5);
+    for (a, b) in g.iter().zip(&c) {
+        for k in ["u_final", "v_final", "u_max", "v_max"] {
+            let (x, y) = (f(&a[k]), f(&b[k]));
+            assert!(
+                (x - y).abs() <= 1e-5 * y.abs().max(1.0),
+                "{k}: gpu {x} cpu {y}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

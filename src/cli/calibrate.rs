@@ -157,7 +157,10 @@ fn targets_table(targets: &[Target]) -> Table {
         .with_i64("line", targets.iter().map(|t| t.line as i64))
         .with_f64("time", targets.iter().map(|t| t.time))
         .with_str("observable", targets.iter().map(|t| t.observable.clone()))
-        .with_str("location", targets.iter().map(|t| t.location.to_field()))
+        .with_str(
+            "location",
+            targets.iter().map(|t| data::location_field(&t.location)),
+        )
         .with_f64("value", targets.iter().map(|t| t.value))
         .with_f64("sd", targets.iter().map(|t| t.sd))
 }

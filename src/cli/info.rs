@@ -2,7 +2,6 @@
 //! describe without running anything.
 
 use super::EngineArgs;
-use crate::plan::{Plan, PlanOptions};
 use crate::scene::Scene;
 use anyhow::Result;
 use std::path::PathBuf;
@@ -37,24 +36,12 @@ fn human_bytes(b: u64) -> String {
 
 pub fn check(args: &CheckArgs) -> Result<()> {
     let scene = Scene::load(&args.scene)?;
-    let member_params = match &args.posterior {
-        Some(dir) => Some(super::posterior_members(
-            dir,
-            &scene,
-            args.members,
-            args.seed,
-        )?),
-        None => None,
-    };
-    let plan = Plan::freeze(
+    let plan = super::freeze_plan(
         &scene,
-        &PlanOptions {
-            members: args.members,
-            seed: args.seed,
-            arm: args.arm.clone(),
-            member_params,
-            ..Default::default()
-        },
+        args.members,
+        args.seed,
+        args.arm.as_deref(),
+        args.posterior.as_deref(),
     )?;
     // Shaders are validated without an adapter.
     if let Some(p) = plan.model.gpu_program() {

@@ -3,11 +3,13 @@
 
 pub mod analyze;
 pub mod assimilate;
+pub mod bench;
 pub mod calibrate;
 pub mod cohort;
 pub mod compare;
 pub mod csv_files;
 pub mod design;
+pub mod estimate;
 pub mod info;
 pub mod merge;
 pub mod run;
@@ -40,6 +42,31 @@ pub fn scene_posterior(dir: &Path, scene: &Scene) -> anyhow::Result<(ParamBlock,
         )
     })?;
     Ok((block, post))
+}
+
+/// Freezes a scene's plan with the overrides `run` and `check` share:
+/// members, seed, arm, and member parameters drawn from `--posterior DIR`.
+pub fn freeze_plan(
+    scene: &Scene,
+    members: Option<u32>,
+    seed: Option<u64>,
+    arm: Option<&str>,
+    posterior: Option<&Path>,
+) -> anyhow::Result<crate::plan::Plan> {
+    let member_params = match posterior {
+        Some(dir) => Some(posterior_members(dir, scene, members, seed)?),
+        None => None,
+    };
+    Ok(crate::plan::Plan::freeze(
+        scene,
+        &crate::plan::PlanOptions {
+            members,
+            seed,
+            arm: arm.map(str::to_string),
+            member_params,
+            ..Default::default()
+        },
+    )?)
 }
 
 /// Member parameter rows drawn from a posterior directory instead of the
@@ -98,4 +125,15 @@ pub fn progress_bar(len: u64, unit: &str) -> ProgressBar {
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar
+}
+
+/// Writes JSON to `path` atomically, or to stdout for `-`.
+pub fn write_json_out(path: &std::path::Path, value: &serde_json::Value) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    if path == std::path::Path::new("-") {
+        print!("{text}");
+    } else {
+        crate::io::write_atomic(path, text.as_bytes())?;
+    }
+    Ok(())
 }

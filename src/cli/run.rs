@@ -4,7 +4,6 @@
 
 use super::{EngineArgs, progress_bar};
 use crate::io::{RunDir, TableFormat};
-use crate::plan::{Plan, PlanOptions};
 use crate::record::{self, params_table};
 use crate::scene::{FormatName, Scene};
 use anyhow::{Context, Result};
@@ -69,24 +68,12 @@ pub fn default_out(scene: &std::path::Path, what: &str) -> PathBuf {
 pub fn run(args: &RunArgs) -> Result<i32> {
     let started = crate::manifest::now();
     let scene = Scene::load(&args.scene)?;
-    let member_params = match &args.posterior {
-        Some(dir) => Some(super::posterior_members(
-            dir,
-            &scene,
-            args.members,
-            args.seed,
-        )?),
-        None => None,
-    };
-    let plan = Plan::freeze(
+    let plan = super::freeze_plan(
         &scene,
-        &PlanOptions {
-            members: args.members,
-            seed: args.seed,
-            arm: args.arm.clone(),
-            member_params,
-            ..Default::default()
-        },
+        args.members,
+        args.seed,
+        args.arm.as_deref(),
+        args.posterior.as_deref(),
     )?;
     let backend = args.engine.open()?;
     let out = args

@@ -126,6 +126,8 @@ pub struct GpuContext {
     errors: Arc<Mutex<Vec<String>>>,
     lost: Arc<Mutex<Option<String>>>,
     pub timeout: Duration,
+    /// The on-disk pipeline cache, where the backend has one.
+    pub disk_cache: Option<super::pipeline_cache::DiskCache>,
 }
 
 impl GpuContext {
@@ -133,7 +135,8 @@ impl GpuContext {
         let limits = adapter.limits();
         let wanted = wgpu::Features::TIMESTAMP_QUERY
             | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
-            | wgpu::Features::SHADER_F16;
+            | wgpu::Features::SHADER_F16
+            | wgpu::Features::PIPELINE_CACHE;
         let features = adapter.features() & wanted;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("vtwin.device"),
@@ -166,6 +169,8 @@ impl GpuContext {
             .and_then(|s| s.parse::<u64>().ok())
             .map_or(Duration::from_secs(600), Duration::from_secs);
         let summary = AdapterSummary::of(&adapter.get_info());
+        let disk_cache =
+            super::pipeline_cache::DiskCache::open(&device, &adapter.get_info(), features);
         Ok(GpuContext {
             adapter,
             device,
@@ -176,7 +181,20 @@ impl GpuContext {
             errors,
             lost,
             timeout,
+            disk_cache,
         })
+    }
+
+    /// The pipeline cache to build pipelines with (`None`: driver default).
+    pub fn pipeline_cache(&self) -> Option<&wgpu::PipelineCache> {
+        self.disk_cache.as_ref().map(|c| &c.cache)
+    }
+
+    /// Saves the pipeline cache after pipelines were built (best effort).
+    pub fn save_pipeline_cache(&self) {
+        if let Some(c) = &self.disk_cache {
+            c.save();
+        }
     }
 
     /// Returns the first captured error (uncaptured validation error or

@@ -10,7 +10,9 @@
 //! offset plus the batch offset, `Step.member_offset`).
 
 use super::context::GpuContext;
+use super::fused::FusedStepper;
 use super::layout::StepUniform;
+use super::timing::PassTimer;
 use crate::engine::{Engine, EngineError, MemberStatus, ObsFrame, check_len};
 use crate::observe::observe_wgsl;
 use crate::plan::Plan;
@@ -40,6 +42,10 @@ pub struct GpuEngine {
     plan: Plan,
     step_pipeline: wgpu::ComputePipeline,
     observe_pipeline: wgpu::ComputePipeline,
+    /// The temporally blocked step, when asked for (`GpuOptions::fused`).
+    fused: Option<FusedStepper>,
+    /// Timestamps around each `advance`, when asked for and available.
+    timer: Option<PassTimer>,
     batches: Vec<Batch>,
     uniform: wgpu::Buffer,
     stride: u64,
@@ -87,6 +93,20 @@ pub fn max_batch(limits: &wgpu::Limits, state_bytes: u64) -> u32 {
         .min(u32::MAX as u64) as u32
 }
 
+/// Engine options beyond the plan.
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Caps members per batch (tests force small batches; default: the
+    /// adapter's limit).
+    pub batch_size: Option<u32>,
+    /// Take up to this many steps per dispatch with the fused kernel
+    /// (`gpu::fused`); `None`: the single-step kernel.
+    pub fused: Option<u32>,
+    /// Bracket each `advance` with timestamp queries where the device has
+    /// them (`GpuEngine::gpu_seconds`).
+    pub timing: bool,
+}
+
 impl GpuEngine {
     /// Builds pipelines and buffers for `plan`; `batch_size` caps members per
     /// batch (tests force small batches; default: the adapter's limit).
@@ -95,6 +115,23 @@ impl GpuEngine {
         plan: &Plan,
         batch_size: Option<u32>,
     ) -> Result<GpuEngine, EngineError> {
+        GpuEngine::with_options(
+            ctx,
+            plan,
+            &GpuOptions {
+                batch_size,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// `new` with every option.
+    pub fn with_options(
+        ctx: Arc<GpuContext>,
+        plan: &Plan,
+        opts: &GpuOptions,
+    ) -> Result<GpuEngine, EngineError> {
+        let batch_size = opts.batch_size;
         let model = &plan.model;
         let program = model
             .gpu_program()
@@ -147,12 +184,22 @@ impl GpuEngine {
                     module: &module,
                     entry_point: Some(entry),
                     compilation_options: Default::default(),
-                    cache: None,
+                    cache: ctx.pipeline_cache(),
                 })
             })
         };
         let step_pipeline = make_pipeline(&step_name, &program.source, &step_layout, "step")?;
         let observe_pipeline = make_pipeline(&obs_name, &obs_src, &observe_layout, "observe")?;
+        let fused = match opts.fused {
+            Some(k) => Some(FusedStepper::new(&ctx, plan, &step_layout, k)?),
+            None => None,
+        };
+        ctx.save_pipeline_cache();
+        let timer = if opts.timing {
+            PassTimer::new(&ctx)
+        } else {
+            None
+        };
 
         let state_len = model.state_len();
         let np = plan.n_params().max(1);
@@ -301,6 +348,8 @@ impl GpuEngine {
             plan: plan.clone(),
             step_pipeline,
             observe_pipeline,
+            fused,
+            timer,
             batches,
             uniform,
             stride,
@@ -320,7 +369,35 @@ impl GpuEngine {
         &self.ctx
     }
 
+    /// Whether `advance` is timed with timestamp queries.
+    pub fn has_timer(&self) -> bool {
+        self.timer.is_some()
+    }
+
+    /// GPU seconds of the last `advance` (waits for it), from timestamps at
+    /// the beginning of its first pass and the end of its last; `None`
+    /// without a timer.
+    pub fn gpu_seconds(&self) -> Result<Option<f64>, EngineError> {
+        match &self.timer {
+            Some(t) => t.read_seconds(&self.ctx).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Tile and steps per dispatch of the fused kernel in use, if any.
+    pub fn fused_tile(&self) -> Option<(u32, u32)> {
+        self.fused
+            .as_ref()
+            .map(|f| (f.program.tile, f.program.halo))
+    }
+
     fn uniform_for(&self, step: u64, b: &Batch) -> StepUniform {
+        self.uniform_steps(step, b, 0)
+    }
+
+    /// The `Step` record of a dispatch at `step` taking `steps` steps
+    /// (`pad0`, read by the fused kernel only).
+    fn uniform_steps(&self, step: u64, b: &Batch, steps: u32) -> StepUniform {
         StepUniform {
             step: step as u32,
             member_offset: self.plan.member_offset + b.offset,
@@ -328,7 +405,7 @@ impl GpuEngine {
             seed_lo: self.plan.seed as u32,
             seed_hi: (self.plan.seed >> 32) as u32,
             t: self.plan.model.time_at(step) as f32,
-            pad0: 0,
+            pad0: steps,
             pad1: 0,
         }
     }
@@ -387,7 +464,8 @@ impl Engine for GpuEngine {
     }
 
     fn advance(&mut self, steps: u64) -> Result<(), EngineError> {
-        let per_submit = (RING as u64 / self.batches.len() as u64).max(1);
+        let nb = self.batches.len() as u64;
+        let per_submit = (RING as u64 / nb).max(1);
         let grid = self.plan.model.grid();
         let workgroups = self
             .plan
@@ -397,13 +475,27 @@ impl Engine for GpuEngine {
             .ok_or_else(|| EngineError::NoGpuProgram {
                 model: self.plan.model.info().kind.clone(),
             })?;
+        // Steps per dispatch: 1 for the single-step kernel, up to the halo
+        // for the fused one.
+        let per_dispatch = self.fused.as_ref().map_or(1, |f| f.steps_per_dispatch());
+        let pipeline = self
+            .fused
+            .as_ref()
+            .map_or(&self.step_pipeline, |f| &f.pipeline);
         let mut done = 0;
         while done < steps {
-            let chunk = per_submit.min(steps - done);
-            let mut records = Vec::with_capacity((chunk as usize) * self.batches.len());
-            for k in 0..chunk {
+            // (first step, steps) of each dispatch in this submission.
+            let mut plan = Vec::new();
+            let mut s = done;
+            while s < steps && (plan.len() as u64) < per_submit {
+                let n = per_dispatch.min(steps - s);
+                plan.push((self.step + s, n as u32));
+                s += n;
+            }
+            let mut records = Vec::with_capacity(plan.len() * self.batches.len());
+            for &(first, n) in &plan {
                 for b in &self.batches {
-                    records.push(self.uniform_for(self.step + done + k, b));
+                    records.push(self.uniform_steps(first, b, n));
                 }
             }
             self.write_ring(&records);
@@ -413,29 +505,36 @@ impl Engine for GpuEngine {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("vtwin.advance"),
                 });
+            let last = s == steps;
             {
                 let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("vtwin.step"),
-                    timestamp_writes: None,
+                    timestamp_writes: self.timer.as_ref().and_then(|t| t.writes(done == 0, last)),
                 });
-                pass.set_pipeline(&self.step_pipeline);
+                pass.set_pipeline(pipeline);
                 let mut cur = self.cur;
-                for k in 0..chunk as usize {
+                for k in 0..plan.len() {
                     for (bi, b) in self.batches.iter().enumerate() {
                         let off = ((k * self.batches.len() + bi) as u64 * self.stride) as u32;
                         pass.set_bind_group(0, &b.step_bg[cur], &[off]);
-                        let [x, y, z] = workgroups(&grid, b.members);
+                        let [x, y, z] = match &self.fused {
+                            Some(f) => f.workgroups(grid.nx, grid.ny, b.members),
+                            None => workgroups(&grid, b.members),
+                        };
                         pass.dispatch_workgroups(x, y, z);
                     }
                     cur = 1 - cur;
                 }
             }
+            if let (Some(t), true) = (&self.timer, last) {
+                t.resolve(&mut enc);
+            }
             self.ctx.queue.submit([enc.finish()]);
             self.ctx.check("advance")?;
-            if chunk % 2 == 1 {
+            if plan.len() % 2 == 1 {
                 self.cur = 1 - self.cur;
             }
-            done += chunk;
+            done = s;
         }
         self.step += steps;
         Ok(())

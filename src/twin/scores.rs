@@ -34,7 +34,9 @@ pub fn quantile(x: &[f64], w: &[f64], q: f64) -> f64 {
     idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
     let mut cum = 0.0;
     let mut prev: Option<(f64, f64)> = None;
-    for &i in &idx {
+    // Members without weight carry no probability mass: they are not
+    // interpolation nodes.
+    for &i in idx.iter().filter(|&&i| w[i] > 0.0) {
         let p = cum + 0.5 * w[i];
         cum += w[i];
         if p >= q {

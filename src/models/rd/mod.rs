@@ -7,11 +7,12 @@
 //! state, tissue map, therapy and stimulus schedules, stability check.
 
 pub mod cpu;
+mod fast;
 pub mod init;
 pub mod kinetics;
 pub mod wgsl;
 
-use crate::model::{FieldInfo, GpuProgram, Model, ModelInfo, ParamInfo};
+use crate::model::{FieldInfo, FusedProgram, GpuProgram, Model, ModelInfo, ParamInfo};
 use crate::models::custom::{Expr, valid_identifier};
 use crate::observe::GridShape;
 use crate::params::ParamBlock;
@@ -329,6 +330,15 @@ impl Model for RdModel {
         Some(GpuProgram {
             source: wgsl::step_source(self),
             workgroups: wgsl::workgroups,
+        })
+    }
+
+    fn fused_program(&self, tile: u32, halo: u32) -> Option<FusedProgram> {
+        Some(FusedProgram {
+            source: wgsl::fused_source(self, tile, halo)?,
+            tile,
+            halo,
+            workgroup_bytes: wgsl::fused_workgroup_bytes(self.grid.fields, tile, halo),
         })
     }
 

@@ -70,21 +70,83 @@ fn custom_kinetics(m: &RdModel, exprs: &[String]) -> String {
 
 /// The complete step module.
 pub fn step_source(m: &RdModel) -> String {
-    let kin = match &m.kinetics {
+    let text = format!(
+        "{}\n//#include \"shared/bindings.wgsl\"\n{}\n//#include \"rd/stencil.wgsl\"\n",
+        header(m),
+        kinetics_source(m)
+    );
+    compose(&text)
+}
+
+/// Workgroup size of `rd/fused.wgsl` (16 × 16).
+pub const FUSED_THREADS: u32 = 256;
+
+/// The temporally blocked module (`rd/fused.wgsl`): `tile × tile` sites per
+/// workgroup with a halo of `halo` sites, so up to `halo` steps per
+/// dispatch. `None` when the reaction terms read the step or the time
+/// (`U.step`, `U.t`: therapy schedules, stimuli), which stay on the
+/// single-step kernel.
+pub fn fused_source(m: &RdModel, tile: u32, halo: u32) -> Option<String> {
+    let kin = kinetics_source(m);
+    if kin.contains("U.") || tile == 0 || halo == 0 {
+        return None;
+    }
+    let side = tile + 2 * halo;
+    let consts = format!(
+        "const TILE: u32 = {tile}u;\nconst HALO: u32 = {halo}u;\nconst SIDE: u32 = {side}u;\n\
+         const TILE_LEN: u32 = {}u;\nconst CPT: u32 = {}u;\nconst NV: u32 = {}u;\n",
+        side * side * m.grid.fields,
+        (side * side).div_ceil(FUSED_THREADS),
+        (side * side).div_ceil(FUSED_THREADS) * m.grid.fields,
+    );
+    let text = format!(
+        "{}{consts}\n//#include \"shared/bindings.wgsl\"\n{kin}\n//#include \"rd/fused.wgsl\"\n",
+        header(m),
+    );
+    Some(compose(&text))
+}
+
+/// Bytes of workgroup memory `rd/fused.wgsl` needs for a tile.
+pub fn fused_workgroup_bytes(fields: u32, tile: u32, halo: u32) -> u64 {
+    let side = (tile + 2 * halo) as u64;
+    side * side * fields as u64 * 4 + 4
+}
+
+fn kinetics_source(m: &RdModel) -> String {
+    match &m.kinetics {
         Kinetics::GrayScott => source("rd/gray_scott.wgsl").to_string(),
         Kinetics::Tumour => source("rd/tumour.wgsl").to_string(),
         Kinetics::Cardiac => source("rd/cardiac.wgsl").to_string(),
         Kinetics::Custom { wgsl, .. } => custom_kinetics(m, wgsl),
-    };
-    let text = format!(
-        "{}\n//#include \"shared/bindings.wgsl\"\n{}\n//#include \"rd/stencil.wgsl\"\n",
-        header(m),
-        kin
-    );
-    compose(&text)
+    }
 }
 
 /// 8×8 tiles in x, y; one member per z slice.
 pub fn workgroups(g: &GridShape, members: u32) -> [u32; 3] {
     [g.nx.div_ceil(8), g.ny.div_ceil(8), members]
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::verify::{model_scenes, plan, scene};
+
+    /// The fused module validates for every model whose kinetics do not
+    /// read the step or time, and is refused for the two that do.
+    #[test]
+    fn fused_sources_validate_or_are_refused() {
+        for (name, text) in model_scenes() {
+            let p = plan(&scene(name, &text), None);
+            let prog = p.model.fused_program(32, 8);
+            match name {
+                "tumour" | "cardiac" => assert!(prog.is_none(), "{name}"),
+                _ => {
+                    let prog = prog.unwrap_or_else(|| panic!("{name}: no fused program"));
+                    crate::shaders::validate(name, &prog.source).unwrap();
+                    // 48² sites × species × 4 B + the frozen flag.
+                    let fields = p.model.grid().fields as u64;
+                    assert_eq!(prog.workgroup_bytes, 48 * 48 * fields * 4 + 4, "{name}");
+                }
+            }
+        }
+    }
 }

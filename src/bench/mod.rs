@@ -1,0 +1,58 @@
+//! Benchmarks and the computational envelope: the pinned Gray–Scott problem
+//! every implementation computes (`problem`), timed engine runs (`timed`),
+//! the RD suite with its scaling curve (`rd`), the f16-storage experiment
+//! (`f16`), the plain-matrix assimilation analyses (`da`), known peak bandwidths and roofline arithmetic (`peak`), the
+//! report and its JSON (`report`) and run-time/memory estimates
+//! (`estimate`). Drives engines only through `Backend`, `Engine` and the GPU
+//! engine's timing hooks.
+//!
+//! Owns: what is measured and how it is reported. Never changes results:
+//! every case runs a plan the normal engines run.
+
+pub mod da;
+pub mod estimate;
+pub mod f16;
+pub mod peak;
+pub mod problem;
+pub mod rd;
+pub mod report;
+pub mod timed;
+
+use crate::engine::EngineError;
+use crate::scene::SceneError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Scene(#[from] SceneError),
+    #[error(transparent)]
+    Assim(#[from] crate::assim::AssimError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Median of a non-empty list (mean of the middle two for even lengths).
+pub fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn median_of_odd_and_even_lists() {
+        assert_eq!(super::median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(super::median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(super::median(&[]).is_nan());
+    }
+}
