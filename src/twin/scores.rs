@@ -29,8 +29,7 @@ pub fn mean_sd(x: &[f64], w: &[f64]) -> (f64, f64) {
 
 /// Weighted quantile `q` ∈ [0, 1] (see the module docs for the rule).
 pub fn quantile(x: &[f64], w: &[f64], q: f64) -> f64 {
-    // Members without weight (a particle filter's) take no part.
-    let mut idx: Vec<usize> = (0..x.len()).filter(|&i| w[i] > 0.0).collect();
+    let mut idx: Vec<usize> = (0..x.len()).collect();
     idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
     let mut cum = 0.0;
     let mut prev: Option<(f64, f64)> = None;
