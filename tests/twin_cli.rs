@@ -209,7 +209,7 @@ fn tissue_twin_and_assimilate_write_their_tables() {
 fn bad_settings_fail_clearly_and_write_nothing() {
     let dir = Scratch::new("twin-cli-bad");
     let out = dir.path().join("run");
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["--method", "letkf"], "LETKF needs a localisation radius"),
         (
             &["--method", "pf", "--inflation", "1.02"],
@@ -217,6 +217,10 @@ fn bad_settings_fail_clearly_and_write_nothing() {
         ),
         (&["--members", "1"], "at least 2 members"),
         (&["--resample-threshold", "1.5"], "must be in [0, 1]"),
+        (
+            &["--cycles", "50"],
+            "key `assimilation.burn_in`: the burn-in (20) covers every analysis",
+        ),
     ];
     for (extra, want) in cases {
         let mut args = vec![

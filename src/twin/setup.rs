@@ -40,6 +40,11 @@ pub enum ObsSource<'a> {
     File(&'a Path, &'a [ObsRecord]),
 }
 
+enum SourceKind {
+    Twin,
+    File,
+}
+
 /// A named event, resolved: plan observable `op`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
@@ -126,6 +131,10 @@ impl Setup {
         check_log_observables(scene, &section, &provisional)?;
         let dt = provisional.model.dt();
         let cycles = opts.cycles.or(section.cycles);
+        let source_kind = match source {
+            ObsSource::Twin => SourceKind::Twin,
+            ObsSource::File(..) => SourceKind::File,
+        };
         let schedule = match source {
             ObsSource::Twin => obs::scene_schedule(scene, &section, &provisional, cycles)?,
             ObsSource::File(path, records) => {
@@ -171,6 +180,18 @@ impl Setup {
         check_init(&scene, &section, &plan)?;
         let truth_params = truth_params(&scene, &section, &plan, seed)?;
         let burn_in_step = (section.burn_in / dt).round() as u64;
+        if matches!(source_kind, SourceKind::Twin) && last <= burn_in_step {
+            return Err(scene
+                .error_at(
+                    "assimilation.burn_in",
+                    format!(
+                        "the burn-in ({}) covers every analysis (the last is at {}): nothing would be scored",
+                        section.burn_in,
+                        plan.model.time_at(last)
+                    ),
+                )
+                .into());
+        }
         Ok(Setup {
             scene,
             section,

@@ -1,5 +1,5 @@
-//! GPU–CPU agreement of the Lorenz ensemble models and of a short twin
-//! experiment. Runs on any GPU adapter (lavapipe in CI: WGPU_BACKEND=vulkan).
+//! GPU–CPU agreement of the Lorenz ensemble models, of a short Lorenz twin
+//! and of the tissue twin (analysis, posterior, arm forecasts). Runs on any GPU adapter (lavapipe in CI: WGPU_BACKEND=vulkan).
 //! Without an adapter the tests print "skipped" and pass, unless
 //! REQUIRE_GPU=1 (set by `.ci/run`), which turns a missing adapter into a
 //! failure (`tests/common`).
@@ -77,13 +77,14 @@ fn lorenz_kernels_agree_with_cpu() {
 #[test]
 fn short_twin_agrees_across_backends() {
     let Some(gpu) = gpu() else { return };
-    let s = scene("lorenz96_sakov2008.toml");
+    let mut s = scene("lorenz96_sakov2008.toml");
+    // Score from the first cycle.
+    s.file.assimilation.as_mut().unwrap().burn_in = 0.0;
     let opts = Options {
         cycles: Some(60),
         ..Default::default()
     };
-    let mut setup = Setup::new(&s, &opts, ObsSource::Twin).unwrap();
-    setup.burn_in_step = 0;
+    let setup = Setup::new(&s, &opts, ObsSource::Twin).unwrap();
     let run = |b: &Backend| vtwin::twin::run(&setup, b, None, true, &mut |_, _| {}).unwrap();
     let (g, c) = (run(&gpu), run(&Backend::Cpu));
     for (x, y) in g.cycles.iter().zip(&c.cycles) {
@@ -99,4 +100,55 @@ fn short_twin_agrees_across_backends() {
         g.scores.as_ref().unwrap(),
         c.scores.as_ref().unwrap()
     );
+}
+
+/// The tissue twin (16 members) on both backends: the same analysis RMSE,
+/// posterior means and forecast burden quantiles to 1e-4 relative (the
+/// reaction–diffusion kernel and its CPU twin differ by fused multiply-adds
+/// only; parameters and states pass through the same f64 analysis).
+#[test]
+fn tissue_twin_agrees_across_backends() {
+    let Some(gpu) = gpu() else { return };
+    let s = scene("tumour_twin.toml");
+    let opts = Options {
+        members: Some(16),
+        ..Default::default()
+    };
+    let setup = Setup::new(&s, &opts, ObsSource::Twin).unwrap();
+    let run = |b: &Backend| vtwin::twin::run(&setup, b, Some(5), true, &mut |_, _| {}).unwrap();
+    let (g, c) = (run(&gpu), run(&Backend::Cpu));
+    let close = |a: f64, b: f64, what: &str| {
+        assert!(
+            (a - b).abs() <= 1e-4 * b.abs().max(1e-12),
+            "{what}: gpu {a}, cpu {b}"
+        );
+    };
+    let (sg, sc) = (g.scores.unwrap(), c.scores.unwrap());
+    close(sg.rmse_analysis, sc.rmse_analysis, "rmse_analysis");
+    close(sg.rmse_free, sc.rmse_free, "rmse_free");
+    for k in 0..g.posterior.names.len() {
+        let mean = |p: &vtwin::twin::run::Posterior| p.draws.row(k).mean();
+        close(
+            mean(&g.posterior),
+            mean(&c.posterior),
+            &g.posterior.names[k],
+        );
+    }
+    let (fg, fc) = (g.forecast.unwrap(), c.forecast.unwrap());
+    for (a, b) in fg.arms.iter().zip(&fc.arms) {
+        let burden =
+            |f: &[f32]| -> Vec<f64> { f.chunks(fg.n_ops + 1).map(|c| c[0] as f64).collect() };
+        let (x, y) = (
+            burden(a.frames.last().unwrap()),
+            burden(b.frames.last().unwrap()),
+        );
+        for q in [0.05, 0.5, 0.95] {
+            let w = vtwin::twin::scores::equal(x.len());
+            close(
+                vtwin::twin::scores::quantile(&x, &w, q),
+                vtwin::twin::scores::quantile(&y, &w, q),
+                &format!("{} burden q{q}", a.arm),
+            );
+        }
+    }
 }
