@@ -151,7 +151,7 @@ order = {"vtwin-gpu": 0, "vtwin-cpu": 1, "numpy": 2, "jax": 3}
 keyf = lambda r: (r["members"], r["grid"], r["steps"])
 for size in sorted({keyf(r) for r in rows}):
     group = sorted([r for r in rows if keyf(r) == size],
-                   key=lambda r: (order.get(r["impl"], 9), r["variant"] or ""))
+                   key=lambda r: (order.get(r["impl"], 9), r["variant"] == "fused"))
     base = {r["impl"]: r for r in group if r["variant"] in (None, "single-step")}
     ref = base.get("vtwin-cpu")
     m, g, s = size
