@@ -28,8 +28,25 @@ enum Command {
     Design(cli::design::DesignArgs),
     /// Sensitivity indices (Sobol, Morris) from a design and outputs of any simulator.
     Analyze(cli::analyze::AnalyzeArgs),
+    /// Twin experiment: truth run, synthetic observations, assimilation, free run, arm forecasts.
+    Twin(cli::twin::TwinArgs),
+    /// Assimilate an observation file into a scene's ensemble and forecast every arm.
+    Assimilate(cli::assimilate::AssimilateArgs),
+    /// Run a design over a scene's parameters as one ensemble; summaries and sensitivity indices.
+    Sweep(cli::sweep::SweepArgs),
+    /// Fit a scene's parameters to data (abc-smc or history-matching); writes a posterior.
+    Calibrate(cli::calibrate::CalibrateArgs),
     /// List GPU adapters with the limits and features vtwin uses.
     Adapters,
+    /// Simulate a synthetic cohort: virtual patients under every arm, with an
+    /// observation model, outcomes and plausibility (scene `[cohort]`).
+    Cohort(cli::cohort::CohortArgs),
+    /// Join cohort shards (`vtwin cohort --shard I/K`) into one cohort.
+    Merge(cli::merge::MergeArgs),
+    /// Drift and bias report between two cohorts or a cohort and a table.
+    Compare(cli::compare::CompareArgs),
+    /// Pick a virtual population matching a target distribution.
+    Select(cli::select::SelectArgs),
     /// Benchmarks: RD kernels, scaling over members, peers' problem (JSON with --json).
     Bench(cli::bench::BenchArgs),
     /// Memory, batches and projected run time of a scene, from a short probe.
@@ -48,7 +65,15 @@ fn main() {
         }
         Command::Design(a) => cli::design::run(a).map(|_| 0),
         Command::Analyze(a) => cli::analyze::run(a).map(|_| 0),
+        Command::Twin(a) => cli::twin::run(a),
+        Command::Assimilate(a) => cli::assimilate::run(a),
+        Command::Sweep(a) => cli::sweep::run(a).map(|_| 0),
+        Command::Calibrate(a) => cli::calibrate::run(a).map(|_| 0),
         Command::Adapters => cli::info::adapters().map(|_| 0),
+        Command::Cohort(a) => cli::cohort::run(a),
+        Command::Merge(a) => cli::merge::run(a).map(|_| 0),
+        Command::Compare(a) => cli::compare::run(a).map(|_| 0),
+        Command::Select(a) => cli::select::run(a).map(|_| 0),
         Command::Bench(a) => cli::bench::run(a).map(|_| 0),
         Command::Estimate(a) => cli::estimate::run(a).map(|_| 0),
     };

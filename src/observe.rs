@@ -1,5 +1,5 @@
 //! Observables: per-member reductions of grid state (total, mean, max, min,
-//! area above a threshold, value at a probe) computed on the GPU by a
+//! area above a threshold, value at a probe, mean over a block) computed on the GPU by a
 //! generated `observe` kernel and on the CPU by its twin, plus observables
 //! derived on the host from the recorded series (first-crossing time).
 //!
@@ -58,6 +58,77 @@ pub enum Reduction {
     AreaAbove(f32),
     /// Value at one site.
     Probe(u32),
+    /// Mean over the sites `x0..x0+w` × `y0..y0+h` (site indices): a
+    /// coarse-imaging voxel.
+    BlockMean {
+        x0: u32,
+        y0: u32,
+        w: u32,
+        h: u32,
+    },
+}
+
+impl Reduction {
+    /// Sites a block mean averages, in the order both twins visit them.
+    fn block_site(x0: u32, y0: u32, w: u32, nx: u32, i: usize) -> usize {
+        let (w, i) = (w as usize, i);
+        (y0 as usize + i / w) * nx as usize + x0 as usize + i % w
+    }
+}
+
+/// The probe reduction at physical position (x, y): the site containing it.
+/// Errors (as text) when the point lies outside the domain.
+pub fn probe_reduction(grid: &GridShape, x: f64, y: f64) -> Result<Reduction, String> {
+    let (w, h) = (grid.nx as f64 * grid.dx, grid.ny as f64 * grid.dx);
+    if !(0.0..=w).contains(&x) || !(0.0..=h).contains(&y) {
+        return Err(format!(
+            "probe ({x}, {y}) lies outside the domain [0, {w}]×[0, {h}]"
+        ));
+    }
+    Ok(Reduction::Probe(grid.site_at(x, y)))
+}
+
+/// The block-mean reduction over the physical rectangle [x0, x1] × [y0, y1]:
+/// the mean over every site whose centre ((i + ½)·dx) lies inside it.
+/// Errors (as text) when the rectangle is inverted, leaves the domain or
+/// holds no site centre.
+pub fn block_reduction(
+    grid: &GridShape,
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+) -> Result<Reduction, String> {
+    let (w, h) = (grid.nx as f64 * grid.dx, grid.ny as f64 * grid.dx);
+    let all_finite = [x0, y0, x1, y1].iter().all(|v| v.is_finite());
+    if !all_finite || x0 >= x1 || y0 >= y1 {
+        return Err(format!(
+            "block [{x0}, {x1}]×[{y0}, {y1}] is empty: need x0 < x1 and y0 < y1"
+        ));
+    }
+    if x0 < 0.0 || y0 < 0.0 || x1 > w || y1 > h {
+        return Err(format!(
+            "block [{x0}, {x1}]×[{y0}, {y1}] leaves the domain [0, {w}]×[0, {h}]"
+        ));
+    }
+    // Site i's centre (i + ½)·dx lies in [a, b] for i in [ceil(a/dx − ½), floor(b/dx − ½)].
+    let range = |a: f64, b: f64, n: u32| {
+        let lo = (a / grid.dx - 0.5).ceil().max(0.0) as u32;
+        let hi = ((b / grid.dx - 0.5).floor() as i64).min(n as i64 - 1);
+        (hi >= lo as i64).then(|| (lo, hi as u32 - lo + 1))
+    };
+    match (range(x0, x1, grid.nx), range(y0, y1, grid.ny)) {
+        (Some((ix, nw)), Some((iy, nh))) => Ok(Reduction::BlockMean {
+            x0: ix,
+            y0: iy,
+            w: nw,
+            h: nh,
+        }),
+        _ => Err(format!(
+            "block [{x0}, {x1}]×[{y0}, {y1}] holds no site centre (sites are {} wide)",
+            grid.dx
+        )),
+    }
 }
 
 /// One reduction the GPU computes.
@@ -142,6 +213,7 @@ impl ObservableSet {
                         field: Some(f.clone()),
                         threshold: None,
                         at: None,
+                        region: None,
                         of: None,
                     })
                 })
@@ -230,18 +302,27 @@ impl ObservableSet {
                 ObsKind::Probe => {
                     let [x, y] =
                         s.at.ok_or_else(|| (key("at"), "probe needs `at = [x, y]`".to_string()))?;
-                    let (w, h) = (grid.nx as f64 * grid.dx, grid.ny as f64 * grid.dx);
-                    if !(0.0..=w).contains(&x) || !(0.0..=h).contains(&y) {
-                        return Err((
-                            key("at"),
-                            format!("probe ({x}, {y}) lies outside the domain [0, {w}]×[0, {h}]"),
-                        ));
-                    }
                     (
-                        Reduction::Probe(grid.site_at(x, y)),
+                        probe_reduction(grid, x, y).map_err(|m| (key("at"), m))?,
                         format!("{fname}_at_{x}_{y}"),
                         funit.clone(),
                         format!("{fname} at the site containing ({x}, {y})"),
+                    )
+                }
+                ObsKind::BlockMean => {
+                    let [x0, y0, x1, y1] = s.region.ok_or_else(|| {
+                        (
+                            key("region"),
+                            "block_mean needs `region = [x0, y0, x1, y1]`".to_string(),
+                        )
+                    })?;
+                    (
+                        block_reduction(grid, x0, y0, x1, y1).map_err(|m| (key("region"), m))?,
+                        format!("{fname}_block_{x0}_{y0}_{x1}_{y1}"),
+                        funit.clone(),
+                        format!(
+                            "mean of {fname} over the sites centred in [{x0}, {x1}]×[{y0}, {y1}]"
+                        ),
                     )
                 }
                 ObsKind::FirstCrossing => unreachable!(),
@@ -357,6 +438,12 @@ pub fn observe_member(ops: &[ObsOp], grid: &GridShape, state: &[f32], out: &mut 
                 tree(&mut p, |a, b| a + b) as f32 * grid.cell_area()
             }
             Reduction::Probe(site) => f[site as usize],
+            Reduction::BlockMean { x0, y0, w, h } => {
+                let k = w as usize * h as usize;
+                let site = |i| Reduction::block_site(x0, y0, w, grid.nx, i);
+                let mut p = strided(k, 0.0f32, |i| f[site(i)], |a, b| a + b);
+                tree(&mut p, |a, b| a + b) / k as f32
+            }
         };
     }
     out[ops.len()] = bad as f32;
@@ -396,6 +483,14 @@ pub fn observe_wgsl(ops: &[ObsOp], grid: &GridShape) -> String {
             Reduction::Probe(site) => {
                 format!("    if (t == 0u) {{ obs[m * NOUT + {k}u] = src[{base} + {site}u]; }}\n")
             }
+            // Same visiting order as `Reduction::block_site`.
+            Reduction::BlockMean { x0, y0, w, h } => {
+                let n = w * h;
+                let nx = grid.nx;
+                format!(
+                    "    {{ var acc = 0.0; for (var i = t; i < {n}u; i = i + THREADS) {{ let s = ({y0}u + i / {w}u) * {nx}u + {x0}u + i % {w}u; acc = acc + src[{base} + s]; }}\n      red_f[t] = acc; reduce_sum(t);\n      if (t == 0u) {{ obs[m * NOUT + {k}u] = red_f[0] / f32({n}u); }} workgroupBarrier(); }}\n"
+                )
+            }
         };
         body.push_str(&code);
     }
@@ -405,7 +500,7 @@ pub fn observe_wgsl(ops: &[ObsOp], grid: &GridShape) -> String {
         sites = grid.sites(),
         nout = nops + 1,
         area = grid.cell_area(),
-        template = crate::shaders::source("shared/observe.wgsl"),
+        template = crate::shaders::compose(crate::shaders::source("shared/observe.wgsl")),
     )
 }
 
@@ -503,6 +598,67 @@ mod tests {
         bad[n + 3] = f32::NAN;
         observe_member(&ops, &g, &bad, &mut out);
         assert_eq!(out[5], 1.0);
+    }
+
+    /// A block's sites are those whose centres lie in the rectangle; its
+    /// mean matches the direct average; bad rectangles are refused.
+    #[test]
+    fn block_mean_averages_the_sites_centred_in_the_block() {
+        let g = grid(); // 20 × 10 sites of 0.5: centres at 0.25, 0.75, …
+        let r = block_reduction(&g, 1.0, 0.5, 2.6, 1.5).unwrap();
+        // x centres 1.25..2.25 (sites 2..=4), y centres 0.75, 1.25 (sites 1..=2).
+        assert_eq!(
+            r,
+            Reduction::BlockMean {
+                x0: 2,
+                y0: 1,
+                w: 3,
+                h: 2
+            }
+        );
+        let state: Vec<f32> = (0..g.len()).map(|i| (i % 13) as f32 * 0.1).collect();
+        let ops = vec![ObsOp {
+            name: "b".into(),
+            field: 1,
+            reduction: r,
+            unit: String::new(),
+            description: String::new(),
+        }];
+        let mut out = vec![0.0; 2];
+        observe_member(&ops, &g, &state, &mut out);
+        let f1 = &state[g.sites()..];
+        let direct: f64 = [1, 2]
+            .iter()
+            .flat_map(|&y| (2..=4).map(move |x| f1[y * 20 + x] as f64))
+            .sum::<f64>()
+            / 6.0;
+        assert!(
+            (out[0] as f64 - direct).abs() < 1e-6,
+            "{} vs {direct}",
+            out[0]
+        );
+        let whole = block_reduction(&g, 0.0, 0.0, 10.0, 5.0).unwrap();
+        assert_eq!(
+            whole,
+            Reduction::BlockMean {
+                x0: 0,
+                y0: 0,
+                w: 20,
+                h: 10
+            }
+        );
+        assert!(block_reduction(&g, 1.0, 1.0, 0.5, 2.0).is_err());
+        assert!(
+            block_reduction(&g, 0.0, 0.0, 11.0, 1.0)
+                .unwrap_err()
+                .contains("leaves the domain")
+        );
+        assert!(
+            block_reduction(&g, 1.0, 1.0, 1.1, 1.1)
+                .unwrap_err()
+                .contains("no site centre")
+        );
+        assert!(probe_reduction(&g, 10.5, 1.0).is_err());
     }
 
     #[test]

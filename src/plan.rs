@@ -4,6 +4,12 @@
 //! (seed, member index): Philox counter (parameter, member, 0, Params) gives
 //! the unit-cube point mapped through the parameter block.
 //!
+//! Member offset: a plan may stand for a slice of a larger ensemble (a
+//! cohort shard or chunk). Member m of such a plan is global member
+//! `member_offset + m` for every keyed draw (drawn parameters, initial
+//! noise, the `member_offset` the GPU kernels see), so a slice computes
+//! exactly what the same members compute inside the whole ensemble.
+//!
 //! Owns: freezing and checking (stability against every member's sampled
 //! parameters, observables against the model). Never imports wgpu.
 
@@ -24,6 +30,8 @@ pub struct PlanOptions {
     /// Explicit member parameter rows (over the resolved block, in block
     /// order) instead of drawing from the distributions: designs, posteriors.
     pub member_params: Option<Vec<Vec<f64>>>,
+    /// Global index of member 0 (default 0); see the module docs.
+    pub member_offset: u32,
 }
 
 #[derive(Clone)]
@@ -35,6 +43,8 @@ pub struct Plan {
     pub arm: Arm,
     pub seed: u64,
     pub members: u32,
+    /// Global index of member 0 for keyed draws (module docs).
+    pub member_offset: u32,
     /// Member parameters as drawn (f64), members × params.
     pub params: Vec<Vec<f64>>,
     pub steps: u64,
@@ -89,12 +99,24 @@ impl Plan {
                     return Err(scene.error_at("ensemble.members", "members must be at least 1"));
                 }
                 let dims = block.varying().len();
+                let off = opts.member_offset;
+                // Overflow is refused below.
                 let points: Vec<Vec<f64>> = (0..members)
-                    .map(|m| member_unit_point(seed, m, dims))
+                    .map(|m| member_unit_point(seed, off.saturating_add(m), dims))
                     .collect();
                 block.map_units(&points)
             }
         };
+        if params.len() as u64 + opts.member_offset as u64 > 1u64 << 32 {
+            return Err(scene.error_at(
+                "ensemble.members",
+                format!(
+                    "{} members from global index {} exceed 2³² member indices",
+                    params.len(),
+                    opts.member_offset
+                ),
+            ));
+        }
         let members = params.len() as u32;
         let model = crate::models::build(scene, &block, &arm, steps)?;
         let p32: Vec<Vec<f32>> = params
@@ -126,6 +148,7 @@ impl Plan {
             arm,
             seed,
             members,
+            member_offset: opts.member_offset,
             params,
             steps,
             every: scene.file.observe.every,
@@ -136,14 +159,19 @@ impl Plan {
         Ok(plan)
     }
 
-    /// Hash of the resolved plan: scene hash, arm, seed, steps and every
-    /// member's parameters (bit patterns), in order.
+    /// Hash of the resolved plan: scene hash, arm, seed, steps, the member
+    /// offset (when not 0) and every member's parameters (bit patterns), in
+    /// order.
     fn compute_sha256(&self) -> String {
         let mut h = Sha256::new();
         h.update(self.scene_sha256.as_bytes());
         h.update(self.arm.name.as_bytes());
         h.update(self.seed.to_le_bytes());
         h.update(self.steps.to_le_bytes());
+        if self.member_offset != 0 {
+            h.update(b"member_offset");
+            h.update(self.member_offset.to_le_bytes());
+        }
         for p in &self.block.params {
             h.update(p.name.as_bytes());
             h.update([0u8]);
@@ -185,7 +213,7 @@ impl Plan {
     }
 
     /// The same plan with a different member table (for drivers that pick
-    /// members: resampling, forks).
+    /// members: resampling, forks). The member offset is kept.
     pub fn with_params(&self, params: Vec<Vec<f64>>) -> Plan {
         let mut p = self.clone();
         p.members = params.len() as u32;

@@ -14,6 +14,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../shaders/shared/philox.wgsl"),
     ),
     (
+        "shared/step.wgsl",
+        include_str!("../shaders/shared/step.wgsl"),
+    ),
+    (
         "shared/bindings.wgsl",
         include_str!("../shaders/shared/bindings.wgsl"),
     ),
@@ -38,6 +42,14 @@ const FILES: &[(&str, &str)] = &[
     (
         "rd/cardiac.wgsl",
         include_str!("../shaders/rd/cardiac.wgsl"),
+    ),
+    (
+        "lorenz/l96.wgsl",
+        include_str!("../shaders/lorenz/l96.wgsl"),
+    ),
+    (
+        "lorenz/l63.wgsl",
+        include_str!("../shaders/lorenz/l63.wgsl"),
     ),
     (
         "tests/philox_kat.wgsl",

@@ -3,16 +3,7 @@
 // are recorded into one submission. Keep `Step` in step with
 // `gpu::StepUniform` (src/gpu/layout.rs; a test compares their layouts).
 
-struct Step {
-    step: u32,
-    member_offset: u32,
-    members: u32,
-    seed_lo: u32,
-    seed_hi: u32,
-    t: f32,
-    pad0: u32,
-    pad1: u32,
-}
+//#include "shared/step.wgsl"
 
 @group(0) @binding(0) var<uniform> U: Step;
 @group(0) @binding(1) var<storage, read> params: array<f32>;

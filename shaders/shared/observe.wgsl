@@ -4,16 +4,7 @@
 // marks members whose state is Inf/NaN as diverged (status 1) at U.step.
 // The CPU twin is `observe::observe_member`; keep the reduction order equal.
 
-struct Step {
-    step: u32,
-    member_offset: u32,
-    members: u32,
-    seed_lo: u32,
-    seed_hi: u32,
-    t: f32,
-    pad0: u32,
-    pad1: u32,
-}
+//#include "shared/step.wgsl"
 
 const THREADS: u32 = 256u;
 

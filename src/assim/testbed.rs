@@ -74,7 +74,7 @@ pub struct TwinMetrics {
 }
 
 /// Independent generator for one purpose of the experiment.
-fn stream(seed: u64, purpose: u64) -> StdRng {
+pub fn stream(seed: u64, purpose: u64) -> StdRng {
     StdRng::seed_from_u64(seed ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 

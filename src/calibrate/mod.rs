@@ -5,16 +5,19 @@
 //! Gaussian-process emulator (`gp`), prior densities (`prior`), the random
 //! helpers they share (`sampling`), weighted summaries (`summary`), the
 //! posterior (`posterior`) and its directory (`posterior_dir`: written by a
-//! calibration, read by every command that takes `--posterior DIR`).
+//! calibration, read by every command that takes `--posterior DIR`), and
+//! the data file's rows (`data`). The engine side (data rows → plan
+//! observables, a [`BatchSimulator`] over the engine) is `crate::fit`.
 //!
 //! Must not touch: the GPU, the engine or the scene parser. A driver sees the
 //! model only through [`BatchSimulator`] (one call = one ensemble run) and
-//! the parameter block (`crate::params`); the CLI maps `DATA.csv` rows to
-//! summary vectors and scales before calling in here. Only
-//! `posterior_dir` touches the file system.
+//! the parameter block (`crate::params`); `crate::fit` maps `DATA.csv` rows
+//! to summary vectors and scales before calling in here. Only
+//! `posterior_dir` and `data` (reading DATA.csv) touch the file system.
 
 pub mod abc_smc;
 pub mod config;
+pub mod data;
 pub mod gp;
 pub mod history_matching;
 pub mod posterior;

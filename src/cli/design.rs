@@ -53,23 +53,40 @@ pub struct DesignArgs {
 
 /// Checks that each method-specific flag goes with its method.
 fn check_flags(args: &DesignArgs) -> anyhow::Result<()> {
-    let m = args.method;
+    check_method_flags(
+        args.method,
+        args.maximin,
+        args.scramble,
+        args.second_order,
+        args.levels,
+    )
+}
+
+/// Checks that each method-specific flag goes with its method (shared with
+/// `vtwin sweep`).
+pub fn check_method_flags(
+    m: DesignMethod,
+    maximin: bool,
+    scramble: bool,
+    second_order: bool,
+    levels: Option<u32>,
+) -> anyhow::Result<()> {
     let wrong = |flag: &str, wanted: &str| -> anyhow::Result<()> {
         bail!(
             "{flag} applies only to --method {wanted}, not --method {}",
             m.name()
         )
     };
-    if args.maximin && m != DesignMethod::Lhs {
+    if maximin && m != DesignMethod::Lhs {
         wrong("--maximin", "lhs")?;
     }
-    if args.scramble && !matches!(m, DesignMethod::Sobol | DesignMethod::Saltelli) {
+    if scramble && !matches!(m, DesignMethod::Sobol | DesignMethod::Saltelli) {
         wrong("--scramble", "sobol or saltelli")?;
     }
-    if args.second_order && m != DesignMethod::Saltelli {
+    if second_order && m != DesignMethod::Saltelli {
         wrong("--second-order", "saltelli")?;
     }
-    if args.levels.is_some() && m != DesignMethod::Morris {
+    if levels.is_some() && m != DesignMethod::Morris {
         wrong("--levels", "morris")?;
     }
     Ok(())

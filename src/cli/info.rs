@@ -2,7 +2,6 @@
 //! describe without running anything.
 
 use super::EngineArgs;
-use crate::plan::{Plan, PlanOptions};
 use crate::scene::Scene;
 use anyhow::Result;
 use std::path::PathBuf;
@@ -16,6 +15,10 @@ pub struct CheckArgs {
     pub seed: Option<u64>,
     #[arg(long)]
     pub arm: Option<String>,
+    /// Draw members' parameters from a posterior directory (written by
+    /// `vtwin calibrate`) instead of the scene's distributions.
+    #[arg(long, value_name = "DIR")]
+    pub posterior: Option<PathBuf>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -33,14 +36,12 @@ fn human_bytes(b: u64) -> String {
 
 pub fn check(args: &CheckArgs) -> Result<()> {
     let scene = Scene::load(&args.scene)?;
-    let plan = Plan::freeze(
+    let plan = super::freeze_plan(
         &scene,
-        &PlanOptions {
-            members: args.members,
-            seed: args.seed,
-            arm: args.arm.clone(),
-            member_params: None,
-        },
+        args.members,
+        args.seed,
+        args.arm.as_deref(),
+        args.posterior.as_deref(),
     )?;
     // Shaders are validated without an adapter.
     if let Some(p) = plan.model.gpu_program() {
@@ -88,6 +89,12 @@ pub fn check(args: &CheckArgs) -> Result<()> {
         plan.arm.name,
         scene.arms().len()
     );
+    if let Some(dir) = &args.posterior {
+        println!(
+            "           parameters drawn from the posterior in {}",
+            dir.display()
+        );
+    }
     println!("parameters");
     for (j, p) in plan.block.params.iter().enumerate() {
         let vals: Vec<f64> = plan.params.iter().map(|r| r[j]).collect();
@@ -145,7 +152,7 @@ pub fn models() {
         }
         println!(
             "  observables (per field, declared in [[observables]]): total [field·{lu}²], mean, max, min [field], \
-             area_above [{lu}²], probe [field], first_crossing [{tu}]",
+             area_above [{lu}²], probe [field], block_mean [field], first_crossing [{tu}]",
             lu = m.length_unit,
             tu = m.time_unit
         );

@@ -2,18 +2,91 @@
 //! library calls and prints. `main.rs` only dispatches.
 
 pub mod analyze;
+pub mod assimilate;
 pub mod bench;
+pub mod calibrate;
+pub mod cohort;
+pub mod compare;
 pub mod csv_files;
 pub mod design;
 pub mod estimate;
 pub mod info;
+pub mod merge;
 pub mod run;
+pub mod select;
+pub mod sweep;
+pub mod twin;
 pub mod verify;
 
 use crate::backend::Backend;
+use crate::calibrate::{Posterior, load_posterior};
 use crate::engine::BackendChoice;
+use crate::params::ParamBlock;
+use crate::scene::Scene;
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::path::Path;
+
+/// The posterior in `dir` (written by `vtwin calibrate`) re-expressed over
+/// the scene's resolved parameter block (scene parameters in file order,
+/// then model defaults).
+pub fn scene_posterior(dir: &Path, scene: &Scene) -> anyhow::Result<(ParamBlock, Posterior)> {
+    let info = crate::models::info_for(scene)?;
+    let block = crate::models::resolve_params(scene, &info)?;
+    let post = load_posterior(dir)?.aligned_to(&block).with_context(|| {
+        format!(
+            "--posterior {} does not fit scene {}",
+            dir.display(),
+            scene.path.display()
+        )
+    })?;
+    Ok((block, post))
+}
+
+/// Freezes a scene's plan with the overrides `run` and `check` share:
+/// members, seed, arm, and member parameters drawn from `--posterior DIR`.
+pub fn freeze_plan(
+    scene: &Scene,
+    members: Option<u32>,
+    seed: Option<u64>,
+    arm: Option<&str>,
+    posterior: Option<&Path>,
+) -> anyhow::Result<crate::plan::Plan> {
+    let member_params = match posterior {
+        Some(dir) => Some(posterior_members(dir, scene, members, seed)?),
+        None => None,
+    };
+    Ok(crate::plan::Plan::freeze(
+        scene,
+        &crate::plan::PlanOptions {
+            members,
+            seed,
+            arm: arm.map(str::to_string),
+            member_params,
+            ..Default::default()
+        },
+    )?)
+}
+
+/// Member parameter rows drawn from a posterior directory instead of the
+/// scene's distributions (`--posterior DIR`): member m gets
+/// `draw_member(seed, m)`, so the rows depend only on (seed, member).
+/// `members` and `seed` default to the scene's `[ensemble]`.
+pub fn posterior_members(
+    dir: &Path,
+    scene: &Scene,
+    members: Option<u32>,
+    seed: Option<u64>,
+) -> anyhow::Result<Vec<Vec<f64>>> {
+    let (_, post) = scene_posterior(dir, scene)?;
+    let n = members.unwrap_or(scene.file.ensemble.members);
+    if n == 0 {
+        anyhow::bail!("--members must be at least 1");
+    }
+    let seed = seed.unwrap_or(scene.file.ensemble.seed);
+    Ok((0..n).map(|m| post.draw_member(seed, m)).collect())
+}
 
 /// Backend options shared by every command that runs an engine.
 #[derive(clap::Args, Debug, Clone)]

@@ -4,7 +4,6 @@
 
 use super::{EngineArgs, progress_bar};
 use crate::io::{RunDir, TableFormat};
-use crate::plan::{Plan, PlanOptions};
 use crate::record::{self, params_table};
 use crate::scene::{FormatName, Scene};
 use anyhow::{Context, Result};
@@ -43,6 +42,10 @@ pub struct RunArgs {
     /// Treatment arm to simulate (default: the first).
     #[arg(long)]
     pub arm: Option<String>,
+    /// Draw members' parameters from a posterior directory (written by
+    /// `vtwin calibrate`) instead of the scene's distributions.
+    #[arg(long, value_name = "DIR")]
+    pub posterior: Option<PathBuf>,
     /// What a diverged or saturated member means for the exit code.
     #[arg(long, value_enum, default_value = "continue")]
     pub on_member_error: OnMemberError,
@@ -70,14 +73,12 @@ pub fn default_out(scene: &std::path::Path, what: &str) -> PathBuf {
 pub fn run(args: &RunArgs) -> Result<i32> {
     let started = crate::manifest::now();
     let scene = Scene::load(&args.scene)?;
-    let plan = Plan::freeze(
+    let plan = super::freeze_plan(
         &scene,
-        &PlanOptions {
-            members: args.members,
-            seed: args.seed,
-            arm: args.arm.clone(),
-            member_params: None,
-        },
+        args.members,
+        args.seed,
+        args.arm.as_deref(),
+        args.posterior.as_deref(),
     )?;
     let backend = args.engine.open()?;
     let out = args
@@ -163,6 +164,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             "time_unit": plan.model.info().time_unit,
             "format": fmt.extension(),
             "observables": descr,
+            "posterior": args.posterior.as_ref().map(|p| p.display().to_string()),
         }),
     );
     let final_dir = dir.finish(manifest)?;

@@ -75,7 +75,7 @@ impl ColumnDocs {
             d.add("patients", &p.name, unit, &desc);
         }
         d.add("patients", "assigned_arm", "", "Arm a real trial would have given this patient (randomised or confounded by a covariate rule)")
-            .add("patients", "plausible", "", "All plausibility bounds hold on the noiseless outputs under every arm");
+            .add("patients", "plausible", "", "All plausibility bounds hold on the noiseless outputs under every arm, and every arm's simulation finished (none diverged or saturated)");
         let units: Vec<String> = spec
             .observation
             .iter()

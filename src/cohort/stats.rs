@@ -5,13 +5,14 @@
 //! Owns: these formulas only. Never touches tables or files.
 
 /// Mean and sample standard deviation (n − 1); `None` for an empty sample,
-/// sd 0 for a single value.
+/// sd 0 for a single value. The mean is taken about the first value, so a
+/// constant sample has exactly its value as mean and sd 0 (a plain
+/// `Σx / n` can miss by an ulp, and then two constant samples of different
+/// sizes would get a meaningless SMD of rounding error over rounding error).
 pub fn mean_sd(x: &[f64]) -> Option<(f64, f64)> {
-    if x.is_empty() {
-        return None;
-    }
+    let &x0 = x.first()?;
     let n = x.len() as f64;
-    let m = x.iter().sum::<f64>() / n;
+    let m = x0 + x.iter().map(|v| v - x0).sum::<f64>() / n;
     let v = if x.len() > 1 {
         x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n - 1.0)
     } else {
@@ -207,6 +208,17 @@ impl Kde {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constant_samples_of_any_size_have_zero_smd() {
+        let (a, b) = (vec![0.0035; 1000], vec![0.0035; 10_000]);
+        assert_eq!(mean_sd(&a), Some((0.0035, 0.0)));
+        assert_eq!(smd(&a, &b), Some(0.0));
+        assert_eq!(smd(&a, &[0.004; 3]), None);
+        let (m, s) = mean_sd(&[1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert_eq!(m, 2.5);
+        assert!((s * s - 5.0 / 3.0).abs() < 1e-15, "variance {}", s * s);
+    }
 
     /// Hand-computed statistics on small samples.
     #[test]

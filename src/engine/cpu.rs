@@ -24,9 +24,14 @@ impl CpuEngine {
         let np = plan.n_params();
         let params = plan.params_f32();
         let mut state = vec![0.0f32; n * plan.members as usize];
+        // Keyed draws use the global member index (plan.rs, member offset).
         state.par_chunks_mut(n).enumerate().for_each(|(m, s)| {
-            plan.model
-                .init_member(plan.seed, m as u32, &params[m * np..(m + 1) * np], s)
+            plan.model.init_member(
+                plan.seed,
+                plan.member_offset + m as u32,
+                &params[m * np..(m + 1) * np],
+                s,
+            )
         });
         CpuEngine {
             status: vec![MemberStatus::Ok; plan.members as usize],
@@ -49,6 +54,10 @@ impl Engine for CpuEngine {
 
     fn step(&self) -> u64 {
         self.step
+    }
+
+    fn set_step(&mut self, step: u64) {
+        self.step = step;
     }
 
     fn advance(&mut self, steps: u64) -> Result<(), EngineError> {

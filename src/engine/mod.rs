@@ -102,6 +102,11 @@ pub trait Engine {
     /// Steps taken so far.
     fn step(&self) -> u64;
 
+    /// Sets the step counter without advancing: a fork of a run at a later
+    /// time (an analysed ensemble forecast under another treatment arm)
+    /// continues the plan's schedules from `step` once its state is written.
+    fn set_step(&mut self, step: u64);
+
     /// Advances every member by `steps` steps (no host synchronisation on
     /// the GPU until data is read).
     fn advance(&mut self, steps: u64) -> Result<(), EngineError>;

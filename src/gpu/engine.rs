@@ -6,7 +6,8 @@
 //! the GPU until data is read.
 //!
 //! Batching never changes results: kernels index members batch-locally
-//! and draw random numbers by global member index.
+//! and draw random numbers by global member index (the plan's member
+//! offset plus the batch offset, `Step.member_offset`).
 
 use super::context::GpuContext;
 use super::fused::FusedStepper;
@@ -229,7 +230,7 @@ impl GpuEngine {
             for m in offset..offset + members {
                 let p =
                     &params_all[m as usize * plan.n_params()..(m as usize + 1) * plan.n_params()];
-                model.init_member(plan.seed, m, p, &mut init);
+                model.init_member(plan.seed, plan.member_offset + m, p, &mut init);
                 state_host.extend_from_slice(&init);
             }
             let storage = wgpu::BufferUsages::STORAGE
@@ -399,7 +400,7 @@ impl GpuEngine {
     fn uniform_steps(&self, step: u64, b: &Batch, steps: u32) -> StepUniform {
         StepUniform {
             step: step as u32,
-            member_offset: b.offset,
+            member_offset: self.plan.member_offset + b.offset,
             members: b.members,
             seed_lo: self.plan.seed as u32,
             seed_hi: (self.plan.seed >> 32) as u32,
@@ -456,6 +457,10 @@ impl Engine for GpuEngine {
 
     fn step(&self) -> u64 {
         self.step
+    }
+
+    fn set_step(&mut self, step: u64) {
+        self.step = step;
     }
 
     fn advance(&mut self, steps: u64) -> Result<(), EngineError> {

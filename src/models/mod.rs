@@ -5,6 +5,7 @@
 //! imports wgpu.
 
 pub mod custom;
+pub mod lorenz;
 pub mod rd;
 
 use crate::model::{Model, ModelInfo};
@@ -53,12 +54,20 @@ pub fn build(
     arm: &Arm,
     steps: u64,
 ) -> Result<Box<dyn Model>, SceneError> {
-    Ok(Box::new(rd::RdModel::build(scene, block, arm, steps)?))
+    match scene.file.model.kind {
+        ModelKind::Lorenz96 | ModelKind::Lorenz63 => {
+            Ok(Box::new(lorenz::LorenzModel::build(scene, block, arm)?))
+        }
+        _ => Ok(Box::new(rd::RdModel::build(scene, block, arm, steps)?)),
+    }
 }
 
 /// The family's description (parameters with defaults) without a scene.
 pub fn info_for(scene: &Scene) -> Result<ModelInfo, SceneError> {
-    rd::info_for_scene(scene)
+    match scene.file.model.kind {
+        ModelKind::Lorenz96 | ModelKind::Lorenz63 => lorenz::info_for_scene(scene),
+        _ => rd::info_for_scene(scene),
+    }
 }
 
 /// Every built-in family, for `vtwin models`.
@@ -68,5 +77,7 @@ pub fn catalogue() -> Vec<ModelInfo> {
         rd::kinetics::tumour_info(),
         rd::kinetics::cardiac_info(),
         custom::custom_info_template(),
+        lorenz::lorenz96_info(),
+        lorenz::lorenz63_info(),
     ]
 }

@@ -6,9 +6,11 @@
 //! Never touches the GPU and never decides numerics: `plan` freezes a scene
 //! into what the engine runs.
 
+pub mod assimilation;
 mod locate;
 mod schema;
 
+pub use assimilation::{AssimilationSection, MethodName};
 pub use locate::locate_key;
 pub use schema::*;
 

@@ -43,6 +43,10 @@ pub struct SceneFile {
     /// Calibration settings (`vtwin calibrate`).
     #[serde(default)]
     pub calibrate: Option<crate::calibrate::CalibrateConfig>,
+    /// Data-assimilation settings (`vtwin twin`, `vtwin assimilate`); see
+    /// docs/assimilation.md.
+    #[serde(default)]
+    pub assimilation: Option<super::assimilation::AssimilationSection>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +56,8 @@ pub enum ModelKind {
     Tumour,
     Cardiac,
     Custom,
+    Lorenz96,
+    Lorenz63,
 }
 
 impl ModelKind {
@@ -61,6 +67,8 @@ impl ModelKind {
             ModelKind::Tumour => "tumour",
             ModelKind::Cardiac => "cardiac",
             ModelKind::Custom => "custom",
+            ModelKind::Lorenz96 => "lorenz96",
+            ModelKind::Lorenz63 => "lorenz63",
         }
     }
 }
@@ -346,6 +354,8 @@ pub enum ObsKind {
     Min,
     AreaAbove,
     Probe,
+    /// Mean over the sites centred in `region` (coarse imaging).
+    BlockMean,
     FirstCrossing,
 }
 
@@ -363,6 +373,9 @@ pub struct ObservableSpec {
     /// Probe position (x, y) in physical units.
     #[serde(default)]
     pub at: Option<[f64; 2]>,
+    /// `block_mean` only: the rectangle [x0, y0, x1, y1] in physical units.
+    #[serde(default)]
+    pub region: Option<[f64; 4]>,
     /// `first_crossing` only: the observable whose first upward crossing of
     /// `threshold` is reported.
     #[serde(default)]
@@ -498,6 +511,9 @@ pub(super) fn validate(f: &SceneFile, params: &ParamBlock) -> Result<(), (String
             "initial.noise",
             format!("noise amplitude must be ≥ 0, got {}", f.initial.noise),
         );
+    }
+    if let Some(a) = &f.assimilation {
+        super::assimilation::validate(a)?;
     }
     if let Some(t) = &f.tissue {
         if t.map.is_some() == t.generate.is_some() {

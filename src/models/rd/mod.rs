@@ -76,6 +76,12 @@ pub fn info_for_scene(scene: &Scene) -> Result<ModelInfo, SceneError> {
         ModelKind::GrayScott => kinetics::gray_scott_info(),
         ModelKind::Tumour => kinetics::tumour_info(),
         ModelKind::Cardiac => kinetics::cardiac_info(),
+        ModelKind::Lorenz96 | ModelKind::Lorenz63 => {
+            return Err(scene.error_at(
+                "model.kind",
+                format!("`{}` is not a reaction-diffusion model", m.kind.name()),
+            ));
+        }
         ModelKind::Custom => {
             if m.species.is_empty() {
                 return Err(scene.error_at(

@@ -1,0 +1,14 @@
+// The per-step record every kernel reads through a dynamic uniform offset
+// (one record per (step, batch)). Keep in step with `gpu::StepUniform`
+// (src/gpu/layout.rs); a test compares their layouts.
+
+struct Step {
+    step: u32,
+    member_offset: u32,
+    members: u32,
+    seed_lo: u32,
+    seed_hi: u32,
+    t: f32,
+    pad0: u32,
+    pad1: u32,
+}

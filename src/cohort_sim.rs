@@ -1,0 +1,278 @@
+//! The engine behind `vtwin cohort`: sets a scene's `[cohort]` section up
+//! against the resolved model (parameter block, arms, observables) and
+//! simulates virtual patients as ensemble members.
+//!
+//! Owns: [`CohortSetup`] (scene → validated sampler inputs, with every
+//! `[cohort]` problem located at its line) and [`EngineSource`], the
+//! `cohort::TrajectorySource` that runs patients through a `Backend`. A
+//! chunk of patients `a..b` becomes, per arm, one plan whose member
+//! parameters are the patients' parameters and whose member offset is `a`,
+//! so member m of the plan is global member `a + m` for every keyed draw
+//! (initial noise included): a patient's trajectories depend only on
+//! (scene, seed, patient id), never on the chunk or shard it ran in. Every
+//! arm of a patient uses the same parameters and the same member index,
+//! hence the same random streams. Never writes files and never draws
+//! patients (that is `cohort::patients`).
+
+use crate::backend::Backend;
+use crate::cohort::{
+    CohortError, CohortSpec, CohortTables, Patient, PatientSampler, SceneContext, Trajectory,
+};
+use crate::engine::EngineError;
+use crate::params::ParamBlock;
+use crate::plan::{Plan, PlanOptions};
+use crate::record;
+use crate::scene::{Scene, SceneError};
+use crate::table::Values;
+use indexmap::IndexMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CohortSimError {
+    #[error(transparent)]
+    Scene(#[from] SceneError),
+    /// `[cohort]` problems, one located line each (`file:line:col: key ...`).
+    #[error("invalid [cohort] section:\n{0}")]
+    Spec(String),
+    #[error("{}: key `cohort`: the scene has no [cohort] section; `vtwin cohort` needs one (see docs/cohort.md)", .0.display())]
+    NoCohort(std::path::PathBuf),
+    #[error(transparent)]
+    Cohort(CohortError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// What the rest of a scene tells its `[cohort]` section, resolved the way a
+/// plan resolves it.
+#[derive(Clone, Debug)]
+pub struct CohortSetup {
+    pub spec: CohortSpec,
+    /// The plan's parameter block: the scene's parameters in file order,
+    /// then every model parameter the scene leaves out (fixed at its
+    /// default). Patient parameter vectors are in this order.
+    pub block: ParamBlock,
+    /// Arm names in scene order.
+    pub arms: Vec<String>,
+    /// Every observable the plan records (reductions, then derived).
+    pub observables: Vec<String>,
+    /// Parameter units known to the model.
+    pub param_units: IndexMap<String, String>,
+    pub seed: u64,
+}
+
+impl CohortSetup {
+    /// Resolves and validates. `seed` overrides the scene's `ensemble.seed`.
+    pub fn new(scene: &Scene, seed: Option<u64>) -> Result<CohortSetup, CohortSimError> {
+        let Some(spec) = scene.file.cohort.clone() else {
+            return Err(CohortSimError::NoCohort(scene.path.clone()));
+        };
+        let seed = seed.unwrap_or(scene.file.ensemble.seed);
+        let info = crate::models::info_for(scene)?;
+        let block = crate::models::resolve_params(scene, &info)?;
+        // A one-member probe plan resolves the observables (names as the
+        // recordings carry them) and checks the scene as `run` would.
+        let probe = Plan::freeze(
+            scene,
+            &PlanOptions {
+                members: Some(1),
+                seed: Some(seed),
+                ..Default::default()
+            },
+        )?;
+        let setup = CohortSetup {
+            spec,
+            block,
+            arms: scene.arms().into_iter().map(|a| a.name).collect(),
+            observables: probe.observables.names(),
+            param_units: info
+                .params
+                .iter()
+                .map(|p| (p.name.clone(), p.unit.clone()))
+                .collect(),
+            seed,
+        };
+        setup.sampler().map_err(|e| locate(scene, e))?;
+        Ok(setup)
+    }
+
+    pub fn context(&self) -> SceneContext<'_> {
+        SceneContext {
+            arms: &self.arms,
+            params: &self.block,
+            observables: Some(&self.observables),
+        }
+    }
+
+    /// The validated patient sampler.
+    pub fn sampler(&self) -> Result<PatientSampler<'_>, CohortError> {
+        PatientSampler::new(&self.spec, &self.context(), self.seed)
+    }
+}
+
+/// Turns `[cohort]` issues into one located line each; other errors pass.
+pub fn locate(scene: &Scene, e: CohortError) -> CohortSimError {
+    match e {
+        CohortError::Spec(issues) => CohortSimError::Spec(
+            issues
+                .iter()
+                .map(|i| format!("  {}", scene.error_at(&i.key, i.message.clone())))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        other => CohortSimError::Cohort(other),
+    }
+}
+
+/// Simulates patients with an engine backend.
+pub struct EngineSource<'a> {
+    scene: &'a Scene,
+    backend: &'a Backend,
+    seed: u64,
+    batch: Option<u32>,
+    chunk: usize,
+    observables: Vec<String>,
+    progress: Box<dyn FnMut(u64) + 'a>,
+    /// Simulations (patient × arm) whose member diverged or saturated.
+    pub failed: u64,
+    /// Patients with at least one failed simulation, ascending.
+    failed_patients: Vec<u64>,
+}
+
+impl<'a> EngineSource<'a> {
+    /// `chunk`: patients per plan (bounds memory; progress is reported per
+    /// chunk). `batch` caps members per GPU batch. `progress(k)` is called
+    /// with the number of patient simulations just finished.
+    pub fn new(
+        scene: &'a Scene,
+        setup: &CohortSetup,
+        backend: &'a Backend,
+        batch: Option<u32>,
+        chunk: usize,
+        progress: impl FnMut(u64) + 'a,
+    ) -> Self {
+        EngineSource {
+            scene,
+            backend,
+            seed: setup.seed,
+            batch,
+            chunk: chunk.max(1),
+            observables: setup.observables.clone(),
+            progress: Box::new(progress),
+            failed: 0,
+            failed_patients: Vec::new(),
+        }
+    }
+
+    /// Patients with at least one failed simulation, ascending.
+    pub fn failed_patients(&self) -> &[u64] {
+        &self.failed_patients
+    }
+
+    /// Trajectories of a chunk of patients with consecutive ids.
+    fn run_chunk(
+        &mut self,
+        patients: &[Patient],
+        arm: &str,
+    ) -> Result<Vec<Trajectory>, CohortSimError> {
+        let first = patients[0].id;
+        let offset = u32::try_from(first).map_err(|_| CohortError::PatientIndex(first));
+        let offset = offset.map_err(CohortSimError::Cohort)?;
+        let plan = Plan::freeze(
+            self.scene,
+            &PlanOptions {
+                seed: Some(self.seed),
+                arm: Some(arm.to_string()),
+                member_params: Some(patients.iter().map(|p| p.params.clone()).collect()),
+                member_offset: offset,
+                ..Default::default()
+            },
+        )?;
+        let names = plan.observables.names();
+        if names != self.observables {
+            return Err(CohortSimError::Cohort(CohortError::Simulation {
+                arm: arm.into(),
+                message: format!(
+                    "the plan records {names:?}, the cohort was set up for {:?}",
+                    self.observables
+                ),
+            }));
+        }
+        let mut engine = self.backend.engine(&plan, self.batch)?;
+        let rec = record::record(engine.as_mut(), &mut |_| {})?;
+        for (m, st) in rec.status.iter().enumerate() {
+            if !st.is_ok() {
+                self.failed += 1;
+                let id = patients[m].id;
+                if let Err(k) = self.failed_patients.binary_search(&id) {
+                    self.failed_patients.insert(k, id);
+                }
+            }
+        }
+        Ok(patients
+            .iter()
+            .enumerate()
+            .map(|(m, p)| {
+                let series = rec.member_series(&plan, m);
+                Trajectory {
+                    patient: p.id,
+                    arm: arm.to_string(),
+                    times: rec.times.clone(),
+                    // A failed member's outputs are NaN from its failure on.
+                    observables: names
+                        .iter()
+                        .zip(series)
+                        .map(|(n, s)| {
+                            (n.clone(), s.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+                        })
+                        .collect(),
+                }
+            })
+            .collect())
+    }
+}
+
+impl crate::cohort::TrajectorySource for EngineSource<'_> {
+    fn simulate(&mut self, patients: &[Patient], arm: &str) -> Result<Vec<Trajectory>, String> {
+        if let Some(k) = (1..patients.len()).find(|&k| patients[k].id != patients[0].id + k as u64)
+        {
+            return Err(format!(
+                "patients must have consecutive ids (patient {} follows {})",
+                patients[k].id,
+                patients[k - 1].id
+            ));
+        }
+        let mut out = Vec::with_capacity(patients.len());
+        for chunk in patients.chunks(self.chunk) {
+            out.extend(self.run_chunk(chunk, arm).map_err(|e| e.to_string())?);
+            (self.progress)(chunk.len() as u64);
+        }
+        Ok(out)
+    }
+}
+
+/// Marks patients whose simulation failed under any arm as implausible,
+/// whatever the bounds say (their outputs are NaN from the failure on).
+pub fn mark_failed(tables: &mut CohortTables, failed: &[u64]) -> Result<(), CohortError> {
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Option<i64>> =
+        crate::cohort::columns::i64s(&tables.patients, "patient_id")?.to_vec();
+    let col = tables
+        .patients
+        .columns
+        .iter_mut()
+        .find(|c| c.name == "plausible");
+    let Some(Values::Bool(flags)) = col.map(|c| &mut c.values) else {
+        return Err(CohortError::Column {
+            table: "patients".into(),
+            column: "plausible".into(),
+            message: "missing or not bool".into(),
+        });
+    };
+    for (flag, id) in flags.iter_mut().zip(ids) {
+        if id.is_some_and(|id| failed.binary_search(&(id as u64)).is_ok()) {
+            *flag = Some(false);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! Fitting scenes to data on the engine: the bridge between calibration
+//! (`crate::calibrate`, which sees a model only through
+//! [`crate::calibrate::BatchSimulator`]) and the engine.
+//!
+//! [`targets`] maps each data row to an observable of the plan (adding
+//! probe and block-mean observables for located rows) and sets the
+//! observation cadence so every data time can be read off the recording;
+//! [`simulator`] runs a batch of parameter vectors as one ensemble and
+//! returns each member's simulated values at the data rows.
+//!
+//! Owns: the data-row ↔ observable mapping and the engine-backed simulator.
+//! Never imports wgpu (engines come from `crate::backend`) and never
+//! touches files.
+
+pub mod simulator;
+pub mod targets;
+
+pub use simulator::{EngineSimulator, SimStats};
+pub use targets::{Target, attach_targets, simulated_values};
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    #[error("{}, line {line}: {message}", path.display())]
+    Row {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}

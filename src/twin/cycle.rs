@@ -1,0 +1,291 @@
+//! One analysis: read the forecast ensemble (states, estimated parameters,
+//! observables) from the engine, apply the observation operators, ask the
+//! filter for a transform (f64, ensemble space), apply it to the augmented
+//! ensemble on the host, clamp, and write states and parameters back.
+//! Particle resampling first copies members inside the engine
+//! (`Engine::copy_members`: states, parameters and status), then writes
+//! the jittered duplicates.
+//!
+//! Owns: the filter's configuration from the setup (sites, domain, state
+//! dimension), its random stream, and the per-analysis summaries.
+
+use nalgebra::{DMatrix, DVector};
+use rand::rngs::StdRng;
+
+use super::ensemble::Ensemble;
+use super::error::TwinError;
+use super::obs::{self, ObsItem};
+use super::scores;
+use super::setup::Setup;
+use crate::assim::joint::JointLayout;
+use crate::assim::stats::weighted_mean_var;
+use crate::assim::testbed::stream;
+use crate::assim::{
+    Domain, Filter, FilterConfig, GaspariCohn, LetkfConfig, Method, ObsBatch, PfConfig, Site,
+    Transform,
+};
+use crate::scene::MethodName;
+
+/// Ensemble summary at one time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub state_mean: DVector<f64>,
+    pub state_var: DVector<f64>,
+    /// (mean, sd) of every plan observable.
+    pub obs: Vec<(f64, f64)>,
+    /// (mean, sd) of every estimated parameter, in natural units.
+    pub params: Vec<(f64, f64)>,
+}
+
+impl Snapshot {
+    /// √(mean variance over the state): the ensemble spread.
+    pub fn spread(&self) -> f64 {
+        (self.state_var.sum() / self.state_var.len().max(1) as f64).sqrt()
+    }
+}
+
+/// What one analysis did.
+#[derive(Clone, Debug)]
+pub struct Analysis {
+    pub forecast: Snapshot,
+    pub analysis: Snapshot,
+    /// Particle filter: effective sample size before resampling.
+    pub ess: Option<f64>,
+    pub resampled: bool,
+    /// Mean over observations of (y − mean HX)² / (var HX + R): ≈ 1 when the
+    /// forecast spread accounts for the innovations.
+    pub chi2: f64,
+}
+
+pub struct Assimilator {
+    filter: Filter,
+    rng: StdRng,
+    layout: JointLayout,
+    est: Vec<usize>,
+    clamp: Vec<(usize, f64, f64)>,
+    sites: usize,
+}
+
+/// Smallest member value taken on a log scale (a member with no tumour).
+const LOG_FLOOR: f64 = 1e-12;
+
+/// Stream 4 of the run seed, as in `assim::testbed`.
+const FILTER_STREAM: u64 = 4;
+
+impl Assimilator {
+    pub fn new(setup: &Setup) -> Result<Self, TwinError> {
+        let plan = &setup.plan;
+        let g = plan.model.grid();
+        let layout = JointLayout {
+            n_state: plan.model.state_len(),
+            scales: setup.estimate.iter().map(|e| e.1).collect(),
+        };
+        let f = &setup.filter;
+        let method = match f.method {
+            MethodName::Enkf => Method::EnKF,
+            MethodName::Etkf => Method::Etkf { rotate: f.rotate },
+            MethodName::Letkf => {
+                let radius = f.loc_radius.unwrap_or(f64::NAN);
+                let taper = GaspariCohn::from_radius(radius)
+                    .map_err(|e| TwinError::Invalid(format!("--loc-radius: {e}")))?;
+                let (lx, ly) = (g.nx as f64 * g.dx, g.ny as f64 * g.dx);
+                let domain = match (g.periodic, g.ny) {
+                    (false, _) => Domain::bounded(),
+                    (true, 1) => Domain::ring(lx),
+                    (true, _) => Domain::torus(lx, ly),
+                };
+                let mut cells = Vec::with_capacity(layout.n_state);
+                for _ in 0..g.fields {
+                    for iy in 0..g.ny {
+                        for ix in 0..g.nx {
+                            cells.push(Site::At([
+                                (ix as f64 + 0.5) * g.dx,
+                                (iy as f64 + 0.5) * g.dx,
+                            ]));
+                        }
+                    }
+                }
+                let state_sites = layout
+                    .sites(&cells)
+                    .map_err(|e| TwinError::Invalid(e.to_string()))?;
+                Method::Letkf(LetkfConfig {
+                    taper,
+                    domain,
+                    state_sites,
+                    rotate: f.rotate,
+                })
+            }
+            MethodName::Pf => Method::Pf(PfConfig {
+                resample_threshold: f.resample_threshold,
+                jitter: f.jitter,
+                state_dim: layout.rows(),
+            }),
+        };
+        let filter = Filter::new(FilterConfig {
+            method,
+            inflation: f.inflation,
+        })
+        .map_err(|e| TwinError::Invalid(e.to_string()))?;
+        Ok(Assimilator {
+            filter,
+            rng: stream(setup.seed, FILTER_STREAM),
+            layout,
+            est: setup.estimate.iter().map(|e| e.0).collect(),
+            clamp: setup.clamp.clone(),
+            sites: g.sites(),
+        })
+    }
+
+    /// The members' current weights (equal unless a particle filter has
+    /// reweighted without resampling).
+    pub fn weights(&self, n: usize) -> Vec<f64> {
+        match self.filter.weights() {
+            Some(w) => w.iter().copied().collect(),
+            None => scores::equal(n),
+        }
+    }
+
+    fn snapshot(
+        &self,
+        ens: &Ensemble,
+        state: &DMatrix<f64>,
+        frame: &[f32],
+        params: &DMatrix<f64>,
+        w: &[f64],
+    ) -> Snapshot {
+        let wv = DVector::from_column_slice(w);
+        let (state_mean, state_var) = weighted_mean_var(state, &wv);
+        let obs = (0..ens.n_ops())
+            .map(|k| scores::mean_sd(&ens.column(frame, k), w))
+            .collect();
+        let params = self
+            .est
+            .iter()
+            .map(|&j| scores::mean_sd(&params.row(j).iter().copied().collect::<Vec<_>>(), w))
+            .collect();
+        Snapshot {
+            state_mean,
+            state_var,
+            obs,
+            params,
+        }
+    }
+
+    /// Analyses the ensemble (already advanced to the analysis step) with
+    /// observations `items` of values `y`.
+    pub fn analyse(
+        &mut self,
+        ens: &mut Ensemble,
+        items: &[ObsItem],
+        y: &DVector<f64>,
+        cycle: usize,
+        time: f64,
+    ) -> Result<Analysis, TwinError> {
+        let n = ens.members();
+        let frame = ens.frame()?;
+        if ens.frame_has_non_finite(&frame) {
+            return Err(TwinError::NonFinite {
+                what: "a member's state",
+                cycle,
+                time,
+            });
+        }
+        let e_f = ens.state()?;
+        let p_all = ens.params()?;
+        let w_f = self.weights(n);
+        let forecast = self.snapshot(ens, &e_f, &frame, &p_all, &w_f);
+        let mut hx = obs::apply(items, &frame, ens.n_ops(), &e_f, self.sites);
+        let mut y = y.clone();
+        let mut r = DVector::from_iterator(items.len(), items.iter().map(|it| it.sd * it.sd));
+        for (k, it) in items.iter().enumerate().filter(|(_, it)| it.log) {
+            if y[k].is_nan() || y[k] <= 0.0 {
+                return Err(TwinError::Invalid(format!(
+                    "cycle {cycle} (time {time}): `{}` is assimilated on a log scale but its observed value is {}",
+                    it.observable, y[k]
+                )));
+            }
+            r[k] = (it.sd / y[k]).powi(2);
+            y[k] = y[k].ln();
+            hx.row_mut(k).apply(|v| *v = v.max(LOG_FLOOR).ln());
+        }
+        let chi2 = innovation_chi2(&hx, &y, &r, &w_f);
+        let batch = ObsBatch::new(y, r, hx).with_sites(items.iter().map(|it| it.site).collect());
+        let fail = |source| TwinError::Analysis {
+            cycle,
+            time,
+            source,
+        };
+        let report = self.filter.plan(&batch, &mut self.rng).map_err(fail)?;
+        let p_est = p_all.select_rows(self.est.iter());
+        let mut z = self.layout.augment(&e_f, &p_est).map_err(fail)?;
+        let mut p_new = p_all.clone();
+        let changed = match &report.transform {
+            Transform::Keep => false,
+            Transform::Resample(p) => {
+                let idx: Vec<u32> = p.idx.iter().map(|&i| i as u32).collect();
+                ens.engine.copy_members(&idx)?;
+                p_new = p_all.select_columns(p.idx.iter());
+                let jittered = p.jitter.iter().any(|&v| v != 0.0);
+                report.transform.apply(&mut z).map_err(fail)?;
+                jittered
+            }
+            t => {
+                t.apply(&mut z).map_err(fail)?;
+                true
+            }
+        };
+        let (mut state, p_est_new) = self.layout.split(&z).map_err(fail)?;
+        if changed {
+            self.clamp_state(&mut state);
+            ens.write_state(&state)?;
+            for (k, &j) in self.est.iter().enumerate() {
+                p_new.set_row(j, &p_est_new.row(k));
+            }
+            if !self.est.is_empty() {
+                ens.write_params(&p_new)?;
+            }
+        }
+        let analysis = match &report.weights {
+            // A particle filter's analysis is the reweighted forecast.
+            Some(w) => {
+                let w: Vec<f64> = w.iter().copied().collect();
+                self.snapshot(ens, &e_f, &frame, &p_all, &w)
+            }
+            None => {
+                let frame_a = if changed { ens.frame()? } else { frame };
+                self.snapshot(ens, &state, &frame_a, &p_new, &scores::equal(n))
+            }
+        };
+        Ok(Analysis {
+            forecast,
+            analysis,
+            ess: report.ess,
+            resampled: report.resampled,
+            chi2,
+        })
+    }
+
+    fn clamp_state(&self, state: &mut DMatrix<f64>) {
+        for &(f, lo, hi) in &self.clamp {
+            for mut col in state.column_iter_mut() {
+                for v in col.rows_mut(f * self.sites, self.sites).iter_mut() {
+                    *v = v.clamp(lo, hi);
+                }
+            }
+        }
+    }
+}
+
+fn innovation_chi2(hx: &DMatrix<f64>, y: &DVector<f64>, r: &DVector<f64>, w: &[f64]) -> f64 {
+    let m = y.len();
+    if m == 0 {
+        return 0.0;
+    }
+    let mut sum = 0.0;
+    for k in 0..m {
+        let row: Vec<f64> = hx.row(k).iter().copied().collect();
+        let (mean, sd) = scores::mean_sd(&row, w);
+        sum += (y[k] - mean).powi(2) / (sd * sd + r[k]);
+    }
+    sum / m as f64
+}
