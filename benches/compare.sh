@@ -13,7 +13,7 @@
 #              4096x64x100 and 64x512x100 when a hardware GPU is present)
 #   --repeats  timed runs per implementation and row (default 3)
 #   --budget   a peer stops repeating once it has spent this long on a row
-#              (at least one run; default 30 s)
+#              (at least one run; default 20 s)
 #   --vtwin    the vtwin binary (default target/release/vtwin, built if missing)
 #
 # Needs python3 on PATH for the peers and the table. A peer that is not
@@ -26,7 +26,7 @@ root=$(cd "$here/.." && pwd)
 json=""
 sizes=""
 repeats=3
-budget=30
+budget=20
 vtwin="${VTWIN:-$root/target/release/vtwin}"
 
 while [ $# -gt 0 ]; do
@@ -151,7 +151,7 @@ order = {"vtwin-gpu": 0, "vtwin-cpu": 1, "numpy": 2, "jax": 3}
 keyf = lambda r: (r["members"], r["grid"], r["steps"])
 for size in sorted({keyf(r) for r in rows}):
     group = sorted([r for r in rows if keyf(r) == size],
-                   key=lambda r: (order.get(r["impl"], 9), r["variant"] or ""))
+                   key=lambda r: (order.get(r["impl"], 9), r["variant"] == "fused"))
     base = {r["impl"]: r for r in group if r["variant"] in (None, "single-step")}
     ref = base.get("vtwin-cpu")
     m, g, s = size

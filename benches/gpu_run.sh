@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU half of docs/performance.md, as one short script for a machine with
-# a GPU (run from the repository root; about 5 minutes on an H100). Writes
+# a GPU (run from the repository root; not yet run: expected to take 5–10
+# minutes on an H100, most of it compare.sh's numpy rows). Writes
 # into ${OUT:-perf-gpu}/:
 #   adapters.txt       vtwin adapters
 #   rd_gpu.json        vtwin bench --suite rd --backend gpu (single-step,

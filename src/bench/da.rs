@@ -22,6 +22,20 @@ pub const STATE: usize = 2 * 64 * 64;
 /// Observations per analysis (every 32nd state value).
 pub const OBS: usize = 256;
 
+/// A seeded Gaussian ensemble (STATE × n) and its observation batch
+/// (every 32nd state value observed as 0.5 with unit variance).
+pub fn inputs(n: u32, rng: &mut StdRng) -> (DMatrix<f64>, ObsBatch) {
+    let ens: DMatrix<f64> = std_normal_matrix(rng, STATE, n as usize);
+    let stride = STATE / OBS;
+    let hx = DMatrix::from_fn(OBS, n as usize, |i, j| ens[(i * stride, j)]);
+    let obs = ObsBatch::new(
+        DVector::from_element(OBS, 0.5),
+        DVector::from_element(OBS, 1.0),
+        hx,
+    );
+    (ens, obs)
+}
+
 pub fn suite(
     members: &[u32],
     repeats: u32,
@@ -38,14 +52,7 @@ pub fn suite(
             }
             log(&format!("da {name}, {n} members"));
             let mut rng = StdRng::seed_from_u64(7);
-            let ens: DMatrix<f64> = std_normal_matrix(&mut rng, STATE, n as usize);
-            let stride = STATE / OBS;
-            let hx = DMatrix::from_fn(OBS, n as usize, |i, j| ens[(i * stride, j)]);
-            let obs = ObsBatch::new(
-                DVector::from_element(OBS, 0.5),
-                DVector::from_element(OBS, 1.0),
-                hx,
-            );
+            let (ens, obs) = inputs(n, &mut rng);
             let mut runs = Vec::new();
             for _ in 0..repeats.max(1) {
                 let mut e = ens.clone();

@@ -76,6 +76,14 @@ pub fn run(a: &EstimateArgs) -> Result<()> {
         human_seconds(e.projected_step_seconds),
         human_seconds(e.projected_observe_seconds),
     );
+    let mut text = text;
+    if e.backend == "cpu" {
+        text.push_str(
+            "note         a short probe cannot see data-dependent costs: on the CPU backend, states that decay \
+             into subnormal floats (e.g. Gray–Scott's v far from any pattern) run several times slower \
+             (docs/performance.md)\n",
+        );
+    }
     if to_stdout {
         eprint!("{text}");
     } else {

@@ -49,6 +49,11 @@ pub struct RunArgs {
     /// What a diverged or saturated member means for the exit code.
     #[arg(long, value_enum, default_value = "continue")]
     pub on_member_error: OnMemberError,
+    /// Take up to K steps per dispatch with the fused multi-step kernel
+    /// (GPU backend; reaction-diffusion models whose kinetics read neither
+    /// step nor time). Default: the single-step kernel.
+    #[arg(long, value_name = "K")]
+    pub fused: Option<u32>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -99,7 +104,17 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             .map(|a| format!(" on {} ({})", a.name, a.backend))
             .unwrap_or_default()
     );
-    let mut engine = backend.engine(&plan, args.engine.batch_size)?;
+    if args.fused.is_some() && backend.name() == "cpu" {
+        eprintln!("vtwin run: --fused applies to the GPU backend; the CPU backend ignores it");
+    }
+    let mut engine = backend.engine_with(
+        &plan,
+        &crate::gpu::engine::GpuOptions {
+            batch_size: args.engine.batch_size,
+            fused: args.fused,
+            timing: false,
+        },
+    )?;
     let bar = progress_bar(plan.steps, "steps");
     let rec = record::record(engine.as_mut(), &mut |s| bar.set_position(s))
         .context("simulation failed")?;
