@@ -148,8 +148,14 @@ fn force_never_replaces_a_device_node() {
         return; // not a Unix-like system; nothing to protect
     }
     let err = RunDir::create(null, true).unwrap_err();
-    assert!(err.to_string().contains("not a folder or regular file"), "{err}");
-    assert!(!fs::metadata(null).unwrap().is_file(), "/dev/null was replaced");
+    assert!(
+        err.to_string().contains("not a folder or regular file"),
+        "{err}"
+    );
+    assert!(
+        !fs::metadata(null).unwrap().is_file(),
+        "/dev/null was replaced"
+    );
 }
 
 #[test]

@@ -141,7 +141,10 @@ mod tests {
         if null.exists() {
             assert!(write_in_place(null).unwrap());
             write_atomic(null, b"discarded").unwrap();
-            assert!(!fs::metadata(null).unwrap().is_file(), "/dev/null was replaced");
+            assert!(
+                !fs::metadata(null).unwrap().is_file(),
+                "/dev/null was replaced"
+            );
         }
         assert!(!write_in_place(Path::new("no/such/file.json")).unwrap());
         assert!(write_in_place(Path::new(".")).is_err());
