@@ -6,7 +6,8 @@
 //! each member's work is sequential.
 
 use super::{Engine, EngineError, MemberStatus, ObsFrame, check_len};
-use crate::observe::observe_member;
+use crate::model::StepCtx;
+use crate::observe::{observe_member, saturated_at};
 use crate::plan::Plan;
 use rayon::prelude::*;
 
@@ -67,6 +68,7 @@ impl Engine for CpuEngine {
         let step0 = self.step;
         let params = &self.params;
         let status = &self.status;
+        let (seed, member_offset) = (self.plan.seed, self.plan.member_offset);
         self.state.par_chunks_mut(n).enumerate().for_each(|(m, s)| {
             if !status[m].is_ok() {
                 return; // failed members are frozen, as on the GPU
@@ -75,11 +77,15 @@ impl Engine for CpuEngine {
             let mut other = vec![0.0f32; n];
             let mut in_s = true;
             for k in 0..steps {
-                let st = (step0 + k) as u32;
+                let ctx = StepCtx {
+                    seed,
+                    member: member_offset + m as u32,
+                    step: (step0 + k) as u32,
+                };
                 if in_s {
-                    model.step_cpu(st, p, s, &mut other);
+                    model.step_cpu(&ctx, p, s, &mut other);
                 } else {
-                    model.step_cpu(st, p, &other, s);
+                    model.step_cpu(&ctx, p, &other, s);
                 }
                 in_s = !in_s;
             }
@@ -100,9 +106,15 @@ impl Engine for CpuEngine {
         out.par_chunks_mut(stride)
             .zip(self.state.par_chunks(n))
             .for_each(|(o, s)| observe_member(ops, &grid, s, o));
+        let word = self.plan.model.status_word();
         for (m, o) in out.chunks(stride).enumerate() {
             if o[stride - 1] != 0.0 && self.status[m].is_ok() {
                 self.status[m] = MemberStatus::Diverged { step: self.step };
+            }
+            if let Some(step) = saturated_at(&self.state[m * n..(m + 1) * n], word)
+                && self.status[m].is_ok()
+            {
+                self.status[m] = MemberStatus::Saturated { step };
             }
         }
         Ok(out)
