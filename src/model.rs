@@ -151,9 +151,10 @@ pub trait Model: Send + Sync {
         Vec::new()
     }
 
-    /// The agents in one member's state, for snapshots (`agents.parquet`,
-    /// montages); `None` for a model without agents.
-    fn agents(&self, _state: &[f32]) -> Option<Vec<AgentRow>> {
+    /// The agents in one member's state (with its parameters, as the
+    /// kernels see them), for snapshots (`agents.parquet`, montages);
+    /// `None` for a model without agents.
+    fn agents(&self, _params: &[f32], _state: &[f32]) -> Option<Vec<AgentRow>> {
         None
     }
 
