@@ -233,6 +233,10 @@ impl Model for AbmModel {
         self.layout.scratch_len()
     }
 
+    fn continuous_state(&self) -> bool {
+        false
+    }
+
     fn status_word(&self) -> Option<usize> {
         Some(self.layout.h(layout::H_SATURATED))
     }
