@@ -187,14 +187,7 @@ pub fn step(m: &AbmModel, ctx: &StepCtx, p: &Params, src: &[f32], dst: &mut [f32
             let damp = 1.0 / (1.0 + m.dt * stiff);
             vx += fx * damp;
             vy += fy * damp;
-            let u = draw4(
-                ctx.seed,
-                ids[i] as u32,
-                ctx.member,
-                ctx.step,
-                Stream::Agents as u32,
-            )
-            .map(u32_to_unit_f32);
+            let u = agent_uniforms(ctx, ids[i]);
             if ki == IMMUNE && si == LIVE {
                 // Down the oxygen gradient (towards consuming tissue), mixed
                 // with a random direction.
@@ -309,14 +302,7 @@ pub fn step(m: &AbmModel, ctx: &StepCtx, p: &Params, src: &[f32], dst: &mut [f32
         let divides = f.slots == 2 && !overflow;
         let mut clock = f.clock;
         if divides {
-            let u = draw4(
-                ctx.seed,
-                ids[i] as u32,
-                ctx.member,
-                ctx.step,
-                Stream::Agents as u32,
-            );
-            let th = TAU * u32_to_unit_f32(u[3]);
+            let th = TAU * agent_uniforms(ctx, ids[i])[3];
             let half = 0.5 * p.radius(ki);
             let ox = half * th.cos();
             let oy = half * th.sin();
@@ -348,6 +334,19 @@ pub fn step(m: &AbmModel, ctx: &StepCtx, p: &Params, src: &[f32], dst: &mut [f32
     dst[l.h(H_NEXT_ID)] = (next_id + born) as f32;
     dst[l.h(H_KILLS)] = src[l.h(H_KILLS)] + kills as f32;
     observe_header(m, p, dst);
+}
+
+/// The four uniforms of an agent's step: Philox counter (id, member, step,
+/// `Stream::Agents`), as the WGSL draws them.
+fn agent_uniforms(ctx: &StepCtx, id: f32) -> [f32; 4] {
+    draw4(
+        ctx.seed,
+        id as u32,
+        ctx.member,
+        ctx.step,
+        Stream::Agents as u32,
+    )
+    .map(u32_to_unit_f32)
 }
 
 fn write_agent(l: &Layout, dst: &mut [f32], slot: usize, a: [f32; 6]) {
