@@ -182,12 +182,8 @@ pub fn step(m: &AbmModel, ctx: &StepCtx, p: &Params, src: &[f32], dst: &mut [f32
                     }
                 }
             }
-            // Linearly implicit in the springs: a pair's overlap shrinks by
-            // (1 − a)/(1 + a) per step, a = dt·rep/R, stable for any dt.
-            let damp = 1.0 / (1.0 + m.dt * stiff);
-            vx += fx * damp;
-            vy += fy * damp;
             let u = agent_uniforms(ctx, ids[i]);
+            let (mut mx, mut my) = (0.0f32, 0.0f32);
             if ki == IMMUNE && si == LIVE {
                 // Down the oxygen gradient (towards consuming tissue), mixed
                 // with a random direction.
@@ -203,16 +199,26 @@ pub fn step(m: &AbmModel, ctx: &StepCtx, p: &Params, src: &[f32], dst: &mut [f32
                 let gy = at(cx, cy + 1) - at(cx, cy - 1);
                 let g2 = gx * gx + gy * gy;
                 let (mut tx, mut ty) = (0.0f32, 0.0f32);
-                if g2 > 0.0 {
+                // Contact inhibition: a cell touching another stops its
+                // directed migration (its random walk goes on).
+                if g2 > 0.0 && stiff == 0.0 {
                     let inv = 1.0 / g2.sqrt();
                     tx = -gx * inv;
                     ty = -gy * inv;
                 }
                 let th = TAU * u[3];
                 let rw = 1.0 - p.immune_bias;
-                vx += p.immune_speed * (p.immune_bias * tx + rw * th.cos());
-                vy += p.immune_speed * (p.immune_bias * ty + rw * th.sin());
+                mx = p.immune_speed * (p.immune_bias * tx + rw * th.cos());
+                my = p.immune_speed * (p.immune_bias * ty + rw * th.sin());
             }
+            // Springs and migration share one overdamped balance, linearly
+            // implicit in the springs: a pair's overlap shrinks by
+            // (1 − a)/(1 + a) per step (a = dt·rep/R), stable for any dt,
+            // and a migrating cell pressed into others settles where the
+            // springs balance its drive instead of climbing over them.
+            let damp = 1.0 / (1.0 + m.dt * stiff);
+            vx += (fx + mx) * damp;
+            vy += (fy + my) * damp;
             let nx = (xs[i] + m.dt * vx).max(ri).min(m.lx - ri);
             let ny = (ys[i] + m.dt * vy).max(ri).min(m.ly - ri);
             let mut f = Fate {

@@ -320,6 +320,18 @@ impl Model for AbmModel {
                     r_min / 6.0 / p.adhesion
                 ));
             }
+            let stride = self.dt * p.immune_speed;
+            if stride > p.immune_radius {
+                return Err(format!(
+                    "member {m}: immune_speed = {} µm/min with dt = {} min moves an immune cell \
+                     {stride} µm per step, more than its radius ({} µm): it would pass through \
+                     cells it has not seen; the largest dt for this speed is {} min",
+                    p.immune_speed,
+                    self.dt,
+                    p.immune_radius,
+                    p.immune_radius / p.immune_speed
+                ));
+            }
             let n = init::spheroid(self, &p).len();
             if n > self.layout.cap {
                 return Err(format!(
