@@ -48,6 +48,14 @@ pub fn agent_colour(kind: &str, state: &str) -> ([u8; 3], u8) {
     }
 }
 
+/// Discs of at least this radius (pixels) get a rim.
+pub const RIM_FROM: f32 = 3.0;
+
+/// The rim colour of a disc: its colour at 60 % intensity.
+pub fn rim(c: [u8; 3]) -> [u8; 3] {
+    c.map(|v| (u16::from(v) * 3 / 5) as u8)
+}
+
 /// An agent to draw: centre and radius in site units (a length divided by
 /// the grid's site size, x to the right, y downwards like the field's
 /// rows), and its colour.
@@ -108,7 +116,8 @@ pub fn fill_disc(
 /// every site a `scale × scale` block, row y = 0 at the top): panel k shows
 /// `fields[k]` (`nx × ny` values) in the [`grey`] ramp, normalised to its
 /// own range, and then `discs[k]` in order, each scaled by `scale` and
-/// clipped to its panel. Returns (width, height, RGBA bytes).
+/// clipped to its panel; a disc of [`RIM_FROM`] pixels or more is drawn
+/// with a 1-pixel [`rim`] so that touching cells stay apart. Returns (width, height, RGBA bytes).
 ///
 /// Panics if `fields` and `discs` differ in length or a field does not have
 /// `nx * ny` values (shapes fixed by the engine, never by user input).
