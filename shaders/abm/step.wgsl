@@ -225,6 +225,9 @@ fn step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         let b = site_of(xi, yi);
         let bx = b % NX;
         let by = b / NX;
+        var fx = 0.0;
+        var fy = 0.0;
+        var stiff = 0.0;
         var vx = 0.0;
         var vy = 0.0;
         var contacts = 0u;
@@ -250,21 +253,26 @@ fn step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                     if (kj == IMMUNE && sj == LIVE && d2 < r * r) { contacts = contacts + 1u; }
                     if (d2 < ra * ra && d2 > 0.0) {
                         let d = sqrt(d2);
-                        var f = 0.0;
                         if (d < r) {
                             let q = 1.0 - d / r;
-                            f = rep * q * q;
+                            fx = fx + rep * q * dx / d;
+                            fy = fy + rep * q * dy / d;
+                            stiff = stiff + rep / r;
                         }
                         if (adh > 0.0 && si == LIVE && sj == LIVE) {
                             let qa = 1.0 - d / ra;
-                            f = f - adh * qa * qa;
+                            let f = adh * qa * qa;
+                            vx = vx - f * dx / d;
+                            vy = vy - f * dy / d;
                         }
-                        vx = vx + f * dx / d;
-                        vy = vy + f * dy / d;
                     }
                 }
             }
         }
+        // Linearly implicit in the springs (cpu.rs explains).
+        let damp = 1.0 / (1.0 + DT * stiff);
+        vx = vx + fx * damp;
+        vy = vy + fy * damp;
         let r4 = philox4x32_10(vec4<u32>(id, member, U.step, STREAM_AGENTS), key);
         let u0 = philox_unit(r4.x);
         let u1 = philox_unit(r4.y);

@@ -143,6 +143,9 @@ pub fn step(m: &AbmModel, ctx: &StepCtx, p: &Params, src: &[f32], dst: &mut [f32
             let ri = p.radius(ki);
             let b = bins.site[i];
             let (bx, by) = (b % l.nx, b / l.nx);
+            // Repulsion (linear springs, summed with their stiffness for the
+            // linearly implicit update below) and adhesion (explicit).
+            let (mut fx, mut fy, mut stiff) = (0.0f32, 0.0f32, 0.0f32);
             let (mut vx, mut vy) = (0.0f32, 0.0f32);
             let mut contacts = 0u32;
             for yy in by.saturating_sub(1)..=(by + 1).min(l.ny - 1) {
@@ -163,21 +166,27 @@ pub fn step(m: &AbmModel, ctx: &StepCtx, p: &Params, src: &[f32], dst: &mut [f32
                         }
                         if d2 < ra * ra && d2 > 0.0 {
                             let d = d2.sqrt();
-                            let mut f = 0.0f32;
                             if d < r {
                                 let q = 1.0 - d / r;
-                                f = p.repulsion * q * q;
+                                fx += p.repulsion * q * dx / d;
+                                fy += p.repulsion * q * dy / d;
+                                stiff += p.repulsion / r;
                             }
                             if p.adhesion > 0.0 && si == LIVE && sj == LIVE {
                                 let qa = 1.0 - d / ra;
-                                f -= p.adhesion * qa * qa;
+                                let f = p.adhesion * qa * qa;
+                                vx -= f * dx / d;
+                                vy -= f * dy / d;
                             }
-                            vx += f * dx / d;
-                            vy += f * dy / d;
                         }
                     }
                 }
             }
+            // Linearly implicit in the springs: a pair's overlap shrinks by
+            // (1 − a)/(1 + a) per step, a = dt·rep/R, stable for any dt.
+            let damp = 1.0 / (1.0 + m.dt * stiff);
+            vx += fx * damp;
+            vy += fy * damp;
             let u = draw4(
                 ctx.seed,
                 ids[i] as u32,
