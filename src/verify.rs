@@ -261,6 +261,72 @@ pub fn gpu_cpu_agreement(backend: &Backend) -> Vec<Check> {
     out
 }
 
+/// A small agent-based scene with every kind of event (growth, immune
+/// killing, drug, death) over 20 steps.
+const ABM_SCENE: &str = r#"
+[model]
+kind = "tumour_abm"
+[grid]
+nx = 16
+ny = 16
+dx = 25.0
+[time]
+dt = 10.0
+steps = 20
+[ensemble]
+members = 6
+seed = 3
+[agents]
+capacity = 512
+init_sweeps = 300
+[observe]
+every = 5
+[parameters]
+initial_radius = { dist = "uniform", low = 60.0, high = 100.0 }
+immune_count = 20.0
+kill_probability = 0.1
+doubling_time = 400.0
+drug_kill_rate = 0.01
+[[arms]]
+name = "drug"
+chemo = { times = [10.0], dose = 2.0, decay = 0.01 }
+"#;
+
+/// The agent-based model on the GPU against its CPU twin: identical cell
+/// counts at every observation over a short horizon (the decisions agree;
+/// positions differ by round-off only, docs/abm.md).
+pub fn abm_agreement(backend: &Backend) -> Check {
+    let name = "gpu_vs_cpu.tumour_abm";
+    if !matches!(backend, Backend::Gpu(_)) {
+        return Check::na(name, "needs a GPU backend");
+    }
+    let p = plan(&scene("tumour_abm", ABM_SCENE), None);
+    let counts = |b: &Backend| -> Result<Vec<f32>, EngineError> {
+        let mut e = b.engine(&p, None)?;
+        let rec = crate::record::record(e.as_mut(), &mut |_| {})?;
+        // The six count observables come first (models::abm::layout).
+        let stride = p.observables.ops.len() + 1;
+        Ok(rec
+            .frames
+            .iter()
+            .flat_map(|f| f.chunks(stride).flat_map(|c| c[..6].to_vec()))
+            .collect())
+    };
+    match counts(backend).and_then(|g| Ok((g, counts(&Backend::Cpu)?))) {
+        Ok((g, c)) => {
+            let differ = g.iter().zip(&c).filter(|(a, b)| a != b).count();
+            Check::new(
+                name,
+                "identical cell counts".into(),
+                format!("{differ} of {} differ", c.len()),
+                format!("exact, {} steps", p.steps),
+                differ == 0,
+            )
+        }
+        Err(e) => Check::error(name, e),
+    }
+}
+
 /// Philox4x32-10 known answers on the CPU, and on the GPU when there is one.
 pub fn philox(backend: &Backend) -> Vec<Check> {
     let mut out = Vec::new();
@@ -550,6 +616,7 @@ pub fn determinism(backend: &Backend) -> Vec<Check> {
 pub fn all(backend: &Backend) -> Vec<Check> {
     let mut v = philox(backend);
     v.extend(gpu_cpu_agreement(backend));
+    v.push(abm_agreement(backend));
     v.push(heat_order(backend).0);
     v.push(fisher_speed(backend));
     v.push(mass_conservation(backend));

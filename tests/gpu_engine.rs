@@ -34,8 +34,10 @@ fn philox_known_answers_on_gpu() {
 #[test]
 fn every_model_agrees_with_its_cpu_twin() {
     let Some(b) = common::gpu() else { return };
-    let checks = verify::gpu_cpu_agreement(&b);
+    let mut checks = verify::gpu_cpu_agreement(&b);
     assert_eq!(checks.len(), 4);
+    // The agent-based model: identical counts (exact).
+    checks.push(verify::abm_agreement(&b));
     assert_all_pass(&checks);
 }
 
