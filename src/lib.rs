@@ -15,6 +15,7 @@ pub mod cohort_sim;
 pub mod design;
 pub mod engine;
 pub mod fit;
+pub mod fpmode;
 pub mod gpu;
 pub mod io;
 pub mod manifest;

@@ -1,8 +1,8 @@
 //! The verification suite behind `vtwin verify` and the tests: known
 //! answers (Philox), analytic solutions (heat kernel convergence order,
-//! Fisher–KPP front speed, mass conservation), GPU–CPU agreement per model,
-//! determinism and batch independence. Each check returns what it expected,
-//! what it measured and the tolerance.
+//! Fisher–KPP front speed, mass conservation), GPU–CPU agreement per model
+//! and through the subnormal regime, determinism and batch independence.
+//! Each check returns what it expected, what it measured and the tolerance.
 //!
 //! Owns: the checks and their tolerances. Scenes are built from TOML text
 //! here so the suite needs no files. Never imports wgpu directly.
@@ -259,6 +259,81 @@ pub fn gpu_cpu_agreement(backend: &Backend) -> Vec<Check> {
         }
     }
     out
+}
+
+/// Gray–Scott with nothing to feed v (no patch, F + k = 0.1): v decays by
+/// 0.9 per step from noise of 0.02 and is below f32's smallest normal
+/// (1.2e-38) after about 750 steps, so 800 steps cross the subnormal regime.
+pub const DECAYING_GRAY_SCOTT: &str = r#"
+[model]
+kind = "gray_scott"
+[grid]
+nx = 16
+ny = 16
+dx = 0.0390625
+[time]
+dt = 1.0
+steps = 800
+[ensemble]
+members = 4
+seed = 3
+[parameters]
+Du = 2e-5
+Dv = 1e-5
+F = 0.04
+k = 0.06
+[initial]
+background = { u = 1.0, v = 0.0 }
+noise = 0.02
+noise_species = ["v"]
+"#;
+
+/// Bound on |gpu − cpu| through the subnormal regime of
+/// [`DECAYING_GRAY_SCOTT`]. With flushing, each site's v stops decaying
+/// once (F + k)·v and the (smaller) diffusion term flush to zero, i.e. at
+/// v < MIN_POSITIVE / (F + k) ≈ 1.18e-37; with gradual underflow it stops a
+/// few subnormal units above zero; u ≈ 1 is untouched either way. Whichever
+/// the GPU does, the backends differ by less than MIN_POSITIVE / 0.1, and a
+/// factor 2 covers the rounding of F + k and of the product.
+pub const SUBNORMAL_ATOL: f64 = 2.0 * f32::MIN_POSITIVE as f64 / 0.1;
+
+/// GPU and CPU agree to [`SUBNORMAL_ATOL`] (absolute, ≈ 1.2e-37) after
+/// 800 steps of [`DECAYING_GRAY_SCOTT`], whether or not the GPU flushes
+/// subnormals (the CPU backend does: `fpmode`). The measured column says
+/// how many subnormal values each backend kept.
+pub fn subnormal_agreement(backend: &Backend) -> Check {
+    let name = "gpu_vs_cpu.subnormal";
+    if !matches!(backend, Backend::Gpu(_)) {
+        return Check::na(name, "needs a GPU backend");
+    }
+    let p = plan(&scene("decaying_gray_scott", DECAYING_GRAY_SCOTT), None);
+    let res =
+        run_to_end(backend, &p, None).and_then(|g| Ok((g, run_to_end(&Backend::Cpu, &p, None)?)));
+    match res {
+        Ok((g, c)) => {
+            let worst = g
+                .iter()
+                .zip(&c)
+                .map(|(&x, &y)| (x as f64 - y as f64).abs())
+                .fold(
+                    0.0,
+                    |m: f64, d| if d.is_nan() { f64::INFINITY } else { m.max(d) },
+                );
+            let subs = |a: &[f32]| a.iter().filter(|x| x.is_subnormal()).count();
+            Check::new(
+                name,
+                format!("max |gpu−cpu| ≤ {SUBNORMAL_ATOL:.3e}"),
+                format!(
+                    "{worst:.3e} (subnormal values: gpu {}, cpu {})",
+                    subs(&g),
+                    subs(&c)
+                ),
+                format!("absolute, {} steps", p.steps),
+                worst <= SUBNORMAL_ATOL,
+            )
+        }
+        Err(e) => Check::error(name, e),
+    }
 }
 
 /// Philox4x32-10 known answers on the CPU, and on the GPU when there is one.
@@ -550,6 +625,7 @@ pub fn determinism(backend: &Backend) -> Vec<Check> {
 pub fn all(backend: &Backend) -> Vec<Check> {
     let mut v = philox(backend);
     v.extend(gpu_cpu_agreement(backend));
+    v.push(subnormal_agreement(backend));
     v.push(heat_order(backend).0);
     v.push(fisher_speed(backend));
     v.push(mass_conservation(backend));

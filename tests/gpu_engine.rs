@@ -39,6 +39,17 @@ fn every_model_agrees_with_its_cpu_twin() {
     assert_all_pass(&checks);
 }
 
+/// Through the subnormal regime (Gray–Scott's v decaying below 1.2e-38) the
+/// GPU and the CPU backend, which flushes subnormals (`fpmode`), still agree
+/// to 2.4e-37 absolute, whether or not the GPU flushes (lavapipe does not).
+#[test]
+fn gpu_and_cpu_agree_through_the_subnormal_regime() {
+    let Some(b) = common::gpu() else { return };
+    let c = verify::subnormal_agreement(&b);
+    eprintln!("{}: {}", c.name, c.measured);
+    assert_all_pass(&[c]);
+}
+
 /// The analytic checks hold on the GPU too.
 #[test]
 fn analytic_checks_on_gpu() {
