@@ -7,7 +7,7 @@
 //!
 //! Owns: the contract between engines and models. Never imports wgpu.
 
-use crate::observe::GridShape;
+use crate::observe::{GridShape, ObsOp};
 
 /// A parameter a model understands.
 #[derive(Clone, Debug)]
@@ -63,6 +63,33 @@ pub struct FusedProgram {
     pub workgroup_bytes: u64,
 }
 
+/// Which step of which member a CPU twin takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepCtx {
+    pub seed: u64,
+    /// Global member index (the plan's member offset included).
+    pub member: u32,
+    pub step: u32,
+}
+
+/// One agent of a snapshot: its slot in the member's pool, its id, where it
+/// is, and what it is (`AGENT_TYPES`, `AGENT_STATES` name the codes).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AgentRow {
+    pub slot: u32,
+    pub id: u32,
+    pub x: f32,
+    pub y: f32,
+    pub radius: f32,
+    pub kind: u8,
+    pub state: u8,
+}
+
+/// Names of `AgentRow::kind` codes.
+pub const AGENT_TYPES: [&str; 2] = ["tumour", "immune"];
+/// Names of `AgentRow::state` codes.
+pub const AGENT_STATES: [&str; 3] = ["live", "apoptotic", "necrotic"];
+
 /// A model instance frozen for one plan: parameter order fixed, grid fixed,
 /// schedules resolved. `Send + Sync` so the CPU engine can run members on
 /// many threads.
@@ -82,9 +109,11 @@ pub trait Model: Send + Sync {
     fn init_member(&self, seed: u64, member: u32, params: &[f32], out: &mut [f32]);
 
     /// CPU twin of the GPU step kernel: advances one member by one step,
-    /// reading `src` and writing all of `dst`. `step` is the index of the
-    /// step being taken (time before the step = step · dt).
-    fn step_cpu(&self, step: u32, params: &[f32], src: &[f32], dst: &mut [f32]);
+    /// reading `src` and writing all of `dst`. `ctx.step` is the index of
+    /// the step being taken (time before the step = step · dt); `ctx.seed`
+    /// and `ctx.member` key the member's random draws, as `Step.seed_*` and
+    /// `Step.member_offset` + batch index do on the GPU.
+    fn step_cpu(&self, ctx: &StepCtx, params: &[f32], src: &[f32], dst: &mut [f32]);
 
     /// The GPU program; `None` for a CPU-only model.
     fn gpu_program(&self) -> Option<GpuProgram>;
@@ -95,6 +124,37 @@ pub trait Model: Send + Sync {
     /// of a dispatch is the `Step` record's `pad0`. `None` when the model has
     /// none (see `gpu::fused`).
     fn fused_program(&self, _tile: u32, _halo: u32) -> Option<FusedProgram> {
+        None
+    }
+
+    /// f32 words per member of GPU scratch memory (bound read-write as
+    /// `scratch`, binding 7): working arrays of a step kernel that carry no
+    /// state from one step to the next (agent bins, sorted indices). The
+    /// CPU twin keeps its own. Default 0: no scratch.
+    fn scratch_len(&self) -> usize {
+        0
+    }
+
+    /// A state word through which the step kernel reports a saturated
+    /// member (an agent pool that would exceed its capacity): 0 while the
+    /// member is fine, `step + 1` once it saturated at `step`. The engines
+    /// turn it into `MemberStatus::Saturated` when they observe, and failed
+    /// members are frozen from then on, as diverged ones are.
+    fn status_word(&self) -> Option<usize> {
+        None
+    }
+
+    /// Observables the model always reports, before the scene's own (an
+    /// agent-based model's counts and radii, read from state words with
+    /// `Reduction::Word`). Default: none.
+    fn preset_observables(&self) -> Vec<ObsOp> {
+        Vec::new()
+    }
+
+    /// The agents in one member's state (with its parameters, as the
+    /// kernels see them), for snapshots (`agents.parquet`, montages);
+    /// `None` for a model without agents.
+    fn agents(&self, _params: &[f32], _state: &[f32]) -> Option<Vec<AgentRow>> {
         None
     }
 

@@ -58,6 +58,10 @@ pub enum Reduction {
     AreaAbove(f32),
     /// Value at one site.
     Probe(u32),
+    /// One word of the member's state at this offset: a scalar the step
+    /// kernel keeps (agent counts, radii of agent-based models). The op's
+    /// `field` is ignored.
+    Word(u32),
     /// Mean over the sites `x0..x0+w` × `y0..y0+h` (site indices): a
     /// coarse-imaging voxel.
     BlockMean {
@@ -191,19 +195,25 @@ impl ObservableSet {
             .collect()
     }
 
-    /// Builds the set from scene entries. `fields` are (name, unit) of the
-    /// model's fields. A scene with no observables gets total and max of every field.
+    /// Builds the set from scene entries. `preset` are the model's own
+    /// observables (`Model::preset_observables`), always first. `fields` are
+    /// (name, unit) of the model's fields. A scene with no observables and
+    /// a model without presets gets total and max of every field.
     /// Errors are (dotted key, message).
     pub fn from_specs(
+        preset: Vec<ObsOp>,
         specs: &[ObservableSpec],
         fields: &[(String, String)],
         grid: &GridShape,
         length_unit: &str,
         time_unit: &str,
     ) -> Result<ObservableSet, (String, String)> {
-        let mut set = ObservableSet::default();
+        let mut set = ObservableSet {
+            ops: preset,
+            derived: Vec::new(),
+        };
         let default_specs;
-        let specs = if specs.is_empty() {
+        let specs = if specs.is_empty() && set.ops.is_empty() {
             default_specs = fields
                 .iter()
                 .flat_map(|(f, _)| {
@@ -414,7 +424,10 @@ pub fn observe_member(ops: &[ObsOp], grid: &GridShape, state: &[f32], out: &mut 
         tree(&mut p, |a, b| a.max(b))
     };
     for (k, op) in ops.iter().enumerate() {
-        let f = &state[op.field as usize * n..(op.field as usize + 1) * n];
+        let f = match op.reduction {
+            Reduction::Word(_) => &state[..0],
+            _ => &state[op.field as usize * n..(op.field as usize + 1) * n],
+        };
         out[k] = match op.reduction {
             Reduction::Total | Reduction::Mean => {
                 let mut p = strided(n, 0.0f32, |i| f[i], |a, b| a + b);
@@ -438,6 +451,7 @@ pub fn observe_member(ops: &[ObsOp], grid: &GridShape, state: &[f32], out: &mut 
                 tree(&mut p, |a, b| a + b) as f32 * grid.cell_area()
             }
             Reduction::Probe(site) => f[site as usize],
+            Reduction::Word(off) => state[off as usize],
             Reduction::BlockMean { x0, y0, w, h } => {
                 let k = w as usize * h as usize;
                 let site = |i| Reduction::block_site(x0, y0, w, grid.nx, i);
@@ -449,13 +463,28 @@ pub fn observe_member(ops: &[ObsOp], grid: &GridShape, state: &[f32], out: &mut 
     out[ops.len()] = bad as f32;
 }
 
+/// The status a member's state reports through the model's status word
+/// (`Model::status_word`): `Some(step)` once it saturated at `step`.
+pub fn saturated_at(state: &[f32], status_word: Option<usize>) -> Option<u64> {
+    let w = state[status_word?];
+    (w > 0.0).then(|| w as u64 - 1)
+}
+
 /// Generates the WGSL `observe` kernel for these ops (one workgroup per
-/// member). Uses the standard bindings of `shaders/shared/bindings.wgsl`.
-pub fn observe_wgsl(ops: &[ObsOp], grid: &GridShape) -> String {
+/// member, `state_len` words each; fields first, `grid.fields × sites`).
+/// With a `status_word`, a nonzero value there marks the member saturated
+/// at step `value − 1`. Uses the standard bindings of
+/// `shaders/shared/bindings.wgsl`.
+pub fn observe_wgsl(
+    ops: &[ObsOp],
+    grid: &GridShape,
+    state_len: usize,
+    status_word: Option<usize>,
+) -> String {
     let mut body = String::new();
     let nops = ops.len();
     for (k, op) in ops.iter().enumerate() {
-        let base = format!("(m * NS + {}u) * NSITES", op.field);
+        let base = format!("m * NSTATE + {}u * NSITES", op.field);
         let code = match op.reduction {
             Reduction::Total | Reduction::Mean => {
                 let fin = if op.reduction == Reduction::Total {
@@ -483,6 +512,9 @@ pub fn observe_wgsl(ops: &[ObsOp], grid: &GridShape) -> String {
             Reduction::Probe(site) => {
                 format!("    if (t == 0u) {{ obs[m * NOUT + {k}u] = src[{base} + {site}u]; }}\n")
             }
+            Reduction::Word(off) => {
+                format!("    if (t == 0u) {{ obs[m * NOUT + {k}u] = src[m * NSTATE + {off}u]; }}\n")
+            }
             // Same visiting order as `Reduction::block_site`.
             Reduction::BlockMean { x0, y0, w, h } => {
                 let n = w * h;
@@ -495,8 +527,8 @@ pub fn observe_wgsl(ops: &[ObsOp], grid: &GridShape) -> String {
         body.push_str(&code);
     }
     format!(
-        "const NS: u32 = {fields}u;\nconst NSITES: u32 = {sites}u;\nconst NOUT: u32 = {nout}u;\nconst CELL_AREA: f32 = {area:e};\n{template}\nfn observe_ops(m: u32, t: u32) {{\n{body}}}\n",
-        fields = grid.fields,
+        "const NSTATE: u32 = {state_len}u;\nconst NSITES: u32 = {sites}u;\nconst NOUT: u32 = {nout}u;\nconst CELL_AREA: f32 = {area:e};\nconst STATUS_WORD: i32 = {sw};\n{template}\nfn observe_ops(m: u32, t: u32) {{\n{body}}}\n",
+        sw = status_word.map_or(-1, |w| w as i64),
         sites = grid.sites(),
         nout = nops + 1,
         area = grid.cell_area(),

@@ -133,6 +133,7 @@ impl Plan {
             .map(|f| (f.name.clone(), f.unit.clone()))
             .collect();
         let observables = ObservableSet::from_specs(
+            model.preset_observables(),
             &scene.file.observables,
             &fields,
             &model.grid(),

@@ -39,6 +39,7 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../shaders/rd/gray_scott_f16.wgsl"),
     ),
     ("rd/tumour.wgsl", include_str!("../shaders/rd/tumour.wgsl")),
+    ("abm/step.wgsl", include_str!("../shaders/abm/step.wgsl")),
     (
         "rd/cardiac.wgsl",
         include_str!("../shaders/rd/cardiac.wgsl"),

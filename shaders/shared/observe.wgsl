@@ -1,7 +1,9 @@
 // Per-member reductions: one workgroup of THREADS invocations per member.
 // The generated `observe_ops` (src/observe.rs) computes each observable
 // with the helpers below; this entry point adds the non-finite check and
-// marks members whose state is Inf/NaN as diverged (status 1) at U.step.
+// marks members whose state is Inf/NaN as diverged (status 1) at U.step,
+// and members whose status word (STATUS_WORD >= 0) holds step + 1 as
+// saturated (status 2) at that step.
 // The CPU twin is `observe::observe_member`; keep the reduction order equal.
 
 //#include "shared/step.wgsl"
@@ -68,8 +70,8 @@ fn observe(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
     // barriers in uniform control flow.
     if (m >= U.members) { return; }
     var bad = 0u;
-    let base = m * NS * NSITES;
-    for (var i = t; i < NS * NSITES; i = i + THREADS) {
+    let base = m * NSTATE;
+    for (var i = t; i < NSTATE; i = i + THREADS) {
         if (non_finite(src[base + i])) { bad = 1u; }
     }
     red_u[t] = bad;
@@ -82,6 +84,13 @@ fn observe(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
         if (any_bad == 1u && status[2u * m] == 0u) {
             status[2u * m] = 1u;
             status[2u * m + 1u] = U.step;
+        }
+        if (STATUS_WORD >= 0 && status[2u * m] == 0u) {
+            let w = src[base + u32(STATUS_WORD)];
+            if (w > 0.0) {
+                status[2u * m] = 2u;
+                status[2u * m + 1u] = u32(w) - 1u;
+            }
         }
     }
 }

@@ -47,7 +47,12 @@ pub fn check(args: &CheckArgs) -> Result<()> {
     if let Some(p) = plan.model.gpu_program() {
         crate::shaders::validate(&format!("{}.step", plan.model.info().kind), &p.source)?;
     }
-    let obs = crate::observe::observe_wgsl(&plan.observables.ops, &plan.model.grid());
+    let obs = crate::observe::observe_wgsl(
+        &plan.observables.ops,
+        &plan.model.grid(),
+        plan.model.state_len(),
+        plan.model.status_word(),
+    );
     crate::shaders::validate(&format!("{}.observe", plan.model.info().kind), &obs)?;
     let backend = args.engine.open()?;
     let batches = backend.batches(&plan, args.engine.batch_size);

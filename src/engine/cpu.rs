@@ -7,13 +7,14 @@
 //!
 //! The twin kernels (steps and observables) run with subnormal floats
 //! flushed to zero (`fpmode::FlushToZero`, set and restored around each
-//! member's work on whichever rayon thread takes it), as GPUs run them;
-//! initial states are computed without it, as the GPU engine computes them
-//! on the host.
+//! member's work on whichever rayon thread takes it): x86 runs subnormals
+//! through a slow microcode path (see `fpmode`). Initial states are
+//! computed without it, as the GPU engine computes them on the host.
 
 use super::{Engine, EngineError, MemberStatus, ObsFrame, check_len};
 use crate::fpmode::FlushToZero;
-use crate::observe::observe_member;
+use crate::model::StepCtx;
+use crate::observe::{observe_member, saturated_at};
 use crate::plan::Plan;
 use rayon::prelude::*;
 
@@ -74,6 +75,7 @@ impl Engine for CpuEngine {
         let step0 = self.step;
         let params = &self.params;
         let status = &self.status;
+        let (seed, member_offset) = (self.plan.seed, self.plan.member_offset);
         self.state.par_chunks_mut(n).enumerate().for_each(|(m, s)| {
             if !status[m].is_ok() {
                 return; // failed members are frozen, as on the GPU
@@ -83,11 +85,15 @@ impl Engine for CpuEngine {
             let _ftz = FlushToZero::new();
             let mut in_s = true;
             for k in 0..steps {
-                let st = (step0 + k) as u32;
+                let ctx = StepCtx {
+                    seed,
+                    member: member_offset + m as u32,
+                    step: (step0 + k) as u32,
+                };
                 if in_s {
-                    model.step_cpu(st, p, s, &mut other);
+                    model.step_cpu(&ctx, p, s, &mut other);
                 } else {
-                    model.step_cpu(st, p, &other, s);
+                    model.step_cpu(&ctx, p, &other, s);
                 }
                 in_s = !in_s;
             }
@@ -111,9 +117,15 @@ impl Engine for CpuEngine {
                 let _ftz = FlushToZero::new();
                 observe_member(ops, &grid, s, o)
             });
+        let word = self.plan.model.status_word();
         for (m, o) in out.chunks(stride).enumerate() {
             if o[stride - 1] != 0.0 && self.status[m].is_ok() {
                 self.status[m] = MemberStatus::Diverged { step: self.step };
+            }
+            if let Some(step) = saturated_at(&self.state[m * n..(m + 1) * n], word)
+                && self.status[m].is_ok()
+            {
+                self.status[m] = MemberStatus::Saturated { step };
             }
         }
         Ok(out)
@@ -179,7 +191,12 @@ mod tests {
         let (mut a, mut b) = (vec![0.0f32; n], vec![0.0f32; n]);
         plan.model.init_member(plan.seed, m as u32, p, &mut a);
         for k in 0..plan.steps {
-            plan.model.step_cpu(k as u32, p, &a, &mut b);
+            let ctx = StepCtx {
+                seed: plan.seed,
+                member: plan.member_offset + m as u32,
+                step: k as u32,
+            };
+            plan.model.step_cpu(&ctx, p, &a, &mut b);
             std::mem::swap(&mut a, &mut b);
         }
         a

@@ -31,6 +31,9 @@ struct Batch {
     params: wgpu::Buffer,
     status: wgpu::Buffer,
     obs: wgpu::Buffer,
+    /// Per-member working memory of the step kernel (`Model::scratch_len`;
+    /// one word when the model has none). Held so it lives with the batch.
+    _scratch: wgpu::Buffer,
     /// step_bg[i]: reads state[i], writes state[1 - i].
     step_bg: [wgpu::BindGroup; 2],
     /// observe_bg[i]: observes state[i].
@@ -142,7 +145,12 @@ impl GpuEngine {
         let step_name = format!("{kind}.step");
         shaders::validate(&step_name, &program.source)?;
         let grid = model.grid();
-        let obs_src = observe_wgsl(&plan.observables.ops, &grid);
+        let obs_src = observe_wgsl(
+            &plan.observables.ops,
+            &grid,
+            model.state_len(),
+            model.status_word(),
+        );
         let obs_name = format!("{kind}.observe");
         shaders::validate(&obs_name, &obs_src)?;
         let dev = &ctx.device;
@@ -156,6 +164,7 @@ impl GpuEngine {
                 storage_entry(3, true),
                 storage_entry(4, false),
                 storage_entry(5, true),
+                storage_entry(7, false),
             ],
         });
         let observe_layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -204,7 +213,8 @@ impl GpuEngine {
         let state_len = model.state_len();
         let np = plan.n_params().max(1);
         let n_obs = plan.observables.ops.len() + 1;
-        let limit = max_batch(&ctx.limits, state_len as u64 * 4);
+        let scratch_len = model.scratch_len();
+        let limit = max_batch(&ctx.limits, state_len.max(scratch_len) as u64 * 4);
         let per_batch = batch_size.unwrap_or(limit).clamp(1, limit);
         let align = ctx.limits.min_uniform_buffer_offset_alignment as u64;
         let stride = (std::mem::size_of::<StepUniform>() as u64).div_ceil(align) * align;
@@ -268,6 +278,12 @@ impl GpuEngine {
                 usage: storage,
                 mapped_at_creation: false,
             });
+            let scratch = dev.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(&format!("vtwin.{kind}.scratch.b{b}")),
+                size: (members as usize * scratch_len).max(1) as u64 * 4,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            });
             let ubind = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                 buffer: &uniform,
                 offset: 0,
@@ -303,6 +319,10 @@ impl GpuEngine {
                             binding: 5,
                             resource: status.as_entire_binding(),
                         },
+                        wgpu::BindGroupEntry {
+                            binding: 7,
+                            resource: scratch.as_entire_binding(),
+                        },
                     ],
                 })
             });
@@ -337,6 +357,7 @@ impl GpuEngine {
                 params,
                 status,
                 obs,
+                _scratch: scratch,
                 step_bg,
                 observe_bg,
             });

@@ -4,6 +4,7 @@
 //! Owns: the mapping from scene `model.kind` to an implementation. Never
 //! imports wgpu.
 
+pub mod abm;
 pub mod custom;
 pub mod lorenz;
 pub mod rd;
@@ -58,6 +59,7 @@ pub fn build(
         ModelKind::Lorenz96 | ModelKind::Lorenz63 => {
             Ok(Box::new(lorenz::LorenzModel::build(scene, block, arm)?))
         }
+        ModelKind::TumourAbm => Ok(Box::new(abm::AbmModel::build(scene, block, arm, steps)?)),
         _ => Ok(Box::new(rd::RdModel::build(scene, block, arm, steps)?)),
     }
 }
@@ -66,6 +68,7 @@ pub fn build(
 pub fn info_for(scene: &Scene) -> Result<ModelInfo, SceneError> {
     match scene.file.model.kind {
         ModelKind::Lorenz96 | ModelKind::Lorenz63 => lorenz::info_for_scene(scene),
+        ModelKind::TumourAbm => Ok(abm::tumour_abm_info()),
         _ => rd::info_for_scene(scene),
     }
 }
@@ -79,5 +82,6 @@ pub fn catalogue() -> Vec<ModelInfo> {
         custom::custom_info_template(),
         lorenz::lorenz96_info(),
         lorenz::lorenz63_info(),
+        abm::tumour_abm_info(),
     ]
 }

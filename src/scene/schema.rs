@@ -31,6 +31,9 @@ pub struct SceneFile {
     pub arms: Vec<Arm>,
     #[serde(default)]
     pub stimulus: Vec<Stimulus>,
+    /// Agent-based models only: pool capacity and field-solver settings.
+    #[serde(default)]
+    pub agents: Option<AgentsSection>,
     #[serde(default)]
     pub observe: ObserveSection,
     #[serde(default)]
@@ -58,6 +61,7 @@ pub enum ModelKind {
     Custom,
     Lorenz96,
     Lorenz63,
+    TumourAbm,
 }
 
 impl ModelKind {
@@ -69,6 +73,7 @@ impl ModelKind {
             ModelKind::Custom => "custom",
             ModelKind::Lorenz96 => "lorenz96",
             ModelKind::Lorenz63 => "lorenz63",
+            ModelKind::TumourAbm => "tumour_abm",
         }
     }
 }
@@ -88,6 +93,43 @@ pub struct ModelSection {
     /// species left out does not diffuse).
     #[serde(default)]
     pub diffusion: IndexMap<String, String>,
+}
+
+/// `[agents]`: settings of an agent-based model that are the same for every
+/// member (sizes of GPU arrays and solver work per step).
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsSection {
+    /// Most agents a member's pool holds; a member that would exceed it is
+    /// marked `saturated` and stops dividing.
+    #[serde(default = "d4096")]
+    pub capacity: u32,
+    /// Red–black SOR sweeps of the quasi-steady field solve per step.
+    #[serde(default = "d6")]
+    pub field_sweeps: u32,
+    /// Sweeps of the initial field solve (on the host, before step 0).
+    #[serde(default = "d3000")]
+    pub init_sweeps: u32,
+}
+
+fn d4096() -> u32 {
+    4096
+}
+fn d6() -> u32 {
+    6
+}
+fn d3000() -> u32 {
+    3000
+}
+
+impl Default for AgentsSection {
+    fn default() -> Self {
+        AgentsSection {
+            capacity: 4096,
+            field_sweeps: 6,
+            init_sweeps: 3000,
+        }
+    }
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -76,3 +76,39 @@ every = 5
 kind = "mean"
 field = "u"
 "#;
+
+/// A small `tumour_abm` scene: an n × n grid of 25 µm sites, dt = 10 min,
+/// `params` as lines of the [parameters] table and `tail` appended (arms,
+/// observables).
+pub fn abm_scene(
+    n: u32,
+    members: u32,
+    steps: u64,
+    every: u64,
+    capacity: u32,
+    params: &str,
+    tail: &str,
+) -> String {
+    format!(
+        "[model]\nkind = \"tumour_abm\"\n[grid]\nnx = {n}\nny = {n}\ndx = 25.0\n\
+         [time]\ndt = 10.0\nsteps = {steps}\n[ensemble]\nmembers = {members}\nseed = 5\n\
+         [agents]\ncapacity = {capacity}\nfield_sweeps = 6\ninit_sweeps = 400\n\
+         [observe]\nevery = {every}\n[parameters]\n{params}\n{tail}\n"
+    )
+}
+
+/// Frames of a recording as (observation index, member) → value of the
+/// named observable.
+pub fn series(plan: &vtwin::plan::Plan, frames: &[Vec<f32>], name: &str) -> Vec<Vec<f32>> {
+    let k = plan
+        .observables
+        .ops
+        .iter()
+        .position(|o| o.name == name)
+        .unwrap_or_else(|| panic!("no observable {name}"));
+    let stride = plan.observables.ops.len() + 1;
+    frames
+        .iter()
+        .map(|f| f.chunks(stride).map(|c| c[k]).collect())
+        .collect()
+}

@@ -13,7 +13,7 @@
 
 pub mod cpu;
 
-use crate::model::{FieldInfo, GpuProgram, Model, ModelInfo, ParamInfo};
+use crate::model::{FieldInfo, GpuProgram, Model, ModelInfo, ParamInfo, StepCtx};
 use crate::observe::GridShape;
 use crate::params::ParamBlock;
 use crate::scene::{Arm, Boundary, ModelKind, Scene, SceneError};
@@ -242,7 +242,7 @@ impl Model for LorenzModel {
         out.fill(self.background);
     }
 
-    fn step_cpu(&self, _step: u32, params: &[f32], src: &[f32], dst: &mut [f32]) {
+    fn step_cpu(&self, _ctx: &StepCtx, params: &[f32], src: &[f32], dst: &mut [f32]) {
         match self.variant {
             Variant::L96 => cpu::l96_step(&self.consts, params[self.ix[0]], src, dst),
             Variant::L63 => {
@@ -308,7 +308,13 @@ mod tests {
         // The CPU step reads parameters by name, whatever the block order.
         let p = plan.params_f32();
         let mut out = [0.0f32; 3];
-        plan.model.step_cpu(0, &p[..3], &[1.0, 1.0, 1.0], &mut out);
+        let ctx = crate::model::StepCtx {
+            seed: 0,
+            member: 0,
+            step: 0,
+        };
+        plan.model
+            .step_cpu(&ctx, &p[..3], &[1.0, 1.0, 1.0], &mut out);
         let mut want = [0.0f32; 3];
         cpu::l63_step(
             &Rk4Consts::new(0.01),

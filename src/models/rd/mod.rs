@@ -12,7 +12,7 @@ pub mod init;
 pub mod kinetics;
 pub mod wgsl;
 
-use crate::model::{FieldInfo, FusedProgram, GpuProgram, Model, ModelInfo, ParamInfo};
+use crate::model::{FieldInfo, FusedProgram, GpuProgram, Model, ModelInfo, ParamInfo, StepCtx};
 use crate::models::custom::{Expr, valid_identifier};
 use crate::observe::GridShape;
 use crate::params::ParamBlock;
@@ -76,7 +76,7 @@ pub fn info_for_scene(scene: &Scene) -> Result<ModelInfo, SceneError> {
         ModelKind::GrayScott => kinetics::gray_scott_info(),
         ModelKind::Tumour => kinetics::tumour_info(),
         ModelKind::Cardiac => kinetics::cardiac_info(),
-        ModelKind::Lorenz96 | ModelKind::Lorenz63 => {
+        ModelKind::Lorenz96 | ModelKind::Lorenz63 | ModelKind::TumourAbm => {
             return Err(scene.error_at(
                 "model.kind",
                 format!("`{}` is not a reaction-diffusion model", m.kind.name()),
@@ -322,8 +322,8 @@ impl Model for RdModel {
         self.init.fill(&self.grid, seed, member, out);
     }
 
-    fn step_cpu(&self, step: u32, params: &[f32], src: &[f32], dst: &mut [f32]) {
-        cpu::step_member(self, step, params, src, dst);
+    fn step_cpu(&self, ctx: &StepCtx, params: &[f32], src: &[f32], dst: &mut [f32]) {
+        cpu::step_member(self, ctx.step, params, src, dst);
     }
 
     fn gpu_program(&self) -> Option<GpuProgram> {
