@@ -131,14 +131,57 @@ fn peer_suite_on_the_gpu_agrees_with_the_cpu() {
     }
 }
 
+/// The abm suite reports agent-steps/s for the cases under the cap and
+/// lists the ones over it as not available.
 #[test]
-fn missing_suites_say_so_and_da_runs() {
-    let out = vtwin(&["bench", "--suite", "abm", "--backend", "cpu"]);
-    assert!(out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stdout)
-            .contains("abm: not available: no agent-based model in this build")
+fn abm_suite_reports_agent_steps_and_skips_over_the_cap() {
+    let v = json_of(&vtwin(&[
+        "bench",
+        "--suite",
+        "abm",
+        "--backend",
+        "cpu",
+        "--members",
+        "2,8",
+        "--agents",
+        "300",
+        "--max-agents",
+        "1000",
+        "--steps",
+        "2",
+        "--repeats",
+        "1",
+        "--json",
+        "-",
+    ]));
+    let rows = v["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let r = &rows[0];
+    assert_eq!(
+        (r["suite"].as_str(), r["members"].as_u64()),
+        (Some("abm"), Some(2))
     );
+    let live = r["checksum"].as_f64().unwrap();
+    assert!(
+        (live - 600.0).abs() < 60.0,
+        "two members of about 300 agents: {live}"
+    );
+    let rate = r["agent_steps_per_s"].as_f64().unwrap();
+    let secs = r["seconds"].as_f64().unwrap();
+    assert!((rate * secs - live * 2.0).abs() < 1e-6 * rate * secs);
+    assert!(r.get("cell_updates_per_s").is_none());
+    let skipped = v["unavailable"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1);
+    assert!(
+        skipped[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("8 members × 300 agents")
+    );
+}
+
+#[test]
+fn da_suite_runs() {
     let v = json_of(&vtwin(&[
         "bench",
         "--suite",

@@ -1,6 +1,6 @@
 //! Benchmarks and the computational envelope: the pinned Gray–Scott problem
 //! every implementation computes (`problem`), timed engine runs (`timed`),
-//! the RD suite with its scaling curve (`rd`), the f16-storage experiment
+//! the RD suite with its scaling curve (`rd`), the agent-based suite (`abm`), the f16-storage experiment
 //! (`f16`), the plain-matrix assimilation analyses (`da`), known peak bandwidths and roofline arithmetic (`peak`), the
 //! report and its JSON (`report`) and run-time/memory estimates
 //! (`estimate`). Drives engines only through `Backend`, `Engine` and the GPU
@@ -9,6 +9,7 @@
 //! Owns: what is measured and how it is reported. Never changes results:
 //! every case runs a plan the normal engines run.
 
+pub mod abm;
 pub mod da;
 pub mod estimate;
 pub mod f16;

@@ -6,7 +6,7 @@ use super::write_json_out;
 use crate::backend::Backend;
 use crate::bench::peak::peak_for;
 use crate::bench::rd::{self, RdOptions};
-use crate::bench::report::{Report, Unavailable, cpu_description};
+use crate::bench::report::{Report, cpu_description};
 use crate::engine::BackendChoice;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
@@ -50,7 +50,15 @@ pub struct BenchArgs {
     /// Side of the square grid.
     #[arg(long, default_value_t = 64)]
     pub grid: u32,
-    /// Ensemble sizes, comma-separated (rd default 16,256,4096; peer default 256).
+    /// Agents per member for the abm suite, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    pub agents: Vec<u32>,
+    /// Most agents in total for one abm case (default 2²⁰ ≈ 10⁶ on the CPU
+    /// backend and software adapters, 2·10⁷ on a hardware GPU).
+    #[arg(long)]
+    pub max_agents: Option<u64>,
+    /// Ensemble sizes, comma-separated (rd default 16,256,4096; abm default
+    /// 64,1024; peer default 256).
     #[arg(long, value_delimiter = ',')]
     pub members: Vec<u32>,
     /// Steps per run (rd default: sized to the device; peer default 200).
@@ -161,10 +169,23 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         )?);
     }
     if wants(Suite::Abm) {
-        unavailable.push(Unavailable {
-            suite: "abm".into(),
-            reason: "no agent-based model in this build".into(),
-        });
+        let hardware = backend.adapter().is_some_and(|a| !a.is_software());
+        let o = crate::bench::abm::AbmOptions {
+            members: if a.members.is_empty() {
+                vec![64, 1024]
+            } else {
+                a.members.clone()
+            },
+            agents: a.agents.clone(),
+            steps: a.steps.unwrap_or(if hardware { 50 } else { 5 }),
+            repeats: a.repeats,
+            max_total_agents: a
+                .max_agents
+                .unwrap_or(if hardware { 20_000_000 } else { 1 << 20 }),
+        };
+        let (rows, skipped) = crate::bench::abm::suite(&backend, &o, &mut log)?;
+        results.extend(rows);
+        unavailable.extend(skipped);
     }
     if wants(Suite::Da) {
         let members = if a.members.is_empty() {
