@@ -15,7 +15,6 @@ pub mod cohort_sim;
 pub mod design;
 pub mod engine;
 pub mod fit;
-pub mod fpmode;
 pub mod gpu;
 pub mod io;
 pub mod manifest;

@@ -77,15 +77,10 @@ pub fn run(a: &EstimateArgs) -> Result<()> {
         human_seconds(e.projected_observe_seconds),
     );
     let mut text = text;
-    // A short probe cannot see data-dependent costs. States decaying into
-    // subnormal floats (Gray–Scott's v far from any pattern) are one: the
-    // CPU backend flushes them where `fpmode` can, a software adapter keeps
-    // them (docs/performance.md).
-    let software = e.adapter.as_ref().is_some_and(|s| s.is_software());
-    if (e.backend == "cpu" && !crate::fpmode::FLUSHES) || software {
+    if e.backend == "cpu" {
         text.push_str(
-            "note         a short probe cannot see data-dependent costs: states that decay into subnormal \
-             floats (e.g. Gray–Scott's v far from any pattern) run several times slower on this backend \
+            "note         a short probe cannot see data-dependent costs: on the CPU backend, states that decay \
+             into subnormal floats (e.g. Gray–Scott's v far from any pattern) run several times slower \
              (docs/performance.md)\n",
         );
     }

@@ -4,15 +4,8 @@
 //!
 //! Results do not depend on the thread count: members are independent and
 //! each member's work is sequential.
-//!
-//! The twin kernels (steps and observables) run with subnormal floats
-//! flushed to zero (`fpmode::FlushToZero`, set and restored around each
-//! member's work on whichever rayon thread takes it): x86 runs subnormals
-//! through a slow microcode path (see `fpmode`). Initial states are
-//! computed without it, as the GPU engine computes them on the host.
 
 use super::{Engine, EngineError, MemberStatus, ObsFrame, check_len};
-use crate::fpmode::FlushToZero;
 use crate::model::StepCtx;
 use crate::observe::{observe_member, saturated_at};
 use crate::plan::Plan;
@@ -82,7 +75,6 @@ impl Engine for CpuEngine {
             }
             let p = &params[m * np..(m + 1) * np];
             let mut other = vec![0.0f32; n];
-            let _ftz = FlushToZero::new();
             let mut in_s = true;
             for k in 0..steps {
                 let ctx = StepCtx {
@@ -113,10 +105,7 @@ impl Engine for CpuEngine {
         let mut out = vec![0.0f32; self.members() * stride];
         out.par_chunks_mut(stride)
             .zip(self.state.par_chunks(n))
-            .for_each(|(o, s)| {
-                let _ftz = FlushToZero::new();
-                observe_member(ops, &grid, s, o)
-            });
+            .for_each(|(o, s)| observe_member(ops, &grid, s, o));
         let word = self.plan.model.status_word();
         for (m, o) in out.chunks(stride).enumerate() {
             if o[stride - 1] != 0.0 && self.status[m].is_ok() {
@@ -173,77 +162,5 @@ impl Engine for CpuEngine {
             self.status[i] = status[s];
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fpmode;
-    use crate::verify::{self, DECAYING_GRAY_SCOTT};
-
-    /// The twin without the engine: member `m` stepped on this thread under
-    /// IEEE gradual underflow.
-    fn ieee_member(plan: &Plan, m: usize) -> Vec<f32> {
-        let (n, np) = (plan.model.state_len(), plan.n_params());
-        let params = plan.params_f32();
-        let p = &params[m * np..(m + 1) * np];
-        let (mut a, mut b) = (vec![0.0f32; n], vec![0.0f32; n]);
-        plan.model.init_member(plan.seed, m as u32, p, &mut a);
-        for k in 0..plan.steps {
-            let ctx = StepCtx {
-                seed: plan.seed,
-                member: plan.member_offset + m as u32,
-                step: k as u32,
-            };
-            plan.model.step_cpu(&ctx, p, &a, &mut b);
-            std::mem::swap(&mut a, &mut b);
-        }
-        a
-    }
-
-    /// The engine's rayon threads step with subnormals flushed: after 800
-    /// decaying Gray–Scott steps its state holds no subnormal value while the
-    /// same twin under IEEE rules holds many, the two differ by less than
-    /// `verify::SUBNORMAL_ATOL`, u is bit-identical, and no thread is left
-    /// flushing afterwards.
-    #[test]
-    fn members_step_with_subnormals_flushed_on_every_thread() {
-        let plan = verify::plan(&verify::scene("decaying", DECAYING_GRAY_SCOTT), None);
-        let mut e = CpuEngine::new(&plan);
-        e.advance(plan.steps).unwrap();
-        let state = e.read_state().unwrap();
-        let n = plan.model.state_len();
-        for m in 0..plan.members as usize {
-            let ieee = ieee_member(&plan, m);
-            let got = &state[m * n..(m + 1) * n];
-            let subs = |a: &[f32]| a.iter().filter(|x| x.is_subnormal()).count();
-            assert!(subs(&ieee) > n / 4, "the case must reach subnormals");
-            if fpmode::FLUSHES {
-                assert_eq!(subs(got), 0, "member {m}: subnormals survived");
-                let (u_got, u_ieee) = (&got[..n / 2], &ieee[..n / 2]);
-                assert!(
-                    u_got
-                        .iter()
-                        .zip(u_ieee)
-                        .all(|(a, b)| a.to_bits() == b.to_bits())
-                );
-                let worst = got
-                    .iter()
-                    .zip(&ieee)
-                    .map(|(a, b)| (a - b).abs() as f64)
-                    .fold(0.0, f64::max);
-                assert!(worst <= verify::SUBNORMAL_ATOL, "member {m}: {worst:e}");
-            } else {
-                assert!(
-                    got.iter()
-                        .zip(&ieee)
-                        .all(|(a, b)| a.to_bits() == b.to_bits())
-                );
-            }
-        }
-        assert!(!fpmode::flushing());
-        let workers = rayon::broadcast(|_| fpmode::flushing());
-        assert!(workers.iter().all(|f| !f), "a worker kept flushing");
     }
 }
