@@ -199,7 +199,10 @@ fn fused_flushes_subnormals_like_the_cpu_twin() {
         let s = vtwin::verify::DecayComparison::of(&fused, &cpu);
         println!("K = {k}: {s:?}");
         assert!(s.passes(), "K = {k}: {s:?}");
-        assert!(s.zeros.0 > s.len / 4, "K = {k}: the case must reach the flush: {s:?}");
+        assert!(
+            s.zeros.0 > s.len / 4,
+            "K = {k}: the case must reach the flush: {s:?}"
+        );
         if b.adapter().is_some_and(|a| a.is_software()) {
             assert_eq!(s.identical, s.len, "K = {k}: {s:?}");
         }

@@ -315,9 +315,18 @@ noise_species = ["u", "v"]
         for (m, member) in state.chunks(2 * n).enumerate() {
             let (u, v) = member.split_at(n);
             let zeros = v.iter().filter(|x| x.to_bits() == 0).count();
-            assert!(zeros > n / 2, "member {m}: only {zeros} of {n} v values flushed");
-            assert!(v.iter().all(|x| x.abs() < 1e-36), "member {m}: v did not decay");
-            assert!(u.iter().all(|x| (x - 1.0).abs() < 1e-3), "member {m}: u moved");
+            assert!(
+                zeros > n / 2,
+                "member {m}: only {zeros} of {n} v values flushed"
+            );
+            assert!(
+                v.iter().all(|x| x.abs() < 1e-36),
+                "member {m}: v did not decay"
+            );
+            assert!(
+                u.iter().all(|x| (x - 1.0).abs() < 1e-3),
+                "member {m}: u moved"
+            );
         }
     }
 }
