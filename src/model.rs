@@ -144,6 +144,15 @@ pub trait Model: Send + Sync {
         None
     }
 
+    /// Whether a linear combination of member states is again a valid
+    /// state (true for fields). False for agent pools, whose words are
+    /// counts, ids and slots: ensemble-transform filters (EnKF, ETKF,
+    /// LETKF) and particle jitter must not touch them; a particle filter
+    /// resamples them whole.
+    fn continuous_state(&self) -> bool {
+        true
+    }
+
     /// Observables the model always reports, before the scene's own (an
     /// agent-based model's counts and radii, read from state words with
     /// `Reduction::Word`). Default: none.

@@ -1,14 +1,18 @@
 //! Recording a run: advance an engine to each observation step, observe,
 //! and keep the frames; then turn them into the long `observables` table,
-//! the `status` table and the `params` table. Shared by every driver that
+//! the `status` table and the `params` table; and the final-state
+//! snapshots of `--save-fields` (each member's field words, the `agents`
+//! table of agent-based models). Shared by every driver that
 //! runs a plan to the end (`run`, `sweep`, `cohort`, `bench`).
 //!
 //! Owns: the observation loop and the table shapes. Never imports wgpu.
 
 use crate::engine::{Engine, EngineError, MemberStatus};
+use crate::model::{AGENT_STATES, AGENT_TYPES, AgentRow};
 use crate::observe::first_crossing_series;
 use crate::plan::Plan;
 use crate::table::{Table, Values};
+use std::borrow::Cow;
 
 /// Every observation of a run: frames[k] holds members × (ops + 1) values at
 /// steps[k].
@@ -154,5 +158,79 @@ pub fn params_table(plan: &Plan) -> Table {
             Values::F64(plan.params.iter().map(|r| Some(r[j])).collect()),
         );
     }
+    t
+}
+
+/// The field words of every member of a whole state (members × state_len
+/// words, as `Engine::read_state` returns it): members × fields × ny × nx.
+/// A model whose state is longer than its grid (agent-based models keep a
+/// header and an agent pool after the fields) has the rest dropped; a grid
+/// model's state is returned as it is.
+pub fn member_fields<'a>(plan: &Plan, state: &'a [f32]) -> Cow<'a, [f32]> {
+    let (n, g) = (plan.model.state_len(), plan.model.grid().len());
+    if n == g {
+        return Cow::Borrowed(state);
+    }
+    Cow::Owned(
+        state
+            .chunks_exact(n)
+            .flat_map(|s| &s[..g])
+            .copied()
+            .collect(),
+    )
+}
+
+/// The agents of every member of a whole state, or None for a model without
+/// agents (`Model::agents`). Members that failed keep the agents they had
+/// when they were frozen.
+pub fn member_agents(plan: &Plan, state: &[f32]) -> Option<Vec<Vec<AgentRow>>> {
+    let n = plan.model.state_len();
+    let params = plan.params_f32();
+    let np = plan.block.params.len();
+    (0..plan.members as usize)
+        .map(|m| {
+            plan.model
+                .agents(&params[m * np..(m + 1) * np], &state[m * n..(m + 1) * n])
+        })
+        .collect()
+}
+
+/// The name of an agent code in `names` (`AGENT_TYPES`, `AGENT_STATES`),
+/// or None for a code without one.
+pub fn code_name(names: &[&'static str], code: u8) -> Option<&'static str> {
+    names.get(code as usize).copied()
+}
+
+/// member (global index: the plan's member offset + m), agent (its id),
+/// x, y (in the model's length unit), type, state (`model::AGENT_TYPES`,
+/// `model::AGENT_STATES` names): one row per agent, members outermost,
+/// agents in pool order.
+pub fn agents_table(plan: &Plan, agents: &[Vec<AgentRow>]) -> Table {
+    let rows = agents.iter().map(Vec::len).sum();
+    let (mut member, mut id, mut x, mut y, mut kind, mut state) = (
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+    );
+    for (m, list) in agents.iter().enumerate() {
+        for a in list {
+            member.push(Some(i64::from(plan.member_offset) + m as i64));
+            id.push(Some(i64::from(a.id)));
+            x.push(Some(f64::from(a.x)));
+            y.push(Some(f64::from(a.y)));
+            kind.push(code_name(&AGENT_TYPES, a.kind).map(String::from));
+            state.push(code_name(&AGENT_STATES, a.state).map(String::from));
+        }
+    }
+    let mut t = Table::new("agents");
+    t.push_column("member", Values::I64(member))
+        .push_column("agent", Values::I64(id))
+        .push_column("x", Values::F64(x))
+        .push_column("y", Values::F64(y))
+        .push_column("type", Values::Str(kind))
+        .push_column("state", Values::Str(state));
     t
 }

@@ -228,6 +228,59 @@ fn repulsion_keeps_overlaps_bounded_while_growing() {
     assert!(worst0 > 0.9 && mean0 > 2.0 * mean, "{worst0} {mean0}");
 }
 
+/// Migrating immune cells pressed against each other (chemotaxis drives
+/// them all towards the spheroid's hypoxic centre) settle where the springs
+/// balance their drive: no two live immune cells overlap by more than half
+/// their contact distance after a day, instead of piling onto one spot.
+#[test]
+fn migrating_immune_cells_do_not_pile_up() {
+    let p = plan(&abm_scene(
+        24,
+        2,
+        144,
+        144,
+        1024,
+        "initial_radius = 150.0\nimmune_count = 80.0\nimmune_speed = 0.5\nimmune_bias = 0.8\n\
+         kill_probability = 0.0\nimmune_death_rate = 0.0",
+        "",
+    ));
+    let mut e = cpu().engine(&p, None).unwrap();
+    e.advance(144).unwrap();
+    let state = e.read_state().unwrap();
+    let params = p.params_f32();
+    let (len, np) = (p.model.state_len(), p.n_params());
+    for m in 0..2 {
+        let cells = p
+            .model
+            .agents(
+                &params[m * np..(m + 1) * np],
+                &state[m * len..(m + 1) * len],
+            )
+            .unwrap();
+        let immune: Vec<_> = cells
+            .iter()
+            .filter(|c| c.kind == 1 && c.state == 0)
+            .collect();
+        assert_eq!(immune.len(), 80);
+        let mut worst = 0.0f32;
+        for (i, a) in immune.iter().enumerate() {
+            for b in &immune[i + 1..] {
+                let d = ((a.x - b.x).powi(2) + (a.y - b.y).powi(2)).sqrt();
+                worst = worst.max(1.0 - d / (a.radius + b.radius));
+            }
+        }
+        assert!(worst < 0.5, "member {m}: immune cells overlap by {worst}");
+        // They did migrate inwards (the test is not about idle cells).
+        let (cx, cy) = (300.0f32, 300.0f32);
+        let mean_r = immune
+            .iter()
+            .map(|c| ((c.x - cx).powi(2) + (c.y - cy).powi(2)).sqrt())
+            .sum::<f32>()
+            / immune.len() as f32;
+        assert!(mean_r < 200.0, "mean distance from centre {mean_r}");
+    }
+}
+
 /// Without immune cells there are no immune kills; with them (and the same
 /// seeds) there are.
 #[test]
@@ -249,7 +302,7 @@ fn immune_free_runs_record_no_immune_kills() {
         60,
         20,
         512,
-        &format!("{base}\nimmune_count = 60.0\nimmune_speed = 2.0"),
+        &format!("{base}\nimmune_count = 60.0\nimmune_speed = 0.5"),
         "",
     ));
     let (frames, _) = run(&p);
@@ -311,6 +364,11 @@ fn bad_agent_scenes_name_the_key() {
     assert!(e.to_string().contains("grid.dx"), "{e}");
     let e = err(&abm_scene(12, 1, 1, 1, 64, "adhesion = 1.0", ""));
     assert!(e.to_string().contains("largest stable dt"), "{e}");
+    let e = err(&abm_scene(12, 1, 1, 1, 64, "immune_speed = 1.0", ""));
+    assert!(
+        e.to_string().contains("largest dt for this speed is 6 min"),
+        "{e}"
+    );
     let e = err(&abm_scene(12, 1, 1, 1, 4, "initial_radius = 100.0", ""));
     assert!(e.to_string().contains("agents.capacity"), "{e}");
     let e = err(&abm_scene(

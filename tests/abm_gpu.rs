@@ -39,7 +39,7 @@ fn therapy(members: u32, steps: u64) -> String {
         5,
         1024,
         "initial_radius = { dist = \"uniform\", low = 90.0, high = 130.0 }\n\
-         immune_count = 30.0\nimmune_speed = 2.0\nkill_probability = 0.1\n\
+         immune_count = 30.0\nimmune_speed = 0.5\nkill_probability = 0.1\n\
          doubling_time = 500.0\ndrug_kill_rate = 0.01",
         "[[arms]]\nname = \"drug\"\nchemo = { times = [20.0], dose = 2.0, decay = 0.01 }\n",
     )

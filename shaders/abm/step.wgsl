@@ -269,10 +269,8 @@ fn step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                 }
             }
         }
-        // Linearly implicit in the springs (cpu.rs explains).
-        let damp = 1.0 / (1.0 + DT * stiff);
-        vx = vx + fx * damp;
-        vy = vy + fy * damp;
+        var mx = 0.0;
+        var my = 0.0;
         let r4 = philox4x32_10(vec4<u32>(id, member, U.step, STREAM_AGENTS), key);
         let u0 = philox_unit(r4.x);
         let u1 = philox_unit(r4.y);
@@ -286,7 +284,8 @@ fn step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             let g2 = gx * gx + gy * gy;
             var tx = 0.0;
             var ty = 0.0;
-            if (g2 > 0.0) {
+            // Contact inhibition (cpu.rs).
+            if (g2 > 0.0 && stiff == 0.0) {
                 let inv = 1.0 / sqrt(g2);
                 tx = -gx * inv;
                 ty = -gy * inv;
@@ -295,9 +294,14 @@ fn step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             let bias = param(m, P_immune_bias);
             let rw = 1.0 - bias;
             let speed = param(m, P_immune_speed);
-            vx = vx + speed * (bias * tx + rw * cos(th));
-            vy = vy + speed * (bias * ty + rw * sin(th));
+            mx = speed * (bias * tx + rw * cos(th));
+            my = speed * (bias * ty + rw * sin(th));
         }
+        // Springs and migration in one overdamped balance, linearly
+        // implicit in the springs (cpu.rs explains).
+        let damp = 1.0 / (1.0 + DT * stiff);
+        vx = vx + (fx + mx) * damp;
+        vy = vy + (fy + my) * damp;
         let nx = min(max(xi + DT * vx, ri), LX - ri);
         let ny = min(max(yi + DT * vy, ri), LY - ri);
         var slots = 1u;

@@ -1,9 +1,11 @@
 //! `vtwin run SCENE`: one plan, advanced to the end, written as a run
-//! directory (params, observables, status, optional fields and montage,
-//! manifest), atomically.
+//! directory (params, observables, status, optional fields, agents and
+//! montage, manifest), atomically.
 
 use super::{EngineArgs, progress_bar};
-use crate::io::{RunDir, TableFormat};
+use crate::io::{Disc, RunDir, TableFormat};
+use crate::model::{AGENT_STATES, AGENT_TYPES};
+use crate::plan::Plan;
 use crate::record::{self, params_table};
 use crate::scene::{FormatName, Scene};
 use anyhow::{Context, Result};
@@ -69,6 +71,70 @@ pub fn default_out(scene: &std::path::Path, what: &str) -> PathBuf {
     ))
 }
 
+/// The final-state snapshots of `--save-fields`: `fields.npy` (members ×
+/// fields × ny × nx, only the field words of each member's state),
+/// `montage.png` of the first `montage_members` members and, for a model
+/// with agents, the `agents` table (one row per agent of every member).
+/// Grid models get the viridis field montage of their first field; agent
+/// models get agent panels (`io::montage`: field 0 in grey, agents as
+/// discs coloured by `io::agent_colour`).
+fn save_fields(
+    dir: &RunDir,
+    plan: &Plan,
+    state: &[f32],
+    montage_members: u32,
+    fmt: TableFormat,
+) -> Result<()> {
+    let g = plan.model.grid();
+    let (nx, ny) = (g.nx as usize, g.ny as usize);
+    let fields = record::member_fields(plan, state);
+    crate::io::write_npy_f32(
+        &dir.file("fields.npy"),
+        &[plan.members as usize, g.fields as usize, ny, nx],
+        &fields,
+    )?;
+    let shown = (montage_members.max(1) as usize).min(plan.members as usize);
+    let (n, len) = (g.sites(), g.len());
+    let firsts: Vec<&[f32]> = (0..shown).map(|m| &fields[m * len..m * len + n]).collect();
+    let cols = (shown as f64).sqrt().ceil() as usize;
+    // About 256 pixels per panel (whole pixels per site).
+    let scale = (256 / nx.max(ny)).max(1);
+    let (w, h, rgba) = match record::member_agents(plan, state) {
+        None => crate::io::field_montage(&firsts, nx, ny, cols, scale),
+        Some(agents) => {
+            dir.write_table(&record::agents_table(plan, &agents), fmt)?;
+            let inv_dx = 1.0 / g.dx as f32;
+            let discs: Vec<Vec<Disc>> = agents[..shown]
+                .iter()
+                .map(|list| {
+                    let mut drawn: Vec<(u8, Disc)> = list
+                        .iter()
+                        .map(|a| {
+                            let (colour, layer) = crate::io::agent_colour(
+                                record::code_name(&AGENT_TYPES, a.kind).unwrap_or(""),
+                                record::code_name(&AGENT_STATES, a.state).unwrap_or(""),
+                            );
+                            let disc = Disc {
+                                x: a.x * inv_dx,
+                                y: a.y * inv_dx,
+                                r: a.radius * inv_dx,
+                                colour,
+                            };
+                            (layer, disc)
+                        })
+                        .collect();
+                    // Stable: within a layer, pool order.
+                    drawn.sort_by_key(|&(layer, _)| layer);
+                    drawn.into_iter().map(|(_, d)| d).collect()
+                })
+                .collect();
+            crate::io::agent_montage(&firsts, &discs, nx, ny, cols, scale)
+        }
+    };
+    crate::io::write_png_rgba(&dir.file("montage.png"), w, h, &rgba)?;
+    Ok(())
+}
+
 /// Returns the process exit code.
 pub fn run(args: &RunArgs) -> Result<i32> {
     let started = crate::manifest::now();
@@ -124,27 +190,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     dir.write_table(&rec.status_table(), fmt)?;
     if args.save_fields || scene.file.output.save_fields {
         let state = engine.read_state()?;
-        let g = plan.model.grid();
-        crate::io::write_npy_f32(
-            &dir.file("fields.npy"),
-            &[
-                plan.members as usize,
-                g.fields as usize,
-                g.ny as usize,
-                g.nx as usize,
-            ],
-            &state,
-        )?;
-        let shown = (scene.file.output.montage_members.max(1) as usize).min(plan.members as usize);
-        let n = g.sites();
-        let fields: Vec<&[f32]> = (0..shown)
-            .map(|m| &state[m * g.len()..m * g.len() + n])
-            .collect();
-        let cols = (shown as f64).sqrt().ceil() as usize;
-        let scale = (256 / g.nx.max(g.ny) as usize).max(1);
-        let (w, h, rgba) =
-            crate::io::field_montage(&fields, g.nx as usize, g.ny as usize, cols, scale);
-        crate::io::write_png_rgba(&dir.file("montage.png"), w, h, &rgba)?;
+        save_fields(&dir, &plan, &state, scene.file.output.montage_members, fmt)?;
     }
     let failed = rec.failed();
     let descr: Vec<serde_json::Value> = plan
@@ -170,11 +216,12 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     let final_dir = dir.finish(manifest)?;
     println!("{}", final_dir.display());
     if failed > 0 {
-        let div = rec.status.iter().filter(|s| s.name() == "diverged").count();
+        let count = |name: &str| rec.status.iter().filter(|s| s.name() == name).count();
         eprintln!(
-            "vtwin run: {failed} of {} members failed ({div} diverged, {} saturated)",
+            "vtwin run: {failed} of {} members failed ({} diverged, {} saturated)",
             plan.members,
-            failed - div
+            count("diverged"),
+            count("saturated")
         );
         if args.on_member_error == OnMemberError::Fail {
             return Ok(3);

@@ -1,7 +1,8 @@
 //! The output layer: everything vtwin writes to (or reads back from) disk.
 //!
 //! Owns: table files (`parquet`, `csv`), raw field arrays (`npy`), field
-//! pictures (`png`), run directories that appear atomically with a hashed
+//! pictures (`png`; agent panels with discs drawn over a field, `montage`),
+//! run directories that appear atomically with a hashed
 //! manifest (`rundir`), and the small file helpers they share (`files`).
 //!
 //! Must not touch: the GPU, the engine or any model. It only sees
@@ -10,6 +11,7 @@
 
 pub mod csv;
 pub mod files;
+pub mod montage;
 pub mod npy;
 pub mod parquet;
 pub mod png;
@@ -17,9 +19,10 @@ pub mod rundir;
 
 pub use self::csv::{ColumnType, read_csv, read_csv_typed, write_csv};
 pub use self::files::{sha256_file, write_atomic};
+pub use self::montage::{Disc, agent_colour, agent_montage};
 pub use self::npy::{read_npy_f32, write_npy_f32};
 pub use self::parquet::{read_parquet, write_parquet};
-pub use self::png::{colormap, field_montage, write_png_rgba};
+pub use self::png::{colormap, field_montage, field_montage_with, write_png_rgba};
 pub use self::rundir::{RunDir, install_interrupt_cleanup};
 
 use crate::table::Table;

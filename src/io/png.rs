@@ -65,6 +65,19 @@ pub fn field_montage(
     cols: usize,
     scale: usize,
 ) -> (u32, u32, Vec<u8>) {
+    field_montage_with(fields, nx, ny, cols, scale, colormap)
+}
+
+/// [`field_montage`] with another colour ramp: `colour(t)` for `t` in
+/// [0, 1] (NaN cells are still [`NAN_COLOUR`]).
+pub fn field_montage_with(
+    fields: &[&[f32]],
+    nx: usize,
+    ny: usize,
+    cols: usize,
+    scale: usize,
+    colour: fn(f32) -> [u8; 3],
+) -> (u32, u32, Vec<u8>) {
     if fields.is_empty() || nx == 0 || ny == 0 {
         return (0, 0, Vec::new());
     }
@@ -90,8 +103,8 @@ pub fn field_montage(
             "montage field {k} has {} values, expected {nx}×{ny}",
             field.len()
         );
-        let colours = field_colours(field);
-        let (x0, y0) = ((k % cols) * (tile_w + 1), (k / cols) * (tile_h + 1));
+        let colours = field_colours(field, colour);
+        let (x0, y0) = tile_origin(k, cols, tile_w, tile_h);
         for py in 0..tile_h {
             let row = &colours[(py / scale) * nx..(py / scale + 1) * nx];
             let start = ((y0 + py) * width + x0) * 4;
@@ -107,8 +120,15 @@ pub fn field_montage(
     (width as u32, height as u32, rgba)
 }
 
+/// Top-left pixel of tile `k` in a montage of `cols` columns of
+/// `tile_w × tile_h` tiles separated by 1-pixel lines.
+pub fn tile_origin(k: usize, cols: usize, tile_w: usize, tile_h: usize) -> (usize, usize) {
+    let cols = cols.max(1);
+    ((k % cols) * (tile_w + 1), (k / cols) * (tile_h + 1))
+}
+
 /// One colour per cell, normalised to the field's finite range.
-fn field_colours(field: &[f32]) -> Vec<[u8; 3]> {
+fn field_colours(field: &[f32], colour: fn(f32) -> [u8; 3]) -> Vec<[u8; 3]> {
     let (lo, hi) = field
         .iter()
         .filter(|v| v.is_finite())
@@ -122,11 +142,11 @@ fn field_colours(field: &[f32]) -> Vec<[u8; 3]> {
             if v.is_nan() {
                 NAN_COLOUR
             } else if span > 0.0 && span.is_finite() {
-                colormap((v - lo) / span)
+                colour((v - lo) / span)
             } else if v.is_infinite() {
-                colormap(if v > 0.0 { 1.0 } else { 0.0 })
+                colour(if v > 0.0 { 1.0 } else { 0.0 })
             } else {
-                colormap(0.5)
+                colour(0.5)
             }
         })
         .collect()

@@ -219,9 +219,11 @@ impl Assimilator {
         let p_est = p_all.select_rows(self.est.iter());
         let mut z = self.layout.augment(&e_f, &p_est).map_err(fail)?;
         let mut p_new = p_all.clone();
+        let mut resampled: Vec<usize> = (0..n).collect();
         let changed = match &report.transform {
             Transform::Keep => false,
             Transform::Resample(p) => {
+                resampled = p.idx.clone();
                 let idx: Vec<u32> = p.idx.iter().map(|&i| i as u32).collect();
                 ens.engine.copy_members(&idx)?;
                 p_new = p_all.select_columns(p.idx.iter());
@@ -235,9 +237,16 @@ impl Assimilator {
             }
         };
         let (mut state, p_est_new) = self.layout.split(&z).map_err(fail)?;
+        // Agent pools are resampled whole by `copy_members`; the jitter
+        // (a linear combination of members) reaches only the parameters.
+        let whole_members = !ens.engine.plan().model.continuous_state();
         if changed {
-            self.clamp_state(&mut state);
-            ens.write_state(&state)?;
+            if whole_members {
+                state = e_f.select_columns(resampled.iter());
+            } else {
+                self.clamp_state(&mut state);
+                ens.write_state(&state)?;
+            }
             for (k, &j) in self.est.iter().enumerate() {
                 p_new.set_row(j, &p_est_new.row(k));
             }

@@ -129,6 +129,20 @@ impl Setup {
         };
         let provisional = freeze(scene)?;
         check_log_observables(scene, &section, &provisional)?;
+        if !provisional.model.continuous_state() && filter.method != MethodName::Pf {
+            let msg = format!(
+                "model `{}` keeps agents, not fields: `{}` would average agent positions, ids \
+                 and counts across members; use method = \"pf\" (a particle filter resamples \
+                 whole members and jitters only the estimated parameters)",
+                provisional.model.info().kind,
+                filter.method.name()
+            );
+            return Err(if opts.method.is_some() {
+                TwinError::Invalid(format!("--method: {msg}"))
+            } else {
+                scene.error_at("assimilation.method", msg).into()
+            });
+        }
         let dt = provisional.model.dt();
         let cycles = opts.cycles.or(section.cycles);
         let source_kind = match source {

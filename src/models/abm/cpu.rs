@@ -182,19 +182,8 @@ pub fn step(m: &AbmModel, ctx: &StepCtx, p: &Params, src: &[f32], dst: &mut [f32
                     }
                 }
             }
-            // Linearly implicit in the springs: a pair's overlap shrinks by
-            // (1 − a)/(1 + a) per step, a = dt·rep/R, stable for any dt.
-            let damp = 1.0 / (1.0 + m.dt * stiff);
-            vx += fx * damp;
-            vy += fy * damp;
-            let u = draw4(
-                ctx.seed,
-                ids[i] as u32,
-                ctx.member,
-                ctx.step,
-                Stream::Agents as u32,
-            )
-            .map(u32_to_unit_f32);
+            let u = agent_uniforms(ctx, ids[i]);
+            let (mut mx, mut my) = (0.0f32, 0.0f32);
             if ki == IMMUNE && si == LIVE {
                 // Down the oxygen gradient (towards consuming tissue), mixed
                 // with a random direction.
@@ -210,16 +199,26 @@ pub fn step(m: &AbmModel, ctx: &StepCtx, p: &Params, src: &[f32], dst: &mut [f32
                 let gy = at(cx, cy + 1) - at(cx, cy - 1);
                 let g2 = gx * gx + gy * gy;
                 let (mut tx, mut ty) = (0.0f32, 0.0f32);
-                if g2 > 0.0 {
+                // Contact inhibition: a cell touching another stops its
+                // directed migration (its random walk goes on).
+                if g2 > 0.0 && stiff == 0.0 {
                     let inv = 1.0 / g2.sqrt();
                     tx = -gx * inv;
                     ty = -gy * inv;
                 }
                 let th = TAU * u[3];
                 let rw = 1.0 - p.immune_bias;
-                vx += p.immune_speed * (p.immune_bias * tx + rw * th.cos());
-                vy += p.immune_speed * (p.immune_bias * ty + rw * th.sin());
+                mx = p.immune_speed * (p.immune_bias * tx + rw * th.cos());
+                my = p.immune_speed * (p.immune_bias * ty + rw * th.sin());
             }
+            // Springs and migration share one overdamped balance, linearly
+            // implicit in the springs: a pair's overlap shrinks by
+            // (1 − a)/(1 + a) per step (a = dt·rep/R), stable for any dt,
+            // and a migrating cell pressed into others settles where the
+            // springs balance its drive instead of climbing over them.
+            let damp = 1.0 / (1.0 + m.dt * stiff);
+            vx += (fx + mx) * damp;
+            vy += (fy + my) * damp;
             let nx = (xs[i] + m.dt * vx).max(ri).min(m.lx - ri);
             let ny = (ys[i] + m.dt * vy).max(ri).min(m.ly - ri);
             let mut f = Fate {
@@ -309,14 +308,7 @@ pub fn step(m: &AbmModel, ctx: &StepCtx, p: &Params, src: &[f32], dst: &mut [f32
         let divides = f.slots == 2 && !overflow;
         let mut clock = f.clock;
         if divides {
-            let u = draw4(
-                ctx.seed,
-                ids[i] as u32,
-                ctx.member,
-                ctx.step,
-                Stream::Agents as u32,
-            );
-            let th = TAU * u32_to_unit_f32(u[3]);
+            let th = TAU * agent_uniforms(ctx, ids[i])[3];
             let half = 0.5 * p.radius(ki);
             let ox = half * th.cos();
             let oy = half * th.sin();
@@ -348,6 +340,19 @@ pub fn step(m: &AbmModel, ctx: &StepCtx, p: &Params, src: &[f32], dst: &mut [f32
     dst[l.h(H_NEXT_ID)] = (next_id + born) as f32;
     dst[l.h(H_KILLS)] = src[l.h(H_KILLS)] + kills as f32;
     observe_header(m, p, dst);
+}
+
+/// The four uniforms of an agent's step: Philox counter (id, member, step,
+/// `Stream::Agents`), as the WGSL draws them.
+fn agent_uniforms(ctx: &StepCtx, id: f32) -> [f32; 4] {
+    draw4(
+        ctx.seed,
+        id as u32,
+        ctx.member,
+        ctx.step,
+        Stream::Agents as u32,
+    )
+    .map(u32_to_unit_f32)
 }
 
 fn write_agent(l: &Layout, dst: &mut [f32], slot: usize, a: [f32; 6]) {

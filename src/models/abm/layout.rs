@@ -187,6 +187,16 @@ impl Layout {
 mod tests {
     use super::*;
 
+    /// Each region starts where the previous one ends, and they end at `len`.
+    fn assert_tiles(regions: &[(usize, usize)], len: usize) {
+        let mut at = 0;
+        for &(off, n) in regions {
+            assert_eq!(off, at);
+            at += n;
+        }
+        assert_eq!(at, len);
+    }
+
     #[test]
     fn regions_tile_the_state_and_scratch_without_overlap() {
         let l = Layout {
@@ -205,12 +215,7 @@ mod tests {
             (l.clock(), 7),
             (l.id(), 7),
         ];
-        let mut at = 0;
-        for (off, len) in state {
-            assert_eq!(off, at);
-            at += len;
-        }
-        assert_eq!(at, l.state_len());
+        assert_tiles(&state, l.state_len());
         let scratch = [
             (l.s_start(), 16),
             (l.s_sorted(), 7),
@@ -222,12 +227,7 @@ mod tests {
             (l.s_den_o2(), 15),
             (l.s_den_drug(), 15),
         ];
-        let mut at = 0;
-        for (off, len) in scratch {
-            assert_eq!(off, at);
-            at += len;
-        }
-        assert_eq!(at, l.scratch_len());
+        assert_tiles(&scratch, l.scratch_len());
         let words: Vec<usize> = OBSERVABLES.iter().map(|o| o.1).collect();
         assert!(words.iter().all(|&w| w < HEADER && w != H_COUNT));
     }

@@ -233,6 +233,10 @@ impl Model for AbmModel {
         self.layout.scratch_len()
     }
 
+    fn continuous_state(&self) -> bool {
+        false
+    }
+
     fn status_word(&self) -> Option<usize> {
         Some(self.layout.h(layout::H_SATURATED))
     }
@@ -314,6 +318,18 @@ impl Model for AbmModel {
                     self.dt,
                     r_min / 6.0,
                     r_min / 6.0 / p.adhesion
+                ));
+            }
+            let stride = self.dt * p.immune_speed;
+            if stride > p.immune_radius {
+                return Err(format!(
+                    "member {m}: immune_speed = {} µm/min with dt = {} min moves an immune cell \
+                     {stride} µm per step, more than its radius ({} µm): it would pass through \
+                     cells it has not seen; the largest dt for this speed is {} min",
+                    p.immune_speed,
+                    self.dt,
+                    p.immune_radius,
+                    p.immune_radius / p.immune_speed
                 ));
             }
             let n = init::spheroid(self, &p).len();

@@ -119,9 +119,9 @@ pub const TABLE: [Row; 29] = [
     (
         "repulsion",
         "µm/min",
-        0.5,
+        2.0,
         (0.0, 100.0),
-        "speed at which two fully overlapping cells are pushed apart (overdamped)",
+        "overdamped linear repulsion: a cell overlapping a neighbour by a fraction q of their contact distance is pushed at repulsion·q (integrated linearly implicitly, stable for any dt)",
     ),
     (
         "adhesion",
@@ -133,9 +133,9 @@ pub const TABLE: [Row; 29] = [
     (
         "immune_speed",
         "µm/min",
-        2.0,
+        0.5,
         (0.0, 100.0),
-        "immune cell migration speed",
+        "immune cell migration speed (needs dt · immune_speed ≤ immune_radius: a step must not carry a cell past a neighbour it has not seen)",
     ),
     (
         "immune_bias",
