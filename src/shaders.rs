@@ -34,6 +34,7 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../shaders/rd/gray_scott.wgsl"),
     ),
     ("rd/fused.wgsl", include_str!("../shaders/rd/fused.wgsl")),
+    ("rd/flush.wgsl", include_str!("../shaders/rd/flush.wgsl")),
     (
         "rd/gray_scott_f16.wgsl",
         include_str!("../shaders/rd/gray_scott_f16.wgsl"),

@@ -1,8 +1,8 @@
 //! The verification suite behind `vtwin verify` and the tests: known
 //! answers (Philox), analytic solutions (heat kernel convergence order,
-//! Fisher–KPP front speed, mass conservation), GPU–CPU agreement per model,
-//! determinism and batch independence. Each check returns what it expected,
-//! what it measured and the tolerance.
+//! Fisher–KPP front speed, mass conservation), GPU–CPU agreement per model
+//! and through the subnormal regime, determinism and batch independence.
+//! Each check returns what it expected, what it measured and the tolerance.
 //!
 //! Owns: the checks and their tolerances. Scenes are built from TOML text
 //! here so the suite needs no files. Never imports wgpu directly.
@@ -327,6 +327,120 @@ pub fn abm_agreement(backend: &Backend) -> Check {
     }
 }
 
+/// Gray–Scott with nothing to feed v (no patch, F + k = 0.1): v decays by
+/// 0.9 per step from noise of 0.02 and is below f32's smallest normal
+/// (1.2e-38) after about 750 steps, so 800 steps cross the range where,
+/// without the flush of stored values, it would turn subnormal.
+pub const DECAYING_GRAY_SCOTT: &str = r#"
+[model]
+kind = "gray_scott"
+[grid]
+nx = 16
+ny = 16
+dx = 0.0390625
+[time]
+dt = 1.0
+steps = 800
+[ensemble]
+members = 4
+seed = 3
+[parameters]
+Du = 2e-5
+Dv = 1e-5
+F = 0.04
+k = 0.06
+[initial]
+background = { u = 1.0, v = 0.0 }
+noise = 0.02
+noise_species = ["v"]
+"#;
+
+/// Bound on |gpu − cpu| through the decaying regime of
+/// [`DECAYING_GRAY_SCOTT`]. Both backends store every new state value
+/// through the same bit test (`flush_tiny`: subnormal → +0.0), so a device
+/// that keeps subnormal intermediates, as the CPU does (lavapipe), matches
+/// the CPU bit for bit. A device that flushes subnormal intermediates
+/// (u·v·v, Dv·∇²v once v is near 1e-37) changes a step's result by less
+/// than about MIN_POSITIVE; those changes decay by 1 − (F + k) = 0.9 per
+/// step, so they add up to less than MIN_POSITIVE / (F + k), and a factor 2
+/// covers rounding. u ≈ 1 is untouched either way.
+pub const SUBNORMAL_ATOL: f64 = 2.0 * f32::MIN_POSITIVE as f64 / 0.1;
+
+/// After 800 steps of [`DECAYING_GRAY_SCOTT`] neither backend's state holds
+/// a subnormal value and GPU and CPU agree to [`SUBNORMAL_ATOL`] (absolute,
+/// ≈ 2.4e-37). The measured column says how many values were bit-identical
+/// and how many v values both flushed to zero.
+pub fn subnormal_agreement(backend: &Backend) -> Check {
+    let name = "gpu_vs_cpu.subnormal";
+    if !matches!(backend, Backend::Gpu(_)) {
+        return Check::na(name, "needs a GPU backend");
+    }
+    let p = plan(&scene("decaying_gray_scott", DECAYING_GRAY_SCOTT), None);
+    let res =
+        run_to_end(backend, &p, None).and_then(|g| Ok((g, run_to_end(&Backend::Cpu, &p, None)?)));
+    match res {
+        Ok((g, c)) => {
+            let s = DecayComparison::of(&g, &c);
+            Check::new(
+                name,
+                format!("no subnormal state values; max |gpu−cpu| ≤ {SUBNORMAL_ATOL:.3e}"),
+                format!(
+                    "{:.3e}; {} of {} values bit-identical; subnormal values: gpu {}, cpu {}; \
+                     zeros: gpu {}, cpu {}",
+                    s.worst, s.identical, s.len, s.subnormal.0, s.subnormal.1, s.zeros.0, s.zeros.1
+                ),
+                format!("absolute, {} steps", p.steps),
+                s.passes(),
+            )
+        }
+        Err(e) => Check::error(name, e),
+    }
+}
+
+/// Two states of the decaying case compared: the worst absolute difference
+/// (∞ for NaN), bit-identical values, and (gpu, cpu) counts of subnormal
+/// and of exactly +0.0 values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecayComparison {
+    pub worst: f64,
+    pub identical: usize,
+    pub len: usize,
+    pub subnormal: (usize, usize),
+    pub zeros: (usize, usize),
+}
+
+impl DecayComparison {
+    pub fn of(gpu: &[f32], cpu: &[f32]) -> DecayComparison {
+        let worst = gpu
+            .iter()
+            .zip(cpu)
+            .map(|(&x, &y)| (x as f64 - y as f64).abs())
+            .fold(
+                0.0,
+                |m: f64, d| if d.is_nan() { f64::INFINITY } else { m.max(d) },
+            );
+        let subs = |a: &[f32]| a.iter().filter(|x| x.is_subnormal()).count();
+        let zeros = |a: &[f32]| a.iter().filter(|x| x.to_bits() == 0).count();
+        DecayComparison {
+            worst,
+            identical: gpu
+                .iter()
+                .zip(cpu)
+                .filter(|(x, y)| x.to_bits() == y.to_bits())
+                .count(),
+            len: if gpu.len() == cpu.len() { gpu.len() } else { 0 },
+            subnormal: (subs(gpu), subs(cpu)),
+            zeros: (zeros(gpu), zeros(cpu)),
+        }
+    }
+
+    /// Same (non-zero) length, no subnormal on either side, within
+    /// [`SUBNORMAL_ATOL`].
+    pub fn passes(&self) -> bool {
+        self.subnormal == (0, 0) && self.worst <= SUBNORMAL_ATOL && self.len > 0
+    }
+}
+
 /// Philox4x32-10 known answers on the CPU, and on the GPU when there is one.
 pub fn philox(backend: &Backend) -> Vec<Check> {
     let mut out = Vec::new();
@@ -617,6 +731,7 @@ pub fn all(backend: &Backend) -> Vec<Check> {
     let mut v = philox(backend);
     v.extend(gpu_cpu_agreement(backend));
     v.push(abm_agreement(backend));
+    v.push(subnormal_agreement(backend));
     v.push(heat_order(backend).0);
     v.push(fisher_speed(backend));
     v.push(mass_conservation(backend));

@@ -179,3 +179,32 @@ fn fused_refuses_time_dependent_kinetics() {
         );
     }
 }
+
+/// The fused kernel flushes stored values as the single-step kernel does
+/// (`shaders/rd/flush.wgsl`): through the decaying regime
+/// (`verify::DECAYING_GRAY_SCOTT`, 800 steps) its state holds no subnormal
+/// value and agrees with the CPU twin to `verify::SUBNORMAL_ATOL`; on a
+/// software adapter, which keeps subnormal intermediates like the CPU, it
+/// is bit-identical to it.
+#[test]
+fn fused_flushes_subnormals_like_the_cpu_twin() {
+    let Some(b) = gpu() else { return };
+    let p = vtwin::verify::plan(
+        &vtwin::verify::scene("decaying", vtwin::verify::DECAYING_GRAY_SCOTT),
+        None,
+    );
+    let cpu = vtwin::verify::run_to_end(&Backend::Cpu, &p, None).unwrap();
+    for k in [4u32, 8] {
+        let fused = run(&b, &p, Some(k), p.steps);
+        let s = vtwin::verify::DecayComparison::of(&fused, &cpu);
+        println!("K = {k}: {s:?}");
+        assert!(s.passes(), "K = {k}: {s:?}");
+        assert!(
+            s.zeros.0 > s.len / 4,
+            "K = {k}: the case must reach the flush: {s:?}"
+        );
+        if b.adapter().is_some_and(|a| a.is_software()) {
+            assert_eq!(s.identical, s.len, "K = {k}: {s:?}");
+        }
+    }
+}

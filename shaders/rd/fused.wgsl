@@ -8,15 +8,19 @@
 // The arithmetic of a site is stencil.wgsl's, term for term (same face
 // weights, same order of the Laplacian sum, same kinetics/diffusivity/post),
 // so the two kernels agree to the last bit unless the compiler contracts
-// differently. Halo sites come from the periodic image on periodic grids
-// and from the mirror image on no-flux grids: the mirror-extended field
-// evolves as its mirror, which is what the single-step kernel's clamped
-// neighbour (x − 1 → x at x = 0) computes at the edge.
+// differently; each new value goes through the same flush_tiny
+// (rd/flush.wgsl) before it is kept. Halo sites come from the periodic
+// image on periodic grids and from the mirror image on no-flux grids: the
+// mirror-extended field evolves as its mirror, which is what the
+// single-step kernel's clamped neighbour (x − 1 → x at x = 0) computes at
+// the edge.
 //
 // One workgroup array, no ping-pong: each invocation computes the new
 // values of its sites into registers, a barrier, then writes them, a
 // barrier. The generated header adds TILE, HALO, SIDE, TILE_LEN
 // (SIDE²·NS), CPT (sites per invocation) and NV (CPT·NS).
+
+//#include "rd/flush.wgsl"
 
 const WG: u32 = 256u;
 
@@ -96,7 +100,7 @@ fn fused(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
                 }
                 out = post(m, gx, gy, out);
                 for (var s = 0u; s < NS; s = s + 1u) {
-                    nv[q * NS + s] = out[s];
+                    nv[q * NS + s] = flush_tiny(out[s]);
                 }
             }
         }

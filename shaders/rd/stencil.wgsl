@@ -6,7 +6,11 @@
 //   fn post(m: u32, x: u32, y: u32, c: array<f32, NS>) -> array<f32, NS>
 // and the generated header supplies NX, NY, NS, NP, NSITES, DT, DX2INV,
 // PERIODIC, HAS_MAP, MAP_OFF and the P_<name> parameter indices.
+// New values are stored through flush_tiny (rd/flush.wgsl): subnormal
+// results become +0.0.
 // CPU twin: src/models/rd/cpu.rs (same operation order).
+
+//#include "rd/flush.wgsl"
 
 fn at(m: u32, s: u32, x: u32, y: u32) -> u32 {
     return (m * NS + s) * NSITES + y * NX + x;
@@ -69,6 +73,6 @@ fn step(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     out = post(m, x, y, out);
     for (var s = 0u; s < NS; s = s + 1u) {
-        dst[at(m, s, x, y)] = out[s];
+        dst[at(m, s, x, y)] = flush_tiny(out[s]);
     }
 }

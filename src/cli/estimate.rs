@@ -77,11 +77,18 @@ pub fn run(a: &EstimateArgs) -> Result<()> {
         human_seconds(e.projected_observe_seconds),
     );
     let mut text = text;
-    if e.backend == "cpu" {
+    // A short probe cannot see data-dependent costs. Values decaying
+    // towards zero are one: stored states are flushed below f32's smallest
+    // normal on every backend, but the arithmetic on tiny values before
+    // that (u·v·v in the spatial tails of Gray–Scott patterns) still takes
+    // x86's slow subnormal path, on the CPU backend and on software
+    // adapters alike (docs/performance.md).
+    let software = e.adapter.as_ref().is_some_and(|s| s.is_software());
+    if e.backend == "cpu" || software {
         text.push_str(
-            "note         a short probe cannot see data-dependent costs: on the CPU backend, states that decay \
-             into subnormal floats (e.g. Gray–Scott's v far from any pattern) run several times slower \
-             (docs/performance.md)\n",
+            "note         a short probe cannot see data-dependent costs: states that decay towards zero \
+             (e.g. Gray–Scott's v away from any pattern) pass through subnormal intermediates, which run \
+             several times slower on this backend (docs/performance.md)\n",
         );
     }
     if to_stdout {

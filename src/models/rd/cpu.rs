@@ -6,10 +6,32 @@
 //! vectorises them) and otherwise the general site-by-site loop
 //! `step_member_general`, which mirrors the WGSL line by line. Both give
 //! bit-identical results (a test compares them on random states).
+//!
+//! Every new state value is stored through [`flush_tiny`], the twin of
+//! `shaders/rd/flush.wgsl`: subnormal results become +0.0 on both
+//! backends, by a bit test rather than by changing the float environment.
 
 use super::{Kinetics, RdModel, kinetics};
 
 const MAX_SPECIES: usize = 8;
+
+/// Exponent bits of an f32.
+const EXP_BITS: u32 = 0x7f80_0000;
+
+/// `v`, or +0.0 where `v` is zero or subnormal (exponent bits 0, i.e.
+/// |v| < `f32::MIN_POSITIVE`); NaN and infinities are kept. The same bit
+/// test as `flush_tiny` in `shaders/rd/flush.wgsl`, written as an and-mask
+/// so the specialised row loops (`fast.rs`) still vectorise.
+///
+/// Why: states decaying towards zero (Gray–Scott's v away from a pattern)
+/// would otherwise stay subnormal, where x86 cores and software GPU
+/// adapters take a slow path for every operation (docs/performance.md).
+#[inline(always)]
+pub fn flush_tiny(v: f32) -> f32 {
+    let b = v.to_bits();
+    let keep = if b & EXP_BITS == 0 { 0 } else { u32::MAX };
+    f32::from_bits(b & keep)
+}
 
 pub fn step_member(m: &RdModel, step: u32, params: &[f32], src: &[f32], dst: &mut [f32]) {
     if !super::fast::step_member(m, params, src, dst) {
@@ -109,7 +131,7 @@ pub fn step_member_general(m: &RdModel, step: u32, params: &[f32], src: &[f32], 
                 kinetics::tumour_post(&m.ix, params, dose, &mut out);
             }
             for s in 0..ns {
-                dst[s * n + y * nx + x] = out[s];
+                dst[s * n + y * nx + x] = flush_tiny(out[s]);
             }
         }
     }
@@ -179,18 +201,73 @@ noise_species = ["u", "v"]
         RdModel::build(&scene, &block, &arm, 10).unwrap()
     }
 
+    fn subnormals(a: &[f32]) -> usize {
+        a.iter().filter(|x| x.is_subnormal()).count()
+    }
+
+    /// `flush_tiny` zeroes exactly the f32 values with exponent bits 0
+    /// (|v| < MIN_POSITIVE, −0.0 included, always to +0.0) and keeps every
+    /// other value bit for bit, NaN and infinities included.
+    #[test]
+    fn flush_tiny_zeroes_exactly_the_subnormals() {
+        let largest_subnormal = f32::from_bits(0x007f_ffff);
+        assert!(largest_subnormal.is_subnormal());
+        for v in [
+            largest_subnormal,
+            -largest_subnormal,
+            f32::from_bits(1),
+            -f32::from_bits(1),
+            0.0,
+            -0.0,
+        ] {
+            assert_eq!(flush_tiny(v).to_bits(), 0, "{v:e}");
+        }
+        for v in [
+            f32::MIN_POSITIVE,
+            -f32::MIN_POSITIVE,
+            1.0,
+            -3.5e-30,
+            f32::MAX,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ] {
+            assert_eq!(flush_tiny(v).to_bits(), v.to_bits(), "{v:e}");
+        }
+        // Exponent-0 bit patterns, sampled: all are |v| < MIN_POSITIVE and
+        // all flush.
+        for bits in (0u32..0x0080_0000).step_by(4099).chain([0x8000_0001]) {
+            let v = f32::from_bits(bits);
+            assert!(v.abs() < f32::MIN_POSITIVE);
+            assert_eq!(flush_tiny(v).to_bits(), 0);
+        }
+    }
+
     /// The specialised Gray–Scott path (AVX2 build where the CPU has it, and
     /// the portable build) and the general twin give identical bits over
     /// several steps of a noisy state, on both boundaries, on grids with odd
-    /// widths, a single row and the smallest width scenes allow.
+    /// widths, a single row and the smallest width scenes allow; and the
+    /// same from a state whose v is scaled down to around f32's smallest
+    /// normal (4e-38), where steps produce subnormal results that both
+    /// paths must flush to +0.0 alike.
     #[test]
     fn fast_path_is_bit_identical_to_general_twin() {
         for (nx, ny) in [(3, 3), (5, 1), (17, 4), (64, 9)] {
-            for boundary in ["periodic", "noflux"] {
+            for (boundary, tiny) in [
+                ("periodic", false),
+                ("noflux", false),
+                ("periodic", true),
+                ("noflux", true),
+            ] {
                 let m = gs_model(nx, ny, boundary);
                 let params = [0.09f32, 0.05, 0.037, 0.06];
                 let mut a = vec![0.0f32; m.grid.len()];
                 m.init.fill(&m.grid, 7, 0, &mut a);
+                let n = m.grid.sites();
+                if tiny {
+                    a[n..].iter_mut().for_each(|v| *v *= 4e-38);
+                }
+                let mut flushed = 0;
                 let mut b = a.clone();
                 let mut c = a.clone();
                 let (mut a2, mut b2, mut c2) = (a.clone(), b.clone(), c.clone());
@@ -212,8 +289,44 @@ noise_species = ["u", "v"]
                         same(&c),
                         "{nx}×{ny} {boundary}: portable path differs after step {step}"
                     );
+                    assert_eq!(subnormals(&b), 0, "{nx}×{ny} {boundary}: step {step}");
+                    flushed += b[n..].iter().filter(|v| **v == 0.0).count();
+                }
+                if tiny {
+                    assert!(flushed > 0, "{nx}×{ny} {boundary}: nothing was flushed");
                 }
             }
+        }
+    }
+
+    /// Through the decaying regime (`verify::DECAYING_GRAY_SCOTT`: v decays
+    /// by 0.9 per step from noise of 0.02 and would be subnormal everywhere
+    /// after 800 steps under IEEE rules) the CPU backend's state holds no
+    /// subnormal value, most of v has been flushed to exactly +0.0, and u,
+    /// far from underflow, stays near 1.
+    #[test]
+    fn decaying_state_holds_no_subnormals() {
+        use crate::backend::Backend;
+        use crate::verify::{self, DECAYING_GRAY_SCOTT};
+        let p = verify::plan(&verify::scene("decaying", DECAYING_GRAY_SCOTT), None);
+        let state = verify::run_to_end(&Backend::Cpu, &p, None).unwrap();
+        assert_eq!(subnormals(&state), 0);
+        let n = p.model.state_len() / 2;
+        for (m, member) in state.chunks(2 * n).enumerate() {
+            let (u, v) = member.split_at(n);
+            let zeros = v.iter().filter(|x| x.to_bits() == 0).count();
+            assert!(
+                zeros > n / 2,
+                "member {m}: only {zeros} of {n} v values flushed"
+            );
+            assert!(
+                v.iter().all(|x| x.abs() < 1e-36),
+                "member {m}: v did not decay"
+            );
+            assert!(
+                u.iter().all(|x| (x - 1.0).abs() < 1e-3),
+                "member {m}: u moved"
+            );
         }
     }
 }

@@ -9,6 +9,7 @@
 //! Owns: speed only. Any change of arithmetic belongs in the general twin
 //! and the WGSL first; the test in `cpu.rs` holds the two paths equal.
 
+use super::cpu::flush_tiny;
 use super::{Kinetics, RdModel};
 
 /// Per-member constants of a Gray–Scott step.
@@ -23,7 +24,9 @@ struct Gs {
 }
 
 impl Gs {
-    /// One site: the general twin's arithmetic with unit face weights.
+    /// One site: the general twin's arithmetic with unit face weights,
+    /// and its flush of subnormal results (a compare and an and-mask per
+    /// lane once vectorised).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn site(
@@ -45,8 +48,8 @@ impl Gs {
         let ru = self.f * (1.0 - u) - uvv;
         let rv = uvv - (self.f + self.k) * v;
         (
-            u + self.dt * (self.du * lu + ru),
-            v + self.dt * (self.dv * lv + rv),
+            flush_tiny(u + self.dt * (self.du * lu + ru)),
+            flush_tiny(v + self.dt * (self.dv * lv + rv)),
         )
     }
 }
