@@ -6,20 +6,12 @@
 
 mod common;
 
-use common::TempDir;
+use common::{TempDir, vtwin};
 use serde_json::Value;
 use std::process::{Command, Output};
 use vtwin::bench::problem;
 use vtwin::engine::Engine;
 use vtwin::engine::cpu::CpuEngine;
-
-fn vtwin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vtwin"))
-        .args(args)
-        .env("VTWIN_PIPELINE_CACHE", "off")
-        .output()
-        .expect("run vtwin")
-}
 
 fn json_of(out: &Output) -> Value {
     assert!(

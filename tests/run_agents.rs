@@ -10,10 +10,9 @@
 
 mod common;
 
-use common::TempDir;
+use common::{TempDir, vtwin, write_scene};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use vtwin::io::{montage, read_csv, read_npy_f32};
 use vtwin::table::{Table, Values};
 
@@ -57,19 +56,6 @@ const NX: usize = 12;
 const NY: usize = 12;
 const DX: f64 = 25.0;
 const MEMBERS: usize = 3;
-
-fn vtwin(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_vtwin"))
-        .args(args)
-        .output()
-        .expect("runs vtwin")
-}
-
-fn write_scene(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().to_string()
-}
 
 fn run_ok(scene: &str, backend: &str, out: &Path) {
     let o = vtwin(&[

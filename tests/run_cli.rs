@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::TempDir;
+use common::{TempDir, vtwin, write_scene};
 use std::path::Path;
-use std::process::Command;
 use vtwin::io::{read_csv, read_parquet, sha256_file};
 use vtwin::table::Values;
 
@@ -51,19 +50,6 @@ kind = "first_crossing"
 of = "probe"
 threshold = 0.2
 "#;
-
-fn vtwin(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_vtwin"))
-        .args(args)
-        .output()
-        .expect("runs vtwin")
-}
-
-fn write_scene(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().to_string()
-}
 
 fn check_manifest(dir: &Path, backend: &str) -> serde_json::Value {
     let m: serde_json::Value =

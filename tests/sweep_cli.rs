@@ -14,8 +14,10 @@
 //! row). Crossing times of u = 0.5 must equal 0.5/(a + b) (u is linear in
 //! t, recorded every step, so interpolation is exact up to f32 rounding).
 
+mod common;
+
+use common::vtwin;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const LIN: &str = r#"
 [model]
@@ -76,13 +78,6 @@ fn tmp(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn vtwin(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_vtwin"))
-        .args(args)
-        .output()
-        .expect("vtwin runs")
 }
 
 /// Rows of a CSV file as maps from column to text.
@@ -232,10 +227,7 @@ fn failed_members_are_an_error_unless_dropped() {
         a.extend(extra.iter().map(|s| s.to_string()));
         a
     };
-    let o = Command::new(env!("CARGO_BIN_EXE_vtwin"))
-        .args(args(&[]))
-        .output()
-        .unwrap();
+    let o = vtwin(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>());
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert!(
@@ -243,10 +235,12 @@ fn failed_members_are_an_error_unless_dropped() {
         "{stderr}"
     );
     assert!(!out.exists(), "nothing is written on error");
-    let o = Command::new(env!("CARGO_BIN_EXE_vtwin"))
-        .args(args(&["--drop-failed"]))
-        .output()
-        .unwrap();
+    let o = vtwin(
+        &args(&["--drop-failed"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     let outputs = read(&out.join("outputs.csv"));

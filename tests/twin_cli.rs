@@ -5,19 +5,14 @@
 #[path = "io_common/mod.rs"]
 mod io_common;
 
+mod common;
+
+use common::vtwin;
 use io_common::Scratch;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use vtwin::io::read_csv;
 use vtwin::table::Values;
-
-fn vtwin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vtwin"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
 
 fn ok(args: &[&str]) -> Output {
     let o = vtwin(args);

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+use std::path::Path;
+use std::process::{Command, Output};
 use vtwin::backend::Backend;
 use vtwin::engine::BackendChoice;
 
@@ -111,4 +113,22 @@ pub fn series(plan: &vtwin::plan::Plan, frames: &[Vec<f32>], name: &str) -> Vec<
         .iter()
         .map(|f| f.chunks(stride).map(|c| c[k]).collect())
         .collect()
+}
+
+/// Runs the `vtwin` binary from the crate root with the on-disk pipeline
+/// cache off (tests never touch the user's cache).
+pub fn vtwin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vtwin"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("VTWIN_PIPELINE_CACHE", "off")
+        .output()
+        .expect("runs vtwin")
+}
+
+/// Writes a scene file into `dir` and returns its path as a string.
+pub fn write_scene(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("scene written");
+    p.to_string_lossy().to_string()
 }
