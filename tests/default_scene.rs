@@ -27,8 +27,7 @@ fn run(backend: &str, out: &std::path::Path) -> vtwin::table::Table {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let m = common::manifest(&out);
     assert_eq!(m["members"], 1024);
     assert_eq!(
         m["members_failed"], 0,

@@ -222,8 +222,7 @@ fn check_agent_outputs(out: &Path) {
         .count();
     assert!(tumour > 0);
 
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let m = common::manifest(&out);
     let listed: Vec<&str> = m["outputs"]
         .as_array()
         .unwrap()
@@ -368,8 +367,7 @@ fn saturated_members_are_counted() {
         let n = member.iter().filter(|&&x| x == m).count();
         assert!((1..=40).contains(&n), "member {m}: {n} agents");
     }
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let m = common::manifest(&out);
     assert_eq!(m["members_failed"].as_u64(), Some(sat as u64));
     let o = vtwin(&[
         "run",

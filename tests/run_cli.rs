@@ -52,8 +52,7 @@ threshold = 0.2
 "#;
 
 fn check_manifest(dir: &Path, backend: &str) -> serde_json::Value {
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let m = common::manifest(&dir);
     for key in [
         "schema_version",
         "engine",
@@ -284,8 +283,7 @@ fn failed_members_are_reported_and_optionally_fatal() {
         panic!()
     };
     assert!(s.iter().any(|x| x.as_deref() == Some("diverged")));
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let m = common::manifest(&out);
     assert!(m["members_failed"].as_u64().unwrap() > 0);
     let o = vtwin(&[
         "run",

@@ -132,3 +132,9 @@ pub fn write_scene(dir: &Path, name: &str, text: &str) -> String {
     std::fs::write(&p, text).expect("scene written");
     p.to_string_lossy().to_string()
 }
+
+/// A run directory's `manifest.json`.
+pub fn manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).expect("manifest"))
+        .expect("manifest is JSON")
+}
