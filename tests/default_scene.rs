@@ -27,7 +27,7 @@ fn run(backend: &str, out: &std::path::Path) -> vtwin::table::Table {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let m = common::manifest(&out);
+    let m = common::manifest(out);
     assert_eq!(m["members"], 1024);
     assert_eq!(
         m["members_failed"], 0,
