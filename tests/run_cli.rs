@@ -52,7 +52,7 @@ threshold = 0.2
 "#;
 
 fn check_manifest(dir: &Path, backend: &str) -> serde_json::Value {
-    let m = common::manifest(&dir);
+    let m = common::manifest(dir);
     for key in [
         "schema_version",
         "engine",
