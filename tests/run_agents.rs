@@ -222,7 +222,7 @@ fn check_agent_outputs(out: &Path) {
         .count();
     assert!(tumour > 0);
 
-    let m = common::manifest(&out);
+    let m = common::manifest(out);
     let listed: Vec<&str> = m["outputs"]
         .as_array()
         .unwrap()
