@@ -18,8 +18,7 @@ fn step(c: &mut Criterion) {
         Err(e) => println!("abm/gpu: skipped, no GPU adapter ({e})"),
     }
     for (name, backend) in &backends {
-        let hardware = backend.adapter().is_some_and(|a| !a.is_software());
-        let cap: u64 = if hardware { 20_000_000 } else { 1 << 20 };
+        let cap = vtwin::bench::abm::default_max_agents(backend);
         let mut g = c.benchmark_group(format!("abm/{name}"));
         g.sample_size(10).measurement_time(Duration::from_secs(3));
         for agents in [1000u32, 10_000] {

@@ -22,6 +22,15 @@ use std::path::Path;
 /// entry); neighbour reads come from cache and are not counted.
 pub const BYTES_PER_AGENT_STEP: f64 = 4.0 * (12.0 + 8.0 + 2.0);
 
+/// Most agents in total for one case unless told otherwise: 2²⁰ on the CPU
+/// backend and software adapters, 2·10⁷ on a hardware GPU.
+pub fn default_max_agents(backend: &Backend) -> u64 {
+    match backend.adapter() {
+        Some(a) if !a.is_software() => 20_000_000,
+        _ => 1 << 20,
+    }
+}
+
 /// A scene with about `agents` agents per member: an n × n grid of 25 µm
 /// sites (32 up to 2,000 agents, 64 beyond), a spheroid holding half of
 /// them and immune cells for the rest.

@@ -181,7 +181,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             repeats: a.repeats,
             max_total_agents: a
                 .max_agents
-                .unwrap_or(if hardware { 20_000_000 } else { 1 << 20 }),
+                .unwrap_or_else(|| crate::bench::abm::default_max_agents(&backend)),
         };
         let (rows, skipped) = crate::bench::abm::suite(&backend, &o, &mut log)?;
         results.extend(rows);
