@@ -6,22 +6,12 @@
 
 mod common;
 
-use common::{abm_scene, series};
+use common::{abm_scene, cpu, plan_of as plan, series};
 use std::path::Path;
-use vtwin::backend::Backend;
-use vtwin::engine::{BackendChoice, MemberStatus};
+use vtwin::engine::MemberStatus;
 use vtwin::plan::{Plan, PlanOptions};
 use vtwin::record::record;
 use vtwin::scene::Scene;
-
-fn plan(text: &str) -> Plan {
-    let s = Scene::parse(Path::new("abm.toml"), text).expect("scene parses");
-    Plan::freeze(&s, &PlanOptions::default()).expect("plan freezes")
-}
-
-fn cpu() -> Backend {
-    Backend::open(BackendChoice::Cpu, None, &mut |_| {}).expect("cpu backend")
-}
 
 fn run(p: &Plan) -> (Vec<Vec<f32>>, Vec<MemberStatus>) {
     let mut e = cpu().engine(p, None).expect("engine");

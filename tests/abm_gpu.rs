@@ -5,23 +5,12 @@
 
 mod common;
 
-use common::{abm_scene, gpu, series};
-use std::path::Path;
+use common::{abm_scene, cpu, gpu, plan_of as plan, series};
 use vtwin::backend::Backend;
 use vtwin::cohort::stats::ks_test;
-use vtwin::engine::{BackendChoice, MemberStatus};
-use vtwin::plan::{Plan, PlanOptions};
+use vtwin::engine::MemberStatus;
+use vtwin::plan::Plan;
 use vtwin::record::{Recording, record};
-use vtwin::scene::Scene;
-
-fn plan(text: &str) -> Plan {
-    let s = Scene::parse(Path::new("abm.toml"), text).expect("scene parses");
-    Plan::freeze(&s, &PlanOptions::default()).expect("plan freezes")
-}
-
-fn cpu() -> Backend {
-    Backend::open(BackendChoice::Cpu, None, &mut |_| {}).expect("cpu backend")
-}
 
 fn run(b: &Backend, p: &Plan, batch: Option<u32>) -> (Recording, Vec<f32>) {
     let mut e = b.engine(p, batch).expect("engine");

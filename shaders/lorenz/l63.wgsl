@@ -14,10 +14,7 @@ fn step(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let base = m * N;
-    if (status[2u * m] != 0u) {
-        for (var i = 0u; i < N; i = i + 1u) {
-            dst[base + i] = src[base + i];
-        }
+    if (frozen_copy(m, base, N)) {
         return;
     }
     let s = param(m, P_sigma);

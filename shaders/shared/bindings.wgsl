@@ -15,3 +15,15 @@
 fn param(m: u32, i: u32) -> f32 {
     return params[m * NP + i];
 }
+
+// A failed member (status code ≠ 0) is frozen on every backend: copies its
+// `n` state words from `base` through and returns true; false otherwise.
+fn frozen_copy(m: u32, base: u32, n: u32) -> bool {
+    if (status[2u * m] == 0u) {
+        return false;
+    }
+    for (var i = 0u; i < n; i = i + 1u) {
+        dst[base + i] = src[base + i];
+    }
+    return true;
+}

@@ -138,3 +138,14 @@ pub fn manifest(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).expect("manifest"))
         .expect("manifest is JSON")
 }
+
+/// The plan of a scene given as TOML text (`abm.toml` in errors).
+pub fn plan_of(text: &str) -> vtwin::plan::Plan {
+    let s = vtwin::scene::Scene::parse(Path::new("abm.toml"), text).expect("scene parses");
+    vtwin::plan::Plan::freeze(&s, &vtwin::plan::PlanOptions::default()).expect("plan freezes")
+}
+
+/// The CPU backend.
+pub fn cpu() -> Backend {
+    Backend::Cpu
+}
