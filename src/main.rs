@@ -53,7 +53,22 @@ enum Command {
     Estimate(cli::estimate::EstimateArgs),
 }
 
+/// Gives headless machines an `XDG_RUNTIME_DIR` (the Vulkan loader warns
+/// without one). Runs first thing in `main`, while the process has a single
+/// thread, which is what makes `set_var` sound; library code never sets
+/// environment variables.
+fn default_runtime_dir() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        let dir = std::env::temp_dir();
+        // SAFETY: no other thread exists yet (nothing has been spawned
+        // before this first statement of `main`), so no one can read the
+        // environment concurrently.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", dir) };
+    }
+}
+
 fn main() {
+    default_runtime_dir();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(a) => cli::run::run(a),

@@ -122,6 +122,14 @@ fn force_replaces_the_folder_only_at_finish() {
     let final_dir = dir.path().join("exp");
     fs::create_dir(&final_dir).unwrap();
     fs::write(final_dir.join("stale.txt"), "old").unwrap();
+    // Without a vtwin manifest the folder is the user's: refused, kept.
+    let err = RunDir::create(&final_dir, true).unwrap_err();
+    assert!(err.to_string().contains("not written by vtwin"), "{err}");
+    fs::write(
+        final_dir.join("manifest.json"),
+        r#"{"engine": {"name": "vtwin"}, "outputs": []}"#,
+    )
+    .unwrap();
     let run = RunDir::create(&final_dir, true).unwrap();
     run.write_bytes("fresh.txt", b"new").unwrap();
     assert!(

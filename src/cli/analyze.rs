@@ -69,7 +69,10 @@ pub struct CommonArgs {
     /// Result CSV (written atomically); stdout when absent.
     #[arg(short = 'o', long = "output", value_name = "result.csv")]
     pub output: Option<PathBuf>,
-    /// Bootstrap resamples for the confidence intervals.
+    /// Replace existing result files (never the command's input files).
+    #[arg(long)]
+    pub force: bool,
+    /// Bootstrap resamples for the confidence intervals (2 to 100,000).
     #[arg(long, default_value_t = 1000)]
     pub resamples: usize,
     /// Seed of the bootstrap.
@@ -114,7 +117,33 @@ impl Inputs {
     }
 }
 
+/// Most bootstrap resamples `--resamples` accepts: 10⁵ resamples already
+/// pin a 95 % interval's half-width to well under 1 % of itself, and more
+/// only costs time and memory.
+pub const MAX_RESAMPLES: usize = 100_000;
+
+/// Checks the flags that need no file: `--resamples` within
+/// 2..=[`MAX_RESAMPLES`] (one resample has no spread, so its interval
+/// would be NaN), and the result files (`-o` and, for Sobol, its `_s2`
+/// sibling) against `--force` and the input files.
+fn check_common(c: &CommonArgs) -> anyhow::Result<()> {
+    if !(2..=MAX_RESAMPLES).contains(&c.resamples) {
+        bail!(
+            "--resamples must be between 2 and {MAX_RESAMPLES} (bootstrap confidence intervals need \
+             a spread over at least two resamples), got {}",
+            c.resamples
+        );
+    }
+    if let Some(out) = &c.output {
+        let inputs = [c.params.as_path(), &c.design, &c.outputs];
+        super::check_output_file(out, c.force, &inputs)?;
+        super::check_output_file(&s2_path(out), c.force, &inputs)?;
+    }
+    Ok(())
+}
+
 fn load(c: &CommonArgs) -> anyhow::Result<Inputs> {
+    check_common(c)?;
     let block = load_param_file(&c.params)?;
     if !block.correlations.is_empty() {
         bail!(

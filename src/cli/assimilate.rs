@@ -54,6 +54,7 @@ pub fn run(args: &AssimilateArgs) -> Result<i32> {
         &args.engine,
         &args.output,
         &args.scene,
+        &[&args.scene, &args.obs],
         false,
         extra,
     )

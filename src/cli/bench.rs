@@ -40,6 +40,9 @@ pub struct BenchArgs {
     /// Write the report as JSON to this file (`-`: stdout).
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Replace an existing --json file.
+    #[arg(long)]
+    pub force: bool,
     /// Peak memory bandwidth in GB/s (default: the table of known GPUs).
     #[arg(long)]
     pub peak_gbs: Option<f64>,
@@ -115,6 +118,9 @@ fn check_args(a: &BenchArgs) -> Result<()> {
 
 pub fn run(a: &BenchArgs) -> Result<()> {
     check_args(a)?;
+    if let Some(p) = &a.json {
+        super::check_output_file(p, a.force, &[])?;
+    }
     let to_stdout = a.json.as_deref() == Some(std::path::Path::new("-"));
     let backend = Backend::open(a.backend, a.adapter.as_deref(), &mut |m| eprintln!("{m}"))?;
     let adapter = backend.adapter();

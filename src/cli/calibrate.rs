@@ -15,7 +15,7 @@ use crate::calibrate::{
     run_history_matching, write_posterior,
 };
 use crate::fit::{EngineSimulator, Target, attach_targets};
-use crate::io::{RunDir, TableFormat};
+use crate::io::TableFormat;
 use crate::plan::{Plan, PlanOptions};
 use crate::scene::Scene;
 use crate::table::Table;
@@ -187,8 +187,7 @@ pub fn run(args: &CalibrateArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| super::run::default_out(&args.scene, "calibrate"));
-    crate::io::install_interrupt_cleanup()?;
-    let dir = RunDir::create(&out, args.force)?;
+    let dir = super::create_run_dir(&out, args.force, &[&args.scene, &args.data])?;
     eprintln!(
         "vtwin calibrate: {} ({}), {method} on {} data rows from {} over {} varying parameters, \
          observed every {} steps, backend {}",

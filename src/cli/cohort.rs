@@ -9,7 +9,7 @@ use crate::cohort::merge::{Shard, ShardInfo};
 use crate::cohort::{CohortTables, build_cohort, columns};
 use crate::cohort_files;
 use crate::cohort_sim::{self, CohortSetup, EngineSource};
-use crate::io::{RunDir, TableFormat};
+use crate::io::TableFormat;
 use crate::scene::{FormatName, Scene};
 use anyhow::Result;
 use serde_json::json;
@@ -76,8 +76,7 @@ pub fn run(args: &CohortArgs) -> Result<i32> {
         .adapter()
         .map(|a| format!("{} ({})", a.name, a.backend))
         .unwrap_or_else(|| "cpu".into());
-    crate::io::install_interrupt_cleanup()?;
-    let dir = RunDir::create(&args.out, args.force)?;
+    let dir = super::create_run_dir(&args.out, args.force, &[args.scene.as_path()])?;
     let count = range.end - range.start;
     eprintln!(
         "vtwin cohort: {} patients {}..{} of {n} × {} arms ({}), seed {}, backend {}",

@@ -51,6 +51,9 @@ pub struct CompareArgs {
     /// Also write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Replace an existing --json file (never one of the compared inputs).
+    #[arg(long)]
+    pub force: bool,
 }
 
 enum Side {
@@ -88,6 +91,9 @@ fn pick(side: &Side, which: WhichTable) -> &Table {
 }
 
 pub fn run(args: &CompareArgs) -> Result<()> {
+    if let Some(path) = &args.json {
+        super::check_output_file(path, args.force, &[&args.a, &args.b])?;
+    }
     let (a, b) = (load(&args.a)?, load(&args.b)?);
     let (na, nb) = (args.a.display().to_string(), args.b.display().to_string());
     let report = match (&a, &b) {

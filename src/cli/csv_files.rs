@@ -48,7 +48,16 @@ pub fn read_float_rows(path: &Path, names: &[&str]) -> anyhow::Result<Vec<Vec<f6
 pub fn read_output_column(path: &Path, column: Option<&str>) -> anyhow::Result<Vec<f64>> {
     let table = io::read_csv(path)?;
     let names = table.column_names();
-    if !names.is_empty() && names.iter().all(|n| n.trim().parse::<f64>().is_ok()) {
+    if names.is_empty() || names.iter().all(|n| n.trim().is_empty()) {
+        bail!(
+            "{}: the file is empty or its header line names no column; \
+             write a header naming the output column(s), then one row per design row",
+            path.display()
+        );
+    }
+    if names.iter().all(|n| n.trim().parse::<f64>().is_ok())
+        && names.iter().all(|n| n.trim().parse::<f64>().is_ok())
+    {
         bail!(
             "{}: line 1 holds numbers, not column names; add a header line naming the output column(s)",
             path.display()

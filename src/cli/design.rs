@@ -37,6 +37,9 @@ pub struct DesignArgs {
     /// Output CSV file (written atomically).
     #[arg(short = 'o', long = "output", value_name = "design.csv")]
     pub output: PathBuf,
+    /// Replace an existing output file (never the parameter file).
+    #[arg(long)]
+    pub force: bool,
     /// lhs: keep the Latin hypercube with the largest minimum distance among 32.
     #[arg(long)]
     pub maximin: bool,
@@ -94,6 +97,7 @@ pub fn check_method_flags(
 
 pub fn run(args: &DesignArgs) -> anyhow::Result<()> {
     check_flags(args)?;
+    super::check_output_file(&args.output, args.force, &[&args.params])?;
     let block = load_param_file(&args.params)?;
     let opts = DesignOptions {
         seed: args.seed,

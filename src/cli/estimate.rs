@@ -23,11 +23,17 @@ pub struct EstimateArgs {
     /// Also write the estimate as JSON to this file (`-`: stdout).
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Replace an existing --json file (never the scene).
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
 
 pub fn run(a: &EstimateArgs) -> Result<()> {
+    if let Some(p) = &a.json {
+        super::check_output_file(p, a.force, &[&a.scene])?;
+    }
     let scene = Scene::load(&a.scene)?;
     let plan = Plan::freeze(
         &scene,

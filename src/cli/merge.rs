@@ -2,12 +2,13 @@
 //! came from. The merged tables, data dictionary and scene copy are byte
 //! for byte what an unsharded `vtwin cohort` run writes; the RO-Crate
 //! records the merge (a `vtwin merge` action) and the manifest hashes all.
+//! Every shard file is checked against its shard's manifest hashes first,
+//! so an edited or truncated shard is refused, not merged.
 
 use crate::cohort::crate_meta::{self, CrateInfo, Property};
 use crate::cohort::merge;
 use crate::cohort::{CohortTables, crate_meta::FileEntry};
 use crate::cohort_files::{self, SCENE_COPY};
-use crate::io::RunDir;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 use std::path::PathBuf;
@@ -31,6 +32,8 @@ pub fn run(args: &MergeArgs) -> Result<()> {
     let started = crate::manifest::now();
     let mut folders = Vec::new();
     for d in &args.dirs {
+        crate::io::rundir::verify_outputs(d)
+            .with_context(|| format!("checking shard {} against its manifest", d.display()))?;
         folders
             .push(cohort_files::read(d).with_context(|| format!("reading shard {}", d.display()))?);
     }
@@ -93,8 +96,8 @@ pub fn run(args: &MergeArgs) -> Result<()> {
         observations,
         outcomes,
     };
-    crate::io::install_interrupt_cleanup()?;
-    let dir = RunDir::create(&args.out, args.force)?;
+    let inputs: Vec<&std::path::Path> = args.dirs.iter().map(PathBuf::as_path).collect();
+    let dir = super::create_run_dir(&args.out, args.force, &inputs)?;
     let (results, scene_entry): (Vec<FileEntry>, FileEntry) =
         cohort_files::write_data(dir.path(), &tables, fmt, &dictionary, &scene_bytes)?;
     let mut props = info.properties();

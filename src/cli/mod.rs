@@ -127,7 +127,35 @@ pub fn progress_bar(len: u64, unit: &str) -> ProgressBar {
     bar
 }
 
-/// Writes JSON to `path` atomically, or to stdout for `-`.
+/// Starts the run folder of a command, the same way for every command:
+/// installs the SIGINT/SIGTERM/SIGHUP clean-up, checks `out` against
+/// `--force` and the command's `inputs` (`io::target`), and says which
+/// stale temporary folders of killed runs it removed beside `out`.
+pub fn create_run_dir(
+    out: &Path,
+    force: bool,
+    inputs: &[&Path],
+) -> anyhow::Result<crate::io::RunDir> {
+    crate::io::install_interrupt_cleanup()?;
+    let dir = crate::io::RunDir::create_for(out, force, inputs)?;
+    for stale in dir.stale_removed() {
+        eprintln!(
+            "vtwin: removed {}, the temporary folder of an earlier run that was killed",
+            stale.display()
+        );
+    }
+    Ok(dir)
+}
+
+/// Checks an output file flag (`-o`, `--json`) before any work is done:
+/// an existing file needs `--force`, and an input is never overwritten
+/// (`io::target`).
+pub fn check_output_file(path: &Path, force: bool, inputs: &[&Path]) -> anyhow::Result<()> {
+    Ok(crate::io::check_file_target(path, force, inputs)?)
+}
+
+/// Writes JSON to `path` atomically, or to stdout for `-`. The caller has
+/// checked the target with [`check_output_file`].
 pub fn write_json_out(path: &std::path::Path, value: &serde_json::Value) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)? + "\n";
     if path == std::path::Path::new("-") {

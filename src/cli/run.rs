@@ -151,8 +151,9 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&args.scene, "run"));
-    crate::io::install_interrupt_cleanup()?;
-    let dir = RunDir::create(&out, args.force)?;
+    let mut inputs = vec![args.scene.as_path()];
+    inputs.extend(args.posterior.as_deref());
+    let dir = super::create_run_dir(&out, args.force, &inputs)?;
     let fmt = args.format.unwrap_or(match scene.file.output.format {
         Some(FormatName::Csv) => TableFormat::Csv,
         _ => TableFormat::Parquet,

@@ -7,7 +7,7 @@
 use crate::cohort::select::{self, SelectOn, SelectOptions};
 use crate::cohort::{columns, crate_meta};
 use crate::cohort_files;
-use crate::io::{RunDir, TableFormat};
+use crate::io::TableFormat;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 use std::path::PathBuf;
@@ -85,8 +85,11 @@ pub fn run(args: &SelectArgs) -> Result<()> {
     };
     let sel = select::select(&cands, &target, &opts)?;
     let fmt = args.format.unwrap_or(cohort.format);
-    crate::io::install_interrupt_cleanup()?;
-    let dir = RunDir::create(&args.out, args.force)?;
+    let dir = super::create_run_dir(
+        &args.out,
+        args.force,
+        &[args.cohort.as_path(), args.target.as_path()],
+    )?;
     dir.write_table(&select::selection_table(&cands, &sel), fmt)?;
     let report = json!({
         "cohort": args.cohort.display().to_string(),

@@ -11,7 +11,7 @@
 
 use super::{EngineArgs, progress_bar};
 use crate::design::{self, DesignMethod, DesignOptions};
-use crate::io::{RunDir, TableFormat};
+use crate::io::TableFormat;
 use crate::plan::{Plan, PlanOptions};
 use crate::record;
 use crate::scene::Scene;
@@ -143,8 +143,9 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| super::run::default_out(&args.scene, "sweep"));
-    crate::io::install_interrupt_cleanup()?;
-    let dir = RunDir::create(&out, args.force)?;
+    let mut inputs = vec![args.scene.as_path()];
+    inputs.extend(args.posterior.as_deref());
+    let dir = super::create_run_dir(&out, args.force, &inputs)?;
     eprintln!(
         "vtwin sweep: {} ({}), --method {} -n {} → {} members over {} varying parameters, {} outputs, backend {}",
         args.scene.display(),

@@ -6,7 +6,7 @@
 
 use super::{EngineArgs, progress_bar};
 use crate::backend::Backend;
-use crate::io::{RunDir, TableFormat};
+use crate::io::TableFormat;
 use crate::scene::{FormatName, MethodName, Scene};
 use crate::twin::setup::ObsSource;
 use crate::twin::{Options, Setup, tables};
@@ -99,6 +99,7 @@ pub fn run(args: &TwinArgs) -> Result<i32> {
         &args.engine,
         &args.output,
         &args.scene,
+        &[&args.scene],
         true,
         json!({"command_kind": "twin"}),
     )
@@ -111,6 +112,7 @@ pub fn execute(
     engine: &EngineArgs,
     output: &OutArgs,
     scene_path: &Path,
+    inputs: &[&Path],
     twin: bool,
     extra: Value,
 ) -> Result<i32> {
@@ -119,8 +121,7 @@ pub fn execute(
         .out
         .clone()
         .unwrap_or_else(|| super::run::default_out(scene_path, "twin"));
-    crate::io::install_interrupt_cleanup()?;
-    let dir = RunDir::create(&out_dir, output.force)?;
+    let dir = super::create_run_dir(&out_dir, output.force, inputs)?;
     let fmt = output
         .format
         .unwrap_or(match setup.scene.file.output.format {

@@ -53,15 +53,10 @@ fn rank(info: &wgpu::AdapterInfo) -> u32 {
     }
 }
 
+/// A wgpu instance over the backends in the environment. Library code never
+/// changes the environment (other threads may be reading it); the `vtwin`
+/// binary sets `XDG_RUNTIME_DIR` at start-up, before it has threads.
 fn instance() -> wgpu::Instance {
-    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-        // Silences loader warnings on headless machines; harmless elsewhere.
-        let dir = std::env::temp_dir();
-        // SAFETY: set_var is unsafe in edition 2024 because other threads
-        // may read the environment; this runs before vtwin starts threads
-        // that touch it (rayon workers never read XDG_RUNTIME_DIR).
-        unsafe { std::env::set_var("XDG_RUNTIME_DIR", dir) };
-    }
     wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
 }
 

@@ -3,7 +3,9 @@
 //! Owns: table files (`parquet`, `csv`), raw field arrays (`npy`), field
 //! pictures (`png`; agent panels with discs drawn over a field, `montage`),
 //! run directories that appear atomically with a hashed
-//! manifest (`rundir`), and the small file helpers they share (`files`).
+//! manifest (`rundir`), the rule deciding whether an output target may be
+//! written or replaced (`target`), the sweep of temporary folders left by
+//! killed runs (`stale`), and the small file helpers they share (`files`).
 //!
 //! Must not touch: the GPU, the engine or any model. It only sees
 //! [`crate::table::Table`], `f32` slices and bytes handed to it. Every error
@@ -16,6 +18,8 @@ pub mod npy;
 pub mod parquet;
 pub mod png;
 pub mod rundir;
+pub mod stale;
+pub mod target;
 
 pub use self::csv::{ColumnType, read_csv, read_csv_typed, write_csv};
 pub use self::files::{sha256_file, write_atomic};
@@ -24,6 +28,7 @@ pub use self::npy::{read_npy_f32, write_npy_f32};
 pub use self::parquet::{read_parquet, write_parquet};
 pub use self::png::{colormap, field_montage, field_montage_with, write_png_rgba};
 pub use self::rundir::{RunDir, install_interrupt_cleanup};
+pub use self::target::{check_file_target, check_folder_target};
 
 use crate::table::Table;
 use std::path::{Path, PathBuf};
@@ -39,6 +44,8 @@ pub enum IoError {
     },
     #[error("output folder {} exists; pass --force to replace it", path.display())]
     Exists { path: PathBuf },
+    #[error("output file {} exists; pass --force to replace it", path.display())]
+    FileExists { path: PathBuf },
     #[error("{}: parquet: {source}", path.display())]
     Parquet {
         path: PathBuf,

@@ -5,13 +5,21 @@
 //! into `manifest.json` and renames the folder into place. A run that fails,
 //! panics or is interrupted leaves no half-written output folder behind:
 //! `Drop` removes the temporary folder, and [`install_interrupt_cleanup`]
-//! does the same on Ctrl-C.
+//! does the same on SIGINT (Ctrl-C), SIGTERM and SIGHUP.
+//!
+//! Whether the final folder may be replaced is decided by
+//! [`super::target::check_folder_target`] (`--force` replaces only a folder
+//! vtwin wrote, never one holding the command's inputs). The temporary
+//! folder carries a marker ([`super::stale`]) so that a later run can
+//! remove it if this process is killed outright; [`RunDir::create_for`]
+//! does that sweep beside its own target.
 //!
 //! Owns: the temporary folder's life cycle and the manifest's `outputs`
 //! list. Never decides what else goes into the manifest.
 
 use super::files::{check_relative, parent_or_cwd, sha256_file, temp_sibling, write_atomic};
-use super::{IoError, TableFormat};
+use super::target::check_folder_target;
+use super::{IoError, TableFormat, stale};
 use crate::table::Table;
 use serde_json::{Value, json};
 use std::fs;
@@ -39,9 +47,10 @@ fn forget(dir: &Path) {
     live_dirs().retain(|d| d != dir);
 }
 
-/// Installs a Ctrl-C handler that removes the temporary folder of every
-/// live [`RunDir`] and exits with code 130 (128 + SIGINT). Calling it again
-/// does nothing more and returns the first call's outcome.
+/// Installs a handler for SIGINT (Ctrl-C), SIGTERM and SIGHUP (ctrlc's
+/// `termination` feature) that removes the temporary folder of every live
+/// [`RunDir`] and exits with code 130 (128 + SIGINT, for all three).
+/// Calling it again does nothing more and returns the first call's outcome.
 pub fn install_interrupt_cleanup() -> Result<(), IoError> {
     static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
     INSTALLED
@@ -65,40 +74,47 @@ pub struct RunDir {
     final_dir: PathBuf,
     force: bool,
     finished: bool,
+    stale_removed: Vec<PathBuf>,
 }
 
 impl RunDir {
-    /// Starts a run whose outputs will end up in `final_dir`. Refuses an
-    /// existing `final_dir` unless `force` (which replaces it at
-    /// [`finish`](Self::finish), not before). Creates missing parent folders.
+    /// Starts a run whose outputs will end up in `final_dir`; the same as
+    /// [`create_for`](Self::create_for) with no inputs to protect.
     pub fn create(final_dir: &Path, force: bool) -> Result<RunDir, IoError> {
-        if final_dir.exists() && !force {
-            return Err(IoError::Exists {
-                path: final_dir.to_path_buf(),
-            });
-        }
-        // `--force` replaces an earlier run or a stray file, never a device
-        // or pipe (renaming /dev/null aside would break the machine).
-        if let Ok(m) = fs::metadata(final_dir)
-            && !m.is_dir()
-            && !m.is_file()
-        {
-            return Err(IoError::invalid(
-                final_dir,
-                "is not a folder or regular file; choose another output folder",
-            ));
-        }
+        Self::create_for(final_dir, force, &[])
+    }
+
+    /// Starts a run whose outputs will end up in `final_dir`. Refuses an
+    /// existing `final_dir` unless `force`, and with `force` anything but a
+    /// folder vtwin wrote that holds none of `inputs` (the command's input
+    /// files and folders); the replacement happens at
+    /// [`finish`](Self::finish), not before. Creates missing parent
+    /// folders, and removes stale temporary folders of dead vtwin runs
+    /// beside `final_dir` ([`stale_removed`](Self::stale_removed) lists
+    /// them).
+    pub fn create_for(final_dir: &Path, force: bool, inputs: &[&Path]) -> Result<RunDir, IoError> {
+        check_folder_target(final_dir, force, inputs)?;
+        let started = stale::now();
         let parent = parent_or_cwd(final_dir);
         fs::create_dir_all(&parent).map_err(|e| IoError::io(&parent, e))?;
+        let stale_removed = stale::remove_stale(&parent, started);
         let temp = temp_sibling(final_dir, "tmp")?;
         fs::create_dir(&temp).map_err(|e| IoError::io(&temp, e))?;
         live_dirs().push(temp.clone());
-        Ok(RunDir {
+        let run = RunDir {
             temp,
             final_dir: final_dir.to_path_buf(),
             force,
             finished: false,
-        })
+            stale_removed,
+        };
+        stale::write_marker(&run.temp)?;
+        Ok(run)
+    }
+
+    /// Temporary folders of killed vtwin runs that `create_for` removed.
+    pub fn stale_removed(&self) -> &[PathBuf] {
+        &self.stale_removed
     }
 
     /// The temporary folder everything is written into.
@@ -157,6 +173,8 @@ impl RunDir {
     /// replacing an existing one if the run was created with `force`.
     pub fn finish(mut self, mut manifest: Value) -> Result<PathBuf, IoError> {
         let manifest_path = self.temp.join(MANIFEST);
+        let marker = self.temp.join(stale::MARKER);
+        fs::remove_file(&marker).map_err(|e| IoError::io(&marker, e))?;
         let mut outputs = Vec::new();
         for rel in list_files(&self.temp)? {
             if rel == MANIFEST {
@@ -188,15 +206,13 @@ impl RunDir {
     }
 
     /// Renames the temporary folder to the final path. An existing final
-    /// folder (allowed only with `force`) is first moved aside and deleted
-    /// only once the new one is in place, so a failure never loses both.
+    /// folder (allowed only with `force`, and only if vtwin wrote it: it is
+    /// checked again, since it may have appeared since `create`) is first
+    /// moved aside and deleted only once the new one is in place, so a
+    /// failure never loses both.
     fn move_into_place(&self) -> Result<(), IoError> {
         let old = if self.final_dir.symlink_metadata().is_ok() {
-            if !self.force {
-                return Err(IoError::Exists {
-                    path: self.final_dir.clone(),
-                });
-            }
+            check_folder_target(&self.final_dir, self.force, &[])?;
             let aside = temp_sibling(&self.final_dir, "old")?;
             fs::rename(&self.final_dir, &aside).map_err(|e| IoError::io(&self.final_dir, e))?;
             Some(aside)
@@ -210,12 +226,7 @@ impl RunDir {
             return Err(IoError::io(&self.final_dir, e));
         }
         if let Some(aside) = old {
-            let removed = if aside.is_dir() {
-                fs::remove_dir_all(&aside)
-            } else {
-                fs::remove_file(&aside)
-            };
-            removed.map_err(|e| IoError::io(&aside, e))?;
+            fs::remove_dir_all(&aside).map_err(|e| IoError::io(&aside, e))?;
         }
         Ok(())
     }
@@ -228,6 +239,63 @@ impl Drop for RunDir {
             forget(&self.temp);
         }
     }
+}
+
+/// Checks a finished run folder against its `manifest.json`: every file
+/// the manifest lists exists, inside the folder, with the recorded size and
+/// SHA-256. Returns how many files were checked. Errors name the file and
+/// what differs, so a shard edited or truncated after it was written is
+/// refused rather than merged.
+pub fn verify_outputs(dir: &Path) -> Result<usize, IoError> {
+    let manifest_path = dir.join(MANIFEST);
+    let text = fs::read_to_string(&manifest_path).map_err(|e| IoError::io(&manifest_path, e))?;
+    let manifest: Value = serde_json::from_str(&text).map_err(|source| IoError::Json {
+        path: manifest_path.clone(),
+        source,
+    })?;
+    let Some(outputs) = manifest["outputs"].as_array() else {
+        return Err(IoError::invalid(
+            &manifest_path,
+            "has no `outputs` list of hashed files",
+        ));
+    };
+    for (i, entry) in outputs.iter().enumerate() {
+        let (Some(rel), Some(want), Some(bytes)) = (
+            entry["path"].as_str(),
+            entry["sha256"].as_str(),
+            entry["bytes"].as_u64(),
+        ) else {
+            return Err(IoError::invalid(
+                &manifest_path,
+                format!("`outputs[{i}]` lacks path, sha256 or bytes"),
+            ));
+        };
+        check_relative(dir, rel)?;
+        let path = dir.join(rel);
+        let len = fs::metadata(&path)
+            .map_err(|e| IoError::io(&path, e))?
+            .len();
+        let differs = if len != bytes {
+            Some(format!(
+                "is {len} bytes but {} records {bytes}",
+                manifest_path.display()
+            ))
+        } else if sha256_file(&path)? != want {
+            Some(format!(
+                "its SHA-256 differs from the one {} records",
+                manifest_path.display()
+            ))
+        } else {
+            None
+        };
+        if let Some(what) = differs {
+            return Err(IoError::invalid(
+                &path,
+                format!("{what}: the file was changed after vtwin wrote it"),
+            ));
+        }
+    }
+    Ok(outputs.len())
 }
 
 /// Every file under `root`, as '/'-separated relative paths, sorted.

@@ -130,3 +130,43 @@ fn bad_shard_specifications_are_clear_errors() {
     assert!(o.stderr.contains("shard holds no patients"), "{}", o.stderr);
     assert!(!out.exists());
 }
+
+/// A shard whose `patients.csv` lost a row after it was written is refused
+/// (exit 2, naming the file), not merged into a cohort that claims more
+/// patients than it holds; nothing is written.
+#[test]
+fn merge_refuses_a_shard_edited_after_it_was_written() {
+    let dir = tmp("edited-shard");
+    let mut shards = Vec::new();
+    for i in 0..2 {
+        let p = dir.join(format!("s{i}"));
+        let shard = format!("{i}/2");
+        cohort_cli(
+            &scene_path(),
+            12,
+            &p,
+            &["--format", "csv", "--shard", &shard],
+        );
+        shards.push(p);
+    }
+    let patients = shards[1].join("patients.csv");
+    let text = std::fs::read_to_string(&patients).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.remove(2);
+    std::fs::write(&patients, lines.join("\n") + "\n").unwrap();
+    let out = dir.join("merged");
+    let o = vtwin(&[
+        "merge",
+        shards[0].to_str().unwrap(),
+        shards[1].to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(patients.to_str().unwrap()) && o.stderr.contains("changed after"),
+        "{}",
+        o.stderr
+    );
+    assert!(!out.exists(), "no output after a refused merge");
+}
