@@ -183,17 +183,45 @@ fn da_suite_runs() {
         "--members",
         "4",
         "--repeats",
-        "1",
+        "3",
         "--json",
         "-",
     ]));
-    let cases: Vec<&str> = v["results"]
-        .as_array()
-        .unwrap()
+    let results = v["results"].as_array().unwrap();
+    let cases: Vec<&str> = results
         .iter()
         .map(|r| r["case"].as_str().unwrap())
         .collect();
     assert_eq!(cases, ["enkf-analysis", "etkf-analysis"]);
+    // Every figure follows from the timed runs: the median of 3 wall
+    // times; 2·64² = 8192 state values per member updated per analysis;
+    // 16 bytes per update.
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
+    for r in results {
+        let f = |k: &str| r[k].as_f64().unwrap_or_else(|| panic!("{k}: {r}"));
+        assert_eq!(r["suite"], "da");
+        assert_eq!(r["members"], 4);
+        assert_eq!(r["grid"], 64);
+        assert_eq!(r["steps"], 1);
+        let mut wall: Vec<f64> = r["wall_seconds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(wall.len(), 3, "{r}");
+        assert!(wall.iter().all(|w| w.is_finite() && *w > 0.0), "{r}");
+        wall.sort_by(f64::total_cmp);
+        let secs = f("seconds");
+        assert!(close(secs, wall[1]), "median: {r}");
+        let updates = 8192.0 * 4.0 / secs;
+        assert!(close(f("cell_updates_per_s"), updates), "{r}");
+        assert!(close(f("member_steps_per_s"), 4.0 / secs), "{r}");
+        assert!(close(f("bytes_per_s"), 16.0 * updates), "{r}");
+        // A 4-member analysis of 8192 values takes well under a second
+        // and more than a microsecond on any machine this runs on.
+        assert!(secs > 1e-6 && secs < 5.0, "{r}");
+    }
 }
 
 #[test]
