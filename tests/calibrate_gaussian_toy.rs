@@ -3,7 +3,7 @@
 //! N(1.6, 0.4472²) — checked for ABC-SMC and for history matching.
 
 use vtwin::calibrate::{
-    AbcConfig, AbcStop, BatchSimulator, HmConfig, ProgressEvent, run_abc_smc, run_history_matching,
+    AbcConfig, AbcMode, AbcStop, BatchSimulator, HmConfig, ProgressEvent, run_abc_smc, run_history_matching,
 };
 use vtwin::params::{Distribution, ParamBlock};
 use vtwin::rng::{Stream, normal2_f64};
@@ -61,7 +61,9 @@ fn weighted_mean_sd(xs: &[f64], w: &[f64]) -> (f64, f64) {
 #[test]
 fn abc_smc_recovers_the_exact_gaussian_posterior() {
     let block = ParamBlock::from_pairs([("x".into(), Distribution::Normal { mean: 0.0, sd: 1.0 })]);
+    // NoisyIdentity adds the observation noise itself: mode deterministic.
     let cfg = AbcConfig {
+        mode: AbcMode::Deterministic,
         population: 2000,
         final_epsilon: 0.04,
         max_generations: 20,

@@ -172,7 +172,7 @@ fn abc_smc_recovers_the_truth_and_feeds_new_ensembles() {
         &scene,
         scene_text(
             PRIOR,
-            "[calibrate.abc]\npopulation = 100\nmax_generations = 14\nfinal_epsilon = 5.128\nseed = 1\n",
+            "[calibrate.abc]\nmode = \"deterministic\"\npopulation = 100\nmax_generations = 14\nfinal_epsilon = 5.128\nseed = 1\n",
         ),
     )
     .unwrap();
@@ -403,7 +403,7 @@ fn calibrate_errors_name_the_method_and_the_line() {
         String::from_utf8_lossy(&o.stderr).to_string()
     };
     let e = run(&[]);
-    assert!(e.contains("--method abc-smc|history-matching"), "{e}");
+    assert!(e.contains("--method abc-smc|history-matching|tempered-smc"), "{e}");
     let e = run(&["--method", "abc-smc"]);
     assert!(
         e.contains("DATA.csv, line 3") && e.contains("outside the run [0, 80]"),

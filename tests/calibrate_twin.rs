@@ -6,7 +6,7 @@
 
 use vtwin::calibrate::sampling::keyed;
 use vtwin::calibrate::{
-    AbcConfig, BatchSimulator, HmConfig, Posterior, load_posterior, run_abc_smc,
+    AbcConfig, AbcMode, BatchSimulator, HmConfig, Posterior, load_posterior, run_abc_smc,
     run_history_matching, write_posterior,
 };
 use vtwin::params::{Distribution, ParamBlock};
@@ -109,7 +109,10 @@ const PRIOR_SD: [f64; 2] = [0.2570, 721.7];
 
 fn abc_posterior() -> Posterior {
     let (obs, sd) = data();
+    // The simulator adds the observation noise itself (a stochastic
+    // model), so ABC compares its output directly: mode deterministic.
     let cfg = AbcConfig {
+        mode: AbcMode::Deterministic,
         population: 500,
         max_generations: 14,
         seed: 17,

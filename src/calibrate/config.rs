@@ -6,6 +6,7 @@
 //! anything and never touches files.
 
 use super::CalibrateError;
+use super::likelihood::ErrorConfig;
 use serde::Deserialize;
 use std::fmt;
 
@@ -15,16 +16,18 @@ use std::fmt;
 pub enum Method {
     AbcSmc,
     HistoryMatching,
+    TemperedSmc,
 }
 
 impl Method {
     /// Every method's command-line name, for `--help` and error messages.
-    pub const NAMES: [&'static str; 2] = ["abc-smc", "history-matching"];
+    pub const NAMES: [&'static str; 3] = ["abc-smc", "history-matching", "tempered-smc"];
 
     pub fn name(self) -> &'static str {
         match self {
             Method::AbcSmc => "abc-smc",
             Method::HistoryMatching => "history-matching",
+            Method::TemperedSmc => "tempered-smc",
         }
     }
 
@@ -33,6 +36,7 @@ impl Method {
         match s {
             "abc-smc" => Ok(Method::AbcSmc),
             "history-matching" => Ok(Method::HistoryMatching),
+            "tempered-smc" => Ok(Method::TemperedSmc),
             other => Err(CalibrateError::Config {
                 key: "method".into(),
                 message: format!(
@@ -58,12 +62,133 @@ pub struct CalibrateConfig {
     pub method: Option<Method>,
     pub abc: AbcConfig,
     pub history_matching: HmConfig,
+    pub tempered_smc: TemperedConfig,
+    /// The observation-error model (`[calibrate.error]`).
+    pub error: ErrorConfig,
 }
 
 impl CalibrateConfig {
     pub fn validate(&self) -> Result<(), CalibrateError> {
         self.abc.validate()?;
-        self.history_matching.validate()
+        self.history_matching.validate()?;
+        self.tempered_smc.validate()?;
+        self.error.validate()
+    }
+}
+
+/// How ABC-SMC compares a simulation with the data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AbcMode {
+    /// Accept with the observation-error model as the ABC kernel
+    /// (Wilkinson 2013): generation t targets π(θ) p(y | θ)^(1/ε_t²), ε
+    /// falls to 1, where the accepted sample is the exact posterior.
+    #[default]
+    Kernel,
+    /// Add error-model noise to every simulated output (the Philox
+    /// observation-noise stream) and accept d ≤ ε: the exact posterior as
+    /// ε → 0 (Wilkinson 2013; Fearnhead & Prangle 2012).
+    Noisy,
+    /// Compare the noise-free simulation with the data and accept d ≤ ε:
+    /// as ε → 0 the sample collapses onto the best fit; stopped at the
+    /// noise level it is a confidence set, not a posterior.
+    Deterministic,
+}
+
+impl AbcMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            AbcMode::Kernel => "kernel",
+            AbcMode::Noisy => "noisy",
+            AbcMode::Deterministic => "deterministic",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<AbcMode, CalibrateError> {
+        match s {
+            "kernel" => Ok(AbcMode::Kernel),
+            "noisy" => Ok(AbcMode::Noisy),
+            "deterministic" => Ok(AbcMode::Deterministic),
+            other => Err(bad(
+                "abc.mode",
+                format!("unknown mode `{other}`; expected kernel, noisy or deterministic"),
+            )),
+        }
+    }
+}
+
+/// Likelihood-tempered SMC settings (`[calibrate.tempered_smc]`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TemperedConfig {
+    /// Particles (one ensemble run per population and move).
+    pub population: usize,
+    /// Each temperature step keeps this fraction of the population's
+    /// effective sample size (bisection on the ESS).
+    pub ess_fraction: f64,
+    /// Random-walk Metropolis moves per stage.
+    pub moves: usize,
+    /// The proposal covariance is this factor × 2.38² / d × the
+    /// population's covariance (Roberts, Gelman & Gilks 1997).
+    pub proposal_scale: f64,
+    /// Most stages (temperature steps).
+    pub max_stages: usize,
+    /// Most simulations (members run) over the whole calibration.
+    pub max_simulations: usize,
+    pub seed: u64,
+}
+
+impl Default for TemperedConfig {
+    fn default() -> Self {
+        TemperedConfig {
+            population: 500,
+            ess_fraction: 0.5,
+            moves: 5,
+            proposal_scale: 1.0,
+            max_stages: 100,
+            max_simulations: 500_000,
+            seed: 0,
+        }
+    }
+}
+
+impl TemperedConfig {
+    pub fn validate(&self) -> Result<(), CalibrateError> {
+        let k = "tempered_smc";
+        if self.population < 10 {
+            return Err(bad(
+                &format!("{k}.population"),
+                format!("{} is too small; need at least 10", self.population),
+            ));
+        }
+        if !(self.ess_fraction > 0.0 && self.ess_fraction < 1.0) {
+            return Err(bad(
+                &format!("{k}.ess_fraction"),
+                format!("{} must lie in (0, 1)", self.ess_fraction),
+            ));
+        }
+        if self.moves < 1 {
+            return Err(bad(&format!("{k}.moves"), "must be at least 1".into()));
+        }
+        if !(self.proposal_scale.is_finite() && self.proposal_scale > 0.0) {
+            return Err(bad(
+                &format!("{k}.proposal_scale"),
+                format!("{} must be positive", self.proposal_scale),
+            ));
+        }
+        if self.max_stages < 1 {
+            return Err(bad(&format!("{k}.max_stages"), "must be at least 1".into()));
+        }
+        if self.max_simulations < self.population {
+            return Err(bad(
+                &format!("{k}.max_simulations"),
+                format!(
+                    "{} cannot fill one population of {}",
+                    self.max_simulations, self.population
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -71,6 +196,8 @@ impl CalibrateConfig {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AbcConfig {
+    /// How a simulation is compared with the data (default `kernel`).
+    pub mode: AbcMode,
     /// Particles accepted per generation.
     pub population: usize,
     /// Proposals simulated per ensemble run; 0 means 2 × population.
@@ -78,8 +205,10 @@ pub struct AbcConfig {
     /// Each tolerance is this weighted quantile of the previous
     /// generation's distances.
     pub alpha: f64,
-    /// Stop once a generation has been accepted at a tolerance at or below
-    /// this value (0 disables the test).
+    /// `noisy`, `deterministic`: stop once a generation has been accepted
+    /// at a tolerance at or below this value (0 disables the test).
+    /// `kernel`: the last kernel bandwidth, in units of the error model
+    /// (0 means 1, the error model itself: the exact posterior).
     pub final_epsilon: f64,
     /// Most generations, counting generation 0 (the prior sample).
     pub max_generations: usize,
@@ -97,11 +226,12 @@ pub struct AbcConfig {
 impl Default for AbcConfig {
     fn default() -> Self {
         AbcConfig {
+            mode: AbcMode::Kernel,
             population: 500,
             batch_size: 0,
             alpha: 0.5,
             final_epsilon: 0.0,
-            max_generations: 10,
+            max_generations: 30,
             max_simulations: 200_000,
             kernel_scale: 2.0,
             min_acceptance_rate: 0.0,
@@ -365,7 +495,7 @@ mod tests {
             Method::parse("mcmc")
                 .unwrap_err()
                 .to_string()
-                .contains("abc-smc, history-matching")
+                .contains("abc-smc, history-matching, tempered-smc")
         );
         assert_eq!(Method::parse("abc-smc").unwrap(), Method::AbcSmc);
     }

@@ -1,7 +1,11 @@
 //! Calibration: fitting a scene's parameters to observed data with
-//! ABC-SMC or history matching, and the posterior that comes out of it.
+//! ABC-SMC, likelihood-tempered SMC or history matching, and the posterior
+//! that comes out of it.
 //!
-//! Owns: the calibration drivers (`abc_smc`, `history_matching`), the
+//! Owns: the calibration drivers (`abc_smc`, `tempered_smc`,
+//! `history_matching`), the observation-error model (`likelihood`), the
+//! posterior predictive checks (`predictive`), model choice from evidence
+//! estimates (`model_choice`), the
 //! Gaussian-process emulator (`gp`), prior densities (`prior`), the random
 //! helpers they share (`sampling`), weighted summaries (`summary`), the
 //! posterior (`posterior`) and its directory (`posterior_dir`: written by a
@@ -20,14 +24,22 @@ pub mod config;
 pub mod data;
 pub mod gp;
 pub mod history_matching;
+pub mod likelihood;
+pub mod model_choice;
 pub mod posterior;
 pub mod posterior_dir;
+pub mod predictive;
 pub mod prior;
 pub mod sampling;
 pub mod summary;
+pub mod tempered_smc;
 
-pub use abc_smc::{AbcGeneration, AbcResult, AbcStop, run_abc_smc};
-pub use config::{AbcConfig, CalibrateConfig, GpConfig, GpKernel, HmConfig, Method};
+pub use abc_smc::{AbcGeneration, AbcResult, AbcStop, run_abc_smc, run_abc_smc_lik};
+pub use config::{
+    AbcConfig, AbcMode, CalibrateConfig, GpConfig, GpKernel, HmConfig, Method, TemperedConfig,
+};
+pub use likelihood::{ErrorConfig, ErrorKind, Likelihood};
+pub use tempered_smc::{TemperedResult, TemperedStage, TemperedStop, run_tempered_smc};
 pub use gp::{Gp, LooDiagnostic};
 pub use history_matching::{HmResult, WaveReport, run_history_matching};
 pub use posterior::Posterior;
@@ -63,6 +75,14 @@ pub enum ProgressEvent {
     AbcGeneration {
         generation: usize,
         epsilon: f64,
+        simulated_total: usize,
+        acceptance_rate: f64,
+        ess: f64,
+    },
+    /// A tempered-SMC stage was completed.
+    SmcStage {
+        stage: usize,
+        beta: f64,
         simulated_total: usize,
         acceptance_rate: f64,
         ess: f64,

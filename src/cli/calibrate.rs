@@ -1,37 +1,54 @@
-//! `vtwin calibrate SCENE --data DATA.csv --method abc-smc|history-matching`:
-//! fits the scene's varying parameters to data on the engine and writes a
-//! run directory atomically: the method's tables, `targets.csv`, the
-//! posterior (`posterior.csv` + `posterior.toml`, readable by every
-//! `--posterior DIR`) and `manifest.json`.
+//! `vtwin calibrate SCENE --data DATA.csv --method abc-smc|tempered-smc|history-matching`
+//! (or `--models A.toml,B.toml` for model choice): fits the scene's varying
+//! parameters to data on the engine and writes a run directory atomically:
+//! the method's tables, `targets.csv`, the posterior (`posterior.csv` +
+//! `posterior.toml`, readable by every `--posterior DIR`), the posterior
+//! predictive check (`predictive.csv`, `predictive_summary.csv`) and
+//! `manifest.json`. With `--models`, each model's calibration goes to a
+//! subfolder named after its scene and `model_choice.csv` holds the
+//! posterior model probabilities.
 //!
 //! Owns: arguments, settings (the scene's `[calibrate]` table with
-//! command-line overrides), progress and files. The drivers live in
-//! [`crate::calibrate`], the engine bridge in [`crate::fit`].
+//! command-line overrides), warnings, progress and files. The drivers live
+//! in [`crate::calibrate`], the engine bridge in [`crate::fit`].
 
 use super::{EngineArgs, progress_bar};
+use crate::backend::Backend;
+use crate::calibrate::model_choice::{ModelEvidence, model_choice_table};
+use crate::calibrate::predictive::{Predictive, posterior_predictive};
+use crate::calibrate::sampling::sub_seed;
 use crate::calibrate::summary::summary_table;
 use crate::calibrate::{
-    self, CalibrateConfig, CalibrateError, Method, ProgressEvent, data, run_abc_smc,
-    run_history_matching, write_posterior,
+    self, AbcMode, CalibrateConfig, CalibrateError, ErrorKind, Likelihood, Method, ProgressEvent,
+    data, run_abc_smc_lik, run_history_matching, run_tempered_smc, write_posterior,
 };
 use crate::fit::{EngineSimulator, Target, attach_targets};
 use crate::io::TableFormat;
+use crate::params::{Distribution, ParamBlock};
 use crate::plan::{Plan, PlanOptions};
 use crate::scene::Scene;
 use crate::table::Table;
-use anyhow::{Result, bail};
-use std::path::PathBuf;
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+
+/// Observation-noise draws per posterior draw in the predictive check.
+const PREDICTIVE_NOISE_DRAWS: usize = 20;
 
 /// A calibration method.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MethodArg {
     /// ABC-SMC: sequential Monte Carlo approximate Bayesian computation
-    /// with adaptive tolerances; writes every generation's particles and
-    /// weights and the weighted posterior.
+    /// (mode kernel by default: the exact posterior under the error model);
+    /// writes every generation's particles and weights and the weighted
+    /// posterior.
     AbcSmc,
+    /// Likelihood-tempered SMC: the posterior under the error model with
+    /// adaptive temperatures, resampling and Metropolis moves; reports the
+    /// log evidence.
+    TemperedSmc,
     /// History matching: waves of Gaussian-process emulators ruling out
     /// implausible parameter space; writes the fraction ruled out per wave
-    /// and the non-implausible sample.
+    /// and the non-implausible sample (not a posterior).
     HistoryMatching,
 }
 
@@ -39,12 +56,35 @@ impl MethodArg {
     fn method(self) -> Method {
         match self {
             MethodArg::AbcSmc => Method::AbcSmc,
+            MethodArg::TemperedSmc => Method::TemperedSmc,
             MethodArg::HistoryMatching => Method::HistoryMatching,
         }
     }
 }
 
-/// Fit a scene's varying parameters to data (ABC-SMC or history matching).
+/// How ABC-SMC compares simulations with the data.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModeArg {
+    /// The error model as the ABC kernel (exact posterior at ε = 1).
+    Kernel,
+    /// Error-model noise added to the simulations (exact as ε → 0).
+    Noisy,
+    /// Noise-free simulations (best fit / confidence set, not a posterior).
+    Deterministic,
+}
+
+impl ModeArg {
+    fn mode(self) -> AbcMode {
+        match self {
+            ModeArg::Kernel => AbcMode::Kernel,
+            ModeArg::Noisy => AbcMode::Noisy,
+            ModeArg::Deterministic => AbcMode::Deterministic,
+        }
+    }
+}
+
+/// Fit a scene's varying parameters to data (ABC-SMC, tempered SMC or
+/// history matching), or choose between models (--models).
 ///
 /// DATA.csv has the columns time, observable, location, value, sd (any
 /// order, header required; `#` lines skipped). An empty location compares
@@ -52,20 +92,30 @@ impl MethodArg {
 /// `x0;y0;x1;y1` averages the named field over the sites centred in that
 /// block. Simulated values are read at the data times (interpolated
 /// linearly between steps when a time is not a whole number of steps);
-/// sd is the observation error. Settings come from the scene's
-/// [calibrate] table (see docs/exploration.md); the flags below override
-/// it. The posterior is written so that `vtwin run SCENE --posterior OUT`
-/// draws new ensembles from it.
+/// sd is the observation error (the scene's [calibrate.error] table picks
+/// gaussian, relative or lognormal errors). Settings come from the
+/// scene's [calibrate] table (see docs/exploration.md); the flags below
+/// override it. The posterior is written so that `vtwin run SCENE
+/// --posterior OUT` draws new ensembles from it.
 #[derive(clap::Args, Debug)]
 pub struct CalibrateArgs {
     /// Scene file (TOML); its [parameters] are the prior.
-    pub scene: PathBuf,
+    #[arg(required_unless_present = "models", conflicts_with = "models")]
+    pub scene: Option<PathBuf>,
+    /// Model choice: calibrate each scene against the same data and write
+    /// posterior model probabilities (tempered-smc, or abc-smc in kernel mode).
+    #[arg(long, value_delimiter = ',', value_name = "A.toml,B.toml", num_args = 1..)]
+    pub models: Vec<PathBuf>,
     /// Observed data: time, observable, location, value, sd.
     #[arg(long, value_name = "DATA.csv")]
     pub data: PathBuf,
     /// Calibration method (default: the scene's `calibrate.method`).
     #[arg(long, value_enum)]
     pub method: Option<MethodArg>,
+    /// abc-smc: how simulations are compared with the data (default: the
+    /// scene's `calibrate.abc.mode`, else kernel).
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
     /// Output folder (default: runs/<scene>-<timestamp>). Refused if it exists, unless --force.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -75,24 +125,28 @@ pub struct CalibrateArgs {
     /// Treatment arm to simulate (default: the first).
     #[arg(long)]
     pub arm: Option<String>,
-    /// Seed of the method (overrides `calibrate.abc.seed` / `calibrate.history_matching.seed`).
+    /// Seed of the method (overrides the scene's `calibrate.*.seed`).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// abc-smc: particles per generation.
+    /// abc-smc, tempered-smc: particles per population.
     #[arg(long)]
     pub population: Option<usize>,
     /// abc-smc: most generations, counting the prior sample.
     #[arg(long)]
     pub generations: Option<usize>,
-    /// abc-smc: most simulations in all.
+    /// abc-smc, tempered-smc: most simulations in all.
     #[arg(long)]
     pub max_simulations: Option<usize>,
-    /// abc-smc: stop once a generation is accepted at this tolerance (the
-    /// distance is the Euclidean norm of (simulated − value)/sd over the
-    /// data rows; the truth stays within √(χ²_rows 95 % quantile) with
-    /// probability 95 %, e.g. 5.128 for 16 rows).
+    /// abc-smc: the last tolerance. Modes noisy and deterministic: stop
+    /// once a generation is accepted at this distance (the Euclidean norm
+    /// of (simulated − value)/sd over the data rows). Mode kernel: the last
+    /// kernel bandwidth in units of the error model (default 1, the exact
+    /// posterior).
     #[arg(long)]
     pub final_epsilon: Option<f64>,
+    /// tempered-smc: Metropolis moves per temperature step.
+    #[arg(long)]
+    pub moves: Option<usize>,
     /// history-matching: number of waves.
     #[arg(long)]
     pub waves: Option<usize>,
@@ -119,29 +173,41 @@ fn settings(args: &CalibrateArgs, scene: &Scene) -> Result<(Method, CalibrateCon
             Method::NAMES.join("|")
         );
     };
-    let abc_only = [
-        ("--population", args.population.is_some()),
-        ("--generations", args.generations.is_some()),
-        ("--max-simulations", args.max_simulations.is_some()),
-        ("--final-epsilon", args.final_epsilon.is_some()),
+    let flags = [
+        ("--population", args.population.is_some(), "abc-smc, tempered-smc"),
+        ("--generations", args.generations.is_some(), "abc-smc"),
+        (
+            "--max-simulations",
+            args.max_simulations.is_some(),
+            "abc-smc, tempered-smc",
+        ),
+        ("--final-epsilon", args.final_epsilon.is_some(), "abc-smc"),
+        ("--mode", args.mode.is_some(), "abc-smc"),
+        ("--moves", args.moves.is_some(), "tempered-smc"),
+        ("--waves", args.waves.is_some(), "history-matching"),
+        ("--runs-per-wave", args.runs_per_wave.is_some(), "history-matching"),
     ];
-    let hm_only = [
-        ("--waves", args.waves.is_some()),
-        ("--runs-per-wave", args.runs_per_wave.is_some()),
-    ];
-    let (wrong, other) = match method {
-        Method::AbcSmc => (&hm_only[..], "history-matching"),
-        Method::HistoryMatching => (&abc_only[..], "abc-smc"),
-    };
-    if let Some((flag, _)) = wrong.iter().find(|(_, set)| *set) {
-        bail!("{flag} applies only to --method {other}, not --method {method}");
+    if let Some((flag, _, methods)) = flags
+        .iter()
+        .find(|(_, set, methods)| *set && !methods.split(", ").any(|m| m == method.name()))
+    {
+        bail!(
+            "{flag} applies only to --method {}, not --method {method}",
+            methods.replace(", ", " or ")
+        );
     }
     let a = &mut cfg.abc;
     a.population = args.population.unwrap_or(a.population);
     a.max_generations = args.generations.unwrap_or(a.max_generations);
     a.max_simulations = args.max_simulations.unwrap_or(a.max_simulations);
     a.final_epsilon = args.final_epsilon.unwrap_or(a.final_epsilon);
+    a.mode = args.mode.map_or(a.mode, ModeArg::mode);
     a.seed = args.seed.unwrap_or(a.seed);
+    let t = &mut cfg.tempered_smc;
+    t.population = args.population.unwrap_or(t.population);
+    t.max_simulations = args.max_simulations.unwrap_or(t.max_simulations);
+    t.moves = args.moves.unwrap_or(t.moves);
+    t.seed = args.seed.unwrap_or(t.seed);
     let h = &mut cfg.history_matching;
     h.waves = args.waves.unwrap_or(h.waves);
     h.runs_per_wave = args.runs_per_wave.unwrap_or(h.runs_per_wave);
@@ -165,9 +231,106 @@ fn targets_table(targets: &[Target]) -> Table {
         .with_f64("sd", targets.iter().map(|t| t.sd))
 }
 
-pub fn run(args: &CalibrateArgs) -> Result<()> {
-    let started = crate::manifest::now();
-    let scene = Scene::load(&args.scene)?;
+/// `predictive`: each data row with its posterior predictive mean,
+/// quantiles, PIT and whether the value lies inside the 50 % / 90 % bands.
+fn predictive_table(targets: &[Target], p: &Predictive) -> Table {
+    let q = |k: usize| p.rows.iter().map(move |r| r.quantiles[k]);
+    let inside = |lo: usize, hi: usize| {
+        targets
+            .iter()
+            .zip(&p.rows)
+            .map(move |(t, r)| (t.value >= r.quantiles[lo] && t.value <= r.quantiles[hi]) as i64)
+    };
+    let mut t = targets_table(targets);
+    t.name = "predictive".into();
+    t.with_f64("mean", p.rows.iter().map(|r| r.mean))
+        .with_f64("q05", q(0))
+        .with_f64("q25", q(1))
+        .with_f64("q50", q(2))
+        .with_f64("q75", q(3))
+        .with_f64("q95", q(4))
+        .with_f64("pit", p.rows.iter().map(|r| r.pit))
+        .with_i64("inside50", inside(1, 3))
+        .with_i64("inside90", inside(0, 4))
+}
+
+/// `predictive_summary`: one row of coverage and PIT statistics.
+fn predictive_summary_table(observed: &[f64], p: &Predictive) -> Table {
+    let (m, sd, ks) = p.pit_summary();
+    Table::new("predictive_summary")
+        .with_i64("rows", [p.rows.len() as i64])
+        .with_i64("draws", [p.draws as i64])
+        .with_i64("failed_draws", [p.failed as i64])
+        .with_f64("coverage50", [p.coverage50(observed)])
+        .with_f64("coverage90", [p.coverage90(observed)])
+        .with_f64("pit_mean", [m])
+        .with_f64("pit_sd", [sd])
+        .with_f64("pit_ks", [ks])
+}
+
+/// Warns when a varying parameter's posterior piles up at a bound of its
+/// prior: more than 10 % of the weight within the 2 % of the prior range
+/// nearest to the bound (on the log scale for log-uniform priors).
+fn warn_prior_bounds(prior: &ParamBlock, post: &calibrate::Posterior) {
+    for &i in &prior.varying() {
+        let p = &prior.params[i];
+        let (lo, hi, log) = match p.dist {
+            Distribution::Uniform { low, high } => (low, high, false),
+            Distribution::TruncNormal { low, high, .. } if low.is_finite() && high.is_finite() => {
+                (low, high, false)
+            }
+            Distribution::LogUniform { low, high } => (low.ln(), high.ln(), true),
+            _ => continue,
+        };
+        let width = hi - lo;
+        let mut mass = [0.0, 0.0];
+        let total: f64 = post.weights.iter().sum();
+        for (d, w) in post.draws.iter().zip(&post.weights) {
+            let x = if log { d[i].ln() } else { d[i] };
+            if x - lo <= 0.02 * width {
+                mass[0] += w / total;
+            }
+            if hi - x <= 0.02 * width {
+                mass[1] += w / total;
+            }
+        }
+        for (side, m, bound) in [("lower", mass[0], lo), ("upper", mass[1], hi)] {
+            if m > 0.1 {
+                let bound = if log { bound.exp() } else { bound };
+                eprintln!(
+                    "vtwin calibrate: warning: the posterior of `{}` piles at its prior's {side} bound {bound} \
+                     ({:.0} % of the weight within 2 % of the prior range): the data may favour values \
+                     outside the prior; widen it if such values are plausible",
+                    p.name,
+                    100.0 * m
+                );
+            }
+        }
+    }
+}
+
+/// What one calibration produced.
+struct Outcome {
+    plan: Plan,
+    method: Method,
+    records: usize,
+    json: serde_json::Value,
+    stats: crate::fit::SimStats,
+    posterior_draws: usize,
+    posterior_ess: f64,
+    /// (ln Z, its standard error) where the method estimates the evidence.
+    evidence: Option<(f64, f64)>,
+}
+
+/// Calibrates one scene and writes its files into `folder` (an existing,
+/// empty folder inside a run directory).
+fn calibrate_one(
+    args: &CalibrateArgs,
+    scene_path: &Path,
+    backend: &Backend,
+    folder: &Path,
+) -> Result<Outcome> {
+    let scene = Scene::load(scene_path)?;
     let (method, cfg) = settings(args, &scene)?;
     let records = data::read_data(&args.data)?;
     let mut plan = Plan::freeze(
@@ -182,37 +345,51 @@ pub fn run(args: &CalibrateArgs) -> Result<()> {
     )?;
     let targets = attach_targets(&mut plan, &records, &args.data)?;
     let prior = plan.block.clone();
-    let backend = args.engine.open()?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| super::run::default_out(&args.scene, "calibrate"));
-    let dir = super::create_run_dir(&out, args.force, &[&args.scene, &args.data])?;
+    if cfg.error.model == ErrorKind::Lognormal
+        && let Some(t) = targets.iter().find(|t| t.value <= 0.0)
+    {
+        bail!(
+            "{}, line {}: value {} is not positive, but the scene's [calibrate.error] model = \"lognormal\" needs positive data",
+            args.data.display(),
+            t.line,
+            t.value
+        );
+    }
     eprintln!(
         "vtwin calibrate: {} ({}), {method} on {} data rows from {} over {} varying parameters, \
-         observed every {} steps, backend {}",
-        args.scene.display(),
+         {} errors, observed every {} steps, backend {}",
+        scene_path.display(),
         plan.model.info().kind,
         targets.len(),
         args.data.display(),
         prior.varying().len(),
+        cfg.error.model.name(),
         plan.every,
         backend.name()
     );
-    dir.write_table(&targets_table(&targets), TableFormat::Csv)?;
+    crate::io::write_table(folder, &targets_table(&targets), TableFormat::Csv)?;
     let manifest_plan = plan.clone();
-    let mut sim = EngineSimulator::new(&backend, plan, targets, args.engine.batch_size);
+    let mut sim = EngineSimulator::new(backend, plan, targets.clone(), args.engine.batch_size);
     let (observed, sd) = sim.observed();
+    let lik = Likelihood::new(&cfg.error, &observed, &sd, Some(&prior)).map_err(|e| match e {
+        CalibrateError::Config { key, message } => {
+            anyhow::Error::new(scene.error_at(&format!("calibrate.{key}"), message))
+        }
+        other => other.into(),
+    })?;
     let output_names: Vec<String> = sim
         .targets()
         .iter()
         .map(|t| format!("{}@t{}", t.observable, t.time))
         .collect();
-    let (tables, posterior, method_json) = match method {
+    let error_json = serde_json::json!({
+        "model": cfg.error.model.name(), "rel_sd": cfg.error.rel_sd, "scale": cfg.error.scale,
+    });
+    let (tables, posterior, method_json, evidence, seed) = match method {
         Method::AbcSmc => {
             let c = &cfg.abc;
             let bar = progress_bar(c.max_generations as u64, "generations");
-            let res = run_abc_smc(&prior, &mut sim, &observed, &sd, c, &mut |e| {
+            let res = run_abc_smc_lik(&prior, &mut sim, &lik, c, &mut |e| {
                 if let ProgressEvent::AbcGeneration {
                     generation,
                     epsilon,
@@ -237,31 +414,87 @@ pub fn run(args: &CalibrateArgs) -> Result<()> {
                 res.stop.name(),
                 res.simulations
             );
-            let noise_level = noise_epsilon(observed.len());
-            if res.last().epsilon < noise_level {
-                eprintln!(
-                    "vtwin calibrate: note: the final tolerance ε = {:.3} is below {noise_level:.3}, the distance the \
-                     true parameters stay within with 95 % probability for {} rows with the stated sd's (√ of the \
-                     χ² 95 % quantile); the simulator adds no observation noise, so the sample is narrower than the \
-                     set consistent with the data and may exclude the truth. Set --final-epsilon {noise_level:.3} \
-                     (or calibrate.abc.final_epsilon) to stop at the noise level",
-                    res.last().epsilon,
-                    observed.len()
-                );
-            }
+            let last = res.last();
+            abc_warnings(&res, c, observed.len());
+            let exact = c.mode == AbcMode::Kernel
+                && res.stop == calibrate::AbcStop::FinalEpsilon
+                && (c.final_epsilon == 0.0 || c.final_epsilon == 1.0);
+            let evidence = (exact && last.log_evidence.is_finite())
+                .then_some((last.log_evidence, last.log_evidence_se));
             let json = serde_json::json!({
+                "mode": c.mode.name(),
                 "generations": res.generations.len(),
                 "stop": res.stop.name(),
                 "simulations": res.simulations,
-                "final_epsilon": res.last().epsilon,
+                "final_epsilon": last.epsilon,
+                "log_evidence": evidence.map(|e| e.0),
+                "log_evidence_se": evidence.map(|e| e.1),
                 "settings": {
+                    "mode": c.mode.name(),
                     "population": c.population, "batch_size": c.effective_batch(), "alpha": c.alpha,
                     "final_epsilon": c.final_epsilon, "max_generations": c.max_generations,
                     "max_simulations": c.max_simulations, "kernel_scale": c.kernel_scale,
                     "min_acceptance_rate": c.min_acceptance_rate, "seed": c.seed,
                 },
             });
-            (res.tables(), res.posterior()?, json)
+            (res.tables(), res.posterior()?, json, evidence, c.seed)
+        }
+        Method::TemperedSmc => {
+            let c = &cfg.tempered_smc;
+            let bar = progress_bar(100, "% of β");
+            let res = run_tempered_smc(&prior, &mut sim, &lik, c, &mut |e| {
+                if let ProgressEvent::SmcStage {
+                    stage,
+                    beta,
+                    simulated_total,
+                    acceptance_rate,
+                    ess,
+                } = e
+                {
+                    bar.set_position((100.0 * beta) as u64);
+                    bar.suspend(|| {
+                        eprintln!(
+                            "  stage {stage}: β = {beta:.5}, ESS {ess:.0}, acceptance {:.1} %, {simulated_total} simulations",
+                            100.0 * acceptance_rate
+                        )
+                    });
+                }
+            })?;
+            bar.finish_and_clear();
+            eprintln!(
+                "vtwin calibrate: stopped after {} stages ({}), {} simulations, log evidence {:.4} ± {:.4}",
+                res.stages.len(),
+                res.stop.name(),
+                res.simulations,
+                res.log_evidence,
+                res.log_evidence_se
+            );
+            if res.stop != calibrate::TemperedStop::Complete {
+                eprintln!(
+                    "vtwin calibrate: warning: stopped at {} with the temperature at β = {:.4} of 1: the sample is \
+                     the posterior of a likelihood flattened to the power {:.4}, wider than the posterior. Raise \
+                     calibrate.tempered_smc.max_stages / --max-simulations, or lower ess_fraction for larger steps",
+                    res.stop.name(),
+                    res.beta(),
+                    res.beta()
+                );
+            }
+            let evidence = (res.stop == calibrate::TemperedStop::Complete)
+                .then_some((res.log_evidence, res.log_evidence_se));
+            let json = serde_json::json!({
+                "stages": res.stages.len(),
+                "stop": res.stop.name(),
+                "simulations": res.simulations,
+                "beta": res.beta(),
+                "log_evidence": res.log_evidence,
+                "log_evidence_se": res.log_evidence_se,
+                "settings": {
+                    "population": c.population, "ess_fraction": c.ess_fraction, "moves": c.moves,
+                    "proposal_scale": c.proposal_scale, "max_stages": c.max_stages,
+                    "max_simulations": c.max_simulations, "seed": c.seed,
+                },
+            });
+            (res.tables(), res.posterior()?, json, evidence, c.seed)
         }
         Method::HistoryMatching => {
             let c = &cfg.history_matching;
@@ -299,15 +532,36 @@ pub fn run(args: &CalibrateArgs) -> Result<()> {
             });
             let mut t = res.tables();
             t.push(summary_table(&post.summary()));
-            (t, post, json)
+            (t, post, json, None, c.seed)
         }
     };
     for t in &tables {
-        dir.write_table(t, TableFormat::Csv)?;
+        crate::io::write_table(folder, t, TableFormat::Csv)?;
     }
-    write_posterior(dir.path(), &posterior)?;
-    let stats = sim.stats;
+    write_posterior(folder, &posterior)?;
     print_summary(&prior, &posterior);
+    warn_prior_bounds(&prior, &posterior);
+    let pred = posterior_predictive(
+        &mut sim,
+        &lik,
+        &posterior,
+        PREDICTIVE_NOISE_DRAWS,
+        sub_seed(seed, [u32::MAX, 0, 0]),
+    )?;
+    crate::io::write_table(folder, &predictive_table(&targets, &pred), TableFormat::Csv)?;
+    crate::io::write_table(
+        folder,
+        &predictive_summary_table(&observed, &pred),
+        TableFormat::Csv,
+    )?;
+    let (pit_mean, pit_sd, pit_ks) = pred.pit_summary();
+    eprintln!(
+        "vtwin calibrate: posterior predictive: {:.0} % of the data rows inside the 50 % band, {:.0} % inside \
+         the 90 % band; PIT mean {pit_mean:.3}, sd {pit_sd:.3} (uniform: 0.5, 0.289)",
+        100.0 * pred.coverage50(&observed),
+        100.0 * pred.coverage90(&observed)
+    );
+    let stats = sim.stats;
     if stats.unstable + stats.failed > 0 {
         eprintln!(
             "vtwin calibrate: {} of {} parameter vectors failed ({} unstable for dt, {} diverged); they count as rejected",
@@ -317,21 +571,108 @@ pub fn run(args: &CalibrateArgs) -> Result<()> {
             stats.failed
         );
     }
+    let mut json = method_json;
+    json["error_model"] = error_json;
+    json["predictive"] = serde_json::json!({
+        "coverage50": pred.coverage50(&observed), "coverage90": pred.coverage90(&observed),
+        "pit_mean": pit_mean, "pit_sd": pit_sd, "pit_ks": pit_ks,
+        "noise_draws": PREDICTIVE_NOISE_DRAWS,
+    });
+    Ok(Outcome {
+        plan: manifest_plan,
+        method,
+        records: records.len(),
+        json,
+        stats,
+        posterior_draws: posterior.draws.len(),
+        posterior_ess: posterior.ess(),
+        evidence,
+    })
+}
+
+/// Warnings about where ABC-SMC stopped.
+fn abc_warnings(res: &calibrate::AbcResult, c: &calibrate::AbcConfig, rows: usize) {
+    let last = res.last();
+    let early = matches!(
+        res.stop,
+        calibrate::AbcStop::MaxGenerations
+            | calibrate::AbcStop::SimulationBudget
+            | calibrate::AbcStop::LowAcceptance
+    );
+    match c.mode {
+        AbcMode::Kernel if early => {
+            let target = if c.final_epsilon > 0.0 {
+                c.final_epsilon
+            } else {
+                1.0
+            };
+            eprintln!(
+                "vtwin calibrate: warning: stopped at {} with the kernel bandwidth at ε = {:.4}, not yet {target} \
+                 (1 = the error model, the exact posterior): the sample is wider than the posterior by about \
+                 that factor. Raise --generations (calibrate.abc.max_generations, now {}) or --max-simulations \
+                 (now {}), lower calibrate.abc.alpha for larger steps, or use --method tempered-smc",
+                res.stop.name(),
+                last.epsilon,
+                c.max_generations,
+                c.max_simulations
+            );
+        }
+        AbcMode::Noisy if early => {
+            eprintln!(
+                "vtwin calibrate: warning: stopped at {} with ε = {:.4}: noisy ABC reaches the posterior only as \
+                 ε → 0, so the sample is wider than the posterior. Raise --generations / --max-simulations, \
+                 or use --mode kernel or --method tempered-smc, which reach it at a finite cost",
+                res.stop.name(),
+                last.epsilon
+            );
+        }
+        AbcMode::Deterministic => {
+            let noise_level = noise_epsilon(rows);
+            if last.epsilon < noise_level {
+                eprintln!(
+                    "vtwin calibrate: note: mode deterministic: the final tolerance ε = {:.3} is below {noise_level:.3}, \
+                     the distance the true parameters stay within with 95 % probability for {rows} rows with the \
+                     stated sd's (√ of the χ² 95 % quantile); the sample collapses towards the best fit and is \
+                     narrower than the posterior. Use --mode kernel (the default) for the posterior, or set \
+                     --final-epsilon {noise_level:.3} to stop at the noise level (a confidence set)",
+                    last.epsilon
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+pub fn run(args: &CalibrateArgs) -> Result<()> {
+    let started = crate::manifest::now();
+    let backend = args.engine.open()?;
+    if !args.models.is_empty() {
+        return run_models(args, &backend, started);
+    }
+    let Some(scene_path) = args.scene.as_deref() else {
+        bail!("name a scene, or several with --models A.toml,B.toml");
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| super::run::default_out(scene_path, "calibrate"));
+    let dir = super::create_run_dir(&out, args.force, &[scene_path, &args.data])?;
+    let o = calibrate_one(args, scene_path, &backend, dir.path())?;
     let manifest = crate::manifest::for_plan(
-        &manifest_plan,
+        &o.plan,
         &backend,
         started,
-        stats.failed + stats.unstable,
+        o.stats.failed + o.stats.unstable,
         serde_json::json!({
             "command_kind": "calibrate",
-            "method": method.name(),
-            "data": {"path": args.data.display().to_string(), "rows": records.len()},
-            "members": stats.rows,
-            "ensemble_runs": stats.batches,
-            "unstable": stats.unstable,
-            "observe_every": manifest_plan.every,
-            "calibration": method_json,
-            "posterior": {"draws": posterior.draws.len(), "ess": posterior.ess()},
+            "method": o.method.name(),
+            "data": {"path": args.data.display().to_string(), "rows": o.records},
+            "members": o.stats.rows,
+            "ensemble_runs": o.stats.batches,
+            "unstable": o.stats.unstable,
+            "observe_every": o.plan.every,
+            "calibration": o.json,
+            "posterior": {"draws": o.posterior_draws, "ess": o.posterior_ess},
         }),
     );
     let final_dir = dir.finish(manifest)?;
@@ -339,8 +680,99 @@ pub fn run(args: &CalibrateArgs) -> Result<()> {
     eprintln!(
         "vtwin calibrate: posterior in {0}; draw a new ensemble with `vtwin run {1} --posterior {0}`",
         final_dir.display(),
-        args.scene.display()
+        scene_path.display()
     );
+    Ok(())
+}
+
+/// `--models`: each scene calibrated into its own subfolder, then
+/// `model_choice.csv`.
+fn run_models(
+    args: &CalibrateArgs,
+    backend: &Backend,
+    started: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    if args.models.len() < 2 {
+        bail!("--models needs at least two scenes, separated by commas");
+    }
+    let first = &args.models[0];
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| super::run::default_out(first, "model-choice"));
+    let mut inputs: Vec<&std::path::Path> = args.models.iter().map(|p| p.as_path()).collect();
+    inputs.push(&args.data);
+    let dir = super::create_run_dir(&out, args.force, &inputs)?;
+    let mut names: Vec<String> = Vec::new();
+    let mut evidences = Vec::new();
+    let mut entries = Vec::new();
+    let mut first_plan = None;
+    let mut failed = 0;
+    for path in &args.models {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "model".into());
+        let mut name = stem.clone();
+        let mut k = 2;
+        while names.contains(&name) {
+            name = format!("{stem}-{k}");
+            k += 1;
+        }
+        names.push(name.clone());
+        let folder = dir.file(&name);
+        std::fs::create_dir(&folder).with_context(|| format!("creating {}", folder.display()))?;
+        let o = calibrate_one(args, path, backend, &folder)?;
+        let Some((lz, se)) = o.evidence else {
+            bail!(
+                "{}: model choice needs an evidence estimate: use --method tempered-smc, or abc-smc in mode kernel \
+                 that reaches ε = 1 (not {} with these settings)",
+                path.display(),
+                o.method
+            );
+        };
+        evidences.push(ModelEvidence {
+            model: name.clone(),
+            log_evidence: lz,
+            log_evidence_se: se,
+        });
+        failed += o.stats.failed + o.stats.unstable;
+        entries.push(serde_json::json!({
+            "model": name, "scene": path.display().to_string(), "method": o.method.name(),
+            "members": o.stats.rows, "calibration": o.json,
+        }));
+        first_plan.get_or_insert(o.plan);
+    }
+    let table = model_choice_table(&evidences);
+    dir.write_table(&table, TableFormat::Csv)?;
+    let probs = calibrate::model_choice::model_probabilities(&evidences);
+    eprintln!("  {:<20} {:>12} {:>12} {:>12}", "model", "ln Z", "P(model)", "± (MC)");
+    for (e, (p, se)) in evidences.iter().zip(&probs) {
+        eprintln!(
+            "  {:<20} {:>12.4} {:>12.4} {:>12.4}",
+            e.model, e.log_evidence, p, se
+        );
+    }
+    let Some(plan) = first_plan else {
+        bail!("no model was calibrated");
+    };
+    let manifest = crate::manifest::for_plan(
+        &plan,
+        backend,
+        started,
+        failed,
+        serde_json::json!({
+            "command_kind": "calibrate",
+            "model_choice": {
+                "models": entries,
+                "probabilities": probs.iter().map(|p| p.0).collect::<Vec<_>>(),
+                "probability_se": probs.iter().map(|p| p.1).collect::<Vec<_>>(),
+            },
+            "data": {"path": args.data.display().to_string()},
+        }),
+    );
+    let final_dir = dir.finish(manifest)?;
+    println!("{}", final_dir.display());
     Ok(())
 }
 

@@ -18,9 +18,20 @@ use crate::scene::{Arm, ModelKind, Scene, SceneError};
 /// Unknown parameters of built-in models are errors naming the key.
 pub fn resolve_params(scene: &Scene, info: &ModelInfo) -> Result<ParamBlock, SceneError> {
     let mut block = scene.params.clone();
+    // Parameters the scene uses outside the model: initial values that name
+    // them and a calibration's error scale.
+    let used_elsewhere = |name: &str| {
+        scene.file.initial.param_refs().any(|r| r == name)
+            || scene
+                .file
+                .calibrate
+                .as_ref()
+                .and_then(|c| c.error.scale.as_deref())
+                == Some(name)
+    };
     if scene.file.model.kind != ModelKind::Custom {
         for p in &block.params {
-            if !info.params.iter().any(|q| q.name == p.name) {
+            if !info.params.iter().any(|q| q.name == p.name) && !used_elsewhere(&p.name) {
                 return Err(scene.error_at(
                     &format!("parameters.{}", p.name),
                     format!(

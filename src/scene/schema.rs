@@ -221,7 +221,7 @@ impl Default for EnsembleSection {
 pub struct InitialSection {
     /// Value of each species everywhere before patches (default 0).
     #[serde(default)]
-    pub background: IndexMap<String, f64>,
+    pub background: IndexMap<String, InitValue>,
     #[serde(default)]
     pub patches: Vec<Patch>,
     /// Amplitude of uniform noise added to `noise_species` (value += noise·(U − ½)),
@@ -250,7 +250,37 @@ pub struct Patch {
     /// Centre in physical units.
     pub center: [f64; 2],
     pub size: f64,
-    pub values: IndexMap<String, f64>,
+    pub values: IndexMap<String, InitValue>,
+}
+
+/// An initial value: a number, or the name of a parameter of the scene
+/// whose value (per member) it takes, so that a calibration can give an
+/// initial amplitude or background level a prior and fit it.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(untagged)]
+pub enum InitValue {
+    Number(f64),
+    Param(String),
+}
+
+impl InitValue {
+    /// The parameter it names, if any.
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            InitValue::Param(p) => Some(p),
+            InitValue::Number(_) => None,
+        }
+    }
+}
+
+impl InitialSection {
+    /// Every parameter an initial value names.
+    pub fn param_refs(&self) -> impl Iterator<Item = &str> {
+        self.background
+            .values()
+            .chain(self.patches.iter().flat_map(|p| p.values.values()))
+            .filter_map(InitValue::param)
+    }
 }
 
 #[derive(Deserialize, Debug, Clone)]

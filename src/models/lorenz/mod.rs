@@ -178,7 +178,15 @@ impl LorenzModel {
                     format!("`{k}` is not a field of {kind} (its field is `x`)"),
                 ));
             }
-            background = *v as f32;
+            background = match v {
+                crate::scene::InitValue::Number(x) => *x as f32,
+                crate::scene::InitValue::Param(_) => {
+                    return Err(scene.error_at(
+                        &format!("initial.background.{k}"),
+                        format!("{kind} takes a number here, not a parameter name"),
+                    ));
+                }
+            };
         }
         let param_names: Vec<String> = block.params.iter().map(|p| p.name.clone()).collect();
         // resolve_params guarantees every canonical parameter is present.

@@ -262,7 +262,7 @@ noise_species = ["u", "v"]
                 let m = gs_model(nx, ny, boundary);
                 let params = [0.09f32, 0.05, 0.037, 0.06];
                 let mut a = vec![0.0f32; m.grid.len()];
-                m.init.fill(&m.grid, 7, 0, &mut a);
+                m.init.fill(&m.grid, 7, 0, &[], &mut a);
                 let n = m.grid.sites();
                 if tiny {
                     a[n..].iter_mut().for_each(|v| *v *= 4e-38);

@@ -5,19 +5,55 @@
 
 use crate::observe::GridShape;
 use crate::rng::{self, KeyedStream, Stream};
-use crate::scene::{Arm, Patch, Scene, SceneError, Shape, Stimulus};
+use crate::scene::{Arm, InitValue, Patch, Scene, SceneError, Shape, Stimulus};
+
+/// An initial value resolved against the parameter block: a constant or
+/// the member's value of parameter `i`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Value {
+    Const(f32),
+    Param(usize),
+}
+
+impl Value {
+    fn at(self, params: &[f32]) -> f32 {
+        match self {
+            Value::Const(v) => v,
+            Value::Param(i) => params.get(i).copied().unwrap_or(0.0),
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct InitialState {
-    background: Vec<f32>,
-    patches: Vec<(Patch, Vec<(usize, f32)>)>,
+    background: Vec<Value>,
+    patches: Vec<(Patch, Vec<(usize, Value)>)>,
     noise: f32,
     noise_species: Vec<usize>,
 }
 
 impl InitialState {
-    pub fn from_scene(scene: &Scene, species: &[String]) -> Result<InitialState, SceneError> {
+    /// `param_names` are the plan's parameters in block order: an initial
+    /// value that names one takes the member's value of it.
+    pub fn from_scene(
+        scene: &Scene,
+        species: &[String],
+        param_names: &[String],
+    ) -> Result<InitialState, SceneError> {
         let ini = &scene.file.initial;
+        let value = |key: String, v: &InitValue| match v {
+            InitValue::Number(x) => Ok(Value::Const(*x as f32)),
+            InitValue::Param(name) => param_names
+                .iter()
+                .position(|p| p == name)
+                .map(Value::Param)
+                .ok_or_else(|| {
+                    scene.error_at(
+                        &key,
+                        format!("`{name}` is not a parameter of the scene; an initial value is a number or the name of a [parameters] entry"),
+                    )
+                }),
+        };
         let sidx = |key: &str, name: &str| {
             species.iter().position(|s| s == name).ok_or_else(|| {
                 scene.error_at(
@@ -29,9 +65,11 @@ impl InitialState {
                 )
             })
         };
-        let mut background = vec![0.0f32; species.len()];
+        let mut background = vec![Value::Const(0.0); species.len()];
         for (k, v) in &ini.background {
-            background[sidx(&format!("initial.background.{k}"), k)?] = *v as f32;
+            let key = format!("initial.background.{k}");
+            let si = sidx(&key, k)?;
+            background[si] = value(key, v)?;
         }
         let mut patches = Vec::new();
         for (i, p) in ini.patches.iter().enumerate() {
@@ -43,10 +81,9 @@ impl InitialState {
             }
             let mut vals = Vec::new();
             for (k, v) in &p.values {
-                vals.push((
-                    sidx(&format!("initial.patches.{i}.values.{k}"), k)?,
-                    *v as f32,
-                ));
+                let key = format!("initial.patches.{i}.values.{k}");
+                let si = sidx(&key, k)?;
+                vals.push((si, value(key, v)?));
             }
             patches.push((p.clone(), vals));
         }
@@ -62,14 +99,16 @@ impl InitialState {
         })
     }
 
-    /// Member `member`'s initial fields. Noise at site i of species s uses
-    /// Philox counter (site, member, s, Init).
-    pub fn fill(&self, g: &GridShape, seed: u64, member: u32, out: &mut [f32]) {
+    /// Member `member`'s initial fields (`params`: its parameter row).
+    /// Noise at site i of species s uses Philox counter (site, member, s,
+    /// Init).
+    pub fn fill(&self, g: &GridShape, seed: u64, member: u32, params: &[f32], out: &mut [f32]) {
         let n = g.sites();
         for (s, &b) in self.background.iter().enumerate() {
-            out[s * n..(s + 1) * n].fill(b);
+            out[s * n..(s + 1) * n].fill(b.at(params));
         }
         for (p, vals) in &self.patches {
+            let vals: Vec<(usize, f32)> = vals.iter().map(|&(s, v)| (s, v.at(params))).collect();
             for y in 0..g.ny as usize {
                 for x in 0..g.nx as usize {
                     let px = (x as f64 + 0.5) * g.dx - p.center[0];

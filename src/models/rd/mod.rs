@@ -255,7 +255,7 @@ impl RdModel {
             aux.extend(init::stimulus_table(&f.stimulus));
         }
         aux.extend([0.0; 4]); // never empty: a zero-sized binding is invalid
-        let init = init::InitialState::from_scene(scene, &species)?;
+        let init = init::InitialState::from_scene(scene, &species, &param_names)?;
         Ok(RdModel {
             info,
             kinetics: kin,
@@ -318,8 +318,8 @@ impl Model for RdModel {
         self.grid
     }
 
-    fn init_member(&self, seed: u64, member: u32, _params: &[f32], out: &mut [f32]) {
-        self.init.fill(&self.grid, seed, member, out);
+    fn init_member(&self, seed: u64, member: u32, params: &[f32], out: &mut [f32]) {
+        self.init.fill(&self.grid, seed, member, params, out);
     }
 
     fn step_cpu(&self, ctx: &StepCtx, params: &[f32], src: &[f32], dst: &mut [f32]) {
