@@ -53,7 +53,6 @@ pub fn run(args: &AssimilateArgs) -> Result<i32> {
         &backend,
         &args.engine,
         &args.output,
-        &args.scene,
         &[&args.scene, &args.obs],
         false,
         extra,

@@ -98,7 +98,6 @@ pub fn run(args: &TwinArgs) -> Result<i32> {
         &backend,
         &args.engine,
         &args.output,
-        &args.scene,
         &[&args.scene],
         true,
         json!({"command_kind": "twin"}),
@@ -106,16 +105,18 @@ pub fn run(args: &TwinArgs) -> Result<i32> {
 }
 
 /// Runs the cycles and writes the run directory; shared by `assimilate`.
+/// `inputs` are the command's input files, the scene first (never
+/// overwritten or replaced by the output folder).
 pub fn execute(
     setup: &Setup,
     backend: &Backend,
     engine: &EngineArgs,
     output: &OutArgs,
-    scene_path: &Path,
     inputs: &[&Path],
     twin: bool,
     extra: Value,
 ) -> Result<i32> {
+    let scene_path = inputs.first().copied().unwrap_or(Path::new("scene"));
     let started = crate::manifest::now();
     let out_dir = output
         .out

@@ -284,7 +284,7 @@ fn mutate_lines(rng: &mut Rng, text: &str, csv: bool) -> String {
                 lines.swap(i, j);
             }
             3 => lines.truncate(i + 1),
-            4 | 5 | 6 => lines[i] = replace_number(rng, &lines[i]),
+            4..=6 => lines[i] = replace_number(rng, &lines[i]),
             7 => lines[i] = replace_string(rng, &lines[i]),
             8 => {
                 // Cut the line short.
