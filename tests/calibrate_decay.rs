@@ -69,9 +69,10 @@ fn draws(dir: &Path) -> Vec<HashMap<String, String>> {
 
 /// Data rows (time, value) of tests/data/decay_data.csv.
 fn decay_data() -> Vec<(f64, f64)> {
-    let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/decay_data.csv"))
-            .unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/decay_data.csv"),
+    )
+    .unwrap();
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.starts_with("time"))
         .map(|l| {
@@ -124,7 +125,10 @@ const DATA: &str = "tests/data/decay_data.csv";
 fn decay_abc_smc_default_and_tempered_smc_give_the_exact_posterior() {
     let (em, esd) = decay_exact();
     // The quadrature itself: the known answer quoted in the scene.
-    assert!((em - 0.1938).abs() < 5e-4 && (esd - 0.0108).abs() < 5e-4, "{em} {esd}");
+    assert!(
+        (em - 0.1938).abs() < 5e-4 && (esd - 0.0108).abs() < 5e-4,
+        "{em} {esd}"
+    );
     let tmp = TempDir::new("decay");
     for method in ["abc-smc", "tempered-smc"] {
         let out = tmp.path().join(method);
@@ -380,7 +384,10 @@ fn weighted_correlation(rows: &[HashMap<String, String>], a: &str, b: &str) -> f
 #[test]
 fn logistic_posterior_correlation_matches_quadrature() {
     let exact = logistic_exact_correlation();
-    assert!(exact < -0.6, "the problem has a correlated posterior: {exact}");
+    assert!(
+        exact < -0.6,
+        "the problem has a correlated posterior: {exact}"
+    );
     let tmp = TempDir::new("logistic");
     let scene = write_scene(tmp.path(), "logistic.toml", LOGISTIC);
     let data = tmp.path().join("data.csv");
@@ -454,7 +461,11 @@ population = 2000
     let a = write_scene(tmp.path(), "a.toml", &scene(0.0));
     let b = write_scene(tmp.path(), "b.toml", &scene(1.0));
     let data = tmp.path().join("y.csv");
-    std::fs::write(&data, "time,observable,location,value,sd\n1,u_mean,,1.0,0.5\n").unwrap();
+    std::fs::write(
+        &data,
+        "time,observable,location,value,sd\n1,u_mean,,1.0,0.5\n",
+    )
+    .unwrap();
     for method in ["tempered-smc", "abc-smc"] {
         let out = tmp.path().join(method);
         calibrate(&[
@@ -500,6 +511,9 @@ population = 2000
         tmp.path().join("det").to_str().unwrap(),
     ]);
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && stderr.contains("model choice needs an evidence estimate"), "{stderr}");
+    assert!(
+        !o.status.success() && stderr.contains("model choice needs an evidence estimate"),
+        "{stderr}"
+    );
     assert!(!tmp.path().join("det").exists());
 }
