@@ -517,3 +517,34 @@ population = 2000
     );
     assert!(!tmp.path().join("det").exists());
 }
+
+/// An initial value naming no parameter, or of the wrong type, is an
+/// error naming the key.
+#[test]
+fn initial_values_name_parameters_or_fail_with_the_key() {
+    let base = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(SCENE)).unwrap();
+    let freeze = |text: &str| {
+        let scene =
+            vtwin::scene::Scene::parse(Path::new("decay.toml"), text).map_err(|e| e.to_string())?;
+        vtwin::plan::Plan::freeze(&scene, &vtwin::plan::PlanOptions::default())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let e = freeze(&base.replace("background = { u = 1.0 }", "background = { u = \"u0\" }"))
+        .unwrap_err();
+    assert!(
+        e.contains("initial.background.u") && e.contains("`u0` is not a parameter"),
+        "{e}"
+    );
+    let e =
+        freeze(&base.replace("background = { u = 1.0 }", "background = { u = true }")).unwrap_err();
+    assert!(
+        e.contains("a number or the name of a [parameters] entry"),
+        "{e}"
+    );
+    freeze(&base.replace(
+        "background = { u = 1.0 }",
+        "background = { u = \"u0\" }\n[parameters.u0]\ndist = \"uniform\"\nlow = 0.5\nhigh = 1.5",
+    ))
+    .unwrap();
+}
