@@ -3,7 +3,8 @@
 //! N(1.6, 0.4472²) — checked for ABC-SMC and for history matching.
 
 use vtwin::calibrate::{
-    AbcConfig, AbcMode, AbcStop, BatchSimulator, HmConfig, ProgressEvent, run_abc_smc, run_history_matching,
+    AbcConfig, AbcMode, AbcStop, BatchSimulator, HmConfig, ProgressEvent, run_abc_smc,
+    run_history_matching,
 };
 use vtwin::params::{Distribution, ParamBlock};
 use vtwin::rng::{Stream, normal2_f64};

@@ -403,7 +403,10 @@ fn calibrate_errors_name_the_method_and_the_line() {
         String::from_utf8_lossy(&o.stderr).to_string()
     };
     let e = run(&[]);
-    assert!(e.contains("--method abc-smc|history-matching|tempered-smc"), "{e}");
+    assert!(
+        e.contains("--method abc-smc|history-matching|tempered-smc"),
+        "{e}"
+    );
     let e = run(&["--method", "abc-smc"]);
     assert!(
         e.contains("DATA.csv, line 3") && e.contains("outside the run [0, 80]"),

@@ -38,12 +38,12 @@ pub use abc_smc::{AbcGeneration, AbcResult, AbcStop, run_abc_smc, run_abc_smc_li
 pub use config::{
     AbcConfig, AbcMode, CalibrateConfig, GpConfig, GpKernel, HmConfig, Method, TemperedConfig,
 };
-pub use likelihood::{ErrorConfig, ErrorKind, Likelihood};
-pub use tempered_smc::{TemperedResult, TemperedStage, TemperedStop, run_tempered_smc};
 pub use gp::{Gp, LooDiagnostic};
 pub use history_matching::{HmResult, WaveReport, run_history_matching};
+pub use likelihood::{ErrorConfig, ErrorKind, Likelihood};
 pub use posterior::Posterior;
 pub use posterior_dir::{load_posterior, write_posterior};
+pub use tempered_smc::{TemperedResult, TemperedStage, TemperedStop, run_tempered_smc};
 
 use std::path::PathBuf;
 

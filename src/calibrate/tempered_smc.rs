@@ -61,13 +61,7 @@ fn ess_after(ll: &[f64], w: &[f64], d: f64) -> f64 {
 /// The next tempering exponent: the largest β in (beta_prev, beta_max]
 /// whose reweighting exp((β − beta_prev) ℓ) keeps the ESS at or above
 /// `target`, found by bisection (beta_max when even it keeps the ESS).
-pub(crate) fn next_beta(
-    ll: &[f64],
-    w: &[f64],
-    beta_prev: f64,
-    beta_max: f64,
-    target: f64,
-) -> f64 {
+pub(crate) fn next_beta(ll: &[f64], w: &[f64], beta_prev: f64, beta_max: f64, target: f64) -> f64 {
     if beta_prev >= beta_max || ess_after(ll, w, beta_max - beta_prev) >= target {
         return beta_max;
     }
@@ -460,7 +454,11 @@ mod tests {
         assert!((s.mean - 1.6).abs() < 0.04, "{}", s.mean);
         assert!((s.sd / 0.2f64.sqrt() - 1.0).abs() < 0.1, "{}", s.sd);
         let exact = -0.5 * 4.0 / 1.25 - 0.5 * (std::f64::consts::TAU * 1.25).ln();
-        assert!((r.log_evidence - exact).abs() < 0.1, "{} {exact}", r.log_evidence);
+        assert!(
+            (r.log_evidence - exact).abs() < 0.1,
+            "{} {exact}",
+            r.log_evidence
+        );
         assert!(r.log_evidence_se > 0.0 && r.log_evidence_se < 0.1);
         let again = run_tempered_smc(&block, &mut Identity, &lik, &cfg, &mut |_| {}).unwrap();
         assert_eq!(again.particles, r.particles);

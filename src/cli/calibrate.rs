@@ -174,7 +174,11 @@ fn settings(args: &CalibrateArgs, scene: &Scene) -> Result<(Method, CalibrateCon
         );
     };
     let flags = [
-        ("--population", args.population.is_some(), "abc-smc, tempered-smc"),
+        (
+            "--population",
+            args.population.is_some(),
+            "abc-smc, tempered-smc",
+        ),
         ("--generations", args.generations.is_some(), "abc-smc"),
         (
             "--max-simulations",
@@ -185,7 +189,11 @@ fn settings(args: &CalibrateArgs, scene: &Scene) -> Result<(Method, CalibrateCon
         ("--mode", args.mode.is_some(), "abc-smc"),
         ("--moves", args.moves.is_some(), "tempered-smc"),
         ("--waves", args.waves.is_some(), "history-matching"),
-        ("--runs-per-wave", args.runs_per_wave.is_some(), "history-matching"),
+        (
+            "--runs-per-wave",
+            args.runs_per_wave.is_some(),
+            "history-matching",
+        ),
     ];
     if let Some((flag, _, methods)) = flags
         .iter()
@@ -746,7 +754,10 @@ fn run_models(
     let table = model_choice_table(&evidences);
     dir.write_table(&table, TableFormat::Csv)?;
     let probs = calibrate::model_choice::model_probabilities(&evidences);
-    eprintln!("  {:<20} {:>12} {:>12} {:>12}", "model", "ln Z", "P(model)", "± (MC)");
+    eprintln!(
+        "  {:<20} {:>12} {:>12} {:>12}",
+        "model", "ln Z", "P(model)", "± (MC)"
+    );
     for (e, (p, se)) in evidences.iter().zip(&probs) {
         eprintln!(
             "  {:<20} {:>12.4} {:>12.4} {:>12.4}",

@@ -256,11 +256,35 @@ pub struct Patch {
 /// An initial value: a number, or the name of a parameter of the scene
 /// whose value (per member) it takes, so that a calibration can give an
 /// initial amplitude or background level a prior and fit it.
-#[derive(Deserialize, Debug, Clone, PartialEq)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum InitValue {
     Number(f64),
     Param(String),
+}
+
+impl<'de> Deserialize<'de> for InitValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = InitValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number or the name of a [parameters] entry")
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<InitValue, E> {
+                Ok(InitValue::Number(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<InitValue, E> {
+                Ok(InitValue::Number(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<InitValue, E> {
+                Ok(InitValue::Number(v as f64))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<InitValue, E> {
+                Ok(InitValue::Param(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl InitValue {

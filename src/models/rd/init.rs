@@ -41,7 +41,8 @@ impl InitialState {
         param_names: &[String],
     ) -> Result<InitialState, SceneError> {
         let ini = &scene.file.initial;
-        let value = |key: String, v: &InitValue| match v {
+        let value = |key: String, v: &InitValue| {
+            match v {
             InitValue::Number(x) => Ok(Value::Const(*x as f32)),
             InitValue::Param(name) => param_names
                 .iter()
@@ -53,6 +54,7 @@ impl InitialState {
                         format!("`{name}` is not a parameter of the scene; an initial value is a number or the name of a [parameters] entry"),
                     )
                 }),
+        }
         };
         let sidx = |key: &str, name: &str| {
             species.iter().position(|s| s == name).ok_or_else(|| {
