@@ -99,7 +99,7 @@ fn unstable_for_some_members_only() {
 }
 
 #[test]
-fn invalid_wgsl_expression_points_at_the_reaction() {
+fn invalid_expression_points_at_the_reaction() {
     let text = r#"[model]
 kind = "custom"
 species = ["u"]
@@ -115,12 +115,17 @@ steps = 5
 a = 1.0
 D = 0.1
 "#;
-    check(text, 7, "model.reactions.u", "invalid WGSL expression");
+    check(
+        text,
+        7,
+        "model.reactions.u",
+        "invalid expression at column 9: expected a number, a name or `(`, found `*`",
+    );
     check(
         &text.replace("a * u * * u", "a * w"),
         7,
         "model.reactions.u",
-        "invalid WGSL expression",
+        "invalid expression at column 5: unknown name `w`",
     );
 }
 

@@ -82,7 +82,7 @@ impl Scene {
                 line,
                 column,
                 key: locate::key_at(source, e.span().map(|s| s.start)),
-                message: e.message().trim().to_string(),
+                message: name_duplicate(source, e.span(), e.message().trim()),
             }
         })?;
         let params = ParamBlock {
@@ -160,6 +160,32 @@ impl Scene {
         } else {
             self.file.arms.clone()
         }
+    }
+}
+
+/// toml's "duplicate key" names neither the key nor the table: add the
+/// name from the source at the error's span.
+fn name_duplicate(source: &str, span: Option<std::ops::Range<usize>>, msg: &str) -> String {
+    let Some(span) = span.filter(|_| msg == "duplicate key") else {
+        return msg.to_string();
+    };
+    let Some(name) = source
+        .get(span.clone())
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    else {
+        return msg.to_string();
+    };
+    let line_start = source[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let header = source[line_start..span.start].trim_start();
+    if header.starts_with("[[") {
+        format!(
+            "duplicate table `{name}`: it is defined above as a table; use `[{name}]` or `[[{name}]]`, not both"
+        )
+    } else if header.starts_with('[') {
+        format!("duplicate table `[{name}]`: a table may appear only once")
+    } else {
+        format!("duplicate key `{name}`: a key may appear only once in a table")
     }
 }
 
