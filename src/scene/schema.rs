@@ -86,7 +86,7 @@ pub struct ModelSection {
     /// `custom` only: species names, in order.
     #[serde(default)]
     pub species: Vec<String>,
-    /// `custom` only: one WGSL expression per species giving its reaction
+    /// `custom` only: one expression (`crate::expr`) per species giving its reaction
     /// rate, over species names and parameter names.
     #[serde(default)]
     pub reactions: IndexMap<String, String>,
