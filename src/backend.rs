@@ -76,27 +76,30 @@ impl Backend {
         opts: &GpuOptions,
     ) -> Result<Box<dyn Engine>, EngineError> {
         match self {
-            Backend::Cpu => Ok(Box::new(CpuEngine::new(plan))),
+            Backend::Cpu => Ok(Box::new(CpuEngine::try_new(plan)?)),
             Backend::Gpu(ctx) => Ok(Box::new(GpuEngine::with_options(ctx.clone(), plan, opts)?)),
         }
     }
 
-    /// Members per batch the adapter's limits force for `plan` (1 batch on the CPU).
+    /// Members per batch the adapter's limits force for `plan` (on the
+    /// CPU: the batches of at most `limits::CPU_BATCH_BYTES` the CPU engine
+    /// holds its state in).
     pub fn batches(&self, plan: &Plan, batch: Option<u32>) -> Vec<u32> {
-        match self {
-            Backend::Cpu => vec![plan.members],
+        let per = match self {
+            Backend::Cpu => crate::engine::cpu::batch_members(plan.model.state_len())
+                .min(u32::MAX as usize) as u32,
             Backend::Gpu(ctx) => {
                 let limit =
                     crate::gpu::engine::max_batch(&ctx.limits, plan.model.state_len() as u64 * 4);
-                let per = batch.unwrap_or(limit).clamp(1, limit);
-                let mut v = Vec::new();
-                let mut left = plan.members;
-                while left > 0 {
-                    v.push(per.min(left));
-                    left -= per.min(left);
-                }
-                v
+                batch.unwrap_or(limit).clamp(1, limit)
             }
+        };
+        let mut v = Vec::new();
+        let mut left = plan.members;
+        while left > 0 {
+            v.push(per.min(left));
+            left -= per.min(left);
         }
+        v
     }
 }

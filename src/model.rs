@@ -178,6 +178,13 @@ pub trait Model: Send + Sync {
         Ok(())
     }
 
+    /// Checks every member's parameters for what the model cannot start
+    /// from (sizes that do not fit, counts beyond a capacity), cheaply and
+    /// before any member state exists: `Err((scene key, message))`.
+    fn check_members(&self, _member_params: &[Vec<f32>]) -> Result<(), (String, String)> {
+        Ok(())
+    }
+
     /// Time step in the model's time unit.
     fn dt(&self) -> f64;
 

@@ -235,6 +235,18 @@ impl ObservableSet {
         let mut pending = Vec::new();
         for (i, s) in specs.iter().enumerate() {
             let key = |k: &str| format!("observables.{i}.{k}");
+            // Thresholds are compared in f32 on both backends.
+            if let Some(t) = s.threshold
+                && !(t as f32).is_finite()
+            {
+                return Err((
+                    key("threshold"),
+                    format!(
+                        "threshold must be a finite number within ±{:e} (f32), got {t:e}",
+                        f32::MAX
+                    ),
+                ));
+            }
             if s.kind == ObsKind::FirstCrossing {
                 let of =
                     s.of.clone()

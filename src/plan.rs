@@ -13,6 +13,7 @@
 //! Owns: freezing and checking (stability against every member's sampled
 //! parameters, observables against the model). Never imports wgpu.
 
+use crate::limits;
 use crate::model::Model;
 use crate::observe::ObservableSet;
 use crate::params::ParamBlock;
@@ -63,6 +64,28 @@ impl std::fmt::Debug for Plan {
     }
 }
 
+/// `[assimilation] init_mean` holds 1 value or one per state word; checked
+/// here so that `check` refuses what `twin` would.
+fn check_assimilation_init(scene: &Scene, state_len: usize) -> Result<(), SceneError> {
+    if let Some(m) = scene
+        .file
+        .assimilation
+        .as_ref()
+        .and_then(|a| a.init_mean.as_ref())
+        && m.len() != 1
+        && m.len() != state_len
+    {
+        return Err(scene.error_at(
+            "assimilation.init_mean",
+            format!(
+                "give 1 value or one per state word ({state_len}), got {}",
+                m.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Member `member`'s unit-cube point over the block's varying parameters.
 pub fn member_unit_point(seed: u64, member: u32, dims: usize) -> Vec<f64> {
     (0..dims)
@@ -77,6 +100,70 @@ impl Plan {
         let seed = opts.seed.unwrap_or(scene.file.ensemble.seed);
         let arm = scene.arm(opts.arm.as_deref())?;
         let steps = scene.file.time.total_steps();
+        // The member count and every limit before anything is drawn
+        // (limits.rs): a huge ensemble is refused in milliseconds.
+        let n_members: u64 = match &opts.member_params {
+            Some(rows) => {
+                limits::check_members("member rows", rows.len() as u64)
+                    .map_err(|m| scene.error_at("ensemble.members", m))?;
+                rows.len() as u64
+            }
+            None => {
+                let members = opts.members.unwrap_or(scene.file.ensemble.members);
+                if members == 0 {
+                    return Err(scene.error_at("ensemble.members", "members must be at least 1"));
+                }
+                let what = if opts.members.is_some() {
+                    "--members"
+                } else {
+                    "members"
+                };
+                limits::check_members(what, members as u64)
+                    .map_err(|m| scene.error_at("ensemble.members", m))?;
+                members as u64
+            }
+        };
+        if n_members + opts.member_offset as u64 > 1u64 << 32 {
+            return Err(scene.error_at(
+                "ensemble.members",
+                format!(
+                    "{n_members} members from global index {} exceed 2³² member indices",
+                    opts.member_offset
+                ),
+            ));
+        }
+        let model = crate::models::build(scene, &block, &arm, steps)?;
+        check_assimilation_init(scene, model.state_len())?;
+        let fields: Vec<(String, String)> = model
+            .info()
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.unit.clone()))
+            .collect();
+        let observables = ObservableSet::from_specs(
+            model.preset_observables(),
+            &scene.file.observables,
+            &fields,
+            &model.grid(),
+            &model.info().length_unit,
+            &model.info().time_unit,
+        )
+        .map_err(|(k, m)| scene.error_at(&k, m))?;
+        let every = scene.file.observe.every.max(1);
+        let observations = steps / every + 2;
+        let needed = limits::host_bytes(
+            n_members,
+            block.params.len() as u64,
+            0,
+            observables.ops.len() as u64 + 1,
+            observations,
+            false,
+        );
+        limits::check_host_memory(
+            &format!("the member table and {observations} observations of {n_members} members"),
+            needed,
+        )
+        .map_err(|m| scene.error_at("ensemble.members", m))?;
         let params: Vec<Vec<f64>> = match &opts.member_params {
             Some(rows) => {
                 for (i, r) in rows.iter().enumerate() {
@@ -94,53 +181,25 @@ impl Plan {
                 rows.clone()
             }
             None => {
-                let members = opts.members.unwrap_or(scene.file.ensemble.members);
-                if members == 0 {
-                    return Err(scene.error_at("ensemble.members", "members must be at least 1"));
-                }
                 let dims = block.varying().len();
                 let off = opts.member_offset;
-                // Overflow is refused below.
-                let points: Vec<Vec<f64>> = (0..members)
-                    .map(|m| member_unit_point(seed, off.saturating_add(m), dims))
+                let points: Vec<Vec<f64>> = (0..n_members as u32)
+                    .map(|m| member_unit_point(seed, off + m, dims))
                     .collect();
                 block.map_units(&points)
             }
         };
-        if params.len() as u64 + opts.member_offset as u64 > 1u64 << 32 {
-            return Err(scene.error_at(
-                "ensemble.members",
-                format!(
-                    "{} members from global index {} exceed 2³² member indices",
-                    params.len(),
-                    opts.member_offset
-                ),
-            ));
-        }
         let members = params.len() as u32;
-        let model = crate::models::build(scene, &block, &arm, steps)?;
         let p32: Vec<Vec<f32>> = params
             .iter()
             .map(|r| r.iter().map(|&v| v as f32).collect())
             .collect();
+        if let Err((key, msg)) = model.check_members(&p32) {
+            return Err(scene.error_at(&key, msg));
+        }
         if let Err(msg) = model.check_stability(&p32) {
             return Err(scene.error_at("time.dt", msg));
         }
-        let fields: Vec<(String, String)> = model
-            .info()
-            .fields
-            .iter()
-            .map(|f| (f.name.clone(), f.unit.clone()))
-            .collect();
-        let observables = ObservableSet::from_specs(
-            model.preset_observables(),
-            &scene.file.observables,
-            &fields,
-            &model.grid(),
-            &model.info().length_unit,
-            &model.info().time_unit,
-        )
-        .map_err(|(k, m)| scene.error_at(&k, m))?;
         let mut plan = Plan {
             scene_path: scene.path.clone(),
             scene_sha256: scene.sha256.clone(),
@@ -211,6 +270,19 @@ impl Plan {
     pub fn bytes_per_member(&self) -> u64 {
         let state = self.model.state_len() as u64 * 4;
         2 * state + self.n_params() as u64 * 4 + 8 + (self.observables.ops.len() as u64 + 1) * 4
+    }
+
+    /// Host memory a run of this plan needs (`limits::host_bytes`): member
+    /// table, recorded observables and, on the CPU backend, member state.
+    pub fn host_bytes(&self, cpu: bool) -> u64 {
+        crate::limits::host_bytes(
+            self.members as u64,
+            self.n_params() as u64,
+            self.model.state_len() as u64,
+            self.observables.ops.len() as u64 + 1,
+            self.observation_steps().len() as u64,
+            cpu,
+        )
     }
 
     /// The same plan with a different member table (for drivers that pick

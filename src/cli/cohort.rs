@@ -67,6 +67,8 @@ pub fn run(args: &CohortArgs) -> Result<i32> {
             shard.count
         );
     }
+    crate::limits::check_members("patients in one shard", range.end - range.start)
+        .map_err(|m| anyhow::anyhow!("--patients {n}: {m}; split the cohort with --shard I/K"))?;
     let fmt = args.format.unwrap_or(match scene.file.output.format {
         Some(FormatName::Csv) => TableFormat::Csv,
         _ => TableFormat::Parquet,

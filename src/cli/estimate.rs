@@ -44,6 +44,12 @@ pub fn run(a: &EstimateArgs) -> Result<()> {
         },
     )?;
     let backend = a.engine.open()?;
+    let host = plan.host_bytes(backend.name() == "cpu");
+    crate::limits::check_host_memory(
+        &format!("this plan on the {} backend", backend.name()),
+        host,
+    )
+    .map_err(anyhow::Error::msg)?;
     let e = estimate(&backend, &plan, a.engine.batch_size, &mut |m| {
         eprintln!("vtwin estimate: {m}")
     })?;
@@ -52,6 +58,7 @@ pub fn run(a: &EstimateArgs) -> Result<()> {
         "vtwin estimate: {} ({}), {}×{} grid × {} fields, {} members × {} steps, {} observations\n\
          backend      {}{}\n\
          memory       {} per member (state {} per copy), {} in total\n\
+         host         {} needed, {} available\n\
          batches      {} ({})\n\
          probe        {} members × {} steps in {:.3} s ({}), one observation {:.4} s\n\
          projected    {} ({} stepping + {} observing)\n",
@@ -71,6 +78,8 @@ pub fn run(a: &EstimateArgs) -> Result<()> {
         human_bytes(e.bytes_per_member),
         human_bytes(e.state_bytes_per_member),
         human_bytes(e.total_bytes),
+        human_bytes(host),
+        crate::limits::mem_available().map_or("unknown".to_string(), human_bytes),
         e.batches.len(),
         summarise_batches(&e.batches),
         e.probe.members,

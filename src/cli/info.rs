@@ -55,6 +55,12 @@ pub fn check(args: &CheckArgs) -> Result<()> {
     );
     crate::shaders::validate(&format!("{}.observe", plan.model.info().kind), &obs)?;
     let backend = args.engine.open()?;
+    let host = plan.host_bytes(backend.name() == "cpu");
+    crate::limits::check_host_memory(
+        &format!("this plan on the {} backend", backend.name()),
+        host,
+    )
+    .map_err(anyhow::Error::msg)?;
     let batches = backend.batches(&plan, args.engine.batch_size);
     let g = plan.model.grid();
     println!(
@@ -123,6 +129,16 @@ pub fn check(args: &CheckArgs) -> Result<()> {
         backend.name(),
         batches.len(),
         batches.iter().max().copied().unwrap_or(0)
+    );
+    println!(
+        "host       {} needed (member table, recorded observables{}); {} available",
+        human_bytes(host),
+        if backend.name() == "cpu" {
+            ", member state"
+        } else {
+            ""
+        },
+        crate::limits::mem_available().map_or("unknown".to_string(), human_bytes)
     );
     println!("plan       sha256 {}", plan.sha256);
     println!("ok");

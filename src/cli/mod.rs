@@ -84,6 +84,7 @@ pub fn posterior_members(
     if n == 0 {
         anyhow::bail!("--members must be at least 1");
     }
+    crate::limits::check_members("--members", n as u64).map_err(anyhow::Error::msg)?;
     let seed = seed.unwrap_or(scene.file.ensemble.seed);
     Ok((0..n).map(|m| post.draw_member(seed, m)).collect())
 }

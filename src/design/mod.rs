@@ -35,7 +35,8 @@ use rand::{RngExt, SeedableRng};
 
 /// The largest number of rows a design may have (a guard against `grid`
 /// with many dimensions and typos in `-n`).
-pub const MAX_ROWS: usize = 10_000_000;
+/// The same as the member limit of a plan (`limits::MAX_MEMBERS`).
+pub const MAX_ROWS: usize = crate::limits::MAX_MEMBERS as usize;
 
 /// How the points of a design are chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -6,41 +6,101 @@
 //! each member's work is sequential.
 
 use super::{Engine, EngineError, MemberStatus, ObsFrame, check_len};
+use crate::limits;
 use crate::model::StepCtx;
 use crate::observe::{observe_member, saturated_at};
 use crate::plan::Plan;
 use rayon::prelude::*;
 
+/// Members per batch of CPU state: as many as fit `limits::CPU_BATCH_BYTES`
+/// (at least one).
+pub fn batch_members(state_len: usize) -> usize {
+    (limits::CPU_BATCH_BYTES / (state_len.max(1) as u64 * 4)).max(1) as usize
+}
+
 pub struct CpuEngine {
     plan: Plan,
-    state: Vec<f32>,
+    /// Member state in batches of `per` members (the last may hold fewer),
+    /// so no single allocation exceeds `limits::CPU_BATCH_BYTES`.
+    state: Vec<Vec<f32>>,
+    per: usize,
     params: Vec<f32>,
     status: Vec<MemberStatus>,
     step: u64,
 }
 
 impl CpuEngine {
+    /// An engine for `plan`; panics where [`CpuEngine::try_new`] errs
+    /// (tests and benches with small plans).
     pub fn new(plan: &Plan) -> CpuEngine {
+        match CpuEngine::try_new(plan) {
+            Ok(e) => e,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// An engine for `plan`, refusing (before allocating) state that does
+    /// not fit the host's available memory, and allocating it in batches
+    /// with fallible allocation.
+    pub fn try_new(plan: &Plan) -> Result<CpuEngine, EngineError> {
+        CpuEngine::try_with_batch(plan, batch_members(plan.model.state_len()))
+    }
+
+    /// [`CpuEngine::try_new`] with `per` members per state batch (tests
+    /// show that the batch size never changes results).
+    pub fn try_with_batch(plan: &Plan, per: usize) -> Result<CpuEngine, EngineError> {
         let n = plan.model.state_len();
         let np = plan.n_params();
+        let members = plan.members as usize;
+        let state_bytes = (members as u64).saturating_mul(n as u64).saturating_mul(4);
+        limits::check_host_memory(
+            &format!("the CPU backend's state of {members} members"),
+            state_bytes,
+        )
+        .map_err(EngineError::Invalid)?;
+        let per = per.clamp(1, members.max(1));
         let params = plan.params_f32();
-        let mut state = vec![0.0f32; n * plan.members as usize];
-        // Keyed draws use the global member index (plan.rs, member offset).
-        state.par_chunks_mut(n).enumerate().for_each(|(m, s)| {
-            plan.model.init_member(
-                plan.seed,
-                plan.member_offset + m as u32,
-                &params[m * np..(m + 1) * np],
-                s,
-            )
-        });
-        CpuEngine {
-            status: vec![MemberStatus::Ok; plan.members as usize],
+        let mut state = Vec::with_capacity(members.div_ceil(per));
+        for b in 0..members.div_ceil(per) {
+            let count = per.min(members - b * per);
+            let mut batch = limits::try_zeroed(count * n, "the CPU backend's member state")
+                .map_err(EngineError::Invalid)?;
+            // Keyed draws use the global member index (plan.rs, member offset).
+            batch
+                .par_chunks_mut(n.max(1))
+                .enumerate()
+                .for_each(|(i, s)| {
+                    let m = b * per + i;
+                    plan.model.init_member(
+                        plan.seed,
+                        plan.member_offset + m as u32,
+                        &params[m * np..(m + 1) * np],
+                        s,
+                    )
+                });
+            state.push(batch);
+        }
+        Ok(CpuEngine {
+            status: vec![MemberStatus::Ok; members],
             plan: plan.clone(),
             state,
+            per,
             params,
             step: 0,
-        }
+        })
+    }
+
+    /// Member `m`'s state words.
+    fn member(&self, m: usize) -> &[f32] {
+        let n = self.plan.model.state_len();
+        let (b, i) = (m / self.per, m % self.per);
+        &self.state[b][i * n..(i + 1) * n]
+    }
+
+    fn member_mut(&mut self, m: usize) -> &mut [f32] {
+        let n = self.plan.model.state_len();
+        let (b, i) = (m / self.per, m % self.per);
+        &mut self.state[b][i * n..(i + 1) * n]
     }
 }
 
@@ -69,7 +129,19 @@ impl Engine for CpuEngine {
         let params = &self.params;
         let status = &self.status;
         let (seed, member_offset) = (self.plan.seed, self.plan.member_offset);
-        self.state.par_chunks_mut(n).enumerate().for_each(|(m, s)| {
+        let per = self.per;
+        let members = self
+            .state
+            .iter_mut()
+            .enumerate()
+            .flat_map(|(b, batch)| {
+                batch
+                    .chunks_mut(n)
+                    .enumerate()
+                    .map(move |(i, s)| (b * per + i, s))
+            })
+            .collect::<Vec<_>>();
+        members.into_par_iter().for_each(|(m, s)| {
             if !status[m].is_ok() {
                 return; // failed members are frozen, as on the GPU
             }
@@ -103,15 +175,17 @@ impl Engine for CpuEngine {
         let stride = ops.len() + 1;
         let grid = self.plan.model.grid();
         let mut out = vec![0.0f32; self.members() * stride];
-        out.par_chunks_mut(stride)
-            .zip(self.state.par_chunks(n))
-            .for_each(|(o, s)| observe_member(ops, &grid, s, o));
+        let per = self.per;
+        out.par_chunks_mut(stride).enumerate().for_each(|(m, o)| {
+            let (b, i) = (m / per, m % per);
+            observe_member(ops, &grid, &self.state[b][i * n..(i + 1) * n], o)
+        });
         let word = self.plan.model.status_word();
         for (m, o) in out.chunks(stride).enumerate() {
             if o[stride - 1] != 0.0 && self.status[m].is_ok() {
                 self.status[m] = MemberStatus::Diverged { step: self.step };
             }
-            if let Some(step) = saturated_at(&self.state[m * n..(m + 1) * n], word)
+            if let Some(step) = saturated_at(self.member(m), word)
                 && self.status[m].is_ok()
             {
                 self.status[m] = MemberStatus::Saturated { step };
@@ -125,12 +199,29 @@ impl Engine for CpuEngine {
     }
 
     fn read_state(&mut self) -> Result<Vec<f32>, EngineError> {
-        Ok(self.state.clone())
+        let total: usize = self.state.iter().map(Vec::len).sum();
+        let mut out = Vec::new();
+        out.try_reserve_exact(total).map_err(|_| {
+            EngineError::Invalid(format!(
+                "cannot allocate {} to read the member state",
+                limits::human_bytes(total as u64 * 4)
+            ))
+        })?;
+        for b in &self.state {
+            out.extend_from_slice(b);
+        }
+        Ok(out)
     }
 
     fn write_state(&mut self, data: &[f32]) -> Result<(), EngineError> {
-        check_len("write_state", data.len(), self.state.len())?;
-        self.state.copy_from_slice(data);
+        let total: usize = self.state.iter().map(Vec::len).sum();
+        check_len("write_state", data.len(), total)?;
+        let mut at = 0;
+        for b in &mut self.state {
+            let len = b.len();
+            b.copy_from_slice(&data[at..at + len]);
+            at += len;
+        }
         Ok(())
     }
 
@@ -155,9 +246,12 @@ impl Engine for CpuEngine {
         }
         let (state, params, status) =
             (self.state.clone(), self.params.clone(), self.status.clone());
+        let per = self.per;
         for (i, &s) in src.iter().enumerate() {
             let s = s as usize;
-            self.state[i * n..(i + 1) * n].copy_from_slice(&state[s * n..(s + 1) * n]);
+            let (b, j) = (s / per, s % per);
+            self.member_mut(i)
+                .copy_from_slice(&state[b][j * n..(j + 1) * n]);
             self.params[i * np..(i + 1) * np].copy_from_slice(&params[s * np..(s + 1) * np]);
             self.status[i] = status[s];
         }

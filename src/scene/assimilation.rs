@@ -116,7 +116,7 @@ pub struct ObserveEntry {
     #[serde(default)]
     pub field: Option<String>,
     /// Point probes (x, y) in physical units (bilinear interpolation).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::schema::exact::points")]
     pub at: Vec<[f64; 2]>,
     /// Observe every cell of `field` (the state itself).
     #[serde(default)]

@@ -81,8 +81,13 @@ impl Scene {
                 path: path.to_path_buf(),
                 line,
                 column,
-                key: locate::key_at(source, e.span().map(|s| s.start)),
-                message: e.message().trim().to_string(),
+                // A duplicate table header lies in no table: name it.
+                key: locate::key_at(source, e.span().map(|s| s.start)).or_else(|| {
+                    e.span()
+                        .filter(|_| e.message().trim() == "duplicate key")
+                        .and_then(|s| duplicate_path(source, s))
+                }),
+                message: name_duplicate(source, e.span(), e.message().trim()),
             }
         })?;
         let params = ParamBlock {
@@ -161,6 +166,58 @@ impl Scene {
             self.file.arms.clone()
         }
     }
+}
+
+/// toml's "duplicate key" names neither the key nor the table: add the
+/// name from the source at the error's span.
+fn name_duplicate(source: &str, span: Option<std::ops::Range<usize>>, msg: &str) -> String {
+    let Some(span) = span.filter(|_| msg == "duplicate key") else {
+        return msg.to_string();
+    };
+    let Some(name) = source
+        .get(span.clone())
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    else {
+        return msg.to_string();
+    };
+    let line_start = source[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let header = source[line_start..span.start].trim_start();
+    if header.starts_with("[[") {
+        format!(
+            "duplicate table `{name}`: it is defined above as a table; use `[{name}]` or `[[{name}]]`, not both"
+        )
+    } else if header.starts_with('[') {
+        format!("duplicate table `[{name}]`: a table may appear only once")
+    } else {
+        format!("duplicate key `{name}`: a key may appear only once in a table")
+    }
+}
+
+/// The dotted path of a duplicate key or table at `span`: a table header
+/// names itself; a key is prefixed with the header above it.
+fn duplicate_path(source: &str, span: std::ops::Range<usize>) -> Option<String> {
+    let name = source.get(span.clone())?.trim();
+    let line_start = source[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    if source[line_start..span.start].trim_start().starts_with('[') {
+        return Some(name.to_string());
+    }
+    let header = source[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| {
+            l.trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim()
+        });
+    Some(match header {
+        Some(h) if !h.is_empty() => format!("{h}.{name}"),
+        _ => name.to_string(),
+    })
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -2,6 +2,7 @@
 //! checks that need more than one key. Every key is documented in
 //! `docs/scenes.md`; keep the two in step.
 
+use crate::limits;
 use crate::params::{Correlation, Distribution, ParamBlock};
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -85,7 +86,7 @@ pub struct ModelSection {
     /// `custom` only: species names, in order.
     #[serde(default)]
     pub species: Vec<String>,
-    /// `custom` only: one WGSL expression per species giving its reaction
+    /// `custom` only: one expression (`crate::expr`) per species giving its reaction
     /// rate, over species names and parameter names.
     #[serde(default)]
     pub reactions: IndexMap<String, String>,
@@ -248,6 +249,7 @@ pub enum Shape {
 pub struct Patch {
     pub shape: Shape,
     /// Centre in physical units.
+    #[serde(deserialize_with = "exact::array")]
     pub center: [f64; 2],
     pub size: f64,
     pub values: IndexMap<String, InitValue>,
@@ -412,6 +414,7 @@ pub struct Stimulus {
     pub start: f64,
     pub duration: f64,
     pub amplitude: f64,
+    #[serde(deserialize_with = "exact::array")]
     pub region: [f64; 4],
     #[serde(default)]
     pub period: f64,
@@ -467,10 +470,10 @@ pub struct ObservableSpec {
     #[serde(default)]
     pub threshold: Option<f64>,
     /// Probe position (x, y) in physical units.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "exact::some_array")]
     pub at: Option<[f64; 2]>,
     /// `block_mean` only: the rectangle [x0, y0, x1, y1] in physical units.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "exact::some_array")]
     pub region: Option<[f64; 4]>,
     /// `first_crossing` only: the observable whose first upward crossing of
     /// `threshold` is reported.
@@ -507,6 +510,48 @@ impl Default for OutputSection {
     }
 }
 
+/// Fixed-length number arrays that refuse a wrong length (serde's array
+/// impl, with TOML, ignores extra elements). The error is located at the
+/// value by the TOML deserialiser.
+pub(super) mod exact {
+    use serde::de::{Deserialize, Deserializer, Error};
+
+    pub fn array<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[f64; N], D::Error> {
+        let v = Vec::<f64>::deserialize(d)?;
+        let n = v.len();
+        v.try_into().map_err(|_| {
+            D::Error::custom(format!(
+                "expected {N} numbers, got {n}{}",
+                if N == 2 {
+                    " (positions are [x, y])"
+                } else {
+                    ""
+                }
+            ))
+        })
+    }
+
+    pub fn some_array<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<Option<[f64; N]>, D::Error> {
+        array(d).map(Some)
+    }
+
+    /// A list of points `[[x, y], …]`.
+    pub fn points<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<[f64; 2]>, D::Error> {
+        let v = Vec::<Vec<f64>>::deserialize(d)?;
+        v.into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let n = p.len();
+                p.try_into().map_err(|_| {
+                    D::Error::custom(format!("point {i}: expected 2 numbers [x, y], got {n}"))
+                })
+            })
+            .collect()
+    }
+}
+
 /// True for a finite number above zero (false for NaN).
 fn positive(x: f64) -> bool {
     x.is_finite() && x > 0.0
@@ -532,8 +577,14 @@ pub(super) fn validate(f: &SceneFile, params: &ParamBlock) -> Result<(), (String
         (Some(0), None) => return err("time.steps", "steps must be at least 1".into()),
         _ => {}
     }
-    if f.time.total_steps() > u32::MAX as u64 {
-        return err("time", "more than 2³² steps".into());
+    let steps = f.time.total_steps();
+    if steps > limits::MAX_STEPS {
+        let k = if f.time.steps.is_some() {
+            "time.steps"
+        } else {
+            "time.end"
+        };
+        return err(k, limits::over("steps", steps, limits::MAX_STEPS));
     }
     let g = &f.grid;
     if g.nx < 3 || g.ny < 1 || g.nx > 8192 || g.ny > 8192 {
@@ -554,9 +605,29 @@ pub(super) fn validate(f: &SceneFile, params: &ParamBlock) -> Result<(), (String
     if f.observe.every == 0 {
         return err("observe.every", "every must be at least 1".into());
     }
+    // Each parameter and correlation at its own entry.
+    for (name, dist) in &f.parameters {
+        dist.validate().map_err(|m| {
+            (
+                format!("parameters.{name}"),
+                format!("parameter `{name}`: {m}"),
+            )
+        })?;
+    }
+    for (i, c) in f.correlations.iter().enumerate() {
+        if !(c.rho > -1.0 && c.rho < 1.0) {
+            return err(
+                &format!("correlations.{i}.rho"),
+                format!(
+                    "correlation {}–{}: rho = {} must lie in (-1, 1)",
+                    c.a, c.b, c.rho
+                ),
+            );
+        }
+    }
     params
         .validate()
-        .map_err(|m| ("parameters".to_string(), m))?;
+        .map_err(|m| ("correlations".to_string(), m))?;
     let mut names = std::collections::HashSet::new();
     for (i, a) in f.arms.iter().enumerate() {
         if !names.insert(a.name.as_str()) {
@@ -578,8 +649,55 @@ pub(super) fn validate(f: &SceneFile, params: &ParamBlock) -> Result<(), (String
                     "give `times` or `fractions`".into(),
                 );
             }
+            if !(1..=7).contains(&rt.per_week) {
+                return err(
+                    &format!("arms.{i}.rt.per_week"),
+                    format!(
+                        "per_week must be 1 to 7 fractions a week, got {}",
+                        rt.per_week
+                    ),
+                );
+            }
+            if rt.fractions as u64 > limits::MAX_SCHEDULE {
+                return err(
+                    &format!("arms.{i}.rt.fractions"),
+                    limits::over("fractions", rt.fractions as u64, limits::MAX_SCHEDULE),
+                );
+            }
+            if let Some(t) = &rt.times {
+                if t.len() as u64 > limits::MAX_SCHEDULE {
+                    return err(
+                        &format!("arms.{i}.rt.times"),
+                        limits::over("fraction times", t.len() as u64, limits::MAX_SCHEDULE),
+                    );
+                }
+                if let Some(x) = t.iter().find(|x| !x.is_finite()) {
+                    return err(
+                        &format!("arms.{i}.rt.times"),
+                        format!("fraction times must be finite, got {x}"),
+                    );
+                }
+            }
+            if !rt.start.is_finite() {
+                return err(
+                    &format!("arms.{i}.rt.start"),
+                    format!("start must be finite, got {}", rt.start),
+                );
+            }
         }
         if let Some(c) = &a.chemo {
+            if c.times.len() as u64 > limits::MAX_SCHEDULE {
+                return err(
+                    &format!("arms.{i}.chemo.times"),
+                    limits::over("chemo times", c.times.len() as u64, limits::MAX_SCHEDULE),
+                );
+            }
+            if let Some(x) = c.times.iter().find(|x| !x.is_finite()) {
+                return err(
+                    &format!("arms.{i}.chemo.times"),
+                    format!("chemo times must be finite, got {x}"),
+                );
+            }
             if !(c.decay.is_finite() && c.decay >= 0.0) {
                 return err(
                     &format!("arms.{i}.chemo.decay"),
@@ -594,7 +712,21 @@ pub(super) fn validate(f: &SceneFile, params: &ParamBlock) -> Result<(), (String
             }
         }
     }
+    if f.stimulus.len() as u64 > limits::MAX_SCHEDULE {
+        return err(
+            "stimulus",
+            limits::over("stimuli", f.stimulus.len() as u64, limits::MAX_SCHEDULE),
+        );
+    }
+    let mut pulses = 0u64;
     for (i, s) in f.stimulus.iter().enumerate() {
+        pulses += s.count as u64;
+        if pulses > limits::MAX_SCHEDULE {
+            return err(
+                &format!("stimulus.{i}.count"),
+                limits::over("stimulus pulses in all", pulses, limits::MAX_SCHEDULE),
+            );
+        }
         if !positive(s.duration) || s.count == 0 || (s.count > 1 && !positive(s.period)) {
             return err(
                 &format!("stimulus.{i}"),

@@ -41,6 +41,15 @@ pub fn spheroid(m: &AbmModel, p: &Params) -> Vec<(f32, f32)> {
     out
 }
 
+/// About how many cells [`spheroid`] places (disc area over the area of
+/// one lattice cell, 2√3·r²), without laying them out; at least the exact
+/// count minus a ring of cells.
+pub fn spheroid_estimate(p: &Params) -> f64 {
+    let r = p.cell_radius as f64;
+    let reach = (p.initial_radius as f64 - r).max(0.0);
+    std::f64::consts::PI * reach * reach / (2.0 * 3f64.sqrt() * r * r)
+}
+
 /// Writes member `member`'s initial state into `out` (`state_len` words).
 pub fn init_member(m: &AbmModel, seed: u64, member: u32, p: &Params, out: &mut [f32]) {
     let l = m.layout;

@@ -28,6 +28,10 @@ use params::Params;
 pub const MAX_SITES: usize = 4096;
 /// Agents per member at most (ids and counts are exact f32 integers).
 pub const MAX_CAPACITY: u32 = 1 << 22;
+/// Field-solver sweeps per step at most (the default is 6).
+pub const MAX_FIELD_SWEEPS: u32 = 1_000;
+/// Sweeps of the initial solve at most (the default is 3,000).
+pub const MAX_INIT_SWEEPS: u32 = 100_000;
 
 pub fn tumour_abm_info() -> ModelInfo {
     ModelInfo {
@@ -137,6 +141,16 @@ impl AbmModel {
                 "agents.capacity",
                 format!("capacity must be in 1..={MAX_CAPACITY}"),
             ));
+        }
+        for (key, v, max) in [
+            ("agents.field_sweeps", agents.field_sweeps, MAX_FIELD_SWEEPS),
+            ("agents.init_sweeps", agents.init_sweeps, MAX_INIT_SWEEPS),
+        ] {
+            if v > max {
+                return Err(
+                    scene.error_at(key, crate::limits::over(&key[7..], v as u64, max as u64))
+                );
+            }
         }
         let names: Vec<String> = block.params.iter().map(|p| p.name.clone()).collect();
         let info = tumour_abm_info();
@@ -332,21 +346,6 @@ impl Model for AbmModel {
                     p.immune_radius / p.immune_speed
                 ));
             }
-            let n = init::spheroid(self, &p).len();
-            if n > self.layout.cap {
-                return Err(format!(
-                    "member {m}: initial_radius = {} µm places {n} cells, more than \
-                     agents.capacity = {}",
-                    p.initial_radius, self.layout.cap
-                ));
-            }
-            let half = 0.5 * self.lx.min(self.ly);
-            if p.initial_radius > half {
-                return Err(format!(
-                    "member {m}: initial_radius = {} µm does not fit the {} × {} µm domain",
-                    p.initial_radius, self.lx, self.ly
-                ));
-            }
             if p.doubling_time <= 0.0 || p.o2_diffusion <= 0.0 || p.drug_diffusion <= 0.0 {
                 return Err(format!(
                     "member {m}: doubling_time, o2_diffusion and drug_diffusion must be positive"
@@ -364,5 +363,59 @@ impl Model for AbmModel {
 
     fn dt(&self) -> f64 {
         self.dt64
+    }
+
+    /// The initial spheroid must fit the domain and the pool; both are
+    /// decided before a lattice is laid out, so a huge `initial_radius`
+    /// (or a tiny `cell_radius`) is refused at once instead of placing
+    /// billions of cells.
+    fn check_members(&self, member_params: &[Vec<f32>]) -> Result<(), (String, String)> {
+        let key = |k: &str| format!("parameters.{k}");
+        for (m, raw) in member_params.iter().enumerate() {
+            let p = self.params(raw);
+            if !(p.cell_radius > 0.0 && p.cell_radius.is_finite()) {
+                return Err((
+                    key("cell_radius"),
+                    format!(
+                        "member {m}: cell_radius must be positive, got {}",
+                        p.cell_radius
+                    ),
+                ));
+            }
+            let half = 0.5 * self.lx.min(self.ly);
+            if !(p.initial_radius <= half) {
+                return Err((
+                    key("initial_radius"),
+                    format!(
+                        "member {m}: initial_radius = {} µm does not fit the {} × {} µm domain \
+                         (at most {half} µm)",
+                        p.initial_radius, self.lx, self.ly
+                    ),
+                ));
+            }
+            let estimate = init::spheroid_estimate(&p);
+            if estimate > 2.0 * self.layout.cap as f64 + 64.0 {
+                return Err((
+                    key("initial_radius"),
+                    format!(
+                        "member {m}: initial_radius = {} µm places about {estimate:.0} cells of \
+                         radius {} µm, more than agents.capacity = {}",
+                        p.initial_radius, p.cell_radius, self.layout.cap
+                    ),
+                ));
+            }
+            let n = init::spheroid(self, &p).len();
+            if n > self.layout.cap {
+                return Err((
+                    key("initial_radius"),
+                    format!(
+                        "member {m}: initial_radius = {} µm places {n} cells, more than \
+                         agents.capacity = {}",
+                        p.initial_radius, self.layout.cap
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }

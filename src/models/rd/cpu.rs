@@ -115,7 +115,7 @@ pub fn step_member_general(m: &RdModel, step: u32, params: &[f32], src: &[f32], 
                     let i_stim = stimulus(m, x, y, t32);
                     kinetics::cardiac(&m.ix, params, &c, i_stim, &mut r)
                 }
-                Kinetics::Custom { exprs, .. } => {
+                Kinetics::Custom { exprs } => {
                     args[..ns].copy_from_slice(&c[..ns]);
                     args[ns..].copy_from_slice(&params[..m.n_params]);
                     for (s, e) in exprs.iter().enumerate() {

@@ -12,8 +12,8 @@ pub mod init;
 pub mod kinetics;
 pub mod wgsl;
 
+use crate::expr::{Expr, valid_identifier};
 use crate::model::{FieldInfo, FusedProgram, GpuProgram, Model, ModelInfo, ParamInfo, StepCtx};
-use crate::models::custom::{Expr, valid_identifier};
 use crate::observe::GridShape;
 use crate::params::ParamBlock;
 use crate::scene::{Arm, Boundary, ModelKind, Scene, SceneError};
@@ -25,10 +25,10 @@ pub enum Kinetics {
     GrayScott,
     Tumour,
     Cardiac,
-    /// One compiled expression per species, plus the WGSL expressions.
+    /// One parsed expression per species (variables: species, then
+    /// parameters), printed as WGSL and evaluated by the CPU twin.
     Custom {
         exprs: Vec<Expr>,
-        wgsl: Vec<String>,
     },
 }
 
@@ -106,6 +106,12 @@ pub fn info_for_scene(scene: &Scene) -> Result<ModelInfo, SceneError> {
                         format!("`{s}` is not a valid identifier"),
                     ));
                 }
+                if let Some(j) = m.species[..i].iter().position(|x| x == s) {
+                    return Err(scene.error_at(
+                        &format!("model.species.{i}"),
+                        format!("duplicate species `{s}` (entries {j} and {i})"),
+                    ));
+                }
             }
             let mut info = crate::models::custom::custom_info_template();
             info.fields = m
@@ -151,21 +157,26 @@ impl RdModel {
             periodic: f.grid.boundary == Boundary::Periodic,
         };
         let param_names: Vec<String> = block.params.iter().map(|p| p.name.clone()).collect();
-        for (i, n) in param_names.iter().enumerate() {
+        for n in &param_names {
             if !valid_identifier(n) {
                 return Err(scene.error_at(
                     &format!("parameters.{n}"),
                     format!("parameter name `{n}` is not a valid identifier"),
                 ));
             }
-            let _ = i;
+            if f.model.kind == ModelKind::Custom && info.fields.iter().any(|s| s.name == *n) {
+                return Err(scene.error_at(
+                    &format!("parameters.{n}"),
+                    format!("parameter `{n}` has the name of a species; rename one of them"),
+                ));
+            }
         }
         let idx = |name: &str| param_names.iter().position(|n| n == name);
         let species: Vec<String> = info.fields.iter().map(|f| f.name.clone()).collect();
         let (kin, ix, diff_ix) = match f.model.kind {
             ModelKind::Custom => {
                 let mut exprs = Vec::new();
-                let mut wgsl = Vec::new();
+                let vars: Vec<String> = species.iter().chain(&param_names).cloned().collect();
                 for k in f.model.reactions.keys() {
                     if !species.contains(k) {
                         return Err(scene.error_at(
@@ -181,10 +192,10 @@ impl RdModel {
                             format!("no reaction given for species `{s}`"),
                         )
                     })?;
-                    let e = Expr::compile(&species, &param_names, text)
-                        .map_err(|m| scene.error_at(&format!("model.reactions.{s}"), m))?;
+                    let e = Expr::parse(text, &vars).map_err(|e| {
+                        scene.error_at(&format!("model.reactions.{s}"), e.to_string())
+                    })?;
                     exprs.push(e);
-                    wgsl.push(text.clone());
                 }
                 let mut diff = vec![None; species.len()];
                 for (s, pname) in &f.model.diffusion {
@@ -201,7 +212,7 @@ impl RdModel {
                         )
                     })?);
                 }
-                (Kinetics::Custom { exprs, wgsl }, Vec::new(), diff)
+                (Kinetics::Custom { exprs }, Vec::new(), diff)
             }
             kind => {
                 // Built-in: resolve canonical order (resolve_params guarantees presence).

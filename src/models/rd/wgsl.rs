@@ -33,23 +33,27 @@ pub fn header(m: &RdModel) -> String {
     h
 }
 
-fn custom_kinetics(m: &RdModel, exprs: &[String]) -> String {
-    let species: Vec<String> = m.info.fields.iter().map(|f| f.name.clone()).collect();
+/// User kinetics: one function per species, printed from the parsed
+/// expression (`crate::expr`): statements over `c[i]` and `param(m, j)`,
+/// never the scene's text.
+fn custom_kinetics(m: &RdModel, exprs: &[crate::expr::Expr]) -> String {
+    let ns = m.info.fields.len();
+    let var = |k: usize| {
+        if k < ns {
+            format!("c[{k}u]")
+        } else {
+            format!("param(m, {}u)", k - ns)
+        }
+    };
     let mut s = String::new();
     for (i, e) in exprs.iter().enumerate() {
-        s.push_str(&crate::models::custom::function_source(
-            &format!("rate_{i}"),
-            &species,
-            &m.param_names,
-            e,
+        let (body, result) = e.wgsl("t", &var);
+        s.push_str(&format!(
+            "fn rate_{i}(m: u32, c: array<f32, NS>) -> f32 {{\n{body}    return {result};\n}}\n"
         ));
     }
-    let args: Vec<String> = (0..species.len())
-        .map(|i| format!("c[{i}]"))
-        .chain((0..m.param_names.len()).map(|i| format!("param(m, {i}u)")))
-        .collect();
     let calls: Vec<String> = (0..exprs.len())
-        .map(|i| format!("rate_{i}({})", args.join(", ")))
+        .map(|i| format!("rate_{i}(m, c)"))
         .collect();
     s.push_str(&format!(
         "fn kinetics(m: u32, x: u32, y: u32, c: array<f32, NS>) -> array<f32, NS> {{\n    return array<f32, NS>({});\n}}\n",
@@ -117,7 +121,7 @@ fn kinetics_source(m: &RdModel) -> String {
         Kinetics::GrayScott => source("rd/gray_scott.wgsl").to_string(),
         Kinetics::Tumour => source("rd/tumour.wgsl").to_string(),
         Kinetics::Cardiac => source("rd/cardiac.wgsl").to_string(),
-        Kinetics::Custom { wgsl, .. } => custom_kinetics(m, wgsl),
+        Kinetics::Custom { exprs } => custom_kinetics(m, exprs),
     }
 }
 
