@@ -179,6 +179,7 @@ fn sobol_analysis_end_to_end() {
     for second in [false, true] {
         let mut args = vec![
             "design", "--params", &params, "--method", "saltelli", "-n", "1024", "-o", &design,
+            "--force", // the second pass replaces the first pass's files
         ];
         if second {
             args.push("--second-order");
@@ -200,6 +201,7 @@ fn sobol_analysis_end_to_end() {
             "100",
             "-o",
             &res,
+            "--force",
         ];
         vtwin(&analyze).unwrap();
         let header = fs::read_to_string(&res)
@@ -298,7 +300,7 @@ fn analysis_refuses_inconsistent_inputs() {
 
     // Swap two rows of a fresh design: the layout check names the line.
     vtwin(&[
-        "design", "--params", &params, "--method", "saltelli", "-n", "8", "-o", &design,
+        "design", "--params", &params, "--method", "saltelli", "-n", "8", "-o", &design, "--force",
     ])
     .unwrap();
     write_ishigami_outputs(&design, &y);

@@ -104,3 +104,50 @@ fn merge_refuses_every_mutated_shard() {
     report("merge", &tally);
     assert_eq!(tally.accepted, 0);
 }
+
+/// The judge is not a rubber stamp: a panic, an abort, a signal, a hang, an
+/// unlocated message and an output left after an error are all defects.
+#[test]
+fn the_judge_flags_every_kind_of_defect() {
+    use fuzz_harness::{RunOutcome, Verdict, judge};
+    let run = |code: Option<i32>, stderr: &str, timed_out: bool| RunOutcome {
+        code,
+        stderr: stderr.into(),
+        timed_out,
+    };
+    let dir = Scratch::new("judge");
+    let out = dir.path().join("out");
+    let located = "error: s.toml:3:1: key `x`: bad";
+    assert_eq!(
+        judge(&run(Some(0), "", false), "s.toml", Some(&out)),
+        Verdict::Accepted
+    );
+    assert_eq!(
+        judge(&run(Some(2), located, false), "s.toml", Some(&out)),
+        Verdict::Refused
+    );
+    for bad in [
+        run(Some(101), "thread 'main' panicked", false),
+        run(Some(134), "memory allocation failed", false),
+        run(None, "", false),
+        run(None, "", true),
+        run(Some(2), "error: something went wrong", false),
+    ] {
+        assert!(
+            matches!(judge(&bad, "s.toml", Some(&out)), Verdict::Defect(_)),
+            "{:?}",
+            bad.code
+        );
+    }
+    std::fs::create_dir(&out).unwrap();
+    assert!(matches!(
+        judge(&run(Some(2), located, false), "s.toml", Some(&out)),
+        Verdict::Defect(_)
+    ));
+    std::fs::remove_dir(&out).unwrap();
+    std::fs::create_dir(dir.path().join(".out.tmp-1-2")).unwrap();
+    assert!(matches!(
+        judge(&run(Some(2), located, false), "s.toml", Some(&out)),
+        Verdict::Defect(_)
+    ));
+}

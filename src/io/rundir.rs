@@ -243,7 +243,9 @@ impl Drop for RunDir {
 
 /// Checks a finished run folder against its `manifest.json`: every file
 /// the manifest lists exists, inside the folder, with the recorded size and
-/// SHA-256. Returns how many files were checked. Errors name the file and
+/// SHA-256, and every file in the folder (but the manifest) is listed, so
+/// an edited `outputs` list cannot hide a changed file. Returns how many
+/// files were checked. Errors name the file and
 /// what differs, so a shard edited or truncated after it was written is
 /// refused rather than merged.
 pub fn verify_outputs(dir: &Path) -> Result<usize, IoError> {
@@ -259,6 +261,7 @@ pub fn verify_outputs(dir: &Path) -> Result<usize, IoError> {
             "has no `outputs` list of hashed files",
         ));
     };
+    let mut listed = std::collections::BTreeSet::new();
     for (i, entry) in outputs.iter().enumerate() {
         let (Some(rel), Some(want), Some(bytes)) = (
             entry["path"].as_str(),
@@ -271,6 +274,7 @@ pub fn verify_outputs(dir: &Path) -> Result<usize, IoError> {
             ));
         };
         check_relative(dir, rel)?;
+        listed.insert(rel.to_string());
         let path = dir.join(rel);
         let len = fs::metadata(&path)
             .map_err(|e| IoError::io(&path, e))?
@@ -294,6 +298,18 @@ pub fn verify_outputs(dir: &Path) -> Result<usize, IoError> {
                 format!("{what}: the file was changed after vtwin wrote it"),
             ));
         }
+    }
+    if let Some(extra) = list_files(dir)?
+        .into_iter()
+        .find(|rel| rel != MANIFEST && !listed.contains(rel))
+    {
+        return Err(IoError::invalid(
+            &dir.join(&extra),
+            format!(
+                "is not listed in {}: the folder was changed after vtwin wrote it",
+                manifest_path.display()
+            ),
+        ));
     }
     Ok(outputs.len())
 }

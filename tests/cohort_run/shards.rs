@@ -170,3 +170,38 @@ fn merge_refuses_a_shard_edited_after_it_was_written() {
     );
     assert!(!out.exists(), "no output after a refused merge");
 }
+
+/// Emptying the manifest's `outputs` list does not switch the check off:
+/// every file of the folder must be listed.
+#[test]
+fn merge_refuses_a_shard_whose_manifest_lost_its_outputs() {
+    let dir = tmp("unlisted-shard");
+    let mut shards = Vec::new();
+    for i in 0..2 {
+        let p = dir.join(format!("s{i}"));
+        let shard = format!("{i}/2");
+        cohort_cli(
+            &scene_path(),
+            6,
+            &p,
+            &["--format", "csv", "--shard", &shard],
+        );
+        shards.push(p);
+    }
+    let manifest = shards[1].join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    m["outputs"] = serde_json::json!([]);
+    std::fs::write(&manifest, serde_json::to_string(&m).unwrap()).unwrap();
+    let out = dir.join("merged");
+    let o = vtwin(&[
+        "merge",
+        shards[0].to_str().unwrap(),
+        shards[1].to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("is not listed in"), "{}", o.stderr);
+    assert!(!out.exists());
+}
