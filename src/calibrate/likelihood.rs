@@ -200,7 +200,7 @@ impl Likelihood {
         }
     }
 
-    fn from_space(&self, x: f64) -> f64 {
+    fn out_of_space(&self, x: f64) -> f64 {
         match self.kind {
             ErrorKind::Lognormal => x.exp(),
             _ => x,
@@ -256,7 +256,7 @@ impl Likelihood {
         (0..self.rows())
             .map(|i| {
                 let (m, s) = self.row_normal(theta, f, i)?;
-                Some(self.from_space(m + s * normals[i]))
+                Some(self.out_of_space(m + s * normals[i]))
             })
             .collect()
     }
