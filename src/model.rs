@@ -180,7 +180,8 @@ pub trait Model: Send + Sync {
 
     /// Checks every member's parameters for what the model cannot start
     /// from (sizes that do not fit, counts beyond a capacity), cheaply and
-    /// before any member state exists: `Err((scene key, message))`.
+    /// before any member state exists, after `check_stability`:
+    /// `Err((scene key, message))`.
     fn check_members(&self, _member_params: &[Vec<f32>]) -> Result<(), (String, String)> {
         Ok(())
     }

@@ -194,11 +194,11 @@ impl Plan {
             .iter()
             .map(|r| r.iter().map(|&v| v as f32).collect())
             .collect();
-        if let Err((key, msg)) = model.check_members(&p32) {
-            return Err(scene.error_at(&key, msg));
-        }
         if let Err(msg) = model.check_stability(&p32) {
             return Err(scene.error_at("time.dt", msg));
+        }
+        if let Err((key, msg)) = model.check_members(&p32) {
+            return Err(scene.error_at(&key, msg));
         }
         let mut plan = Plan {
             scene_path: scene.path.clone(),

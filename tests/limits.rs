@@ -192,8 +192,9 @@ fn a_huge_initial_spheroid_is_refused_at_once() {
         &["key `parameters.initial_radius`", "does not fit"],
         5.0,
     );
-    // Tiny cells in a spheroid that fits: refused by the estimate, not by
-    // laying out ~10¹⁰ cells.
+    // Tiny cells in a spheroid that fits: refused by the estimate (here by
+    // the adhesion stability check, which runs first), never by laying out
+    // ~10¹⁰ cells.
     let text = std::fs::read_to_string(scene_path("tumour_abm.toml"))
         .unwrap()
         .replace("[parameters]\n", "[parameters]\ncell_radius = 0.001\n");
@@ -201,7 +202,22 @@ fn a_huge_initial_spheroid_is_refused_at_once() {
     let (code, err, took) = run_in(dir.path(), &["check", &s, "--backend", "cpu"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(took < 5.0, "{took} s");
-    assert!(err.contains("parameters."), "{err}");
+    assert!(err.contains("member 0:"), "{err}");
+    let text = text.replace(
+        "cell_radius = 0.001\n",
+        "cell_radius = 0.001\nadhesion = 0.0\n",
+    );
+    let s = common::write_scene(dir.path(), "tiny0.toml", &text);
+    refused(
+        &dir,
+        &["check", &s, "--backend", "cpu"],
+        &[
+            "key `parameters.initial_radius`",
+            "places about",
+            "agents.capacity = 3072",
+        ],
+        5.0,
+    );
 }
 
 /// Issue 14: `run --members 10⁶ --backend cpu` allocated 16 GB in one

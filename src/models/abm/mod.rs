@@ -383,7 +383,7 @@ impl Model for AbmModel {
                 ));
             }
             let half = 0.5 * self.lx.min(self.ly);
-            if !(p.initial_radius <= half) {
+            if p.initial_radius.is_nan() || p.initial_radius > half {
                 return Err((
                     key("initial_radius"),
                     format!(
