@@ -169,8 +169,8 @@ pub const KNOWN_ANSWERS: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
 mod tests {
     use super::*;
 
-    /// Random123 known-answer vectors (Salmon et al. 2011), as listed in
-    /// shared/REFERENCE.md.
+    /// Known-answer vectors of the Random123 distribution (Salmon et al.
+    /// 2011, "Parallel random numbers: as easy as 1, 2, 3", SC'11).
     #[test]
     fn philox_known_answers() {
         for (ctr, key, expect) in KNOWN_ANSWERS {

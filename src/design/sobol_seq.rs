@@ -115,8 +115,9 @@ fn mix(mut z: u64) -> u64 {
 mod tests {
     use super::*;
 
-    /// The first 12 points in 6 dimensions, from `shared/REFERENCE.md`
-    /// (Joe & Kuo new-joe-kuo-6.21201, unscrambled, Gray code, point 0 kept).
+    /// The first 12 points in 6 dimensions of the Sobol' sequence with the
+    /// Joe & Kuo (2008) direction numbers (file new-joe-kuo-6.21201),
+    /// unscrambled, Gray-code order, point 0 kept.
     const REFERENCE_POINTS: [[f64; 6]; 12] = [
         [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
         [0.5, 0.5, 0.5, 0.5, 0.5, 0.5],
@@ -140,8 +141,9 @@ mod tests {
         }
     }
 
-    /// Direction numbers (s, a, m) for dimensions 2..10 as listed in
-    /// `shared/REFERENCE.md`.
+    /// Direction numbers (s, a, m) for dimensions 2..10 as published by
+    /// Joe & Kuo (2008), "Constructing Sobol sequences with better
+    /// two-dimensional projections", SIAM J. Sci. Comput. 30(5).
     #[test]
     fn table_starts_with_the_reference_direction_numbers() {
         let want: [(u32, u32, &[u32]); 9] = [
