@@ -33,6 +33,7 @@ pub mod prior;
 pub mod sampling;
 pub mod summary;
 pub mod tempered_smc;
+pub mod warnings;
 
 pub use abc_smc::{AbcGeneration, AbcResult, AbcStop, run_abc_smc, run_abc_smc_lik};
 pub use config::{

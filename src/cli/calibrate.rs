@@ -15,19 +15,17 @@
 use super::{EngineArgs, progress_bar};
 use crate::backend::Backend;
 use crate::calibrate::model_choice::{ModelEvidence, model_choice_table};
-use crate::calibrate::predictive::{Predictive, posterior_predictive};
+use crate::calibrate::predictive::posterior_predictive;
 use crate::calibrate::sampling::sub_seed;
 use crate::calibrate::summary::summary_table;
 use crate::calibrate::{
     self, AbcMode, CalibrateConfig, CalibrateError, ErrorKind, Likelihood, Method, ProgressEvent,
     data, run_abc_smc_lik, run_history_matching, run_tempered_smc, write_posterior,
 };
-use crate::fit::{EngineSimulator, Target, attach_targets};
+use crate::fit::{EngineSimulator, attach_targets};
 use crate::io::TableFormat;
-use crate::params::{Distribution, ParamBlock};
 use crate::plan::{Plan, PlanOptions};
 use crate::scene::Scene;
-use crate::table::Table;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
@@ -225,98 +223,6 @@ fn settings(args: &CalibrateArgs, scene: &Scene) -> Result<(Method, CalibrateCon
     Ok((method, cfg))
 }
 
-/// line, time, observable, location, value, sd: how each data row was read.
-fn targets_table(targets: &[Target]) -> Table {
-    Table::new("targets")
-        .with_i64("line", targets.iter().map(|t| t.line as i64))
-        .with_f64("time", targets.iter().map(|t| t.time))
-        .with_str("observable", targets.iter().map(|t| t.observable.clone()))
-        .with_str(
-            "location",
-            targets.iter().map(|t| data::location_field(&t.location)),
-        )
-        .with_f64("value", targets.iter().map(|t| t.value))
-        .with_f64("sd", targets.iter().map(|t| t.sd))
-}
-
-/// `predictive`: each data row with its posterior predictive mean,
-/// quantiles, PIT and whether the value lies inside the 50 % / 90 % bands.
-fn predictive_table(targets: &[Target], p: &Predictive) -> Table {
-    let q = |k: usize| p.rows.iter().map(move |r| r.quantiles[k]);
-    let inside = |lo: usize, hi: usize| {
-        targets
-            .iter()
-            .zip(&p.rows)
-            .map(move |(t, r)| (t.value >= r.quantiles[lo] && t.value <= r.quantiles[hi]) as i64)
-    };
-    let mut t = targets_table(targets);
-    t.name = "predictive".into();
-    t.with_f64("mean", p.rows.iter().map(|r| r.mean))
-        .with_f64("q05", q(0))
-        .with_f64("q25", q(1))
-        .with_f64("q50", q(2))
-        .with_f64("q75", q(3))
-        .with_f64("q95", q(4))
-        .with_f64("pit", p.rows.iter().map(|r| r.pit))
-        .with_i64("inside50", inside(1, 3))
-        .with_i64("inside90", inside(0, 4))
-}
-
-/// `predictive_summary`: one row of coverage and PIT statistics.
-fn predictive_summary_table(observed: &[f64], p: &Predictive) -> Table {
-    let (m, sd, ks) = p.pit_summary();
-    Table::new("predictive_summary")
-        .with_i64("rows", [p.rows.len() as i64])
-        .with_i64("draws", [p.draws as i64])
-        .with_i64("failed_draws", [p.failed as i64])
-        .with_f64("coverage50", [p.coverage50(observed)])
-        .with_f64("coverage90", [p.coverage90(observed)])
-        .with_f64("pit_mean", [m])
-        .with_f64("pit_sd", [sd])
-        .with_f64("pit_ks", [ks])
-}
-
-/// Warns when a varying parameter's posterior piles up at a bound of its
-/// prior: more than 10 % of the weight within the 2 % of the prior range
-/// nearest to the bound (on the log scale for log-uniform priors).
-fn warn_prior_bounds(prior: &ParamBlock, post: &calibrate::Posterior) {
-    for &i in &prior.varying() {
-        let p = &prior.params[i];
-        let (lo, hi, log) = match p.dist {
-            Distribution::Uniform { low, high } => (low, high, false),
-            Distribution::TruncNormal { low, high, .. } if low.is_finite() && high.is_finite() => {
-                (low, high, false)
-            }
-            Distribution::LogUniform { low, high } => (low.ln(), high.ln(), true),
-            _ => continue,
-        };
-        let width = hi - lo;
-        let mut mass = [0.0, 0.0];
-        let total: f64 = post.weights.iter().sum();
-        for (d, w) in post.draws.iter().zip(&post.weights) {
-            let x = if log { d[i].ln() } else { d[i] };
-            if x - lo <= 0.02 * width {
-                mass[0] += w / total;
-            }
-            if hi - x <= 0.02 * width {
-                mass[1] += w / total;
-            }
-        }
-        for (side, m, bound) in [("lower", mass[0], lo), ("upper", mass[1], hi)] {
-            if m > 0.1 {
-                let bound = if log { bound.exp() } else { bound };
-                eprintln!(
-                    "vtwin calibrate: warning: the posterior of `{}` piles at its prior's {side} bound {bound} \
-                     ({:.0} % of the weight within 2 % of the prior range): the data may favour values \
-                     outside the prior; widen it if such values are plausible",
-                    p.name,
-                    100.0 * m
-                );
-            }
-        }
-    }
-}
-
 /// What one calibration produced.
 struct Outcome {
     plan: Plan,
@@ -375,7 +281,11 @@ fn calibrate_one(
         plan.every,
         backend.name()
     );
-    crate::io::write_table(folder, &targets_table(&targets), TableFormat::Csv)?;
+    crate::io::write_table(
+        folder,
+        &crate::fit::tables::targets_table(&targets),
+        TableFormat::Csv,
+    )?;
     let manifest_plan = plan.clone();
     let mut sim = EngineSimulator::new(backend, plan, targets.clone(), args.engine.batch_size);
     let (observed, sd) = sim.observed();
@@ -423,7 +333,9 @@ fn calibrate_one(
                 res.simulations
             );
             let last = res.last();
-            abc_warnings(&res, c, observed.len());
+            for m in calibrate::warnings::abc_warnings(&res, c, observed.len()) {
+                eprintln!("vtwin calibrate: {m}");
+            }
             let exact = c.mode == AbcMode::Kernel
                 && res.stop == calibrate::AbcStop::FinalEpsilon
                 && (c.final_epsilon == 0.0 || c.final_epsilon == 1.0);
@@ -548,7 +460,9 @@ fn calibrate_one(
     }
     write_posterior(folder, &posterior)?;
     print_summary(&prior, &posterior);
-    warn_prior_bounds(&prior, &posterior);
+    for m in calibrate::warnings::prior_bound_warnings(&prior, &posterior) {
+        eprintln!("vtwin calibrate: {m}");
+    }
     let pred = posterior_predictive(
         &mut sim,
         &lik,
@@ -556,10 +470,14 @@ fn calibrate_one(
         PREDICTIVE_NOISE_DRAWS,
         sub_seed(seed, [u32::MAX, 0, 0]),
     )?;
-    crate::io::write_table(folder, &predictive_table(&targets, &pred), TableFormat::Csv)?;
     crate::io::write_table(
         folder,
-        &predictive_summary_table(&observed, &pred),
+        &crate::fit::tables::predictive_table(&targets, &pred),
+        TableFormat::Csv,
+    )?;
+    crate::io::write_table(
+        folder,
+        &crate::fit::tables::predictive_summary_table(&observed, &pred),
         TableFormat::Csv,
     )?;
     let (pit_mean, pit_sd, pit_ks) = pred.pit_summary();
@@ -596,59 +514,6 @@ fn calibrate_one(
         posterior_ess: posterior.ess(),
         evidence,
     })
-}
-
-/// Warnings about where ABC-SMC stopped.
-fn abc_warnings(res: &calibrate::AbcResult, c: &calibrate::AbcConfig, rows: usize) {
-    let last = res.last();
-    let early = matches!(
-        res.stop,
-        calibrate::AbcStop::MaxGenerations
-            | calibrate::AbcStop::SimulationBudget
-            | calibrate::AbcStop::LowAcceptance
-    );
-    match c.mode {
-        AbcMode::Kernel if early => {
-            let target = if c.final_epsilon > 0.0 {
-                c.final_epsilon
-            } else {
-                1.0
-            };
-            eprintln!(
-                "vtwin calibrate: warning: stopped at {} with the kernel bandwidth at ε = {:.4}, not yet {target} \
-                 (1 = the error model, the exact posterior): the sample is wider than the posterior by about \
-                 that factor. Raise --generations (calibrate.abc.max_generations, now {}) or --max-simulations \
-                 (now {}), lower calibrate.abc.alpha for larger steps, or use --method tempered-smc",
-                res.stop.name(),
-                last.epsilon,
-                c.max_generations,
-                c.max_simulations
-            );
-        }
-        AbcMode::Noisy if early => {
-            eprintln!(
-                "vtwin calibrate: warning: stopped at {} with ε = {:.4}: noisy ABC reaches the posterior only as \
-                 ε → 0, so the sample is wider than the posterior. Raise --generations / --max-simulations, \
-                 or use --mode kernel or --method tempered-smc, which reach it at a finite cost",
-                res.stop.name(),
-                last.epsilon
-            );
-        }
-        AbcMode::Deterministic => {
-            let noise_level = noise_epsilon(rows);
-            if last.epsilon < noise_level {
-                eprintln!(
-                    "vtwin calibrate: note: mode deterministic: the final tolerance ε = {:.3} is below {noise_level:.3}, \
-                     the distance the true parameters stay within with 95 % probability for {rows} rows with the \
-                     stated sd's (√ of the χ² 95 % quantile); the sample collapses towards the best fit and is \
-                     narrower than the posterior. Use --mode kernel (the default) for the posterior, or set \
-                     --final-epsilon {noise_level:.3} to stop at the noise level (a confidence set)",
-                    last.epsilon
-                );
-            }
-        }
-        _ => {}
-    }
 }
 
 pub fn run(args: &CalibrateArgs) -> Result<()> {
@@ -787,18 +652,6 @@ fn run_models(
     Ok(())
 }
 
-/// √ of the χ² 95 % quantile with `rows` degrees of freedom: with
-/// independent Gaussian errors of the stated sd's, the distance of the
-/// true parameters' simulation from the data stays below this with
-/// probability 95 % (the distance² is χ²-distributed with `rows` degrees of
-/// freedom).
-pub fn noise_epsilon(rows: usize) -> f64 {
-    use statrs::distribution::{ChiSquared, ContinuousCDF};
-    ChiSquared::new(rows.max(1) as f64)
-        .map(|c| c.inverse_cdf(0.95).sqrt())
-        .unwrap_or((rows as f64).sqrt())
-}
-
 /// Prior vs posterior, per varying parameter, on stderr.
 fn print_summary(prior: &crate::params::ParamBlock, post: &calibrate::Posterior) {
     let varying = prior.varying();
@@ -813,15 +666,5 @@ fn print_summary(prior: &crate::params::ParamBlock, post: &calibrate::Posterior)
                 s.name, s.mean, s.sd, s.q05, s.q95
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    /// χ² 95 % quantiles from tables: 16 dof 26.296, 1 dof 3.841.
-    #[test]
-    fn noise_epsilon_is_the_chi2_quantile() {
-        assert!((super::noise_epsilon(16) - 26.296f64.sqrt()).abs() < 1e-3);
-        assert!((super::noise_epsilon(1) - 3.841f64.sqrt()).abs() < 1e-3);
     }
 }

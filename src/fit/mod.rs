@@ -9,10 +9,13 @@
 //! returns each member's simulated values at the data rows.
 //!
 //! Owns: the data-row ↔ observable mapping and the engine-backed simulator.
+//! [`tables`] builds the per-data-row tables a calibration writes.
+//!
 //! Never imports wgpu (engines come from `crate::backend`) and never
 //! touches files.
 
 pub mod simulator;
+pub mod tables;
 pub mod targets;
 
 pub use simulator::{EngineSimulator, SimStats};
