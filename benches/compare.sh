@@ -9,12 +9,18 @@
 #
 # usage: benches/compare.sh [--json FILE] [--sizes MxGxS[,MxGxS...]]
 #                           [--repeats N] [--budget SECONDS] [--vtwin PATH]
+#                           [--peak-gbs X] [--copy-gbs Y]
 #   --sizes    rows as members x grid x steps (default 256x64x200, plus
 #              4096x64x100 and 64x512x100 when a hardware GPU is present)
 #   --repeats  timed runs per implementation and row (default 3)
 #   --budget   a peer stops repeating once it has spent this long on a row
 #              (at least one run; default 20 s)
 #   --vtwin    the vtwin binary (default target/release/vtwin, built if missing)
+#   --peak-gbs datasheet bandwidth of the GPU (default: vtwin's table of known
+#              GPUs, from the vtwin-gpu report)
+#   --copy-gbs measured copy-kernel bandwidth on the same GPU (the `copy` row
+#              of `vtwin bench --suite rd`); with these, every row shows its
+#              bandwidth (16 B per cell-update) as % of peak and % of copy
 #
 # Needs python3 on PATH for the peers and the table. A peer that is not
 # installed (numpy, jax) is skipped with a note; so is the GPU backend when
@@ -28,6 +34,8 @@ sizes=""
 repeats=3
 budget=20
 vtwin="${VTWIN:-$root/target/release/vtwin}"
+peak_gbs=""
+copy_gbs=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -36,7 +44,9 @@ while [ $# -gt 0 ]; do
         --repeats) repeats="$2"; shift 2 ;;
         --budget) budget="$2"; shift 2 ;;
         --vtwin) vtwin="$2"; shift 2 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        --peak-gbs) peak_gbs="$2"; shift 2 ;;
+        --copy-gbs) copy_gbs="$2"; shift 2 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -101,10 +111,12 @@ for row in ${sizes//,/ }; do
     fi
 done
 
-python3 - "$tmp" "$json" <<'PY'
+python3 - "$tmp" "$json" "$peak_gbs" "$copy_gbs" <<'PY'
 import glob, json, os, platform, statistics, sys
 
 tmp, out = sys.argv[1], sys.argv[2]
+peak_gbs = float(sys.argv[3]) if sys.argv[3] else None
+copy_gbs = float(sys.argv[4]) if sys.argv[4] else None
 rows = []
 for path in sorted(glob.glob(os.path.join(tmp, "*.json"))):
     try:
@@ -114,6 +126,8 @@ for path in sorted(glob.glob(os.path.join(tmp, "*.json"))):
         continue
     if "results" in d:  # a vtwin bench report
         r = d["results"][0]
+        if d["backend"] == "gpu" and peak_gbs is None and d.get("peak"):
+            peak_gbs = d["peak"]["gbs"]
         variant = "fused" if "fused" in r["case"] else "single-step"
         wall = statistics.median(r["wall_seconds"])
         rows.append({
@@ -156,20 +170,28 @@ for size in sorted({keyf(r) for r in rows}):
     ref = base.get("vtwin-cpu")
     m, g, s = size
     print(f"\n{m} members x {g}x{g} grid x {s} steps (wall seconds, median)")
-    print(f"{'impl':<22} {'device':<28} {'seconds':>9} {'updates/s':>11} {'vs numpy':>9} {'vs jax':>8} {'checksum':>20} {'rel. diff':>9}")
+    print(f"{'impl':<22} {'device':<28} {'seconds':>9} {'updates/s':>11} {'vs numpy':>9} {'vs jax':>8} {'%peak':>6} {'%copy':>6} {'checksum':>20} {'rel. diff':>9}")
     for r in group:
         name = r["impl"] + (f" ({r['variant']})" if r["variant"] == "fused" else "")
         vs = lambda p: f"{base[p]['seconds'] / r['seconds']:.2f}x" if p in base else "-"
         diff = "-"
         if ref and ref.get("checksum") and r.get("checksum") is not None:
             diff = f"{abs(r['checksum'] - ref['checksum']) / abs(ref['checksum']):.1e}"
+        # Gray-Scott moves at least 16 B per cell-update (2 f32 species read
+        # and written): the same roofline arithmetic as vtwin's bench.
+        gpu_row = r["impl"] == "vtwin-gpu" or (r["impl"] == "jax" and r["device"] not in ("cpu", None))
+        bps = 16.0 * r["cell_updates_per_s"]
+        r["fraction_of_peak"] = bps / (peak_gbs * 1e9) if peak_gbs and gpu_row else None
+        r["fraction_of_copy"] = bps / (copy_gbs * 1e9) if copy_gbs and gpu_row else None
+        pct = lambda f: f"{100 * f:.0f}" if f is not None else "-"
         print(f"{name:<22} {str(r['device'])[:28]:<28} {r['seconds']:>9.3f} {r['cell_updates_per_s']:>11.3e} "
-              f"{vs('numpy'):>9} {vs('jax'):>8} {r['checksum'] if r['checksum'] is not None else '-':>20} {diff:>9}")
+              f"{vs('numpy'):>9} {vs('jax'):>8} {pct(r['fraction_of_peak']):>6} {pct(r['fraction_of_copy']):>6} "
+              f"{r['checksum'] if r['checksum'] is not None else '-':>20} {diff:>9}")
 notes = os.path.join(tmp, "notes")
 if os.path.exists(notes):
     print("\n" + open(notes).read().strip())
 if out:
-    doc = {"machine": machine, "rows": rows}
+    doc = {"machine": machine, "peak_gbs": peak_gbs, "copy_gbs": copy_gbs, "rows": rows}
     text = json.dumps(doc, indent=2) + "\n"
     if out == "-":
         sys.stdout.write(text)

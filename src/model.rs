@@ -50,6 +50,76 @@ pub struct GpuProgram {
     pub workgroups: fn(&GridShape, u32) -> [u32; 3],
 }
 
+/// The shape of a grid model's single-step kernel (`Model::tuned_program`):
+/// `wg[0] × wg[1]` invocations per workgroup, `sites` consecutive x-sites
+/// per invocation (4 with a row width that is a multiple of 4: vec4 loads
+/// and stores). Chosen per adapter by `gpu::autotune`; results never
+/// depend on it (every shape updates a site with the same expressions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct KernelConfig {
+    pub wg: [u32; 2],
+    pub sites: u32,
+}
+
+impl KernelConfig {
+    /// The shape used when nothing was tuned: coalesced 16-wide rows,
+    /// 4 sites (one vec4) per invocation.
+    pub const DEFAULT: KernelConfig = KernelConfig {
+        wg: [16, 16],
+        sites: 4,
+    };
+
+    /// `16x16/4`: workgroup width × height / sites per invocation.
+    pub fn label(&self) -> String {
+        format!("{}x{}/{}", self.wg[0], self.wg[1], self.sites)
+    }
+
+    /// Parses [`KernelConfig::label`]'s form; invocations per workgroup
+    /// must be 1..=256 and sites 1, 2 or 4.
+    pub fn parse(text: &str) -> Result<KernelConfig, String> {
+        let bad = || {
+            format!(
+                "kernel shape `{text}`: expected WxH/S, e.g. 16x16/4 (W·H ≤ 256, S ∈ {{1, 2, 4}})"
+            )
+        };
+        let (wg, sites) = text.trim().split_once('/').ok_or_else(bad)?;
+        let (w, h) = wg.split_once(['x', 'X']).ok_or_else(bad)?;
+        let num = |t: &str| t.trim().parse::<u32>().map_err(|_| bad());
+        let c = KernelConfig {
+            wg: [num(w)?, num(h)?],
+            sites: num(sites)?,
+        };
+        let n = c.wg[0] as u64 * c.wg[1] as u64;
+        if n == 0 || n > 256 || ![1, 2, 4].contains(&c.sites) {
+            return Err(bad());
+        }
+        Ok(c)
+    }
+}
+
+/// A single-step GPU program built for one [`KernelConfig`].
+#[derive(Clone, Debug)]
+pub struct TunedProgram {
+    /// Fully composed WGSL with entry point `step`.
+    pub source: String,
+    pub config: KernelConfig,
+    /// Whether the kernel reads and writes the state as vec4.
+    pub vec4: bool,
+    /// Grid sites one workgroup covers in x and y.
+    pub cover: [u32; 2],
+}
+
+impl TunedProgram {
+    /// Workgroups to dispatch for `members` members of grid `g`.
+    pub fn workgroups(&self, g: &GridShape, members: u32) -> [u32; 3] {
+        [
+            g.nx.div_ceil(self.cover[0]),
+            g.ny.div_ceil(self.cover[1]),
+            members,
+        ]
+    }
+}
+
 /// A temporally blocked GPU program (see `Model::fused_program`).
 #[derive(Clone, Debug)]
 pub struct FusedProgram {
@@ -117,6 +187,13 @@ pub trait Model: Send + Sync {
 
     /// The GPU program; `None` for a CPU-only model.
     fn gpu_program(&self) -> Option<GpuProgram>;
+
+    /// The single-step kernel in a given shape, for models whose kernel has
+    /// tunable shapes (`gpu::autotune`); `None` (the default): only
+    /// `gpu_program`.
+    fn tuned_program(&self, _config: &KernelConfig) -> Option<TunedProgram> {
+        None
+    }
 
     /// A temporally blocked GPU kernel (entry point `fused`, same bind group
     /// as `step`) that advances a `tile × tile` block of sites by up to

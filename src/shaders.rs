@@ -33,13 +33,22 @@ const FILES: &[(&str, &str)] = &[
         "rd/gray_scott.wgsl",
         include_str!("../shaders/rd/gray_scott.wgsl"),
     ),
+    (
+        "rd/stencil_vec4.wgsl",
+        include_str!("../shaders/rd/stencil_vec4.wgsl"),
+    ),
+    ("rd/site.wgsl", include_str!("../shaders/rd/site.wgsl")),
+    (
+        "rd/bindings_vec4.wgsl",
+        include_str!("../shaders/rd/bindings_vec4.wgsl"),
+    ),
     ("rd/fused.wgsl", include_str!("../shaders/rd/fused.wgsl")),
     ("rd/flush.wgsl", include_str!("../shaders/rd/flush.wgsl")),
-    (
-        "rd/gray_scott_f16.wgsl",
-        include_str!("../shaders/rd/gray_scott_f16.wgsl"),
-    ),
     ("rd/tumour.wgsl", include_str!("../shaders/rd/tumour.wgsl")),
+    (
+        "bench/copy.wgsl",
+        include_str!("../shaders/bench/copy.wgsl"),
+    ),
     ("abm/step.wgsl", include_str!("../shaders/abm/step.wgsl")),
     (
         "rd/cardiac.wgsl",

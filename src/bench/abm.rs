@@ -114,6 +114,8 @@ pub fn suite(
                 bytes_per_update: BYTES_PER_AGENT_STEP,
                 bytes_per_s,
                 fraction_of_peak: None,
+                fraction_of_copy: None,
+                kernel: None,
                 checksum: Some(live),
                 note: Some(format!(
                     "{:.0} agents per member on average (tumour spheroid + immune cells); \

@@ -86,6 +86,8 @@ pub fn suite(
                 bytes_per_update: 16.0,
                 bytes_per_s: updates * 16.0,
                 fraction_of_peak: None,
+                fraction_of_copy: None,
+                kernel: None,
                 checksum: None,
                 note: Some(format!(
                     "host f64, {STATE} state values and {OBS} observations per member; updates = state values analysed"

@@ -1,7 +1,7 @@
 //! Benchmarks and the computational envelope: the pinned Gray–Scott problem
 //! every implementation computes (`problem`), timed engine runs (`timed`),
-//! the RD suite with its scaling curve (`rd`), the agent-based suite (`abm`), the f16-storage experiment
-//! (`f16`), the plain-matrix assimilation analyses (`da`), known peak bandwidths and roofline arithmetic (`peak`), the
+//! the RD suite with its scaling curve and copy-bandwidth row (`rd`), the
+//! agent-based suite (`abm`), the plain-matrix assimilation analyses (`da`), known peak bandwidths and roofline arithmetic (`peak`), the
 //! report and its JSON (`report`) and run-time/memory estimates
 //! (`estimate`). Drives engines only through `Backend`, `Engine` and the GPU
 //! engine's timing hooks.
@@ -12,7 +12,6 @@
 pub mod abm;
 pub mod da;
 pub mod estimate;
-pub mod f16;
 pub mod peak;
 pub mod problem;
 pub mod rd;

@@ -1,6 +1,9 @@
-//! The reaction-diffusion suite on the pinned problem (`problem`): the
-//! single-step kernel at several ensemble sizes; on the GPU also the fused
-//! kernel for each requested K, the same steps submitted and waited for one
+//! The reaction-diffusion suite on the pinned problem (`problem`): on the
+//! GPU first a `copy` row (a vec4 copy kernel's bandwidth, `gpu::copy`,
+//! the roofline every other row's `fraction_of_copy` is measured against);
+//! the single-step kernel at several ensemble sizes and one large member
+//! (`single-member`, 512²); on the GPU also the fused kernel for each
+//! requested K, the same steps submitted and waited for one
 //! at a time (what recording many steps per submission replaces), and
 //! observations reduced on the device against a full state readback; a
 //! scaling curve over members; and the peer case `compare.sh` runs.
@@ -29,8 +32,8 @@ pub struct RdOptions {
     pub fused: Vec<u32>,
     pub max_members: u32,
     pub scaling: bool,
-    /// Also run the f16-storage experiment where the device has SHADER_F16.
-    pub f16: bool,
+    /// Side of the one-member case (`single-member`); 0 skips it.
+    pub single_grid: u32,
 }
 
 /// Largest ensemble the suite runs by default: 65,536 on a hardware GPU,
@@ -109,6 +112,12 @@ fn case(
     let mut r = CaseResult::grid_case(suite, name, members, grid, steps, &t, bytes, peak);
     r.checksum = Some(problem::checksum(&plan, &state));
     r.note = note;
+    if opts.fused.is_none() {
+        r.kernel = e
+            .gpu()
+            .and_then(|g| g.kernel())
+            .and_then(|k| serde_json::to_value(k).ok());
+    }
     if per_step_sync {
         r.note = Some("one submission and one wait per step".into());
     }
@@ -220,6 +229,13 @@ pub fn suite(
         .collect();
     let mut rows = Vec::new();
     let single = GpuOptions::default();
+    let mut copy_bps = None;
+    if let Backend::Gpu(ctx) = backend {
+        log("rd copy bandwidth");
+        let r = copy_case(ctx, o.repeats, peak)?;
+        copy_bps = Some(r.bytes_per_s);
+        rows.push(r);
+    }
     for &m in &sizes {
         log(&format!("rd single-step, {m} members"));
         rows.push(case(
@@ -257,6 +273,25 @@ pub fn suite(
             }
         }
     }
+    if o.single_grid > 0 {
+        let g = o.single_grid;
+        log(&format!("rd single-member, one {g}×{g} member"));
+        let st = o
+            .steps
+            .unwrap_or_else(|| steps_for(1, g, target).clamp(64, 2000));
+        rows.push(case(
+            backend,
+            "rd",
+            "single-member",
+            1,
+            g,
+            st,
+            o.repeats,
+            &single,
+            false,
+            peak,
+        )?);
+    }
     if let Some(&mid) = sizes.iter().find(|&&m| m >= 256).or(sizes.last()) {
         if gpu {
             log(&format!("rd single-step-sync, {mid} members"));
@@ -275,17 +310,6 @@ pub fn suite(
         }
         log(&format!("rd observe, {mid} members"));
         rows.extend(observe_cases(backend, mid, o.grid, o.repeats, peak)?);
-        if o.f16 {
-            rows.extend(super::f16::case(
-                backend,
-                mid,
-                o.grid,
-                steps(mid),
-                o.repeats,
-                peak,
-                log,
-            )?);
-        }
     }
     let mut curves = Vec::new();
     if o.scaling {
@@ -319,7 +343,53 @@ pub fn suite(
             curves.push(Scaling::new(&name, o.grid, &points));
         }
     }
+    if let Some(c) = copy_bps {
+        for r in rows
+            .iter_mut()
+            .filter(|r| r.case != "copy" && !r.case.starts_with("observe/"))
+        {
+            r.fraction_of_copy = Some(r.bytes_per_s / c);
+        }
+    }
     Ok((rows, curves))
+}
+
+/// The `copy` row: a vec4 copy kernel over 256 MiB (32 MiB on software
+/// adapters), 20 dispatches per run; one "update" is one vec4 moved
+/// (16 B read + written), so `bytes_per_s` is the bandwidth.
+pub fn copy_case(
+    ctx: &crate::gpu::GpuContext,
+    repeats: u32,
+    peak: Option<&Peak>,
+) -> Result<CaseResult, BenchError> {
+    let (mib, n) = if ctx.summary.is_software() {
+        (32, 4)
+    } else {
+        (256, 20)
+    };
+    let rate = crate::gpu::copy::measure(ctx, mib, n, repeats.max(3))?;
+    let t = super::timed::Timed {
+        seconds: rate.median_seconds(),
+        timing: rate.timing,
+        wall: rate.seconds.clone(),
+        gpu: vec![],
+    };
+    // One member of a (bytes/32)-site "grid" of vec4s: grid_case's
+    // arithmetic with updates = vec4s moved per dispatch.
+    let vec4s = rate.bytes as f64 / 32.0;
+    let mut r = CaseResult::grid_case("rd", "copy", 1, 1, 1, &t, 32.0, peak);
+    r.grid = None;
+    r.cell_updates_per_s = None;
+    r.member_steps_per_s = 1.0 / t.seconds;
+    r.bytes_per_s = rate.bytes_per_s();
+    r.fraction_of_peak = peak.map(|p| r.bytes_per_s / (p.gbs * 1e9));
+    r.fraction_of_copy = Some(1.0);
+    r.note = Some(format!(
+        "vec4 copy kernel, {} MiB read + {} MiB written per dispatch ({vec4s:.0} vec4s); the reachable roofline",
+        rate.bytes >> 21,
+        rate.bytes >> 21
+    ));
+    Ok(r)
 }
 
 #[cfg(test)]
@@ -350,7 +420,7 @@ mod tests {
             fused: vec![4],
             max_members: 6,
             scaling: true,
-            f16: false,
+            single_grid: 16,
         };
         let (rows, curves) = suite(&Backend::Cpu, &o, None, &mut |_| {}).unwrap();
         let names: Vec<&str> = rows.iter().map(|r| r.case.as_str()).collect();
@@ -358,6 +428,7 @@ mod tests {
             names,
             [
                 "single-step",
+                "single-member",
                 "observe/reduce-on-device",
                 "observe/full-readback",
                 "scaling/single-step",

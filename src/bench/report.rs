@@ -35,6 +35,14 @@ pub struct CaseResult {
     pub bytes_per_update: f64,
     pub bytes_per_s: f64,
     pub fraction_of_peak: Option<f64>,
+    /// `bytes_per_s` over the `copy` row's (a vec4 copy kernel on the same
+    /// adapter): the roofline reachable through wgpu. GPU rd rows only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fraction_of_copy: Option<f64>,
+    /// The single-step kernel's shape and where it came from
+    /// (`gpu::autotune::Chosen`), on GPU rows of shaped kernels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checksum: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,6 +80,8 @@ impl CaseResult {
             bytes_per_update,
             bytes_per_s,
             fraction_of_peak: peak.map(|p| bytes_per_s / (p.gbs * 1e9)),
+            fraction_of_copy: None,
+            kernel: None,
             checksum: None,
             note: None,
         }
@@ -163,7 +173,7 @@ impl Report {
                 .unwrap_or_else(|| ", peak bandwidth unknown (--peak-gbs)".into())
         );
         s.push_str(&format!(
-            "{:<6} {:<26} {:>7} {:>5} {:>6} {:>10} {:>5} {:>11} {:>11} {:>10} {:>7}\n",
+            "{:<6} {:<26} {:>7} {:>5} {:>6} {:>10} {:>5} {:>11} {:>11} {:>10} {:>7} {:>6}\n",
             "suite",
             "case",
             "members",
@@ -174,11 +184,12 @@ impl Report {
             "updates/s",
             "member-st/s",
             "GB/s",
-            "%peak"
+            "%peak",
+            "%copy"
         ));
         for r in &self.results {
             s.push_str(&format!(
-                "{:<6} {:<26} {:>7} {:>5} {:>6} {:>10.4} {:>5} {:>11} {:>11} {:>10.2} {:>7}\n",
+                "{:<6} {:<26} {:>7} {:>5} {:>6} {:>10.4} {:>5} {:>11} {:>11} {:>10.2} {:>7} {:>6}\n",
                 r.suite,
                 r.case,
                 r.members,
@@ -191,9 +202,23 @@ impl Report {
                 r.bytes_per_s / 1e9,
                 r.fraction_of_peak
                     .map_or("-".into(), |f| format!("{:.1}", 100.0 * f)),
+                r.fraction_of_copy
+                    .map_or("-".into(), |f| format!("{:.1}", 100.0 * f)),
             ));
             if let Some(n) = &r.note {
                 s.push_str(&format!("       {n}\n"));
+            }
+            if let Some(k) = &r.kernel {
+                s.push_str(&format!(
+                    "       kernel {} ({}{})\n",
+                    k.get("label").and_then(|v| v.as_str()).unwrap_or("?"),
+                    k.get("source").and_then(|v| v.as_str()).unwrap_or("?"),
+                    if k.get("vec4").and_then(|v| v.as_bool()) == Some(true) {
+                        ", vec4"
+                    } else {
+                        ""
+                    }
+                ));
             }
         }
         for c in &self.scaling {

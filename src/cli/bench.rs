@@ -14,7 +14,8 @@ use std::path::PathBuf;
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Suite {
     /// Reaction-diffusion: single-step and fused kernels, per-step
-    /// synchronisation, observation, f16 storage, scaling over members.
+    /// synchronisation, observation, one large member, a copy-bandwidth
+    /// row, scaling over members.
     Rd,
     /// Agent-based models.
     Abm,
@@ -77,9 +78,13 @@ pub struct BenchArgs {
     /// Skip the scaling curve over members.
     #[arg(long)]
     pub no_scaling: bool,
-    /// Skip the f16-storage experiment.
+    /// Accepted for compatibility: the f16-storage experiment was removed
+    /// (docs/performance.md says why), so there is nothing to skip.
     #[arg(long)]
     pub no_f16: bool,
+    /// Side of the one-member rd case (`single-member`; 0 skips it).
+    #[arg(long, default_value_t = 512)]
+    pub single_grid: u32,
 }
 
 fn check_args(a: &BenchArgs) -> Result<()> {
@@ -99,6 +104,12 @@ fn check_args(a: &BenchArgs) -> Result<()> {
     }
     if a.steps == Some(0) {
         bail!("--steps must be at least 1");
+    }
+    if a.single_grid != 0 && (a.single_grid < 16 || a.single_grid > 8192) {
+        bail!(
+            "--single-grid must be 0 (skip) or 16..=8192, got {}",
+            a.single_grid
+        );
     }
     if a.grid < 16 || a.grid > 8192 {
         bail!("--grid must be 16..=8192, got {}", a.grid);
@@ -151,7 +162,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             },
             max_members,
             scaling: !a.no_scaling,
-            f16: !a.no_f16,
+            single_grid: a.single_grid,
         };
         let (rows, curves) = rd::suite(&backend, &o, peak.as_ref(), &mut log)?;
         results.extend(rows);

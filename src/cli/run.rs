@@ -179,7 +179,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         &crate::gpu::engine::GpuOptions {
             batch_size: args.engine.batch_size,
             fused: args.fused,
-            timing: false,
+            ..Default::default()
         },
     )?;
     let bar = progress_bar(plan.steps, "steps");
@@ -212,6 +212,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             "format": fmt.extension(),
             "observables": descr,
             "posterior": args.posterior.as_ref().map(|p| p.display().to_string()),
+            "kernel": engine.kernel_note(),
         }),
     );
     let final_dir = dir.finish(manifest)?;

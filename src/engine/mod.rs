@@ -93,6 +93,12 @@ pub trait Engine {
     /// `"gpu"` or `"cpu"`.
     fn backend(&self) -> &'static str;
 
+    /// The step kernel's tuned shape and where it came from, for run
+    /// manifests (`gpu::autotune`); `None` where nothing is tuned.
+    fn kernel_note(&self) -> Option<serde_json::Value> {
+        None
+    }
+
     fn plan(&self) -> &Plan;
 
     fn members(&self) -> usize {

@@ -9,11 +9,13 @@
 //! and draw random numbers by global member index (the plan's member
 //! offset plus the batch offset, `Step.member_offset`).
 
+use super::autotune::{self, Chosen, KernelChoice};
 use super::context::GpuContext;
 use super::fused::FusedStepper;
 use super::layout::StepUniform;
 use super::timing::PassTimer;
 use crate::engine::{Engine, EngineError, MemberStatus, ObsFrame, check_len};
+use crate::model::{KernelConfig, TunedProgram};
 use crate::observe::observe_wgsl;
 use crate::plan::Plan;
 use crate::shaders;
@@ -44,6 +46,9 @@ pub struct GpuEngine {
     ctx: Arc<GpuContext>,
     plan: Plan,
     step_pipeline: wgpu::ComputePipeline,
+    /// The shaped single-step kernel in use (`Model::tuned_program`) and
+    /// why it was chosen; `None` for models without shapes.
+    tuned: Option<Box<(TunedProgram, Chosen)>>,
     observe_pipeline: wgpu::ComputePipeline,
     /// The temporally blocked step, when asked for (`GpuOptions::fused`).
     fused: Option<FusedStepper>,
@@ -108,6 +113,8 @@ pub struct GpuOptions {
     /// Bracket each `advance` with timestamp queries where the device has
     /// them (`GpuEngine::gpu_seconds`).
     pub timing: bool,
+    /// Shape of the single-step kernel (`gpu::autotune`).
+    pub kernel: KernelChoice,
 }
 
 impl GpuEngine {
@@ -197,7 +204,54 @@ impl GpuEngine {
                 })
             })
         };
-        let step_pipeline = make_pipeline(&step_name, &program.source, &step_layout, "step")?;
+        // The shaped kernel where the model has shapes: a fixed choice is
+        // built now; a tune needs the buffers and happens below.
+        let env = autotune::env_choice().map_err(EngineError::Invalid)?;
+        let choice = match (opts.kernel, env) {
+            (KernelChoice::Auto, Some(e)) => (e, autotune::Source::Env),
+            (c, _) => (c, autotune::Source::Option),
+        };
+        let key = autotune::cache_key(&ctx.summary, plan);
+        let preset: Option<(KernelConfig, autotune::Source)> =
+            match (model.tuned_program(&KernelConfig::DEFAULT), choice) {
+                (None, _) => None,
+                (Some(_), (KernelChoice::Fixed(c), src)) => Some((c, src)),
+                (Some(_), (KernelChoice::Default, src)) => Some((KernelConfig::DEFAULT, src)),
+                (Some(_), (KernelChoice::Tune, _)) => None,
+                (Some(_), (KernelChoice::Auto, _)) => match autotune::load(&key) {
+                    Some(c) => Some((c, autotune::Source::Cache)),
+                    None if ctx.summary.is_software() => {
+                        Some((KernelConfig::DEFAULT, autotune::Source::Default))
+                    }
+                    None => None,
+                },
+            };
+        let want_tune = model.tuned_program(&KernelConfig::DEFAULT).is_some() && preset.is_none();
+        let mut tuned = None;
+        let step_pipeline = match preset {
+            Some((c, source)) => {
+                let prog = model
+                    .tuned_program(&c)
+                    .ok_or_else(|| EngineError::NoGpuProgram {
+                        model: kind.clone(),
+                    })?;
+                let name = format!("{kind}.step[{}]", c.label());
+                shaders::validate(&name, &prog.source)?;
+                let p = make_pipeline(&name, &prog.source, &step_layout, "step")?;
+                tuned = Some(Box::new((
+                    prog.clone(),
+                    Chosen {
+                        config: c,
+                        label: c.label(),
+                        source,
+                        vec4: prog.vec4,
+                        timings: vec![],
+                    },
+                )));
+                p
+            }
+            None => make_pipeline(&step_name, &program.source, &step_layout, "step")?,
+        };
         let observe_pipeline = make_pipeline(&obs_name, &obs_src, &observe_layout, "observe")?;
         let fused = match opts.fused {
             Some(k) => Some(FusedStepper::new(&ctx, plan, &step_layout, k)?),
@@ -364,10 +418,11 @@ impl GpuEngine {
             offset += members;
         }
         ctx.check("buffer set-up")?;
-        Ok(GpuEngine {
+        let mut engine = GpuEngine {
             ctx,
             plan: plan.clone(),
             step_pipeline,
+            tuned,
             observe_pipeline,
             fused,
             timer,
@@ -378,7 +433,119 @@ impl GpuEngine {
             step: 0,
             state_len,
             n_obs,
-        })
+        };
+        if want_tune {
+            // An explicit `tune` only reports; an automatic one is cached.
+            let cache = (choice.0 == KernelChoice::Auto).then_some(key.as_str());
+            engine.tune(&step_layout, cache)?;
+        }
+        Ok(engine)
+    }
+
+    /// Times every candidate shape (`autotune::candidates`) on this
+    /// engine's first batch and keeps the fastest (cached under `key` when
+    /// given).
+    /// Each timed dispatch reads the current state and writes the spare
+    /// ping-pong buffer, which every step overwrites whole before reading
+    /// it, so tuning leaves the state untouched.
+    fn tune(
+        &mut self,
+        layout: &wgpu::BindGroupLayout,
+        key: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let model = &self.plan.model;
+        let kind = model.info().kind.clone();
+        let grid = model.grid();
+        let b = &self.batches[0];
+        let sites = grid.sites() as f64 * b.members as f64;
+        // About 0.2 s per candidate at 1e11 site updates/s, 2 .. 64 steps.
+        let reps = ((2e10 / sites).round() as u32).clamp(2, 64);
+        let record = self.uniform_for(self.step, b);
+        self.write_ring(&[record]);
+        let mut results = Vec::new();
+        let mut best: Option<(wgpu::ComputePipeline, TunedProgram, f64)> = None;
+        for c in autotune::candidates(&self.plan) {
+            let Some(prog) = model.tuned_program(&c) else {
+                continue;
+            };
+            let name = format!("{kind}.step[{}]", c.label());
+            shaders::validate(&name, &prog.source)?;
+            let pipeline = self.ctx.scoped(&format!("pipeline `{name}`"), || {
+                let dev = &self.ctx.device;
+                let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(&name),
+                    source: wgpu::ShaderSource::Wgsl(prog.source.as_str().into()),
+                });
+                let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some(&name),
+                    bind_group_layouts: &[Some(layout)],
+                    immediate_size: 0,
+                });
+                dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&name),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some("step"),
+                    compilation_options: Default::default(),
+                    cache: self.ctx.pipeline_cache(),
+                })
+            })?;
+            let [x, y, z] = prog.workgroups(&grid, b.members);
+            let run = |n: u32| -> Result<f64, EngineError> {
+                let mut enc =
+                    self.ctx
+                        .device
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("vtwin.tune"),
+                        });
+                {
+                    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("vtwin.tune"),
+                        timestamp_writes: None,
+                    });
+                    pass.set_pipeline(&pipeline);
+                    pass.set_bind_group(0, &b.step_bg[self.cur], &[0]);
+                    for _ in 0..n {
+                        pass.dispatch_workgroups(x, y, z);
+                    }
+                }
+                let t0 = std::time::Instant::now();
+                let idx = self.ctx.queue.submit([enc.finish()]);
+                self.ctx.wait(idx, "kernel tuning")?;
+                Ok(t0.elapsed().as_secs_f64())
+            };
+            run(1)?;
+            let secs = run(reps)?.min(run(reps)?) / reps as f64;
+            results.push((c.label(), secs));
+            if best.as_ref().is_none_or(|(_, _, s)| secs < *s) {
+                best = Some((pipeline, prog, secs));
+            }
+        }
+        self.ctx.save_pipeline_cache();
+        if let Some((pipeline, prog, _)) = best {
+            let c = prog.config;
+            if let Some(key) = key {
+                autotune::store(key, c);
+            }
+            self.step_pipeline = pipeline;
+            self.tuned = Some(Box::new((
+                prog.clone(),
+                Chosen {
+                    config: c,
+                    label: c.label(),
+                    source: autotune::Source::Tuned,
+                    vec4: prog.vec4,
+                    timings: results,
+                },
+            )));
+        }
+        Ok(())
+    }
+
+    /// The single-step kernel's shape and where it came from; `None` for
+    /// models without shapes.
+    pub fn kernel(&self) -> Option<&Chosen> {
+        self.tuned.as_ref().map(|t| &t.1)
     }
 
     /// Members per batch, in order.
@@ -472,6 +639,17 @@ impl Engine for GpuEngine {
         "gpu"
     }
 
+    fn kernel_note(&self) -> Option<serde_json::Value> {
+        let mut v = serde_json::to_value(self.kernel()?).ok()?;
+        if let (Some(o), Some((tile, halo))) = (v.as_object_mut(), self.fused_tile()) {
+            o.insert(
+                "fused".into(),
+                serde_json::json!({"tile": tile, "halo": halo}),
+            );
+        }
+        Some(v)
+    }
+
     fn plan(&self) -> &Plan {
         &self.plan
     }
@@ -538,9 +716,10 @@ impl Engine for GpuEngine {
                     for (bi, b) in self.batches.iter().enumerate() {
                         let off = ((k * self.batches.len() + bi) as u64 * self.stride) as u32;
                         pass.set_bind_group(0, &b.step_bg[cur], &[off]);
-                        let [x, y, z] = match &self.fused {
-                            Some(f) => f.workgroups(grid.nx, grid.ny, b.members),
-                            None => workgroups(&grid, b.members),
+                        let [x, y, z] = match (&self.fused, &self.tuned) {
+                            (Some(f), _) => f.workgroups(grid.nx, grid.ny, b.members),
+                            (None, Some(t)) => t.0.workgroups(&grid, b.members),
+                            (None, None) => workgroups(&grid, b.members),
                         };
                         pass.dispatch_workgroups(x, y, z);
                     }

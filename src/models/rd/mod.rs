@@ -13,7 +13,10 @@ pub mod kinetics;
 pub mod wgsl;
 
 use crate::expr::{Expr, valid_identifier};
-use crate::model::{FieldInfo, FusedProgram, GpuProgram, Model, ModelInfo, ParamInfo, StepCtx};
+use crate::model::{
+    FieldInfo, FusedProgram, GpuProgram, KernelConfig, Model, ModelInfo, ParamInfo, StepCtx,
+    TunedProgram,
+};
 use crate::observe::GridShape;
 use crate::params::ParamBlock;
 use crate::scene::{Arm, Boundary, ModelKind, Scene, SceneError};
@@ -342,6 +345,10 @@ impl Model for RdModel {
             source: wgsl::step_source(self),
             workgroups: wgsl::workgroups,
         })
+    }
+
+    fn tuned_program(&self, config: &KernelConfig) -> Option<TunedProgram> {
+        Some(wgsl::tuned_program(self, config))
     }
 
     fn fused_program(&self, tile: u32, halo: u32) -> Option<FusedProgram> {

@@ -3,6 +3,7 @@
 //! the model's reaction terms + the generic stencil kernel.
 
 use super::{Kinetics, RdModel};
+use crate::model::{KernelConfig, TunedProgram};
 use crate::observe::GridShape;
 use crate::shaders::{compose, f32_lit, source};
 
@@ -72,14 +73,42 @@ fn custom_kinetics(m: &RdModel, exprs: &[crate::expr::Expr]) -> String {
     s
 }
 
-/// The complete step module.
-pub fn step_source(m: &RdModel) -> String {
+/// How a kernel shape maps onto grid `g`: (vec4 kernel?, sites one
+/// workgroup covers in x and y). The vec4 kernel needs a row width that is
+/// a multiple of 4; other widths take the scalar kernel at any shape.
+pub fn shape(g: &GridShape, cfg: &KernelConfig) -> (bool, [u32; 2]) {
+    let vec4 = cfg.sites == 4 && g.nx.is_multiple_of(4);
+    (vec4, [cfg.wg[0] * cfg.sites, cfg.wg[1]])
+}
+
+/// The complete step module in shape `cfg`.
+pub fn tuned_program(m: &RdModel, cfg: &KernelConfig) -> TunedProgram {
+    let (vec4, cover) = shape(&m.grid, cfg);
+    let consts = format!(
+        "const WGX: u32 = {}u;\nconst WGY: u32 = {}u;\nconst SPI: u32 = {}u;\n",
+        cfg.wg[0], cfg.wg[1], cfg.sites
+    );
+    let (bindings, kernel) = if vec4 {
+        ("rd/bindings_vec4.wgsl", "rd/stencil_vec4.wgsl")
+    } else {
+        ("shared/bindings.wgsl", "rd/stencil.wgsl")
+    };
     let text = format!(
-        "{}\n//#include \"shared/bindings.wgsl\"\n{}\n//#include \"rd/stencil.wgsl\"\n",
+        "{}{consts}\n//#include \"{bindings}\"\n{}\n//#include \"{kernel}\"\n",
         header(m),
         kinetics_source(m)
     );
-    compose(&text)
+    TunedProgram {
+        source: compose(&text),
+        config: *cfg,
+        vec4,
+        cover,
+    }
+}
+
+/// The complete step module in the default shape.
+pub fn step_source(m: &RdModel) -> String {
+    tuned_program(m, &KernelConfig::DEFAULT).source
 }
 
 /// Workgroup size of `rd/fused.wgsl` (16 × 16).
@@ -125,9 +154,11 @@ fn kinetics_source(m: &RdModel) -> String {
     }
 }
 
-/// 8×8 tiles in x, y; one member per z slice.
+/// Workgroups of the default shape (`KernelConfig::DEFAULT`): one member
+/// per z slice.
 pub fn workgroups(g: &GridShape, members: u32) -> [u32; 3] {
-    [g.nx.div_ceil(8), g.ny.div_ceil(8), members]
+    let (_, [cx, cy]) = shape(g, &KernelConfig::DEFAULT);
+    [g.nx.div_ceil(cx), g.ny.div_ceil(cy), members]
 }
 
 #[cfg(test)]
