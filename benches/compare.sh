@@ -9,7 +9,7 @@
 #
 # usage: benches/compare.sh [--json FILE] [--sizes MxGxS[,MxGxS...]]
 #                           [--repeats N] [--budget SECONDS] [--vtwin PATH]
-#                           [--peak-gbs X] [--copy-gbs Y]
+#                           [--peak-gbs X] [--copy-gbs Y] [--skip LIST]
 #   --sizes    rows as members x grid x steps (default 256x64x200, plus
 #              4096x64x100 and 64x512x100 when a hardware GPU is present)
 #   --repeats  timed runs per implementation and row (default 3)
@@ -18,6 +18,9 @@
 #   --vtwin    the vtwin binary (default target/release/vtwin, built if missing)
 #   --peak-gbs datasheet bandwidth of the GPU (default: vtwin's table of known
 #              GPUs, from the vtwin-gpu report)
+#   --skip     implementations to leave out, comma-separated: numpy, jax,
+#              vtwin-cpu, fused (e.g. large GPU rows where numpy would take
+#              minutes)
 #   --copy-gbs measured copy-kernel bandwidth on the same GPU (the `copy` row
 #              of `vtwin bench --suite rd`); with these, every row shows its
 #              bandwidth (16 B per cell-update) as % of peak and % of copy
@@ -36,6 +39,7 @@ budget=20
 vtwin="${VTWIN:-$root/target/release/vtwin}"
 peak_gbs=""
 copy_gbs=""
+skip=","
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
         --vtwin) vtwin="$2"; shift 2 ;;
         --peak-gbs) peak_gbs="$2"; shift 2 ;;
         --copy-gbs) copy_gbs="$2"; shift 2 ;;
+        --skip) skip=",$2,"; shift 2 ;;
         -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -76,10 +81,20 @@ if [ -z "$sizes" ]; then
 fi
 
 have_numpy=0; have_jax=0
-python3 -c "import numpy" 2>/dev/null && have_numpy=1
-python3 -c "import jax" 2>/dev/null && have_jax=1
-[ "$have_numpy" = 1 ] || echo "compare.sh: numpy is not installed: numpy peer skipped" | tee -a "$tmp/notes" >&2
-[ "$have_jax" = 1 ] || echo "compare.sh: jax is not installed: JAX peer skipped (pip install 'jax[cpu]')" | tee -a "$tmp/notes" >&2
+if [[ "$skip" == *,numpy,* ]]; then
+    echo "compare.sh: numpy peer skipped (--skip)" >> "$tmp/notes"
+elif python3 -c "import numpy" 2>/dev/null; then
+    have_numpy=1
+else
+    echo "compare.sh: numpy is not installed: numpy peer skipped" | tee -a "$tmp/notes" >&2
+fi
+if [[ "$skip" == *,jax,* ]]; then
+    echo "compare.sh: JAX peer skipped (--skip)" >> "$tmp/notes"
+elif python3 -c "import jax" 2>/dev/null; then
+    have_jax=1
+else
+    echo "compare.sh: jax is not installed: JAX peer skipped (pip install 'jax[cpu]')" | tee -a "$tmp/notes" >&2
+fi
 [ "$has_gpu" = 1 ] || echo "compare.sh: no GPU adapter: vtwin-gpu skipped" | tee -a "$tmp/notes" >&2
 
 status=0
@@ -95,11 +110,15 @@ for row in ${sizes//,/ }; do
     if [ "$has_gpu" = 1 ]; then
         "$vtwin" "${common[@]}" --backend gpu > "$tmp/$i.vtwin-gpu.json" 2>>"$tmp/log" \
             || { echo "compare.sh: vtwin --backend gpu failed (see below)" >&2; tail -5 "$tmp/log" >&2; status=1; }
-        "$vtwin" "${common[@]}" --backend gpu --fused 8 > "$tmp/$i.vtwin-gpu-fused.json" 2>>"$tmp/log" \
-            || { echo "compare.sh: vtwin --backend gpu --fused 8 failed" >&2; tail -5 "$tmp/log" >&2; status=1; }
+        if [[ "$skip" != *,fused,* ]]; then
+            "$vtwin" "${common[@]}" --backend gpu --fused 8 > "$tmp/$i.vtwin-gpu-fused.json" 2>>"$tmp/log" \
+                || { echo "compare.sh: vtwin --backend gpu --fused 8 failed" >&2; tail -5 "$tmp/log" >&2; status=1; }
+        fi
     fi
-    "$vtwin" "${common[@]}" --backend cpu > "$tmp/$i.vtwin-cpu.json" 2>>"$tmp/log" \
-        || { echo "compare.sh: vtwin --backend cpu failed" >&2; tail -5 "$tmp/log" >&2; status=1; }
+    if [[ "$skip" != *,vtwin-cpu,* ]]; then
+        "$vtwin" "${common[@]}" --backend cpu > "$tmp/$i.vtwin-cpu.json" 2>>"$tmp/log" \
+            || { echo "compare.sh: vtwin --backend cpu failed" >&2; tail -5 "$tmp/log" >&2; status=1; }
+    fi
     peer_args=(--members "$m" --grid "$g" --steps "$s" --repeats "$repeats" --budget "$budget")
     if [ "$have_numpy" = 1 ]; then
         python3 "$here/peers/gs_numpy.py" "${peer_args[@]}" > "$tmp/$i.numpy.json" 2>>"$tmp/log" \

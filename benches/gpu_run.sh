@@ -14,7 +14,7 @@
 #   shapes.json      the single-step kernel in every candidate shape
 #                    (VTWIN_KERNEL=…) at 4,096 × 64²: before (8x8/1, the
 #                    shape of the kernel before issue 13) against after
-#   compare.json     benches/compare.sh: vtwin GPU vs the JAX peer (and numpy)
+#   compare.json     benches/compare.sh: vtwin GPU (single-step, fused-8) vs the JAX peer
 #                    at 4,096 × 64², 16,384 × 64² and 1 × 512²
 #   abm_gpu.json     vtwin bench --suite abm --backend gpu
 #   table.md         the summary table: cell-updates/s, GB/s, % of peak,
@@ -50,7 +50,9 @@ done
 
 # 3. vtwin against JAX (and numpy) at the same sizes.
 copy_gbs=$(python3 -c 'import json,sys; r=[x for x in json.load(open(sys.argv[1]))["results"] if x["case"]=="copy"]; print(r[0]["bytes_per_s"]/1e9 if r else "")' "$out/rd_gpu.json" 2>/dev/null)
+# numpy and the CPU backend would take minutes at these sizes: GPU rows only.
 VTWIN="$vtwin" benches/compare.sh --sizes 4096x64x400,16384x64x200,1x512x2000 --repeats 3 \
+    --skip numpy,vtwin-cpu \
     ${copy_gbs:+--copy-gbs "$copy_gbs"} --json "$out/compare.json" 2>&1 | tee "$out/compare.txt"
 
 # 4. Agents.
@@ -76,7 +78,9 @@ print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 pct = lambda x: f"{100 * x:.0f} %" if x is not None else "-"
 def row(name, r, kernel="-"):
     cups = r.get("cell_updates_per_s")
-    j = jax.get((r["members"], r.get("grid")))
+    # vtwin ÷ JAX only for stepping rows of the same size.
+    stepping = r["case"] in ("single-step", "single-member", "gray-scott-peer") or r["case"].startswith("fused")
+    j = jax.get((r["members"], r.get("grid"))) if stepping else None
     print(f"| {name} | {r['members']} | {r.get('grid') or '-'} | {kernel} | "
           f"{cups and f'{cups:.3g}' or '-'} | {r['bytes_per_s'] / 1e9:.0f} | "
           f"{pct(r.get('fraction_of_peak'))} | {pct(r.get('fraction_of_copy'))} | "
