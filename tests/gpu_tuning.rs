@@ -220,3 +220,71 @@ fn tuning_picks_a_candidate_and_changes_nothing() {
     let (b, _) = run(&mut tuned, 20);
     assert_eq!(same_bits(&a, &b), None);
 }
+
+/// The GPU rd suite at toy sizes: the first row is `copy` (a positive
+/// bandwidth, its own fraction 1), every stepping row's `fraction_of_copy`
+/// is its bytes/s over the copy row's, single-step rows name their kernel
+/// shape (one of the candidates), and the single-step checksum is the CPU engine's (Gray–Scott is
+/// bit-identical across backends).
+#[test]
+fn rd_suite_reports_copy_bandwidth_and_kernel_shape() {
+    let Some(backend) = common::gpu() else {
+        return;
+    };
+    let o = vtwin::bench::rd::RdOptions {
+        grid: 16,
+        members: vec![2],
+        steps: Some(8),
+        repeats: 1,
+        fused: vec![2],
+        max_members: 2,
+        scaling: false,
+        single_grid: 16,
+    };
+    let (rows, _) = vtwin::bench::rd::suite(&backend, &o, None, &mut |_| {}).unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r.case.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "copy",
+            "single-step",
+            "fused-2",
+            "single-member",
+            "single-step-sync",
+            "observe/reduce-on-device",
+            "observe/full-readback"
+        ]
+    );
+    let copy = rows[0].bytes_per_s;
+    assert!(copy > 0.0 && copy.is_finite(), "{copy}");
+    assert_eq!(rows[0].fraction_of_copy, Some(1.0));
+    for r in &rows[1..5] {
+        let f = r
+            .fraction_of_copy
+            .unwrap_or_else(|| panic!("{}: no fraction", r.case));
+        assert!(
+            (f - r.bytes_per_s / copy).abs() <= 1e-12 * f.abs(),
+            "{}",
+            r.case
+        );
+    }
+    let cands = autotune::candidates(&vtwin::bench::problem::plan(2, 16).unwrap());
+    for r in [&rows[1], &rows[3]] {
+        let k = r
+            .kernel
+            .as_ref()
+            .expect("single-step rows name their shape");
+        let label = k["label"].as_str().unwrap_or_default();
+        let c = KernelConfig::parse(label).unwrap();
+        assert!(cands.contains(&c), "{}: {label} is not a candidate", r.case);
+    }
+    assert!(
+        rows[2].kernel.is_none(),
+        "fused rows have no single-step shape"
+    );
+    let plan = vtwin::bench::problem::plan(2, 16).unwrap();
+    let mut e = CpuEngine::new(&plan);
+    e.advance(8).unwrap();
+    let want = vtwin::bench::problem::checksum(&plan, &e.read_state().unwrap());
+    assert_eq!(rows[1].checksum, Some(want));
+}
