@@ -8,9 +8,10 @@
 //! 2. `$VTWIN_KERNEL`: `default`, `tune`, or a shape such as `16x16/4`;
 //! 3. the tuning cache, keyed by adapter, driver, model kind, grid and a
 //!    hash of the kernel source;
-//! 4. on a hardware adapter: a short tune (every candidate of
-//!    [`candidates`] timed for a few steps on the engine's own buffers,
-//!    the fastest kept and cached); on a software adapter: the default.
+//! 4. on a hardware adapter with the cache on: a short tune (every
+//!    candidate of [`candidates`] timed for a few steps on the engine's own
+//!    buffers, the fastest kept and cached; well under a second); on a
+//!    software adapter, or with caching off: the default.
 //!
 //! Results never depend on the shape: every shape updates each site with
 //! the same expressions (`shaders/rd/site.wgsl`); tests/gpu_tuning.rs

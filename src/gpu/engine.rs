@@ -220,7 +220,10 @@ impl GpuEngine {
                 (Some(_), (KernelChoice::Tune, _)) => None,
                 (Some(_), (KernelChoice::Auto, _)) => match autotune::load(&key) {
                     Some(c) => Some((c, autotune::Source::Cache)),
-                    None if ctx.summary.is_software() => {
+                    // Software adapters, and runs with caching off (a tune
+                    // that is not kept would be paid on every start), take
+                    // the default.
+                    None if ctx.summary.is_software() || autotune::cache_path().is_none() => {
                         Some((KernelConfig::DEFAULT, autotune::Source::Default))
                     }
                     None => None,
@@ -458,8 +461,8 @@ impl GpuEngine {
         let grid = model.grid();
         let b = &self.batches[0];
         let sites = grid.sites() as f64 * b.members as f64;
-        // About 0.2 s per candidate at 1e11 site updates/s, 2 .. 64 steps.
-        let reps = ((2e10 / sites).round() as u32).clamp(2, 64);
+        // About 20 ms per timed run at 1e11 site updates/s, 2 .. 64 steps.
+        let reps = ((2e9 / sites).round() as u32).clamp(2, 64);
         let record = self.uniform_for(self.step, b);
         self.write_ring(&[record]);
         let mut results = Vec::new();
