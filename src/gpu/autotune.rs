@@ -6,8 +6,8 @@
 //! How the shape is chosen, first match wins:
 //! 1. `GpuOptions::kernel` set to a fixed shape, `default` or `tune`;
 //! 2. `$VTWIN_KERNEL`: `default`, `tune`, or a shape such as `16x16/4`;
-//! 3. the tuning cache, keyed by adapter, driver, model kind, grid and a
-//!    hash of the kernel source;
+//! 3. the tuning cache, keyed by adapter, driver, model kind, grid,
+//!    ensemble size (powers of 4) and a hash of the kernel source;
 //! 4. on a hardware adapter with the cache on: a short tune (every
 //!    candidate of [`candidates`] timed for a few steps on the engine's own
 //!    buffers, the fastest kept and cached; well under a second); on a
@@ -159,6 +159,16 @@ fn fnv1a(text: &str) -> u64 {
     h
 }
 
+/// Ensemble sizes tuned apart: 1, 2–4, 5–16, … (powers of 4), since a
+/// small ensemble's best shape (latency-bound) need not be a large one's.
+pub fn members_bucket(members: u32) -> u32 {
+    let mut b = 1u32;
+    while b < members && b < (1 << 30) {
+        b *= 4;
+    }
+    b
+}
+
 /// The cache key of `plan` on an adapter.
 pub fn cache_key(adapter: &AdapterSummary, plan: &Plan) -> String {
     let g = plan.model.grid();
@@ -168,7 +178,7 @@ pub fn cache_key(adapter: &AdapterSummary, plan: &Plan) -> String {
         .map(|p| p.source)
         .unwrap_or_default();
     format!(
-        "{} | {} | {} | {} | {}x{}x{} | {:016x}",
+        "{} | {} | {} | {} | {}x{}x{} | members<={} | {:016x}",
         adapter.name,
         adapter.backend,
         adapter.driver,
@@ -176,6 +186,7 @@ pub fn cache_key(adapter: &AdapterSummary, plan: &Plan) -> String {
         g.nx,
         g.ny,
         g.fields,
+        members_bucket(plan.members),
         fnv1a(&src)
     )
 }
@@ -194,22 +205,31 @@ fn read_cache(path: &std::path::Path) -> BTreeMap<String, KernelConfig> {
 
 /// The cached shape for `key`, if any.
 pub fn load(key: &str) -> Option<KernelConfig> {
-    read_cache(&cache_path()?).get(key).copied()
+    load_from(&cache_path()?, key)
 }
 
-/// Records `config` for `key` (read, update, write to a temporary name and
-/// rename; errors ignored).
+/// Records `config` for `key` in the cache file, if caching is on.
 pub fn store(key: &str, config: KernelConfig) {
-    let Some(path) = cache_path() else {
-        return;
-    };
-    let mut map = read_cache(&path);
+    if let Some(path) = cache_path() {
+        store_to(&path, key, config);
+    }
+}
+
+/// `load` from a given file: a missing or unreadable file holds nothing.
+pub fn load_from(path: &std::path::Path, key: &str) -> Option<KernelConfig> {
+    read_cache(path).get(key).copied()
+}
+
+/// `store` into a given file: read, update, write to a temporary name and
+/// rename; errors ignored (an unreadable file is replaced).
+pub fn store_to(path: &std::path::Path, key: &str, config: KernelConfig) {
+    let mut map = read_cache(path);
     map.insert(key.to_string(), config);
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
     if let Ok(bytes) = serde_json::to_vec_pretty(&map) {
-        let _ = crate::io::write_atomic(&path, &bytes);
+        let _ = crate::io::write_atomic(path, &bytes);
     }
 }
 
@@ -246,6 +266,33 @@ mod tests {
         }
         assert_eq!(KernelConfig::DEFAULT.label(), "16x16/4");
         assert_eq!(fastest(&[3.0, 1.0, 1.0, 2.0]), 1);
+        let buckets: Vec<u32> = [1, 2, 4, 5, 16, 17, 4096, 4097]
+            .map(members_bucket)
+            .to_vec();
+        assert_eq!(buckets, [1, 4, 4, 16, 16, 64, 4096, 16384]);
+    }
+
+    /// The cache keeps one shape per key across writes, and a damaged
+    /// file reads as empty and is replaced on the next write.
+    #[test]
+    fn cache_round_trips_and_survives_damage() {
+        let dir = std::env::temp_dir().join(format!("vtwin-autotune-{}", std::process::id()));
+        let path = dir.join("kernel-shapes.json");
+        let a = KernelConfig {
+            wg: [64, 4],
+            sites: 1,
+        };
+        assert_eq!(load_from(&path, "k1"), None);
+        store_to(&path, "k1", a);
+        store_to(&path, "k2", KernelConfig::DEFAULT);
+        assert_eq!(load_from(&path, "k1"), Some(a));
+        assert_eq!(load_from(&path, "k2"), Some(KernelConfig::DEFAULT));
+        std::fs::write(&path, b"{ not json").unwrap();
+        assert_eq!(load_from(&path, "k1"), None);
+        store_to(&path, "k1", a);
+        assert_eq!(load_from(&path, "k1"), Some(a));
+        assert_eq!(load_from(&path, "k2"), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Every candidate of every grid model validates, and the eight
