@@ -45,5 +45,5 @@ pub use filter::{
 pub use letkf::local_transforms;
 pub use localize::GaspariCohn;
 pub use obs::{Domain, ObsBatch, Site};
-pub use pf::{ParticleUpdate, systematic_resample};
+pub use pf::{ENSEMBLE_JITTER_MAX, Jitter, ParticleUpdate, systematic_resample};
 pub use transform::{AnomalyWeights, EnsembleTransform, Transform};

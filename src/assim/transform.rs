@@ -315,14 +315,14 @@ impl Transform {
         }
     }
 
-    /// The single N × N right-multiplier, where one exists (everything but
-    /// `Local`).
+    /// The single N × N right-multiplier, where one exists (not for
+    /// `Local`, nor for a particle plan with state-space jitter).
     pub fn right_multiplier(&self, members: usize) -> Option<DMatrix<f64>> {
         match self {
             Transform::Keep => Some(DMatrix::identity(members, members)),
             Transform::Global(t) => Some(t.right_multiplier()),
             Transform::Local(_) => None,
-            Transform::Resample(p) => Some(p.right_multiplier()),
+            Transform::Resample(p) => p.right_multiplier(),
         }
     }
 }

@@ -229,7 +229,7 @@ impl Assimilator {
                 let idx: Vec<u32> = p.idx.iter().map(|&i| i as u32).collect();
                 ens.engine.copy_members(&idx)?;
                 p_new = p_all.select_columns(p.idx.iter());
-                let jittered = p.jitter.iter().any(|&v| v != 0.0);
+                let jittered = p.has_jitter();
                 report.transform.apply(&mut z).map_err(fail)?;
                 jittered
             }
