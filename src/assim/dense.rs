@@ -59,6 +59,24 @@ pub fn mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
     c
 }
 
+/// C += A B, threaded when any dimension reaches `THREADED`.
+pub fn mul_add(c: &mut DMatrix<f64>, a: &DMatrix<f64>, b: &DMatrix<f64>) {
+    assert_eq!(a.ncols(), b.nrows(), "inner dimensions");
+    assert_eq!((c.nrows(), c.ncols()), (a.nrows(), b.ncols()), "shapes");
+    if a.nrows().max(a.ncols()).max(b.ncols()) < THREADED {
+        c.gemm(1.0, a, b, 1.0);
+        return;
+    }
+    matmul(
+        view_mut(c),
+        Accum::Add,
+        view(a),
+        view(b),
+        1.0,
+        Par::rayon(0),
+    );
+}
+
 /// Aᵀ B, threaded when any dimension reaches `THREADED`.
 pub fn tr_mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
     assert_eq!(a.nrows(), b.nrows(), "inner dimensions");
@@ -104,6 +122,10 @@ mod tests {
             assert!((mul(&a, &b) - &want).abs().max() < 1e-12 * want.abs().max());
             let want = a.transpose() * &g;
             assert!((tr_mul(&a, &g) - &want).abs().max() < 1e-12 * want.abs().max());
+            let mut acc = g.clone();
+            mul_add(&mut acc, &a, &g);
+            let want = &g + &a * &g;
+            assert!((acc - &want).abs().max() < 1e-12 * want.abs().max());
         }
     }
 }

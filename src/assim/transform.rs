@@ -166,31 +166,26 @@ impl EnsembleTransform {
                 }
             }
             AnomalyWeights::LowRank { scale, left, right } => {
-                let k = left.ncols();
-                let mut shift = mean;
-                let mut b = vec![0.0; k];
-                for (j, &v) in row.iter().enumerate() {
-                    let a = v - mean;
-                    shift += a * self.w[j];
-                    for (c, bc) in b.iter_mut().enumerate() {
-                        *bc += a * left[(j, c)];
-                    }
+                let a: Vec<f64> = row.iter().map(|v| v - mean).collect();
+                let shift = mean + a.iter().zip(self.w.iter()).map(|(x, y)| x * y).sum::<f64>();
+                for (o, x) in out.iter_mut().zip(&a) {
+                    *o = shift + scale * x;
                 }
-                for (j, o) in out.iter_mut().enumerate() {
-                    let mut v = shift + scale * (row[j] - mean);
-                    for (c, bc) in b.iter().enumerate() {
-                        v += bc * right[(j, c)];
+                for (lc, rc) in left.column_iter().zip(right.column_iter()) {
+                    let b: f64 = a.iter().zip(lc.iter()).map(|(x, y)| x * y).sum();
+                    for (o, r) in out.iter_mut().zip(rc.iter()) {
+                        *o += b * r;
                     }
-                    *o = v;
                 }
             }
         }
     }
 }
 
-/// E ← (x̄ + X'w) 1ᵀ + α X' + (X'L) Rᵀ, threaded: the row statistics by
-/// blocks of rows, the update by members. Each sum runs in a fixed order,
-/// so the result does not depend on the thread count.
+/// E ← (x̄ + X'w) 1ᵀ + α X' + (X'L) Rᵀ as two threaded products
+/// (`dense::mul`, `dense::mul_add`) around O(n N) passes threaded over
+/// members. Each sum runs in a fixed order, so the result does not depend
+/// on the thread count.
 fn apply_low_rank(
     ens: &mut DMatrix<f64>,
     w: &DVector<f64>,
@@ -204,62 +199,44 @@ fn apply_low_rank(
         return;
     }
     let inv_m = 1.0 / m as f64;
+    // Row means, by blocks of rows (each block sums members in order).
     let data = ens.as_slice();
-    // Per row: mean, shift = mean + x'·w, b = x'ᵀ L (k); stored row by row.
-    let blocks: Vec<(usize, usize)> = (0..n)
+    let mean: Vec<f64> = (0..n)
         .step_by(ROW_BLOCK)
-        .map(|r0| (r0, (r0 + ROW_BLOCK).min(n)))
-        .collect();
-    let stats: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = blocks
+        .collect::<Vec<_>>()
         .par_iter()
-        .map(|&(r0, r1)| {
-            let rows = r1 - r0;
-            let mut mean = vec![0.0; rows];
+        .flat_map_iter(|&r0| {
+            let r1 = (r0 + ROW_BLOCK).min(n);
+            let mut acc = vec![0.0; r1 - r0];
             for j in 0..m {
-                let col = &data[j * n + r0..j * n + r1];
-                for (a, v) in mean.iter_mut().zip(col) {
+                for (a, v) in acc.iter_mut().zip(&data[j * n + r0..j * n + r1]) {
                     *a += v;
                 }
             }
-            mean.iter_mut().for_each(|v| *v *= inv_m);
-            let mut shift = mean.clone();
-            let mut b = vec![0.0; rows * k];
-            for j in 0..m {
-                let col = &data[j * n + r0..j * n + r1];
-                let wj = w[j];
-                for (r, (&v, &mu)) in col.iter().zip(&mean).enumerate() {
-                    let a = v - mu;
-                    shift[r] += a * wj;
-                    for c in 0..k {
-                        b[r * k + c] += a * left[(j, c)];
-                    }
-                }
-            }
-            (mean, shift, b)
+            acc.into_iter().map(move |a| a * inv_m)
         })
         .collect();
-    let mut mean = Vec::with_capacity(n);
-    let mut shift = Vec::with_capacity(n);
-    let mut b = Vec::with_capacity(n * k);
-    for (mu, s, bb) in stats {
-        mean.extend(mu);
-        shift.extend(s);
-        b.extend(bb);
+    // X' in place.
+    ens.as_mut_slice().par_chunks_mut(n).for_each(|col| {
+        for (v, mu) in col.iter_mut().zip(&mean) {
+            *v -= mu;
+        }
+    });
+    // [X'w, X'L] in one product.
+    let mut wl = DMatrix::zeros(m, k + 1);
+    wl.set_column(0, w);
+    wl.columns_mut(1, k).copy_from(left);
+    let b = dense::mul(ens, &wl);
+    let shift: Vec<f64> = (0..n).map(|r| mean[r] + b[(r, 0)]).collect();
+    // E_a = α X' + (X'L) Rᵀ + shift 1ᵀ.
+    ens.as_mut_slice().par_chunks_mut(n).for_each(|col| {
+        for (v, s) in col.iter_mut().zip(&shift) {
+            *v = scale * *v + s;
+        }
+    });
+    if k > 0 {
+        dense::mul_add(ens, &b.columns(1, k).into_owned(), &right.transpose());
     }
-    ens.as_mut_slice()
-        .par_chunks_mut(n)
-        .enumerate()
-        .for_each(|(j, col)| {
-            let rj: Vec<f64> = (0..k).map(|c| right[(j, c)]).collect();
-            for (r, v) in col.iter_mut().enumerate() {
-                let mut x = shift[r] + scale * (*v - mean[r]);
-                let br = &b[r * k..r * k + k];
-                for c in 0..k {
-                    x += br[c] * rj[c];
-                }
-                *v = x;
-            }
-        });
 }
 
 /// What the analysis asks of the members.
