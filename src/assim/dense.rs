@@ -1,7 +1,8 @@
 //! Dense f64 linear algebra of the analyses, with the library chosen by size:
 //! nalgebra for the small matrices of everyday problems, faer (blocked,
-//! multi-threaded through rayon) from `THREADED` rows up, where one
-//! symmetric eigendecomposition or product is worth splitting across cores.
+//! multi-threaded) for eigendecompositions from `THREADED` rows up and for
+//! products from `THREADED_WORK` multiply-adds up, where the work is worth
+//! splitting across cores.
 //! Owns that choice; the algebra of the filters is in their own modules.
 //!
 //! Matrices stay `nalgebra::DMatrix` (column-major); faer reads and writes
@@ -11,10 +12,20 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par, Side};
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
-/// From this dimension on, eigendecompositions and products go to faer with
-/// rayon threads (measured on a 2-core machine: below it nalgebra's
-/// unblocked routines are as fast and start no threads).
+/// From this dimension on, eigendecompositions go to faer with threads
+/// (below it nalgebra's unblocked routine is as fast and starts none).
 pub const THREADED: usize = 256;
+
+/// Products of at least this many multiply-adds go to faer with threads.
+/// faer's workers spin between jobs, which costs the engine's own threads
+/// CPU time: measured on the 2-core machine, sending the twin's small
+/// products (1,026 × 1,000 × 6) to faer doubled the 52-analysis twin's CPU
+/// time, so only products worth ≳ 20 ms on one core are threaded.
+pub const THREADED_WORK: f64 = 1.0e8;
+
+fn threaded(m: usize, k: usize, n: usize) -> bool {
+    m as f64 * k as f64 * n as f64 >= THREADED_WORK
+}
 
 fn view(a: &DMatrix<f64>) -> MatRef<'_, f64> {
     MatRef::from_column_major_slice(a.as_slice(), a.nrows(), a.ncols())
@@ -41,10 +52,10 @@ pub fn sym_eigen(a: DMatrix<f64>) -> Option<(DVector<f64>, DMatrix<f64>)> {
     Some((values, vectors))
 }
 
-/// A B, threaded when any dimension reaches `THREADED`.
+/// A B, threaded from `THREADED_WORK` multiply-adds.
 pub fn mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
     assert_eq!(a.ncols(), b.nrows(), "inner dimensions");
-    if a.nrows().max(a.ncols()).max(b.ncols()) < THREADED {
+    if !threaded(a.nrows(), a.ncols(), b.ncols()) {
         return a * b;
     }
     let mut c = DMatrix::zeros(a.nrows(), b.ncols());
@@ -59,11 +70,11 @@ pub fn mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
     c
 }
 
-/// C += A B, threaded when any dimension reaches `THREADED`.
+/// C += A B, threaded from `THREADED_WORK` multiply-adds.
 pub fn mul_add(c: &mut DMatrix<f64>, a: &DMatrix<f64>, b: &DMatrix<f64>) {
     assert_eq!(a.ncols(), b.nrows(), "inner dimensions");
     assert_eq!((c.nrows(), c.ncols()), (a.nrows(), b.ncols()), "shapes");
-    if a.nrows().max(a.ncols()).max(b.ncols()) < THREADED {
+    if !threaded(a.nrows(), a.ncols(), b.ncols()) {
         c.gemm(1.0, a, b, 1.0);
         return;
     }
@@ -77,10 +88,10 @@ pub fn mul_add(c: &mut DMatrix<f64>, a: &DMatrix<f64>, b: &DMatrix<f64>) {
     );
 }
 
-/// Aᵀ B, threaded when any dimension reaches `THREADED`.
+/// Aᵀ B, threaded from `THREADED_WORK` multiply-adds.
 pub fn tr_mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
     assert_eq!(a.nrows(), b.nrows(), "inner dimensions");
-    if a.nrows().max(a.ncols()).max(b.ncols()) < THREADED {
+    if !threaded(a.ncols(), a.nrows(), b.ncols()) {
         return a.tr_mul(b);
     }
     let mut c = DMatrix::zeros(a.ncols(), b.ncols());
@@ -108,7 +119,9 @@ mod tests {
     #[test]
     fn both_paths_reconstruct() {
         let mut rng = StdRng::seed_from_u64(1);
-        for n in [7, THREADED + 3] {
+        // 7: nalgebra everywhere; 480: faer for the eigendecomposition and
+        // for the n × n × n products (1.1e8 multiply-adds).
+        for n in [7, 480] {
             let g = std_normal_matrix(&mut rng, n, n);
             let a = &g + g.transpose();
             let (l, v) = sym_eigen(a.clone()).unwrap();
@@ -117,7 +130,8 @@ mod tests {
             assert!((&back - &a).abs().max() < 1e-10 * scale, "n = {n}");
             let eye = v.transpose() * &v - DMatrix::identity(n, n);
             assert!(eye.abs().max() < 1e-10, "n = {n}");
-            let b = std_normal_matrix(&mut rng, n, 5);
+            assert_eq!(threaded(n, n, n), n == 480);
+            let b = std_normal_matrix(&mut rng, n, n);
             let want = &a * &b;
             assert!((mul(&a, &b) - &want).abs().max() < 1e-12 * want.abs().max());
             let want = a.transpose() * &g;
