@@ -9,7 +9,8 @@
 //! Gaussian ensemble of tissue-twin-sized states (one field on 32 × 32 =
 //! 1,024 values per member) with p point observations spread evenly over
 //! the grid (observed value 0.5, unit variance). Two sweeps: N over the
-//! member list at p = `SWEEP_P`, and p over `OBS` at one N. Rows count
+//! member list at p = `SWEEP_P` (the PF also at N = 10⁴ by default), and p
+//! over `OBS` at one N. Rows count
 //! state values updated as "updates"; one analysis is one step.
 //!
 //! Owns: the cases and their inputs. Synthetic ensembles (seeded), so the
@@ -42,6 +43,9 @@ pub const OBS: [usize; 4] = [1, 16, 256, 1024];
 pub const SWEEP_P: usize = 64;
 /// Default ensemble sizes of the N sweep.
 pub const MEMBERS: [u32; 4] = [64, 256, 1024, 4096];
+/// Extra N of the particle filter's N sweep by default (issue 12: a PF at
+/// N = 10⁴).
+pub const PF_EXTRA: u32 = 10_000;
 /// Default size of the closed loop and the p sweep.
 pub const LOOP_MEMBERS: u32 = 1000;
 /// N of the p sweep (default).
@@ -56,6 +60,8 @@ const LOOP_SCENE: &str = include_str!("../../scenes/tumour_twin_52w.toml");
 pub struct DaOptions {
     /// N sweep (at p = `SWEEP_P`).
     pub members: Vec<u32>,
+    /// Further N for the particle filter only.
+    pub pf_extra: Vec<u32>,
     /// N of the p sweep.
     pub sweep_n: u32,
     /// Observation counts of the p sweep (each ≤ `STATE`).
@@ -72,6 +78,7 @@ impl DaOptions {
         if members.is_empty() {
             return DaOptions {
                 members: MEMBERS.to_vec(),
+                pf_extra: vec![PF_EXTRA],
                 sweep_n: SWEEP_N,
                 obs: OBS.to_vec(),
                 closed_loop: Some(LOOP_MEMBERS),
@@ -81,6 +88,7 @@ impl DaOptions {
         let max = members.iter().copied().max().unwrap_or(2).min(LOOP_MEMBERS);
         DaOptions {
             members: members.to_vec(),
+            pf_extra: vec![],
             sweep_n: max,
             obs: OBS.to_vec(),
             closed_loop: Some(max.max(2)),
@@ -245,6 +253,9 @@ pub fn suite(
     let mut rows = Vec::new();
     for (name, method) in methods()? {
         let mut cases: Vec<(u32, usize)> = o.members.iter().map(|&n| (n, SWEEP_P)).collect();
+        if name == "pf" {
+            cases.extend(o.pf_extra.iter().map(|&n| (n, SWEEP_P)));
+        }
         cases.extend(o.obs.iter().map(|&p| (o.sweep_n, p)));
         cases.dedup();
         for (n, p) in cases {
