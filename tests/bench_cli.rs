@@ -188,20 +188,29 @@ fn da_suite_runs() {
         "-",
     ]));
     let results = v["results"].as_array().unwrap();
-    let cases: Vec<&str> = results
+    let cases: Vec<String> = results
         .iter()
-        .map(|r| r["case"].as_str().unwrap())
+        .map(|r| format!("{}/{}", r["case"].as_str().unwrap(), r["members"]))
         .collect();
-    assert_eq!(cases, ["enkf-analysis", "etkf-analysis"]);
+    // Per method: the N sweep at p = 64 (here N = 4), then the p sweep at
+    // the largest N (4); then the closed loop at that N.
+    let mut want = Vec::new();
+    for m in ["enkf", "etkf", "letkf", "pf"] {
+        for p in [64, 1, 16, 256, 1024] {
+            want.push(format!("{m}-p{p}/4"));
+        }
+    }
+    want.push("closed-loop-52w/4".into());
+    assert_eq!(cases, want);
     // Every figure follows from the timed runs: the median of 3 wall
-    // times; 2·64² = 8192 state values per member updated per analysis;
+    // times; 32² = 1024 state values per member updated per analysis;
     // 16 bytes per update.
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
-    for r in results {
+    for r in &results[..results.len() - 1] {
         let f = |k: &str| r[k].as_f64().unwrap_or_else(|| panic!("{k}: {r}"));
         assert_eq!(r["suite"], "da");
         assert_eq!(r["members"], 4);
-        assert_eq!(r["grid"], 64);
+        assert_eq!(r["grid"], 32);
         assert_eq!(r["steps"], 1);
         let mut wall: Vec<f64> = r["wall_seconds"]
             .as_array()
@@ -214,14 +223,31 @@ fn da_suite_runs() {
         wall.sort_by(f64::total_cmp);
         let secs = f("seconds");
         assert!(close(secs, wall[1]), "median: {r}");
-        let updates = 8192.0 * 4.0 / secs;
+        let updates = 1024.0 * 4.0 / secs;
         assert!(close(f("cell_updates_per_s"), updates), "{r}");
         assert!(close(f("member_steps_per_s"), 4.0 / secs), "{r}");
         assert!(close(f("bytes_per_s"), 16.0 * updates), "{r}");
-        // A 4-member analysis of 8192 values takes well under a second
-        // and more than a microsecond on any machine this runs on.
-        assert!(secs > 1e-6 && secs < 5.0, "{r}");
+        // The global filters' form follows from p and N: observation space
+        // only for p = 1 < N = 4.
+        let note = r["note"].as_str().unwrap();
+        let case = r["case"].as_str().unwrap();
+        let form = match case {
+            c if c.starts_with("pf") => "particle form",
+            "enkf-p1" | "etkf-p1" => "observation-space form",
+            c if c.starts_with("letkf") => "form",
+            _ => "ensemble-space form",
+        };
+        assert!(note.contains(form), "{r}");
     }
+    // The closed loop: 52 analyses, forecast to day 455 (910 steps of 0.5),
+    // and the twin's scores in the note.
+    let cl = &results[results.len() - 1];
+    assert_eq!(cl["steps"], 910);
+    let note = cl["note"].as_str().unwrap();
+    assert!(
+        note.contains("52 analyses") && note.contains("rmse_free"),
+        "{cl}"
+    );
 }
 
 #[test]

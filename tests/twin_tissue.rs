@@ -222,3 +222,32 @@ fn observation_file_errors_name_file_and_line() {
         assert!(err.starts_with(&path.display().to_string()), "{err}");
     }
 }
+
+/// The year-long weekly twin (`scenes/tumour_twin_52w.toml`, the closed
+/// loop of `vtwin bench --suite da`) at 48 members: 52 analyses, every one
+/// in the observation-space form (2 to 4 observations < 48 members), and
+/// the analysis RMSE of the density field stays below half the free run's
+/// (issue 12's accuracy target; at 250 and 1,000 members it is ≈ 0.06 of
+/// it), with k's 90 % interval covering the truth.
+#[test]
+fn weekly_twin_over_a_year() {
+    let s = Scene::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/tumour_twin_52w.toml"))
+        .unwrap();
+    let opts = Options {
+        members: Some(48),
+        ..Default::default()
+    };
+    let setup = Setup::new(&s, &opts, ObsSource::Twin).unwrap();
+    assert_eq!(setup.schedule.len(), 52);
+    let out = run(&setup, true);
+    let m = tables::metrics(&setup, &out, Default::default());
+    println!("{m:#}");
+    assert_eq!(m["analysis_forms"]["observation-space"], 52, "{m}");
+    let (ra, rf) = (
+        m["rmse_analysis"].as_f64().unwrap(),
+        m["rmse_free"].as_f64().unwrap(),
+    );
+    assert!(ra < 0.5 * rf, "rmse_analysis {ra} vs rmse_free {rf}");
+    let (_, summary) = tables::posterior_summary(&out.posterior);
+    assert_eq!(summary["k"]["covered90"], true, "{}", summary["k"]);
+}

@@ -5,38 +5,109 @@
 //! With S = R^(−1/2) Y (Y = obs-space anomalies) and d = R^(−1/2)(y − ȳ):
 //! Pw = (SᵀS + (N−1) I)⁻¹, w = Pw Sᵀ d, W = √(N−1) Pw^(1/2). The symmetric
 //! root keeps W 1 = 1, so the analysis mean is exactly x̄ + X' w.
+//!
+//! Two equivalent forms: the ensemble-space one (N × N eigendecomposition)
+//! and, when there are fewer observations than members (p < N), the
+//! observation-space one (p × p eigendecomposition, W = I + low rank),
+//! chosen automatically by `etkf_from_whitened`.
 
-use nalgebra::{DMatrix, DVector, SymmetricEigen};
+use nalgebra::{DMatrix, DVector};
 
+use super::dense;
 use super::error::AssimError;
 use super::obs::{ObsBatch, Whitened};
-use super::transform::EnsembleTransform;
+use super::transform::{AnomalyWeights, EnsembleTransform};
 
-/// The ETKF transform from whitened anomalies `s` (m × N) and innovation `d`
-/// (m). With m = 0 it returns the identity.
+/// The ETKF transform from whitened anomalies `s` (p × N) and innovation `d`
+/// (p), in the cheaper of the two equivalent forms: observation space when
+/// p < N, ensemble space otherwise. With p = 0 it returns the identity.
 pub(crate) fn etkf_from_whitened(
+    s: &DMatrix<f64>,
+    d: &DVector<f64>,
+) -> Result<EnsembleTransform, AssimError> {
+    if s.nrows() < s.ncols() {
+        etkf_observation_space(s, d)
+    } else {
+        etkf_ensemble_space(s, d)
+    }
+}
+
+/// Ensemble-space form, O(N³ + N² p): the eigendecomposition of the N × N
+/// matrix SᵀS + (N−1) I gives Pw and its symmetric root directly.
+pub(crate) fn etkf_ensemble_space(
     s: &DMatrix<f64>,
     d: &DVector<f64>,
 ) -> Result<EnsembleTransform, AssimError> {
     let n = s.ncols();
     let n1 = (n - 1) as f64;
-    let mut a = s.transpose() * s;
+    let mut a = dense::tr_mul(s, s);
     for i in 0..n {
         a[(i, i)] += n1;
     }
-    let eig = SymmetricEigen::try_new(a, f64::EPSILON, 0)
-        .ok_or(AssimError::Numerical("ETKF eigen-decomposition"))?;
-    let v = &eig.eigenvectors;
+    let (values, v) =
+        dense::sym_eigen(a).ok_or(AssimError::Numerical("ETKF eigen-decomposition"))?;
     // All eigenvalues are ≥ N − 1 > 0 in exact arithmetic.
-    if eig.eigenvalues.iter().any(|&l| !(l.is_finite() && l > 0.0)) {
+    if values.iter().any(|&l| !(l.is_finite() && l > 0.0)) {
         return Err(AssimError::Numerical("ETKF eigenvalues not positive"));
     }
-    let inv = eig.eigenvalues.map(|l| 1.0 / l);
-    let inv_sqrt = eig.eigenvalues.map(|l| (n1 / l).sqrt());
-    let pw = v * DMatrix::from_diagonal(&inv) * v.transpose();
-    let big_w = v * DMatrix::from_diagonal(&inv_sqrt) * v.transpose();
-    let w = pw * (s.transpose() * d);
-    Ok(EnsembleTransform { w, big_w })
+    let mut v_root = v.clone();
+    for (j, mut c) in v_root.column_iter_mut().enumerate() {
+        c *= (n1 / values[j]).sqrt();
+    }
+    let big_w = dense::mul(&v_root, &v.transpose());
+    // w = V diag(1/λ) Vᵀ Sᵀ d.
+    let mut coef = v.tr_mul(&s.tr_mul(d));
+    for (j, c) in coef.iter_mut().enumerate() {
+        *c /= values[j];
+    }
+    let w = &v * coef;
+    Ok(EnsembleTransform {
+        w,
+        anomaly: AnomalyWeights::Dense(big_w),
+    })
+}
+
+/// Observation-space form, O(N p² + p³), for p < N. With the p × p
+/// eigendecomposition S Sᵀ = V diag(λ) Vᵀ and L = Sᵀ V (N × p, = U Σ in
+/// the thin SVD Sᵀ = U Σ Vᵀ), the push-through identity gives
+/// w = L diag(1/(λ + N−1)) Vᵀ d and the symmetric root
+/// W = I + L diag(f(λ)) Lᵀ with f(λ) = (√((N−1)/(λ+N−1)) − 1)/λ, written
+/// as −1/((λ+N−1)(1 + √((N−1)/(λ+N−1)))) so that it stays accurate as
+/// λ → 0. This is the ensemble-space W exactly: on the complement of
+/// range(L) both are the identity.
+pub(crate) fn etkf_observation_space(
+    s: &DMatrix<f64>,
+    d: &DVector<f64>,
+) -> Result<EnsembleTransform, AssimError> {
+    let n = s.ncols();
+    let n1 = (n - 1) as f64;
+    let c = dense::mul(s, &s.transpose());
+    let (values, v) =
+        dense::sym_eigen(c).ok_or(AssimError::Numerical("ETKF eigen-decomposition"))?;
+    // Round-off may leave λ slightly negative; NaN stays NaN.
+    let shifted = values.map(|l| if l < 0.0 { n1 } else { l + n1 });
+    if shifted.iter().any(|&l| !(l.is_finite() && l > 0.0)) {
+        return Err(AssimError::Numerical("ETKF eigenvalues not positive"));
+    }
+    let left = dense::tr_mul(s, &v);
+    let mut coef = v.tr_mul(d);
+    for (j, c) in coef.iter_mut().enumerate() {
+        *c /= shifted[j];
+    }
+    let w = &left * coef;
+    let mut right = left.clone();
+    for (j, mut col) in right.column_iter_mut().enumerate() {
+        let l = shifted[j];
+        col *= -1.0 / (l * (1.0 + (n1 / l).sqrt()));
+    }
+    Ok(EnsembleTransform {
+        w,
+        anomaly: AnomalyWeights::LowRank {
+            scale: 1.0,
+            left,
+            right,
+        },
+    })
 }
 
 /// ETKF transform for a batch, before inflation and rotation. Public so the
@@ -84,6 +155,41 @@ mod tests {
         assert!((pa - pa_e).abs().max() < 1e-10);
         // The symmetric root preserves the ones vector.
         let ones = DVector::from_element(n_mem, 1.0);
-        assert!((&t.big_w * &ones - ones).abs().max() < 1e-12);
+        assert!((t.big_w() * &ones - ones).abs().max() < 1e-12);
+    }
+
+    /// The observation-space form equals the ensemble-space one (the
+    /// original N × N algorithm) to 1e-10 relative in the right-multiplier
+    /// M, on random problems with p < N and p ≥ N (the observation-space
+    /// algebra is exact for any p), raw and with inflation 1.07 and a
+    /// random rotation folded in, and `etkf_from_whitened` picks the
+    /// observation-space form exactly when p < N.
+    #[test]
+    fn observation_space_form_equals_ensemble_space_form() {
+        use crate::assim::inflation::random_rotation;
+        let mut rng = StdRng::seed_from_u64(12);
+        for (p, n) in [(1, 6), (3, 20), (12, 40), (20, 20), (30, 9), (5, 300)] {
+            let mut s = std_normal_matrix(&mut rng, p, n) * 1.7;
+            // Whitened anomalies have zero row means.
+            for mut r in s.row_iter_mut() {
+                let m = r.sum() / n as f64;
+                r.add_scalar_mut(-m);
+            }
+            let d = std_normal_matrix(&mut rng, p, 1).column(0).into_owned();
+            let auto = etkf_from_whitened(&s, &d).unwrap();
+            assert_eq!(auto.is_low_rank(), p < n, "p = {p}, N = {n}");
+            let q = random_rotation(n, &mut rng);
+            for post in [None, Some((1.07, None)), Some((1.07, Some(&q)))] {
+                let mut fast = etkf_observation_space(&s, &d).unwrap();
+                let mut slow = etkf_ensemble_space(&s, &d).unwrap();
+                if let Some((lambda, q)) = post {
+                    fast.post_process(lambda, q);
+                    slow.post_process(lambda, q);
+                }
+                let (mf, ms) = (fast.right_multiplier(), slow.right_multiplier());
+                let rel = (&mf - &ms).abs().max() / ms.abs().max();
+                assert!(rel < 1e-10, "p = {p}, N = {n}, {post:?}: {rel}");
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@
 
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;
+use rayon::prelude::*;
 
 use super::enkf::enkf_transform;
 use super::error::{AssimError, check_len};
@@ -63,9 +64,44 @@ pub struct FilterConfig {
     pub inflation: f64,
 }
 
+/// Which algebra an analysis used (see docs/assimilation.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AnalysisForm {
+    /// N × N solve in ensemble space (p ≥ N).
+    EnsembleSpace,
+    /// p × p solve in observation space, W = I + low rank (p < N).
+    ObservationSpace,
+    /// LETKF whose points used both forms.
+    Mixed,
+    /// Particle filter: weights, and a resampling plan.
+    Particle,
+}
+
+impl AnalysisForm {
+    /// The name written to the outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            AnalysisForm::EnsembleSpace => "ensemble-space",
+            AnalysisForm::ObservationSpace => "observation-space",
+            AnalysisForm::Mixed => "mixed",
+            AnalysisForm::Particle => "particle",
+        }
+    }
+
+    fn of(t: &EnsembleTransform) -> Self {
+        if t.is_low_rank() {
+            AnalysisForm::ObservationSpace
+        } else {
+            AnalysisForm::EnsembleSpace
+        }
+    }
+}
+
 /// What one analysis produced.
 #[derive(Clone, Debug)]
 pub struct AnalysisReport {
+    /// The algebra used (before inflation and rotation were folded in).
+    pub form: AnalysisForm,
     /// How to update the members (inflation and rotation folded in).
     pub transform: Transform,
     /// PF only: normalised weights of the forecast members at this analysis,
@@ -157,20 +193,26 @@ impl Filter {
         let n = obs.members();
         let lambda = self.config.inflation;
         let global = |mut t: EnsembleTransform, rotate: bool, rng: &mut R| {
+            let form = AnalysisForm::of(&t);
             let q = rotate.then(|| random_rotation(n, rng));
             t.post_process(lambda, q.as_ref());
-            report(Transform::Global(t))
+            report(Transform::Global(t), form)
         };
         match &self.config.method {
             Method::EnKF => Ok(global(enkf_transform(obs, rng)?, false, rng)),
             Method::Etkf { rotate } => Ok(global(etkf_transform(obs)?, *rotate, rng)),
             Method::Letkf(cfg) => {
                 let mut ts = local_transforms(obs, &cfg.taper, &cfg.domain, &cfg.state_sites)?;
+                let low = ts.iter().filter(|t| t.is_low_rank()).count();
+                let form = match low {
+                    0 => AnalysisForm::EnsembleSpace,
+                    l if l == ts.len() => AnalysisForm::ObservationSpace,
+                    _ => AnalysisForm::Mixed,
+                };
                 let q = cfg.rotate.then(|| random_rotation(n, rng));
-                for t in &mut ts {
-                    t.post_process(lambda, q.as_ref());
-                }
-                Ok(report(Transform::Local(ts)))
+                ts.par_iter_mut()
+                    .for_each(|t| t.post_process(lambda, q.as_ref()));
+                Ok(report(Transform::Local(ts), form))
             }
             Method::Pf(cfg) => {
                 let log_w = self
@@ -186,6 +228,7 @@ impl Filter {
                 )?;
                 let resampled = plan.is_some();
                 Ok(AnalysisReport {
+                    form: AnalysisForm::Particle,
                     transform: plan.map_or(Transform::Keep, Transform::Resample),
                     weights: Some(w),
                     ess: Some(ess),
@@ -213,8 +256,9 @@ impl Filter {
     }
 }
 
-fn report(transform: Transform) -> AnalysisReport {
+fn report(transform: Transform, form: AnalysisForm) -> AnalysisReport {
     AnalysisReport {
+        form,
         transform,
         weights: None,
         ess: None,

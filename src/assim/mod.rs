@@ -18,6 +18,7 @@
 //! observation CSV handed to [`obs_file`]. Nothing here keeps global state;
 //! all randomness comes from the caller's seeded generator.
 
+mod dense;
 mod enkf;
 mod error;
 mod etkf;
@@ -38,9 +39,11 @@ mod transform;
 
 pub use error::AssimError;
 pub use etkf::etkf_transform;
-pub use filter::{AnalysisReport, Filter, FilterConfig, LetkfConfig, Method, PfConfig};
+pub use filter::{
+    AnalysisForm, AnalysisReport, Filter, FilterConfig, LetkfConfig, Method, PfConfig,
+};
 pub use letkf::local_transforms;
 pub use localize::GaspariCohn;
 pub use obs::{Domain, ObsBatch, Site};
-pub use pf::{ParticleUpdate, systematic_resample};
-pub use transform::{EnsembleTransform, Transform};
+pub use pf::{ENSEMBLE_JITTER_MAX, Jitter, ParticleUpdate, systematic_resample};
+pub use transform::{AnomalyWeights, EnsembleTransform, Transform};

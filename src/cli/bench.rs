@@ -62,7 +62,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub max_agents: Option<u64>,
     /// Ensemble sizes, comma-separated (rd default 16,256,4096; abm default
-    /// 64,1024; peer default 256).
+    /// 64,1024; peer default 256; da default 64,256,1024,4096, and the
+    /// closed loop at 1000 or the largest given).
     #[arg(long, value_delimiter = ',')]
     pub members: Vec<u32>,
     /// Steps per run (rd default: sized to the device; peer default 200).
@@ -205,12 +206,8 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         unavailable.extend(skipped);
     }
     if wants(Suite::Da) {
-        let members = if a.members.is_empty() {
-            vec![16, 64, 256]
-        } else {
-            a.members.clone()
-        };
-        results.extend(crate::bench::da::suite(&members, a.repeats, &mut log)?);
+        let o = crate::bench::da::DaOptions::from_members(&a.members, a.repeats);
+        results.extend(crate::bench::da::suite(&backend, &o, &mut log)?);
     }
     let report = Report {
         adapter: match &adapter {

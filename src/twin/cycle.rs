@@ -21,8 +21,8 @@ use crate::assim::joint::JointLayout;
 use crate::assim::stats::weighted_mean_var;
 use crate::assim::testbed::stream;
 use crate::assim::{
-    Domain, Filter, FilterConfig, GaspariCohn, LetkfConfig, Method, ObsBatch, PfConfig, Site,
-    Transform,
+    AnalysisForm, Domain, Filter, FilterConfig, GaspariCohn, LetkfConfig, Method, ObsBatch,
+    PfConfig, Site, Transform,
 };
 use crate::scene::MethodName;
 
@@ -55,6 +55,8 @@ pub struct Analysis {
     /// Mean over observations of (y − mean HX)² / (var HX + R): ≈ 1 when the
     /// forecast spread accounts for the innovations.
     pub chi2: f64,
+    /// The algebra the filter used (recorded in `metrics.json`).
+    pub form: AnalysisForm,
 }
 
 pub struct Assimilator {
@@ -227,7 +229,7 @@ impl Assimilator {
                 let idx: Vec<u32> = p.idx.iter().map(|&i| i as u32).collect();
                 ens.engine.copy_members(&idx)?;
                 p_new = p_all.select_columns(p.idx.iter());
-                let jittered = p.jitter.iter().any(|&v| v != 0.0);
+                let jittered = p.has_jitter();
                 report.transform.apply(&mut z).map_err(fail)?;
                 jittered
             }
@@ -271,6 +273,7 @@ impl Assimilator {
             ess: report.ess,
             resampled: report.resampled,
             chi2,
+            form: report.form,
         })
     }
 

@@ -452,6 +452,16 @@ pub fn predictability(fc: &ForecastOutput, names: &[String]) -> Option<(Table, V
     Some((t, summary))
 }
 
+/// How many analyses used each algebra (`observation-space`,
+/// `ensemble-space`, `mixed`, `particle`; docs/assimilation.md).
+fn analysis_forms(out: &RunOutput) -> Value {
+    let mut counts = std::collections::BTreeMap::new();
+    for c in &out.cycles {
+        *counts.entry(c.analysis.form.name()).or_insert(0u64) += 1;
+    }
+    json!(counts)
+}
+
 /// Settings and scores: `metrics.json` of a twin (scores present) or the
 /// run summary of an assimilation.
 pub fn metrics(setup: &Setup, out: &RunOutput, extra: Map<String, Value>) -> Value {
@@ -468,6 +478,7 @@ pub fn metrics(setup: &Setup, out: &RunOutput, extra: Map<String, Value>) -> Val
         "cycles": out.cycles.len(),
         "burn_in": setup.section.burn_in,
         "innovation_chi2": out.cycles.iter().map(|c| c.analysis.chi2).sum::<f64>() / out.cycles.len().max(1) as f64,
+        "analysis_forms": analysis_forms(out),
     });
     if let (Some(s), Some(obj)) = (&out.scores, m.as_object_mut()) {
         obj.insert("rmse_analysis".into(), json!(s.rmse_analysis));
