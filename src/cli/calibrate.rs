@@ -555,6 +555,7 @@ pub fn run(args: &CalibrateArgs) -> Result<()> {
         final_dir.display(),
         scene_path.display()
     );
+    super::report::print_summary("calibrate", &final_dir);
     Ok(())
 }
 
@@ -649,6 +650,7 @@ fn run_models(
     );
     let final_dir = dir.finish(manifest)?;
     println!("{}", final_dir.display());
+    super::report::print_summary("calibrate", &final_dir);
     Ok(())
 }
 

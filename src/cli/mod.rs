@@ -12,6 +12,7 @@ pub mod design;
 pub mod estimate;
 pub mod info;
 pub mod merge;
+pub mod report;
 pub mod run;
 pub mod select;
 pub mod sweep;

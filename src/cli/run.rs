@@ -225,6 +225,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             count("saturated")
         );
         if args.on_member_error == OnMemberError::Fail {
+            super::report::print_summary("run", &final_dir);
             return Ok(3);
         }
     } else {
@@ -234,5 +235,6 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             final_dir.display()
         );
     }
+    super::report::print_summary("run", &final_dir);
     Ok(0)
 }

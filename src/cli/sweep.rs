@@ -301,6 +301,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         n_failed,
         final_dir.display()
     );
+    super::report::print_summary("sweep", &final_dir);
     Ok(())
 }
 
