@@ -184,7 +184,10 @@ fn check_in_browser(html_path: &Path, titles: &[String]) {
                  install Debian's `chromium` (.ci/run does) or set VTWIN_CHROMIUM"
             );
         }
-        eprintln!(
+        // The real stderr (eprintln! is captured by the harness): visible.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr().lock(),
             "SKIPPED browser check of {}: no chromium on PATH (install `chromium`, or set VTWIN_CHROMIUM)",
             html_path.display()
         );
