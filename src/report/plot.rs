@@ -230,7 +230,8 @@ impl Chart {
             .y_desc(self.y_label.as_str())
             .x_label_formatter(&fmt_x)
             .y_label_formatter(&|v| tick(*v))
-            .light_line_style(RGBColor(235, 235, 235))
+            .max_light_lines(0)
+            .bold_line_style(RGBColor(225, 225, 225))
             .label_style(("sans-serif", 12));
         if let Some(c) = &self.x_categories {
             mesh.x_labels(c.len().max(2) * 2 + 1).disable_x_mesh();
