@@ -545,3 +545,41 @@ fn bench_report_and_pngs() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// With stderr not a terminal (a pipe here), a long run prints plain
+/// progress lines instead of a redrawn bar.
+#[test]
+fn progress_lines_when_stderr_is_not_a_terminal() {
+    let t = TempDir::new("report-progress");
+    let out = t.path().join("gs");
+    let o = Command::new(env!("CARGO_BIN_EXE_vtwin"))
+        .args([
+            "run",
+            "scenes/gray_scott.toml",
+            "--members",
+            "16",
+            "--backend",
+            "cpu",
+            "--out",
+            s(&out),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("VTWIN_PROGRESS_SECS", "0.001")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("vtwin: progress "))
+        .collect();
+    assert!(!lines.is_empty(), "{err}");
+    assert!(
+        lines.iter().all(|l| l.contains("/10000 steps")),
+        "{lines:?}"
+    );
+    assert!(
+        !err.contains('\r') && !err.contains('\u{1b}'),
+        "terminal control characters in a log"
+    );
+}

@@ -27,13 +27,14 @@ fn run(dir: &Path) -> Result<Vec<String>, ReportError> {
     let obs = data::require(dir, "observables")?;
     let arm = m["arm"].as_str().unwrap_or("arm");
     let bands = super::kinds::run_bands(&obs, arm)?;
-    let tu = m["time_unit"].as_str().unwrap_or("");
+    let tu = m["time_unit"].as_str().filter(|u| *u != "1").unwrap_or("");
     let mut out = vec![];
     for ((a, n), b) in &bands {
         if let Some((t, q)) = b.last() {
             out.push(format!(
-                "  {n:<24} arm {a:<16} at t = {} {tu}: median {} (90 % of members {} to {}; {} members)",
+                "  {n:<24} arm {a:<16} at t = {}{}{tu}: median {} (90 % of members {} to {}; {} members)",
                 tick(*t),
+                if tu.is_empty() { "" } else { " " },
                 tick(q.q50),
                 tick(q.q05),
                 tick(q.q95),
