@@ -247,6 +247,7 @@ fn calibrate_one(
     let scene = Scene::load(scene_path)?;
     let (method, cfg) = settings(args, &scene)?;
     let records = data::read_data(&args.data)?;
+    super::note_default_arm("calibrate", &scene, args.arm.as_deref());
     let mut plan = Plan::freeze(
         &scene,
         &PlanOptions {

@@ -115,6 +115,23 @@ impl EngineArgs {
     }
 }
 
+/// Says which arm a command simulates when the scene has several and no
+/// `--arm` was given: the default (the first) is then explicit, so a sweep
+/// of one arm is not read as a sweep of the treatment the others add.
+pub fn note_default_arm(command: &str, scene: &Scene, arm: Option<&str>) {
+    let arms = &scene.file.arms;
+    if arm.is_none() && arms.len() > 1 {
+        let names: Vec<&str> = arms.iter().map(|a| a.name.as_str()).collect();
+        eprintln!(
+            "vtwin {command}: simulating arm `{}`, the first of the scene's {} arms ({}); \
+             parameters that act only in another arm have no effect here; pass --arm NAME to choose",
+            names[0],
+            names.len(),
+            names.join(", ")
+        );
+    }
+}
+
 /// Seconds between plain progress lines when stderr is not a terminal
 /// (`VTWIN_PROGRESS_SECS`, default 10).
 fn progress_every() -> std::time::Duration {

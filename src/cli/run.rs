@@ -146,6 +146,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         args.arm.as_deref(),
         args.posterior.as_deref(),
     )?;
+    super::note_default_arm("run", &scene, args.arm.as_deref());
     let backend = args.engine.open()?;
     let out = args
         .out

@@ -127,6 +127,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         };
         anyhow::anyhow!("{from}: {e}")
     })?;
+    super::note_default_arm("sweep", &scene, args.arm.as_deref());
     let plan = Plan::freeze(
         &scene,
         &PlanOptions {
