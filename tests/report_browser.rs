@@ -287,9 +287,10 @@ fn run_report() {
             "burden over time",
             "visible_area over time",
             "Member status",
+            "Final N of members 0–7 on one colour scale",
         ],
     );
-    assert_eq!(titles.len(), 3);
+    assert_eq!(titles.len(), 4, "{titles:?}");
     let html = std::fs::read_to_string(t.path().join("run.html")).unwrap();
     assert!(
         html.contains("src=\"data:image/png;base64,"),

@@ -283,6 +283,24 @@ pub fn run(dir: &Path) -> Result<Vec<Section>, ReportError> {
         );
         sections.push(sec);
     }
+    // Field snapshots on one shared colour scale (`--save-fields`).
+    let names: Vec<(String, String)> = m["scene"]["path"]
+        .as_str()
+        .and_then(|p| crate::scene::Scene::load(Path::new(p)).ok())
+        .and_then(|sc| crate::models::info_for(&sc).ok())
+        .map(|info| {
+            info.fields
+                .iter()
+                .map(|f| (f.name.clone(), f.unit.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let field_figs = super::fields::figures(dir, &names, &default_arm)?;
+    if !field_figs.is_empty() {
+        let mut sec = Section::new("Final fields");
+        sec.blocks.extend(field_figs.into_iter().map(Block::Figure));
+        sections.push(sec);
+    }
     let montage = dir.join("montage.png");
     if montage.is_file() {
         let bytes = std::fs::read(&montage)

@@ -8,6 +8,7 @@
 //! and the page (`html`). Reads files; writes none (the command writes).
 
 pub mod data;
+pub mod fields;
 pub mod html;
 pub mod kinds;
 pub mod plot;
