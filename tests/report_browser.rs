@@ -584,3 +584,67 @@ fn progress_lines_when_stderr_is_not_a_terminal() {
         "terminal control characters in a log"
     );
 }
+
+/// `vtwin analyze` with several `--column`s stacks one result per output
+/// (with an `output` column) and each equals the sweep's own indices.
+#[test]
+fn analyze_takes_several_output_columns() {
+    let t = TempDir::new("report-analyze");
+    let scene = write_scene(t.path(), "lin.toml", LIN);
+    let out = t.path().join("sweep");
+    ok(&[
+        "sweep",
+        &scene,
+        "--method",
+        "saltelli",
+        "-n",
+        "64",
+        "--backend",
+        "cpu",
+        "--out",
+        s(&out),
+    ]);
+    let res = t.path().join("res.csv");
+    ok(&[
+        "analyze",
+        "sobol",
+        "--params",
+        s(&out.join("params.toml")),
+        "--design",
+        s(&out.join("design.csv")),
+        "--outputs",
+        s(&out.join("outputs.csv")),
+        "--column",
+        "v_final,u_final",
+        "-o",
+        s(&res),
+    ]);
+    let got = vtwin::io::read_csv(&res).unwrap();
+    let want = vtwin::io::read_csv(&out.join("indices.csv")).unwrap();
+    let col = |t: &vtwin::table::Table, n: &str| -> Vec<String> {
+        match t.column(n).unwrap() {
+            vtwin::table::Values::Str(v) => {
+                v.iter().map(|x| x.clone().unwrap_or_default()).collect()
+            }
+            vtwin::table::Values::F64(v) => v.iter().map(|x| format!("{:?}", x.unwrap())).collect(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let (go, gp) = (col(&got, "output"), col(&got, "parameter"));
+    assert_eq!(
+        go,
+        [
+            "v_final", "v_final", "v_final", "u_final", "u_final", "u_final"
+        ]
+    );
+    let (wo, wp) = (col(&want, "output"), col(&want, "parameter"));
+    for idx in ["S1", "ST"] {
+        let (g, w) = (col(&got, idx), col(&want, idx));
+        for r in 0..go.len() {
+            let k = (0..wo.len())
+                .find(|&k| wo[k] == go[r] && wp[k] == gp[r])
+                .unwrap();
+            assert_eq!(g[r], w[k], "{idx} of {} / {}", go[r], gp[r]);
+        }
+    }
+}
