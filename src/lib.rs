@@ -27,6 +27,7 @@ pub mod params;
 pub mod params_file;
 pub mod plan;
 pub mod record;
+pub mod report;
 pub mod rng;
 pub mod scene;
 pub mod sensitivity;

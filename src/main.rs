@@ -51,6 +51,8 @@ enum Command {
     Bench(cli::bench::BenchArgs),
     /// Memory, batches and projected run time of a scene, from a short probe.
     Estimate(cli::estimate::EstimateArgs),
+    /// One self-contained HTML page of figures (and PNGs) for any output folder or bench report.
+    Report(cli::report::ReportArgs),
 }
 
 /// Gives headless machines an `XDG_RUNTIME_DIR` (the Vulkan loader warns
@@ -91,6 +93,7 @@ fn main() {
         Command::Select(a) => cli::select::run(a).map(|_| 0),
         Command::Bench(a) => cli::bench::run(a).map(|_| 0),
         Command::Estimate(a) => cli::estimate::run(a).map(|_| 0),
+        Command::Report(a) => cli::report::run(a).map(|_| 0),
     };
     match result {
         Ok(code) => std::process::exit(code),

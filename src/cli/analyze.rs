@@ -63,9 +63,11 @@ pub struct CommonArgs {
     /// The outputs CSV: a header, then one row per design row.
     #[arg(long, value_name = "Y.csv")]
     pub outputs: PathBuf,
-    /// The output column to analyse (needed when Y.csv has several).
-    #[arg(long, value_name = "NAME")]
-    pub column: Option<String>,
+    /// The output column(s) to analyse (needed when Y.csv has several);
+    /// several, comma-separated (`--column a,b`), give one result table with
+    /// an `output` column first, the outputs stacked in the order given.
+    #[arg(long, value_name = "NAME[,NAME...]", value_delimiter = ',')]
+    pub column: Vec<String>,
     /// Result CSV (written atomically); stdout when absent.
     #[arg(short = 'o', long = "output", value_name = "result.csv")]
     pub output: Option<PathBuf>,
@@ -142,7 +144,7 @@ fn check_common(c: &CommonArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load(c: &CommonArgs) -> anyhow::Result<Inputs> {
+fn load(c: &CommonArgs, column: Option<&str>) -> anyhow::Result<Inputs> {
     check_common(c)?;
     let block = load_param_file(&c.params)?;
     if !block.correlations.is_empty() {
@@ -152,7 +154,7 @@ fn load(c: &CommonArgs) -> anyhow::Result<Inputs> {
         );
     }
     let design = read_float_rows(&c.design, &block.names())?;
-    let y = read_output_column(&c.outputs, c.column.as_deref())?;
+    let y = read_output_column(&c.outputs, column)?;
     if y.len() != design.len() {
         bail!(
             "{} has {} rows but {} has {} rows: the outputs must have one row per design row",
@@ -312,10 +314,31 @@ fn bootstrap(c: &CommonArgs) -> Bootstrap {
 }
 
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
+    let c = match &args.method {
+        AnalyzeMethod::Sobol(a) => &a.common,
+        AnalyzeMethod::Morris(a) => &a.common,
+    };
+    if c.column.len() <= 1 {
+        let (main, s2) = analyse_one(args, c.column.first().map(String::as_str))?;
+        return emit(c.output.as_deref(), &main, s2.as_ref());
+    }
+    let mut mains = Vec::new();
+    let mut s2s = Vec::new();
+    for col in &c.column {
+        let (main, s2) = analyse_one(args, Some(col))?;
+        mains.push(with_output(col, main));
+        s2s.extend(s2.map(|t| with_output(col, t)));
+    }
+    let s2 = (!s2s.is_empty()).then(|| stack(s2s));
+    emit(c.output.as_deref(), &stack(mains), s2.as_ref())
+}
+
+/// The result table (and second-order table) of one output column.
+fn analyse_one(args: &AnalyzeArgs, column: Option<&str>) -> anyhow::Result<(Table, Option<Table>)> {
     match &args.method {
         AnalyzeMethod::Sobol(a) => {
             let c = &a.common;
-            let inp = load(c)?;
+            let inp = load(c, column)?;
             let second_order = sobol_order(&inp, &c.design)?;
             let opts = SobolOptions {
                 bootstrap: bootstrap(c),
@@ -326,15 +349,11 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
                     anyhow::anyhow!("{} with {}: {e}", c.design.display(), c.outputs.display())
                 })?
                 .named(inp.names());
-            emit(
-                c.output.as_deref(),
-                &res.to_table(),
-                res.s2_table().as_ref(),
-            )
+            Ok((res.to_table(), res.s2_table()))
         }
         AnalyzeMethod::Morris(a) => {
             let c = &a.common;
-            let inp = load(c)?;
+            let inp = load(c, column)?;
             let unit = morris_unit(&inp, a.levels, &c.design)?;
             let opts = MorrisOptions {
                 bootstrap: bootstrap(c),
@@ -344,9 +363,37 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
                     anyhow::anyhow!("{} with {}: {e}", c.design.display(), c.outputs.display())
                 })?
                 .named(inp.names());
-            emit(c.output.as_deref(), &res.to_table(), None)
+            Ok((res.to_table(), None))
         }
     }
+}
+
+/// `t` with a first column `output` holding `name` on every row.
+fn with_output(name: &str, t: Table) -> Table {
+    let mut out =
+        Table::new(t.name.clone()).with_str("output", (0..t.rows()).map(|_| name.to_string()));
+    out.columns.extend(t.columns);
+    out
+}
+
+/// Tables with the same columns (one estimator's), one after the other.
+fn stack(parts: Vec<Table>) -> Table {
+    let mut it = parts.into_iter();
+    let Some(mut out) = it.next() else {
+        return Table::default();
+    };
+    for t in it {
+        for (dst, src) in out.columns.iter_mut().zip(t.columns) {
+            match (&mut dst.values, src.values) {
+                (Values::F64(a), Values::F64(b)) => a.extend(b),
+                (Values::I64(a), Values::I64(b)) => a.extend(b),
+                (Values::Str(a), Values::Str(b)) => a.extend(b),
+                (Values::Bool(a), Values::Bool(b)) => a.extend(b),
+                _ => unreachable!("stacked tables come from the same estimator"),
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

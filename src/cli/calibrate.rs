@@ -247,6 +247,7 @@ fn calibrate_one(
     let scene = Scene::load(scene_path)?;
     let (method, cfg) = settings(args, &scene)?;
     let records = data::read_data(&args.data)?;
+    super::note_default_arm("calibrate", &scene, args.arm.as_deref());
     let mut plan = Plan::freeze(
         &scene,
         &PlanOptions {
@@ -555,6 +556,7 @@ pub fn run(args: &CalibrateArgs) -> Result<()> {
         final_dir.display(),
         scene_path.display()
     );
+    super::report::print_summary("calibrate", &final_dir);
     Ok(())
 }
 
@@ -649,6 +651,7 @@ fn run_models(
     );
     let final_dir = dir.finish(manifest)?;
     println!("{}", final_dir.display());
+    super::report::print_summary("calibrate", &final_dir);
     Ok(())
 }
 

@@ -193,6 +193,7 @@ pub fn run(args: &CohortArgs) -> Result<i32> {
             failed.len()
         );
     }
+    super::report::print_summary("cohort", &final_dir);
     Ok(0)
 }
 

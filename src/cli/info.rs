@@ -8,11 +8,15 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
+    /// Scene file (TOML) to validate.
     pub scene: PathBuf,
+    /// Ensemble size to plan for (default: the scene's `ensemble.members`).
     #[arg(long)]
     pub members: Option<u32>,
+    /// Seed (default: the scene's `ensemble.seed`); members' parameters depend on it.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Treatment arm to check (default: the scene's first arm).
     #[arg(long)]
     pub arm: Option<String>,
     /// Draw members' parameters from a posterior directory (written by

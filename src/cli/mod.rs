@@ -12,6 +12,7 @@ pub mod design;
 pub mod estimate;
 pub mod info;
 pub mod merge;
+pub mod report;
 pub mod run;
 pub mod select;
 pub mod sweep;
@@ -114,10 +115,100 @@ impl EngineArgs {
     }
 }
 
-/// A progress bar on a terminal; hidden otherwise.
+/// Says which arm a command simulates when the scene has several and no
+/// `--arm` was given: the default (the first) is then explicit, so a sweep
+/// of one arm is not read as a sweep of the treatment the others add.
+pub fn note_default_arm(command: &str, scene: &Scene, arm: Option<&str>) {
+    let arms = &scene.file.arms;
+    if arm.is_none() && arms.len() > 1 {
+        let names: Vec<&str> = arms.iter().map(|a| a.name.as_str()).collect();
+        eprintln!(
+            "vtwin {command}: simulating arm `{}`, the first of the scene's {} arms ({}); \
+             parameters that act only in another arm have no effect here; pass --arm NAME to choose",
+            names[0],
+            names.len(),
+            names.join(", ")
+        );
+    }
+}
+
+/// Seconds between plain progress lines when stderr is not a terminal
+/// (`VTWIN_PROGRESS_SECS`, default 10).
+fn progress_every() -> std::time::Duration {
+    let secs = std::env::var("VTWIN_PROGRESS_SECS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(10.0);
+    std::time::Duration::from_secs_f64(secs)
+}
+
+/// Under `nohup`, in CI logs or redirected to a file, stderr is no terminal:
+/// instead of a redrawn bar, a plain line (`vtwin: progress 120/400 steps
+/// (12s, eta 28s)`) at most every [`progress_every`], so logs show that a
+/// long run is alive without filling up.
+#[derive(Debug)]
+struct PlainLines {
+    every: std::time::Duration,
+    last: std::sync::Mutex<std::time::Instant>,
+}
+
+impl indicatif::TermLike for PlainLines {
+    fn width(&self) -> u16 {
+        100
+    }
+    fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.write_str(s)
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        let text = s.trim();
+        if text.is_empty() {
+            return Ok(());
+        }
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.elapsed() >= self.every {
+            *last = std::time::Instant::now();
+            eprintln!("vtwin: progress {text}");
+        }
+        Ok(())
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A progress bar on a terminal; periodic plain lines otherwise.
 pub fn progress_bar(len: u64, unit: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
-        return ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
+        let target = ProgressDrawTarget::term_like_with_hz(
+            Box::new(PlainLines {
+                every: progress_every(),
+                last: std::sync::Mutex::new(std::time::Instant::now()),
+            }),
+            1,
+        );
+        let bar = ProgressBar::with_draw_target(Some(len), target);
+        let style = ProgressStyle::with_template(&format!(
+            "{{pos}}/{{len}} {unit} ({{elapsed}}, eta {{eta}})"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        return bar;
     }
     let bar = ProgressBar::new(len);
     let style = ProgressStyle::with_template(&format!(

@@ -146,6 +146,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         args.arm.as_deref(),
         args.posterior.as_deref(),
     )?;
+    super::note_default_arm("run", &scene, args.arm.as_deref());
     let backend = args.engine.open()?;
     let out = args
         .out
@@ -226,6 +227,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             count("saturated")
         );
         if args.on_member_error == OnMemberError::Fail {
+            super::report::print_summary("run", &final_dir);
             return Ok(3);
         }
     } else {
@@ -235,5 +237,6 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             final_dir.display()
         );
     }
+    super::report::print_summary("run", &final_dir);
     Ok(0)
 }

@@ -127,6 +127,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         };
         anyhow::anyhow!("{from}: {e}")
     })?;
+    super::note_default_arm("sweep", &scene, args.arm.as_deref());
     let plan = Plan::freeze(
         &scene,
         &PlanOptions {
@@ -301,6 +302,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         n_failed,
         final_dir.display()
     );
+    super::report::print_summary("sweep", &final_dir);
     Ok(())
 }
 

@@ -197,9 +197,11 @@ pub fn execute(
         obj.insert("format".into(), json!(fmt.extension()));
         obj.insert("time_unit".into(), json!(setup.plan.model.info().time_unit));
     }
+    let kind = extra["command_kind"].as_str().unwrap_or("twin").to_string();
     let manifest = crate::manifest::for_plan(&setup.plan, backend, started, 0, extra);
     let final_dir = dir.finish(manifest)?;
     println!("{}", final_dir.display());
+    super::report::print_summary(&kind, &final_dir);
     Ok(0)
 }
 

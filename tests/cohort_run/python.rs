@@ -10,8 +10,12 @@ use std::process::Command;
 #[test]
 fn pandas_reads_the_cohort_files() {
     if std::env::var("VTWIN_PYTHON_CHECKS").as_deref() != Ok("1") {
-        eprintln!(
-            "skipped: set VTWIN_PYTHON_CHECKS=1 (with pandas and pyarrow installed) \
+        // Written to the real stderr, not through eprintln!, which the
+        // test harness captures: a skipped check must be visible.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED pandas check: set VTWIN_PYTHON_CHECKS=1 (with pandas and pyarrow installed) \
              to check the cohort files with pandas"
         );
         return;
