@@ -146,7 +146,7 @@ impl KeyedStream {
     }
 }
 
-/// Random123's known-answer vectors for Philox4x32-10 (REFERENCE.md).
+/// Random123's known-answer vectors for Philox4x32-10 (Salmon et al. 2011, SC11; the Random123 distribution).
 pub const KNOWN_ANSWERS: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
     (
         [0, 0, 0, 0],

@@ -1,6 +1,6 @@
 //! Data-assimilation acceptance benchmarks: each configuration of the issue
 //! must reproduce its published analysis RMSE within sampling error, on the
-//! set-ups of REFERENCE.md (Sakov & Oke 2008 for Lorenz-96; Sakov, Oliver &
+//! set-ups of (Sakov & Oke 2008 for Lorenz-96; Sakov, Oliver &
 //! Bertino 2012 for Lorenz-63), and the filter without inflation must fail.
 //!
 //! Tolerances = rounding of the published figure (±0.005, it is quoted to two
@@ -103,7 +103,7 @@ fn lorenz96_letkf_n7() {
     check("L96 LETKF N=7", &m, 0.22, 0.035);
 }
 
-/// Negative control (REFERENCE.md: without inflation a square-root filter on
+/// Negative control (Sakov & Oke 2008: without inflation a square-root filter on
 /// Lorenz-96 degrades badly). The same ETKF with N = 40 and rotation, once
 /// with inflation 1.02 and once with none, over the same truth and
 /// observations: the un-inflated filter must lose track (RMSE more than twice

@@ -1,4 +1,4 @@
-//! The Gaussian toy of REFERENCE.md (Calibration): prior x ~ N(0, 1),
+//! A conjugate Gaussian toy: prior x ~ N(0, 1),
 //! data y | x ~ N(x, 0.5²), observed y = 2, exact posterior
 //! N(1.6, 0.4472²) — checked for ABC-SMC and for history matching.
 

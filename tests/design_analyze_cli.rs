@@ -162,7 +162,7 @@ fn design_csv_round_trips_exactly() {
 /// Ishigami through the command line at N = 1024 (unscrambled): 5120 rows
 /// fit both N(D+2) (N = 1024) and N(2D+2) (N = 640), so the order comes
 /// from the design's layout. |S1 − exact| and |ST − exact| ≤ 0.02
-/// (REFERENCE.md: typical error ~0.007 at this N). The second-order design
+/// (Saltelli et al. 2010: typical error ~0.007 at this N). The second-order design
 /// also writes result_s2.csv, where S13 = 0.2437 ± 0.03 and S12, S23 ≈ 0.
 #[test]
 fn sobol_analysis_end_to_end() {

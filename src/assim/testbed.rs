@@ -101,7 +101,7 @@ impl Mean {
 }
 
 impl TwinExperiment {
-    /// The Lorenz-96 benchmark of Sakov & Oke (2008) (REFERENCE.md): 40
+    /// The Lorenz-96 benchmark of Sakov & Oke (2008): 40
     /// variables, dt = 0.05, every variable observed every step with R = I,
     /// truth and members drawn from N([1, 0, …, 0], 0.001 I), 20 time units
     /// (400 cycles) of burn-in, then `scored_cycles` scored cycles. Sites are
@@ -125,7 +125,7 @@ impl TwinExperiment {
     }
 
     /// The Lorenz-63 benchmark of Sakov, Oliver & Bertino (2012)
-    /// (REFERENCE.md): dt = 0.01, all 3 variables observed every 25 steps
+    /// (Sakov, Oliver & Bertino 2012): dt = 0.01, all 3 variables observed every 25 steps
     /// with R = 2 I, truth and members drawn from N([1.509, −1.531, 25.46],
     /// 2 I); 16 time units (64 cycles) of burn-in as in DAPPER's
     /// `sakov2012.py`, then `scored_cycles` scored cycles.

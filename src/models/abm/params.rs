@@ -1,5 +1,5 @@
 //! The agent-based tumour model's parameters: names, units, defaults (the
-//! PhysiCell 1.14 values of REFERENCE.md where they exist) and the struct
+//! PhysiCell 1.14 values (Ghaffarizadeh et al. 2018) where they exist) and the struct
 //! the CPU twin reads them into. The WGSL reads the same values through
 //! `P_<name>` index constants (`wgsl.rs`).
 //!
