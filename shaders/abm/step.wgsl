@@ -176,6 +176,18 @@ fn step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         }
     }
     sync();
+    // Gather the sorted agents' positions, kinds and states into consecutive
+    // words: the coverage and neighbour loops below then read a site's agents
+    // from one run of memory instead of at random indices (at 10k agents per
+    // member those indices span more than an H200's L2 cache). Pure copies of
+    // f32 values and small integers, so results are unchanged.
+    for (var k = t; k < n; k = k + W) {
+        let j = u32(scratch[sb + S_SORTED + k]);
+        scratch[sb + S_GX + k] = src[base + OX + j];
+        scratch[sb + S_GY + k] = src[base + OY + j];
+        scratch[sb + S_GKS + k] = f32(u32(src[base + OKIND + j]) * 16u + u32(src[base + OSTATE + j]));
+    }
+    sync();
 
     // --- Fields: uptake from live-cell coverage, then SOR sweeps on dst.
     let h2 = DX * DX;
@@ -184,9 +196,9 @@ fn step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         let hi = u32(scratch[sb + S_START + b + 1u]);
         var cover = 0.0;
         for (var k = lo; k < hi; k = k + 1u) {
-            let i = u32(scratch[sb + S_SORTED + k]);
-            if (u32(src[base + OSTATE + i]) == LIVE) {
-                let r = radius_of(u32(src[base + OKIND + i]), rt, rim);
+            let ks = u32(scratch[sb + S_GKS + k]);
+            if ((ks & 15u) == LIVE) {
+                let r = radius_of(ks >> 4u, rt, rim);
                 cover = cover + (PI * r) * r;
             }
         }
@@ -215,7 +227,11 @@ fn step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 
     // --- Per agent: forces, migration, fate.
     let saturated = src[base + HB + H_SATURATED] > 0.0;
-    for (var i = t; i < n; i = i + W) {
+    // Invocations take agents in sorted (site) order, so neighbouring
+    // invocations read neighbouring sites; each agent's results go to its
+    // own index, so the order does not change them.
+    for (var q = t; q < n; q = q + W) {
+        let i = u32(scratch[sb + S_SORTED + q]);
         let xi = src[base + OX + i];
         let yi = src[base + OY + i];
         let ki = u32(src[base + OKIND + i]);
@@ -241,12 +257,12 @@ fn step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                 let lo = u32(scratch[sb + S_START + nb]);
                 let hi = u32(scratch[sb + S_START + nb + 1u]);
                 for (var k = lo; k < hi; k = k + 1u) {
-                    let j = u32(scratch[sb + S_SORTED + k]);
-                    if (j == i) { continue; }
-                    let kj = u32(src[base + OKIND + j]);
-                    let sj = u32(src[base + OSTATE + j]);
-                    let dx = xi - src[base + OX + j];
-                    let dy = yi - src[base + OY + j];
+                    if (k == q) { continue; }
+                    let ks = u32(scratch[sb + S_GKS + k]);
+                    let kj = ks >> 4u;
+                    let sj = ks & 15u;
+                    let dx = xi - scratch[sb + S_GX + k];
+                    let dy = yi - scratch[sb + S_GY + k];
                     let d2 = dx * dx + dy * dy;
                     let r = ri + radius_of(kj, rt, rim);
                     let ra = r * ADH_RANGE;

@@ -171,9 +171,21 @@ impl Layout {
     pub fn s_clock(&self) -> usize {
         self.s_state() + self.cap
     }
+    /// The sorted agents' positions and `kind * 16 + state`, gathered once
+    /// per step in `S_SORTED` order so that the neighbour loops read each
+    /// site's agents from consecutive words instead of at random indices.
+    pub fn s_gx(&self) -> usize {
+        self.s_clock() + self.cap
+    }
+    pub fn s_gy(&self) -> usize {
+        self.s_gx() + self.cap
+    }
+    pub fn s_gks(&self) -> usize {
+        self.s_gy() + self.cap
+    }
     /// Field-solver denominators per site, oxygen then drug.
     pub fn s_den_o2(&self) -> usize {
-        self.s_clock() + self.cap
+        self.s_gks() + self.cap
     }
     pub fn s_den_drug(&self) -> usize {
         self.s_den_o2() + self.sites()
@@ -224,6 +236,9 @@ mod tests {
             (l.s_fate(), 7),
             (l.s_state(), 7),
             (l.s_clock(), 7),
+            (l.s_gx(), 7),
+            (l.s_gy(), 7),
+            (l.s_gks(), 7),
             (l.s_den_o2(), 15),
             (l.s_den_drug(), 15),
         ];

@@ -37,6 +37,9 @@ pub fn step_source(m: &AbmModel) -> String {
     u("S_FATE", l.s_fate());
     u("S_STATE", l.s_state());
     u("S_CLOCK", l.s_clock());
+    u("S_GX", l.s_gx());
+    u("S_GY", l.s_gy());
+    u("S_GKS", l.s_gks());
     u("S_DEN_O2", l.s_den_o2());
     u("S_DEN_DRUG", l.s_den_drug());
     for (name, w) in [
