@@ -31,6 +31,8 @@ pub mod report;
 pub mod rng;
 pub mod scene;
 pub mod sensitivity;
+pub mod shard;
+pub mod slurm;
 pub mod shaders;
 pub mod sweep;
 pub mod table;
