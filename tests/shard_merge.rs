@@ -157,10 +157,10 @@ fn a_shard_whose_first_block_cannot_hold_the_montage_is_refused_before_running()
     assert!(err.contains("use at most 2 shards"), "{err}");
     assert!(!out.exists());
     let (code, err) = vtwin(&[
-        "run", &sc, "--members", "3", "--backend", "cpu", "--shard", "3/4", "--out", s(&out),
+        "run", &sc, "--members", "3", "--backend", "cpu", "--shard", "0/4", "--out", s(&out),
     ]);
     assert_eq!(code, 2);
-    assert!(err.contains("--shard"), "{err}");
+    assert!(err.contains("holds none of the 3 members"), "{err}");
 }
 
 const SWEEP_SCENE: &str = r#"
