@@ -94,9 +94,11 @@ pub fn read_record(dir: &Path, manifest: &Value) -> Result<ShardRecord, ShardErr
         ));
     }
     let int = |v: &Value, key: &str| -> Result<u64, ShardError> {
-        v[key]
-            .as_u64()
-            .ok_or_else(|| bad(format!("manifest.json: `{key}` is missing or not a whole number")))
+        v[key].as_u64().ok_or_else(|| {
+            bad(format!(
+                "manifest.json: `{key}` is missing or not a whole number"
+            ))
+        })
     };
     let (kind, range, total) = if s.get("first_patient").is_some() {
         (
@@ -179,7 +181,12 @@ pub fn check_set(mut records: Vec<ShardRecord>) -> Result<Vec<ShardRecord>, Shar
             ));
         }
         if r.seed != first.seed {
-            return Err(differ(r, "seeds", r.seed.to_string(), first.seed.to_string()));
+            return Err(differ(
+                r,
+                "seeds",
+                r.seed.to_string(),
+                first.seed.to_string(),
+            ));
         }
         if r.shard.count != first.shard.count {
             return Err(differ(
@@ -215,7 +222,11 @@ pub fn check_set(mut records: Vec<ShardRecord>) -> Result<Vec<ShardRecord>, Shar
     let missing: Vec<u64> = (0..k).filter(|i| have.binary_search(i).is_err()).collect();
     if let Some(&m) = missing.first() {
         let gap = Shard { index: m, count: k }.range(first.total);
-        let listed: Vec<String> = missing.iter().take(10).map(|i| format!("{i}/{k}")).collect();
+        let listed: Vec<String> = missing
+            .iter()
+            .take(10)
+            .map(|i| format!("{i}/{k}"))
+            .collect();
         return Err(ShardError::Set(format!(
             "incomplete shard set: no shard holds {} {}..{}; {} of {k} shards missing ({}{}); \
              run or resubmit them, then merge again",
@@ -224,7 +235,11 @@ pub fn check_set(mut records: Vec<ShardRecord>) -> Result<Vec<ShardRecord>, Shar
             gap.end,
             missing.len(),
             listed.join(", "),
-            if missing.len() > listed.len() { ", …" } else { "" }
+            if missing.len() > listed.len() {
+                ", …"
+            } else {
+                ""
+            }
         )));
     }
     for r in &records {
@@ -298,13 +313,19 @@ mod tests {
         b.kind = ShardKind::Sweep;
         assert!(err(vec![rec(0, 2, 10), b]).contains("different commands"));
         let e = err(vec![rec(0, 3, 9), rec(2, 3, 9)]);
-        assert!(e.contains("no shard holds members 3..6; 1 of 3 shards missing (1/3)"), "{e}");
+        assert!(
+            e.contains("no shard holds members 3..6; 1 of 3 shards missing (1/3)"),
+            "{e}"
+        );
         let e = err(vec![rec(0, 2, 10), rec(0, 2, 10), rec(1, 2, 10)]);
         assert!(e.contains("shard 0/2 is given twice"), "{e}");
         let mut b = rec(1, 2, 10);
         b.range = 4..10;
         let e = err(vec![rec(0, 2, 10), b]);
-        assert!(e.contains("holds members 4..10, but that shard owns 5..10"), "{e}");
+        assert!(
+            e.contains("holds members 4..10, but that shard owns 5..10"),
+            "{e}"
+        );
         assert!(err(vec![]).contains("no shard folders"));
     }
 
@@ -316,7 +337,10 @@ mod tests {
             "shard": manifest_json(ShardKind::Sweep, s, &(5..10), 20),
         });
         let r = read_record(Path::new("x"), &m).unwrap();
-        assert_eq!((r.kind, r.shard, r.range, r.total), (ShardKind::Sweep, s, 5..10, 20));
+        assert_eq!(
+            (r.kind, r.shard, r.range, r.total),
+            (ShardKind::Sweep, s, 5..10, 20)
+        );
         let c = serde_json::json!({
             "seed": 3, "scene": {"sha256": "ff"}, "patients": 9,
             "shard": {"index": 0, "count": 3, "first_patient": 0, "end_patient": 3},

@@ -72,12 +72,12 @@ pub fn check_option(flag: &str, v: &str) -> Result<(), String> {
 
 fn header(spec: &JobSpec, name: &str, what: &str, log: &str, gpus: bool) -> String {
     let mut s = String::from("#!/bin/bash\n");
-    s += &format!(
-        "{MARKER} {} ({what}).\n",
-        env!("CARGO_PKG_VERSION")
-    );
+    s += &format!("{MARKER} {} ({what}).\n", env!("CARGO_PKG_VERSION"));
     s += &format!("#SBATCH --job-name={name}\n");
-    s += &format!("#SBATCH --chdir={}\n", quote(&spec.workdir.display().to_string()));
+    s += &format!(
+        "#SBATCH --chdir={}\n",
+        quote(&spec.workdir.display().to_string())
+    );
     s += &format!(
         "#SBATCH --output={}\n",
         quote(&spec.out.join("logs").join(log).display().to_string())
@@ -188,7 +188,12 @@ mod tests {
             vtwin: "/opt/vt win/vtwin".into(),
             workdir: "/home/u/proj".into(),
             subcommand: "cohort".into(),
-            args: vec!["scenes/a b.toml".into(), "--patients".into(), "40".into(), "it's".into()],
+            args: vec![
+                "scenes/a b.toml".into(),
+                "--patients".into(),
+                "40".into(),
+                "it's".into(),
+            ],
             shards: 4,
             partition: Some("gpu".into()),
             gpus_per_task: Some(1),
@@ -209,7 +214,10 @@ mod tests {
     #[test]
     fn the_array_script_runs_shard_i_of_k_into_its_own_folder() {
         let s = array_script(&spec());
-        assert!(s.starts_with("#!/bin/bash\n# Written by vtwin slurm"), "{s}");
+        assert!(
+            s.starts_with("#!/bin/bash\n# Written by vtwin slurm"),
+            "{s}"
+        );
         for line in [
             "#SBATCH --array=0-3\n",
             "#SBATCH --partition=gpu\n",
@@ -229,7 +237,9 @@ mod tests {
     fn the_merge_script_joins_every_shard_and_asks_for_no_gpu() {
         let s = merge_script(&spec());
         assert!(s.contains("for ((i = 0; i < 4; i++)); do shards+=(\"$d/shards/$i\"); done\n"));
-        assert!(s.contains("exec '/opt/vt win/vtwin' merge \"${shards[@]}\" --out \"$d/merged\"\n"));
+        assert!(
+            s.contains("exec '/opt/vt win/vtwin' merge \"${shards[@]}\" --out \"$d/merged\"\n")
+        );
         assert!(!s.contains("--gpus-per-task"), "{s}");
         assert!(!s.contains("--array"), "{s}");
         assert!(s.contains("#SBATCH --partition=gpu\n"));

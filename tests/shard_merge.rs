@@ -120,7 +120,10 @@ fn check_run(format: &str) {
         let files = same_files(&whole, &merged);
         assert!(files.contains(&"fields.npy".to_string()), "{files:?}");
         assert!(files.contains(&"montage.png".to_string()), "{files:?}");
-        assert!(files.contains(&format!("observables.{format}")), "{files:?}");
+        assert!(
+            files.contains(&format!("observables.{format}")),
+            "{files:?}"
+        );
         let (w, m) = (manifest(&whole), manifest(&merged));
         assert_eq!(w["plan_sha256"], m["plan_sha256"], "k = {k}");
         assert_eq!(m["members"], 10);
@@ -128,7 +131,10 @@ fn check_run(format: &str) {
         assert!(m.get("shard").is_none());
         if k > 1 {
             // A shard's own plan hash is not the whole plan's.
-            assert_ne!(manifest(Path::new(&shards[0]))["plan_sha256"], w["plan_sha256"]);
+            assert_ne!(
+                manifest(Path::new(&shards[0]))["plan_sha256"],
+                w["plan_sha256"]
+            );
         }
     }
 }
@@ -149,15 +155,33 @@ fn a_shard_whose_first_block_cannot_hold_the_montage_is_refused_before_running()
     let sc = scene_with(4);
     let out = dir.join("s");
     let (code, err) = vtwin(&[
-        "run", &sc, "--members", "10", "--backend", "cpu", "--save-fields", "--shard", "1/10",
-        "--out", s(&out),
+        "run",
+        &sc,
+        "--members",
+        "10",
+        "--backend",
+        "cpu",
+        "--save-fields",
+        "--shard",
+        "1/10",
+        "--out",
+        s(&out),
     ]);
     // The montage shows 4 members: 10 shards leave shard 0 one member.
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("use at most 2 shards"), "{err}");
     assert!(!out.exists());
     let (code, err) = vtwin(&[
-        "run", &sc, "--members", "3", "--backend", "cpu", "--shard", "0/4", "--out", s(&out),
+        "run",
+        &sc,
+        "--members",
+        "3",
+        "--backend",
+        "cpu",
+        "--shard",
+        "0/4",
+        "--out",
+        s(&out),
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("holds none of the 3 members"), "{err}");
@@ -200,7 +224,17 @@ fn check_sweep(method: &[&str], expect: &[&str]) {
     let base = |out: &Path| -> Vec<String> {
         let mut v: Vec<String> = vec!["sweep".into(), s(&scene).into()];
         v.extend(method.iter().map(|x| x.to_string()));
-        v.extend(["--backend", "cpu", "--resamples", "50", "--threshold", "u=0.3"].map(String::from));
+        v.extend(
+            [
+                "--backend",
+                "cpu",
+                "--resamples",
+                "50",
+                "--threshold",
+                "u=0.3",
+            ]
+            .map(String::from),
+        );
         v.extend(["--out".to_string(), s(out).to_string()]);
         v
     };
@@ -226,7 +260,10 @@ fn check_sweep(method: &[&str], expect: &[&str]) {
     for f in expect {
         assert!(files.contains(&f.to_string()), "{f} missing from {files:?}");
     }
-    assert_eq!(manifest(&whole)["plan_sha256"], manifest(&merged)["plan_sha256"]);
+    assert_eq!(
+        manifest(&whole)["plan_sha256"],
+        manifest(&merged)["plan_sha256"]
+    );
     assert_eq!(manifest(&whole)["analysis"], manifest(&merged)["analysis"]);
 }
 
@@ -234,7 +271,13 @@ fn check_sweep(method: &[&str], expect: &[&str]) {
 fn saltelli_sweep_shards_merge_with_indices_computed_from_every_row() {
     check_sweep(
         &["--method", "saltelli", "-n", "16", "--second-order"],
-        &["design.csv", "outputs.csv", "params.toml", "indices.csv", "indices_s2.csv"],
+        &[
+            "design.csv",
+            "outputs.csv",
+            "params.toml",
+            "indices.csv",
+            "indices_s2.csv",
+        ],
     );
 }
 
@@ -252,7 +295,16 @@ fn merge_refuses_incomplete_mismatched_duplicated_and_edited_sets() {
     let sc = scene();
     let shard = |name: &str, spec: &str, extra: &[&str]| -> String {
         let out = dir.join(name);
-        let mut a = vec!["run", &sc, "--members", "6", "--backend", "cpu", "--shard", spec];
+        let mut a = vec![
+            "run",
+            &sc,
+            "--members",
+            "6",
+            "--backend",
+            "cpu",
+            "--shard",
+            spec,
+        ];
         a.extend(["--out", s(&out)]);
         a.extend(extra);
         ok(&a);
@@ -278,18 +330,39 @@ fn merge_refuses_incomplete_mismatched_duplicated_and_edited_sets() {
     refuse(&[&a0, &a1, &k2], "different shard counts K (3 vs 2)");
     refuse(&[&a0, &a1, &a1, &a2], "shard 1/3 is given twice");
     let other = dir.join("other.toml");
-    std::fs::write(&other, std::fs::read_to_string(&sc).unwrap() + "\n# edited\n").unwrap();
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&sc).unwrap() + "\n# edited\n",
+    )
+    .unwrap();
     let o2 = {
         let out = dir.join("o2");
         ok(&[
-            "run", s(&other), "--members", "6", "--backend", "cpu", "--shard", "2/3", "--out",
+            "run",
+            s(&other),
+            "--members",
+            "6",
+            "--backend",
+            "cpu",
+            "--shard",
+            "2/3",
+            "--out",
             s(&out),
         ]);
         out.display().to_string()
     };
     refuse(&[&a0, &a1, &o2], "different scenes");
     let unsharded = dir.join("plain");
-    ok(&["run", &sc, "--members", "6", "--backend", "cpu", "--out", s(&unsharded)]);
+    ok(&[
+        "run",
+        &sc,
+        "--members",
+        "6",
+        "--backend",
+        "cpu",
+        "--out",
+        s(&unsharded),
+    ]);
     refuse(&[&a0, s(&unsharded)], "no `shard` record");
     // An edited table is caught by its manifest hash.
     let p = Path::new(&a1).join("status.parquet");

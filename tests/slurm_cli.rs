@@ -91,10 +91,28 @@ fn scripts_hold_the_array_the_options_and_the_forwarded_command() {
     let sc = scene();
     // slurm's options before and after the forwarded words, `=` forms too.
     let o = ok(&[
-        "slurm", "--partition", "gpu", "cohort", &sc, "--patients", "40", "--backend", "cpu",
-        "--shards", "4", "--gpus-per-task=2", "--time", "00:30:00", "--out", s(&job),
+        "slurm",
+        "--partition",
+        "gpu",
+        "cohort",
+        &sc,
+        "--patients",
+        "40",
+        "--backend",
+        "cpu",
+        "--shards",
+        "4",
+        "--gpus-per-task=2",
+        "--time",
+        "00:30:00",
+        "--out",
+        s(&job),
     ]);
-    assert!(o.stderr.contains("sbatch --dependency=afterok"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("sbatch --dependency=afterok"),
+        "{}",
+        o.stderr
+    );
     let a = read(&job.join("job.sbatch"));
     let bin = std::fs::canonicalize(env!("CARGO_BIN_EXE_vtwin")).unwrap();
     for line in [
@@ -110,13 +128,35 @@ fn scripts_hold_the_array_the_options_and_the_forwarded_command() {
     ] {
         assert!(a.contains(&line), "job.sbatch lacks {line:?}:\n{a}");
     }
-    assert!(a.contains(&format!("sbatch --array=3,7 {}", job.join("job.sbatch").display())));
+    assert!(a.contains(&format!(
+        "sbatch --array=3,7 {}",
+        job.join("job.sbatch").display()
+    )));
     let m = read(&job.join("merge.sbatch"));
-    assert!(m.contains(&format!("exec {} merge \"${{shards[@]}}\" --out \"$d/merged\"", bin.display())), "{m}");
+    assert!(
+        m.contains(&format!(
+            "exec {} merge \"${{shards[@]}}\" --out \"$d/merged\"",
+            bin.display()
+        )),
+        "{m}"
+    );
     assert!(m.contains("i < 4;"), "{m}");
-    assert!(!m.contains("--gpus-per-task") && !m.contains("--array"), "{m}");
+    assert!(
+        !m.contains("--gpus-per-task") && !m.contains("--array"),
+        "{m}"
+    );
     // Writing again into vtwin's own folder is allowed (resubmission).
-    ok(&["slurm", "cohort", &sc, "--patients", "40", "--shards", "4", "--out", s(&job)]);
+    ok(&[
+        "slurm",
+        "cohort",
+        &sc,
+        "--patients",
+        "40",
+        "--shards",
+        "4",
+        "--out",
+        s(&job),
+    ]);
     assert!(!read(&job.join("job.sbatch")).contains("--partition"));
 }
 
@@ -127,26 +167,115 @@ fn bad_requests_are_refused_before_anything_is_written() {
     let sc = scene();
     let j = s(&job);
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["cohort", &sc, "--patients", "40", "--shards", "0", "--out", j], "at least 1"),
-        (vec!["cohort", &sc, "--patients", "40", "--out", j], "--shards K"),
-        (vec!["cohort", &sc, "--patients", "40", "--shards", "4"], "--out DIR"),
         (
-            vec!["cohort", &sc, "--patients", "40", "--shards", "4", "--shard", "1/4", "--out", j],
+            vec![
+                "cohort",
+                &sc,
+                "--patients",
+                "40",
+                "--shards",
+                "0",
+                "--out",
+                j,
+            ],
+            "at least 1",
+        ),
+        (
+            vec!["cohort", &sc, "--patients", "40", "--out", j],
+            "--shards K",
+        ),
+        (
+            vec!["cohort", &sc, "--patients", "40", "--shards", "4"],
+            "--out DIR",
+        ),
+        (
+            vec![
+                "cohort",
+                &sc,
+                "--patients",
+                "40",
+                "--shards",
+                "4",
+                "--shard",
+                "1/4",
+                "--out",
+                j,
+            ],
             "--shard is set by the job array",
         ),
         (
-            vec!["cohort", &sc, "--patients", "40", "--shards", "4", "--shards", "5", "--out", j],
+            vec![
+                "cohort",
+                &sc,
+                "--patients",
+                "40",
+                "--shards",
+                "4",
+                "--shards",
+                "5",
+                "--out",
+                j,
+            ],
             "--shards is given twice",
         ),
-        (vec!["twin", &sc, "--shards", "4", "--out", j], "`twin` has no --shard"),
-        (vec!["cohort", &sc, "--patientz", "40", "--shards", "4", "--out", j], "does not parse"),
-        (vec!["cohort", &sc, "--patients", "3", "--shards", "4", "--out", j], "hold no patient"),
         (
-            vec!["cohort", &sc, "--patients", "40", "--shards", "4", "--partition", "a b", "--out", j],
+            vec!["twin", &sc, "--shards", "4", "--out", j],
+            "`twin` has no --shard",
+        ),
+        (
+            vec![
+                "cohort",
+                &sc,
+                "--patientz",
+                "40",
+                "--shards",
+                "4",
+                "--out",
+                j,
+            ],
+            "does not parse",
+        ),
+        (
+            vec![
+                "cohort",
+                &sc,
+                "--patients",
+                "3",
+                "--shards",
+                "4",
+                "--out",
+                j,
+            ],
+            "hold no patient",
+        ),
+        (
+            vec![
+                "cohort",
+                &sc,
+                "--patients",
+                "40",
+                "--shards",
+                "4",
+                "--partition",
+                "a b",
+                "--out",
+                j,
+            ],
             "--partition `a b`",
         ),
         (
-            vec!["cohort", &sc, "--patients", "40", "--shards", "4", "--gpus-per-task", "0", "--out", j],
+            vec![
+                "cohort",
+                &sc,
+                "--patients",
+                "40",
+                "--shards",
+                "4",
+                "--gpus-per-task",
+                "0",
+                "--out",
+                j,
+            ],
             "--gpus-per-task `0`",
         ),
     ];
@@ -155,16 +284,34 @@ fn bad_requests_are_refused_before_anything_is_written() {
         a.extend(args.iter());
         let o = vtwin(&a);
         assert_eq!(o.code, 2, "{a:?}: {}", o.stderr);
-        assert!(o.stderr.contains(want), "{a:?}: wanted `{want}` in\n{}", o.stderr);
+        assert!(
+            o.stderr.contains(want),
+            "{a:?}: wanted `{want}` in\n{}",
+            o.stderr
+        );
         assert!(!job.exists(), "{a:?} wrote {}", job.display());
     }
     // A folder vtwin did not make is never written into.
     let theirs = dir.join("theirs");
     std::fs::create_dir_all(&theirs).unwrap();
     std::fs::write(theirs.join("notes.txt"), "mine").unwrap();
-    let o = vtwin(&["slurm", "cohort", &sc, "--patients", "40", "--shards", "4", "--out", s(&theirs)]);
+    let o = vtwin(&[
+        "slurm",
+        "cohort",
+        &sc,
+        "--patients",
+        "40",
+        "--shards",
+        "4",
+        "--out",
+        s(&theirs),
+    ]);
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("no job.sbatch written by vtwin slurm"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("no job.sbatch written by vtwin slurm"),
+        "{}",
+        o.stderr
+    );
     assert!(!theirs.join("job.sbatch").exists());
 }
 
@@ -183,11 +330,26 @@ fn submit_chains_the_merge_after_the_array_and_records_both_ids() {
     std::fs::write(&sb, fake).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&sb, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let job = dir.join("job");
     let sc = scene();
     let o = vtwin_env(
-        &["slurm", "cohort", &sc, "--patients", "40", "--shards", "4", "--out", s(&job), "--submit"],
+        &[
+            "slurm",
+            "cohort",
+            &sc,
+            "--patients",
+            "40",
+            "--shards",
+            "4",
+            "--out",
+            s(&job),
+            "--submit",
+        ],
         Some(&path),
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
@@ -197,7 +359,10 @@ fn submit_chains_the_merge_after_the_array_and_records_both_ids() {
         lines,
         vec![
             format!("--parsable {}", job.join("job.sbatch").display()),
-            format!("--parsable --dependency=afterok:41 {}", job.join("merge.sbatch").display()),
+            format!(
+                "--parsable --dependency=afterok:41 {}",
+                job.join("merge.sbatch").display()
+            ),
         ]
     );
     let jobs: serde_json::Value = serde_json::from_str(&read(&job.join("jobs.json"))).unwrap();
@@ -227,9 +392,30 @@ fn the_scripts_run_under_bash_give_the_unsharded_cohort_and_skip_finished_shards
     let dir = tmp("bash");
     let sc = scene();
     let whole = dir.join("whole");
-    ok(&["cohort", &sc, "--patients", "9", "--backend", "cpu", "--out", s(&whole)]);
+    ok(&[
+        "cohort",
+        &sc,
+        "--patients",
+        "9",
+        "--backend",
+        "cpu",
+        "--out",
+        s(&whole),
+    ]);
     let job = dir.join("job");
-    ok(&["slurm", "cohort", &sc, "--patients", "9", "--backend", "cpu", "--shards", "3", "--out", s(&job)]);
+    ok(&[
+        "slurm",
+        "cohort",
+        &sc,
+        "--patients",
+        "9",
+        "--backend",
+        "cpu",
+        "--shards",
+        "3",
+        "--out",
+        s(&job),
+    ]);
     for i in 0..3 {
         let o = bash(&job.join("job.sbatch"), Some(i));
         assert_eq!(o.code, 0, "task {i}: {}", o.stderr);
@@ -238,8 +424,15 @@ fn the_scripts_run_under_bash_give_the_unsharded_cohort_and_skip_finished_shards
     let before = std::fs::read(job.join("shards/1/manifest.json")).unwrap();
     let o = bash(&job.join("job.sbatch"), Some(1));
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(o.stdout.contains("shard 1/3 is already complete"), "{}", o.stdout);
-    assert_eq!(std::fs::read(job.join("shards/1/manifest.json")).unwrap(), before);
+    assert!(
+        o.stdout.contains("shard 1/3 is already complete"),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(
+        std::fs::read(job.join("shards/1/manifest.json")).unwrap(),
+        before
+    );
     // Without a task id the array script refuses to run.
     assert_ne!(bash(&job.join("job.sbatch"), None).code, 0);
     let o = bash(&job.join("merge.sbatch"), None);
@@ -255,9 +448,15 @@ fn slurm_ready() -> Result<(), String> {
         .map_err(|e| format!("sinfo: {e}"))?;
     let text = String::from_utf8_lossy(&o.stdout);
     if !o.status.success() {
-        return Err(format!("sinfo failed: {}", String::from_utf8_lossy(&o.stderr).trim()));
+        return Err(format!(
+            "sinfo failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ));
     }
-    if !text.lines().any(|l| matches!(l.trim(), "idle" | "mixed" | "allocated")) {
+    if !text
+        .lines()
+        .any(|l| matches!(l.trim(), "idle" | "mixed" | "allocated"))
+    {
         return Err(format!("no usable node (sinfo states: {})", text.trim()));
     }
     Ok(())
@@ -275,11 +474,30 @@ fn a_four_shard_cohort_array_and_its_merge_on_a_real_slurm_equal_the_unsharded_c
     let dir = tmp("real");
     let sc = scene();
     let whole = dir.join("whole");
-    ok(&["cohort", &sc, "--patients", "24", "--backend", "cpu", "--out", s(&whole)]);
+    ok(&[
+        "cohort",
+        &sc,
+        "--patients",
+        "24",
+        "--backend",
+        "cpu",
+        "--out",
+        s(&whole),
+    ]);
     let job = dir.join("job");
     let o = ok(&[
-        "slurm", "cohort", &sc, "--patients", "24", "--backend", "cpu", "--shards", "4", "--out",
-        s(&job), "--submit",
+        "slurm",
+        "cohort",
+        &sc,
+        "--patients",
+        "24",
+        "--backend",
+        "cpu",
+        "--shards",
+        "4",
+        "--out",
+        s(&job),
+        "--submit",
     ]);
     let ids: Vec<&str> = o.stdout.split_whitespace().collect();
     assert_eq!(ids.len(), 2, "{}", o.stdout);
@@ -290,7 +508,13 @@ fn a_four_shard_cohort_array_and_its_merge_on_a_real_slurm_equal_the_unsharded_c
             break;
         }
         let q = Command::new("squeue")
-            .args(["-h", "-j", &format!("{},{}", ids[0], ids[1]), "-o", "%i %T %r"])
+            .args([
+                "-h",
+                "-j",
+                &format!("{},{}", ids[0], ids[1]),
+                "-o",
+                "%i %T %r",
+            ])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default();
@@ -310,10 +534,17 @@ fn a_four_shard_cohort_array_and_its_merge_on_a_real_slurm_equal_the_unsharded_c
             if merged.join("manifest.json").exists() {
                 break;
             }
-            panic!("the jobs left the queue without {}; logs:\n{}", merged.display(), logs());
+            panic!(
+                "the jobs left the queue without {}; logs:\n{}",
+                merged.display(),
+                logs()
+            );
         }
         if q.contains("DependencyNeverSatisfied") {
-            panic!("a shard task failed (merge dependency never satisfied):\n{q}\n{}", logs());
+            panic!(
+                "a shard task failed (merge dependency never satisfied):\n{q}\n{}",
+                logs()
+            );
         }
         assert!(
             started.elapsed() < Duration::from_secs(120),
@@ -322,9 +553,15 @@ fn a_four_shard_cohort_array_and_its_merge_on_a_real_slurm_equal_the_unsharded_c
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-    eprintln!("slurm_cli: 4-task array + merge done in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "slurm_cli: 4-task array + merge done in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     for i in 0..4 {
-        assert!(job.join(format!("shards/{i}/manifest.json")).exists(), "shard {i}");
+        assert!(
+            job.join(format!("shards/{i}/manifest.json")).exists(),
+            "shard {i}"
+        );
     }
     assert_same_cohort(&whole, &merged);
     let jobs: serde_json::Value = serde_json::from_str(&read(&job.join("jobs.json"))).unwrap();

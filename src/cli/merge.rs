@@ -48,8 +48,8 @@ pub fn run(args: &MergeArgs) -> Result<()> {
                 d.display()
             )
         })?;
-        let manifest: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("parsing {}", path.display()))?;
+        let manifest: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         records.push(crate::shard::read_record(d, &manifest)?);
     }
     let records = crate::shard::check_set(records)?;

@@ -78,7 +78,10 @@ fn check_same_files(folders: &[Folder], first_only: &[&str]) -> Result<()> {
                 folders[0].rec.dir.display(),
                 f.rec.dir.display(),
                 w.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
-                have.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                have.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
     }
@@ -138,7 +141,9 @@ fn join_table(dir: &RunDir, folders: &[Folder], name: &str, fmt: TableFormat) ->
         TableFormat::Parquet => {
             let parts: Vec<Table> = paths
                 .iter()
-                .map(|p| crate::io::read_parquet(p).with_context(|| format!("reading {}", p.display())))
+                .map(|p| {
+                    crate::io::read_parquet(p).with_context(|| format!("reading {}", p.display()))
+                })
                 .collect::<Result<_>>()?;
             let refs: Vec<&Table> = parts.iter().collect();
             let mut t = concat_tables(&refs)?;
@@ -155,7 +160,8 @@ fn join_npy(dir: &RunDir, folders: &[Folder], name: &str) -> Result<()> {
     let mut data = Vec::new();
     for f in folders {
         let p = f.rec.dir.join(name);
-        let (s, d) = crate::io::read_npy_f32(&p).with_context(|| format!("reading {}", p.display()))?;
+        let (s, d) =
+            crate::io::read_npy_f32(&p).with_context(|| format!("reading {}", p.display()))?;
         match &mut shape {
             None => shape = Some(s),
             Some(have) if have.len() == s.len() && have[1..] == s[1..] => have[0] += s[0],
@@ -205,7 +211,10 @@ fn merged_manifest(
     if let Some(o) = m.as_object_mut() {
         o.remove("outputs");
         o.remove("shard");
-        o.insert("command".into(), json!(std::env::args().collect::<Vec<_>>()));
+        o.insert(
+            "command".into(),
+            json!(std::env::args().collect::<Vec<_>>()),
+        );
         o.insert("members".into(), json!(folders[0].rec.total));
         o.insert("members_failed".into(), json!(failed));
         o.insert("plan_sha256".into(), json!(plan_sha256));
@@ -240,7 +249,9 @@ fn plan_hash_of(folders: &[Folder], names: &[String], rows: &[Vec<f64>]) -> Resu
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     Ok(crate::plan::plan_hash(
         &folders[0].rec.scene_sha256,
-        m["arm"].as_str().ok_or_else(|| anyhow!("manifest lacks `arm`"))?,
+        m["arm"]
+            .as_str()
+            .ok_or_else(|| anyhow!("manifest lacks `arm`"))?,
         folders[0].rec.seed,
         m["steps"]
             .as_u64()
@@ -360,7 +371,10 @@ pub fn merge_sweep(
     }
     let m0 = &folders[0].manifest;
     let d0 = &folders[0].rec.dir;
-    let params_paths: Vec<PathBuf> = folders.iter().map(|f| f.rec.dir.join("params.toml")).collect();
+    let params_paths: Vec<PathBuf> = folders
+        .iter()
+        .map(|f| f.rec.dir.join("params.toml"))
+        .collect();
     let params_text = std::fs::read_to_string(&params_paths[0])
         .with_context(|| format!("reading {}", params_paths[0].display()))?;
     for p in &params_paths[1..] {
@@ -372,7 +386,12 @@ pub fn merge_sweep(
     }
     let block = crate::params_file::parse_param_file(&params_text, &params_paths[0])?;
     let d = &m0["design"];
-    let bad = |key: &str| anyhow!("{}: manifest `design.{key}` is missing or invalid", d0.display());
+    let bad = |key: &str| {
+        anyhow!(
+            "{}: manifest `design.{key}` is missing or invalid",
+            d0.display()
+        )
+    };
     let method_name = d["method"].as_str().ok_or_else(|| bad("method"))?;
     let method = <DesignMethod as clap::ValueEnum>::from_str(method_name, false)
         .map_err(|_| bad("method"))?;
@@ -394,8 +413,12 @@ pub fn merge_sweep(
         second_order: d["second_order"].as_bool().unwrap_or(false),
         levels,
     };
-    let design = design::generate(&block, method, n, &opts)
-        .map_err(|e| anyhow!("{}: regenerating the design: {e}", params_paths[0].display()))?;
+    let design = design::generate(&block, method, n, &opts).map_err(|e| {
+        anyhow!(
+            "{}: regenerating the design: {e}",
+            params_paths[0].display()
+        )
+    })?;
     if design.values.len() as u64 != folders[0].rec.total {
         bail!(
             "the design regenerated from {} has {} rows, the shards {}",
@@ -418,8 +441,12 @@ pub fn merge_sweep(
         .collect();
 
     let dir = create(args)?;
-    let design_csv =
-        concat_csv(&folders.iter().map(|f| f.rec.dir.join("design.csv")).collect::<Vec<_>>())?;
+    let design_csv = concat_csv(
+        &folders
+            .iter()
+            .map(|f| f.rec.dir.join("design.csv"))
+            .collect::<Vec<_>>(),
+    )?;
     let mut whole = Table::new("design").with_i64(
         "member",
         (0..design.values.len() as i64).collect::<Vec<_>>(),
@@ -435,8 +462,12 @@ pub fn merge_sweep(
             params_paths[0].display()
         );
     }
-    let outputs_csv =
-        concat_csv(&folders.iter().map(|f| f.rec.dir.join("outputs.csv")).collect::<Vec<_>>())?;
+    let outputs_csv = concat_csv(
+        &folders
+            .iter()
+            .map(|f| f.rec.dir.join("outputs.csv"))
+            .collect::<Vec<_>>(),
+    )?;
     let outputs_path = dir.write_bytes("outputs.csv", &outputs_csv)?;
     dir.write_bytes("params.toml", params_text.as_bytes())?;
     let mut schema = vec![("member", ColumnType::I64), ("status", ColumnType::Str)];

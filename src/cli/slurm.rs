@@ -78,10 +78,9 @@ const SHARDABLE: [&str; 3] = ["run", "sweep", "cohort"];
 
 /// Separates `slurm`'s options from the forwarded words and checks both.
 pub fn parse_request(a: &SlurmArgs) -> Result<Request> {
-    let (sub, rest) = a
-        .command
-        .split_first()
-        .context("give the command to shard: vtwin slurm run|sweep|cohort ARGS… --shards K --out DIR")?;
+    let (sub, rest) = a.command.split_first().context(
+        "give the command to shard: vtwin slurm run|sweep|cohort ARGS… --shards K --out DIR",
+    )?;
     if !SHARDABLE.contains(&sub.as_str()) {
         bail!(
             "vtwin slurm shards `run`, `sweep` and `cohort`; `{sub}` has no --shard \
@@ -146,15 +145,13 @@ pub fn parse_request(a: &SlurmArgs) -> Result<Request> {
     let out = PathBuf::from(out.context(
         "give the job folder with --out DIR (scripts, logs, shards/I and merged/ go there)",
     )?);
-    let gpus_per_task = match gpus {
-        None => None,
-        Some(g) => Some(
-            g.parse::<u32>()
-                .ok()
-                .filter(|g| *g >= 1)
-                .with_context(|| format!("--gpus-per-task `{g}`: give a whole number, at least 1"))?,
-        ),
-    };
+    let gpus_per_task =
+        match gpus {
+            None => None,
+            Some(g) => Some(g.parse::<u32>().ok().filter(|g| *g >= 1).with_context(|| {
+                format!("--gpus-per-task `{g}`: give a whole number, at least 1")
+            })?),
+        };
     for (flag, v) in [("--partition", &partition), ("--time", &time)] {
         if let Some(v) = v {
             slurm::check_option(flag, v).map_err(anyhow::Error::msg)?;
@@ -163,7 +160,12 @@ pub fn parse_request(a: &SlurmArgs) -> Result<Request> {
     // The forwarded command, as task 0 will run it, through the real parser.
     let mut probe = vec!["vtwin".to_string(), sub.clone()];
     probe.extend(args.iter().cloned());
-    probe.extend(["--shard".into(), format!("0/{shards}"), "--out".into(), "x".into()]);
+    probe.extend([
+        "--shard".into(),
+        format!("0/{shards}"),
+        "--out".into(),
+        "x".into(),
+    ]);
     match Probe::try_parse_from(&probe) {
         Ok(Probe::Cohort(c)) if c.patients < shards => bail!(
             "--shards {shards} for a cohort of {} patients: some shards would hold no patient",
@@ -199,7 +201,11 @@ fn check_job_folder(out: &Path) -> Result<()> {
     }
     let script = out.join("job.sbatch");
     let ours = std::fs::read_to_string(&script)
-        .map(|t| t.lines().nth(1).is_some_and(|l| l.starts_with(slurm::MARKER)))
+        .map(|t| {
+            t.lines()
+                .nth(1)
+                .is_some_and(|l| l.starts_with(slurm::MARKER))
+        })
         .unwrap_or(false);
     if !ours {
         bail!(

@@ -222,7 +222,8 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         conf_level: args.conf_level,
     };
     let offset = lo as i64;
-    let mut part = Table::new("design").with_i64("member", (lo as i64..hi as i64).collect::<Vec<_>>());
+    let mut part =
+        Table::new("design").with_i64("member", (lo as i64..hi as i64).collect::<Vec<_>>());
     let shard_design = design::Design {
         unit: Vec::new(),
         values: design.values[lo..hi].to_vec(),
