@@ -16,6 +16,8 @@ dir="${VTWIN_SLURM_DIR:-/tmp/vtwin-slurm}"
 conf="${SLURM_CONF:-$dir/slurm.conf}"
 mkdir -p "$dir/ctld" "$dir/d"
 : > "$dir/pids"
+# Pid files of an earlier CI run would pass the start checks below.
+rm -f "$dir/munged.pid" "$dir/slurmctld.pid" "$dir/slurmd.pid"
 
 if ! command -v slurmctld >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then
   echo "slurm-up: installing slurm-wlm and munge"
