@@ -32,6 +32,8 @@ pub mod rng;
 pub mod scene;
 pub mod sensitivity;
 pub mod shaders;
+pub mod shard;
+pub mod slurm;
 pub mod sweep;
 pub mod table;
 pub mod twin;

@@ -41,8 +41,11 @@ enum Command {
     /// Simulate a synthetic cohort: virtual patients under every arm, with an
     /// observation model, outcomes and plausibility (scene `[cohort]`).
     Cohort(cli::cohort::CohortArgs),
-    /// Join cohort shards (`vtwin cohort --shard I/K`) into one cohort.
+    /// Join the shard folders of a run, sweep or cohort (`--shard I/K`) into the unsharded result.
     Merge(cli::merge::MergeArgs),
+    /// Write (and with --submit, submit) a Slurm job array running shard I/K of a run, sweep or
+    /// cohort per task, plus a merge job that depends on it.
+    Slurm(cli::slurm::SlurmArgs),
     /// Drift and bias report between two cohorts or a cohort and a table.
     Compare(cli::compare::CompareArgs),
     /// Pick a virtual population matching a target distribution.
@@ -89,6 +92,7 @@ fn main() {
         Command::Adapters => cli::info::adapters().map(|_| 0),
         Command::Cohort(a) => cli::cohort::run(a),
         Command::Merge(a) => cli::merge::run(a).map(|_| 0),
+        Command::Slurm(a) => cli::slurm::run(a).map(|_| 0),
         Command::Compare(a) => cli::compare::run(a).map(|_| 0),
         Command::Select(a) => cli::select::run(a).map(|_| 0),
         Command::Bench(a) => cli::bench::run(a).map(|_| 0),

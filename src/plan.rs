@@ -93,6 +93,41 @@ pub fn member_unit_point(seed: u64, member: u32, dims: usize) -> Vec<f64> {
         .collect()
 }
 
+/// The plan hash from its parts (what `Plan::sha256` holds): scene hash,
+/// arm, seed, steps, the member offset (when not 0), parameter names and
+/// every member's parameter row (bit patterns), in order. Public so that
+/// `vtwin merge` can give joined shards the hash of the whole plan from the
+/// merged parameter table.
+pub fn plan_hash<'a>(
+    scene_sha256: &str,
+    arm: &str,
+    seed: u64,
+    steps: u64,
+    member_offset: u32,
+    param_names: &[&str],
+    rows: impl IntoIterator<Item = &'a [f64]>,
+) -> String {
+    let mut h = Sha256::new();
+    h.update(scene_sha256.as_bytes());
+    h.update(arm.as_bytes());
+    h.update(seed.to_le_bytes());
+    h.update(steps.to_le_bytes());
+    if member_offset != 0 {
+        h.update(b"member_offset");
+        h.update(member_offset.to_le_bytes());
+    }
+    for name in param_names {
+        h.update(name.as_bytes());
+        h.update([0u8]);
+    }
+    for row in rows {
+        for v in row {
+            h.update(v.to_bits().to_le_bytes());
+        }
+    }
+    crate::scene::hex(&h.finalize())
+}
+
 impl Plan {
     pub fn freeze(scene: &Scene, opts: &PlanOptions) -> Result<Plan, SceneError> {
         let info = crate::models::info_for(scene)?;
@@ -223,25 +258,16 @@ impl Plan {
     /// offset (when not 0) and every member's parameters (bit patterns), in
     /// order.
     fn compute_sha256(&self) -> String {
-        let mut h = Sha256::new();
-        h.update(self.scene_sha256.as_bytes());
-        h.update(self.arm.name.as_bytes());
-        h.update(self.seed.to_le_bytes());
-        h.update(self.steps.to_le_bytes());
-        if self.member_offset != 0 {
-            h.update(b"member_offset");
-            h.update(self.member_offset.to_le_bytes());
-        }
-        for p in &self.block.params {
-            h.update(p.name.as_bytes());
-            h.update([0u8]);
-        }
-        for row in &self.params {
-            for v in row {
-                h.update(v.to_bits().to_le_bytes());
-            }
-        }
-        crate::scene::hex(&h.finalize())
+        let names: Vec<&str> = self.block.params.iter().map(|p| p.name.as_str()).collect();
+        plan_hash(
+            &self.scene_sha256,
+            &self.arm.name,
+            self.seed,
+            self.steps,
+            self.member_offset,
+            &names,
+            self.params.iter().map(Vec::as_slice),
+        )
     }
 
     /// Member parameters as the kernels see them: f32, members × params.

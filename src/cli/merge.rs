@@ -1,4 +1,11 @@
-//! `vtwin merge DIR... --out DIR`: joins cohort shards into the cohort they
+//! `vtwin merge DIR... --out DIR`: joins the shard folders of one `run`,
+//! `sweep` or `cohort` (the kind is read from their manifests) into the
+//! folder the unsharded command writes. The set is checked first
+//! (`crate::shard::check_set`: one scene, seed, K and total; every shard
+//! once; no gap, no overlap) and every file against its shard's manifest
+//! hashes. Run and sweep shards are joined in `merge_runs.rs`.
+//!
+//! Cohorts: joins cohort shards into the cohort they
 //! came from. The merged tables, data dictionary and scene copy are byte
 //! for byte what an unsharded `vtwin cohort` run writes; the RO-Crate
 //! records the merge (a `vtwin merge` action) and the manifest hashes all.
@@ -9,15 +16,16 @@ use crate::cohort::crate_meta::{self, CrateInfo, Property};
 use crate::cohort::merge;
 use crate::cohort::{CohortTables, crate_meta::FileEntry};
 use crate::cohort_files::{self, SCENE_COPY};
+use crate::shard::ShardKind;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct MergeArgs {
-    /// Shard folders written by `vtwin cohort --shard I/K` (any order; all
-    /// from the same scene, seed and cohort size, together covering every
-    /// patient exactly once).
+    /// Shard folders written by `vtwin run|sweep|cohort --shard I/K` (any
+    /// order; all from the same command, scene, seed, K and size, together
+    /// covering every member, design row or patient exactly once).
     #[arg(required = true, num_args = 1..)]
     pub dirs: Vec<PathBuf>,
     /// Output folder for the merged cohort. Refused if it exists, unless --force.
@@ -30,10 +38,35 @@ pub struct MergeArgs {
 
 pub fn run(args: &MergeArgs) -> Result<()> {
     let started = crate::manifest::now();
-    let mut folders = Vec::new();
+    let mut records = Vec::new();
+    for d in &args.dirs {
+        let path = d.join(crate::io::rundir::MANIFEST);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "reading {}: is {} a shard folder written by vtwin?",
+                path.display(),
+                d.display()
+            )
+        })?;
+        let manifest: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        records.push(crate::shard::read_record(d, &manifest)?);
+    }
+    let records = crate::shard::check_set(records)?;
     for d in &args.dirs {
         crate::io::rundir::verify_outputs(d)
             .with_context(|| format!("checking shard {} against its manifest", d.display()))?;
+    }
+    match records[0].kind {
+        ShardKind::Cohort => merge_cohort(args, started),
+        ShardKind::Run => super::merge_runs::merge_run(args, &records, started),
+        ShardKind::Sweep => super::merge_runs::merge_sweep(args, &records, started),
+    }
+}
+
+fn merge_cohort(args: &MergeArgs, started: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    let mut folders = Vec::new();
+    for d in &args.dirs {
         folders
             .push(cohort_files::read(d).with_context(|| format!("reading shard {}", d.display()))?);
     }

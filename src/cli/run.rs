@@ -56,6 +56,11 @@ pub struct RunArgs {
     /// step nor time). Default: the single-step kernel.
     #[arg(long, value_name = "K")]
     pub fused: Option<u32>,
+    /// Run only shard I of K (counted from 0) of the ensemble: members
+    /// ⌊N·I/K⌋ .. ⌊N·(I+1)/K⌋, with their global indices (member m's results
+    /// depend only on seed and m). Join the K shard folders with `vtwin merge`.
+    #[arg(long, value_name = "I/K")]
+    pub shard: Option<crate::shard::Shard>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -84,6 +89,7 @@ fn save_fields(
     state: &[f32],
     montage_members: u32,
     fmt: TableFormat,
+    montage: bool,
 ) -> Result<()> {
     let g = plan.model.grid();
     let (nx, ny) = (g.nx as usize, g.ny as usize);
@@ -93,16 +99,22 @@ fn save_fields(
         &[plan.members as usize, g.fields as usize, ny, nx],
         &fields,
     )?;
+    let agents = record::member_agents(plan, state);
+    if let Some(agents) = &agents {
+        dir.write_table(&record::agents_table(plan, agents), fmt)?;
+    }
+    if !montage {
+        return Ok(());
+    }
     let shown = (montage_members.max(1) as usize).min(plan.members as usize);
     let (n, len) = (g.sites(), g.len());
     let firsts: Vec<&[f32]> = (0..shown).map(|m| &fields[m * len..m * len + n]).collect();
     let cols = (shown as f64).sqrt().ceil() as usize;
     // About 256 pixels per panel (whole pixels per site).
     let scale = (256 / nx.max(ny)).max(1);
-    let (w, h, rgba) = match record::member_agents(plan, state) {
+    let (w, h, rgba) = match agents {
         None => crate::io::field_montage(&firsts, nx, ny, cols, scale),
         Some(agents) => {
-            dir.write_table(&record::agents_table(plan, &agents), fmt)?;
             let inv_dx = 1.0 / g.dx as f32;
             let discs: Vec<Vec<Disc>> = agents[..shown]
                 .iter()
@@ -135,17 +147,103 @@ fn save_fields(
     Ok(())
 }
 
+/// Adds `offset` to a table's `member` column: a shard's tables carry
+/// global member indices, so the merged tables equal the unsharded ones.
+pub fn shift_members(mut t: crate::table::Table, offset: i64) -> crate::table::Table {
+    if offset != 0 {
+        for c in t.columns.iter_mut().filter(|c| c.name == "member") {
+            if let crate::table::Values::I64(v) = &mut c.values {
+                for x in v.iter_mut().flatten() {
+                    *x += offset;
+                }
+            }
+        }
+    }
+    t
+}
+
+/// The plan of a run, or of shard I/K of it (members ⌊N·I/K⌋..⌊N·(I+1)/K⌋
+/// with `member_offset` = the first), and (shard, N) when sharded.
+fn freeze_shard(
+    scene: &Scene,
+    args: &RunArgs,
+) -> Result<(Plan, Option<(crate::shard::Shard, u64)>)> {
+    let Some(shard) = args.shard else {
+        let plan = super::freeze_plan(
+            scene,
+            args.members,
+            args.seed,
+            args.arm.as_deref(),
+            args.posterior.as_deref(),
+        )?;
+        return Ok((plan, None));
+    };
+    let n = args.members.unwrap_or(scene.file.ensemble.members);
+    if n == 0 {
+        anyhow::bail!("--members must be at least 1");
+    }
+    crate::limits::check_members("--members", n as u64).map_err(anyhow::Error::msg)?;
+    let range = shard.range(n as u64);
+    if range.is_empty() {
+        anyhow::bail!(
+            "--shard {}/{}: this shard holds none of the {n} members; use at most {n} shards",
+            shard.index,
+            shard.count
+        );
+    }
+    let save = args.save_fields || scene.file.output.save_fields;
+    let shown = (scene.file.output.montage_members.max(1) as u64).min(n as u64);
+    let first = shard_zero_end(shard, n as u64);
+    if save && first < shown {
+        anyhow::bail!(
+            "--shard {}/{} with --save-fields: shard 0 would hold {first} members but the \
+             montage shows the first {shown}; use at most {} shards or lower output.montage_members",
+            shard.index,
+            shard.count,
+            (n as u64 / shown).max(1)
+        );
+    }
+    let member_params = match args.posterior.as_deref() {
+        Some(dir) => {
+            let (_, post) = super::scene_posterior(dir, scene)?;
+            let seed = args.seed.unwrap_or(scene.file.ensemble.seed);
+            Some(
+                range
+                    .clone()
+                    .map(|m| post.draw_member(seed, m as u32))
+                    .collect(),
+            )
+        }
+        None => None,
+    };
+    let plan = Plan::freeze(
+        scene,
+        &crate::plan::PlanOptions {
+            members: Some((range.end - range.start) as u32),
+            seed: args.seed,
+            arm: args.arm.clone(),
+            member_params,
+            member_offset: range.start as u32,
+        },
+    )?;
+    Ok((plan, Some((shard, n as u64))))
+}
+
+/// End of shard 0's block of `n` members when split into `shard.count`.
+fn shard_zero_end(shard: crate::shard::Shard, n: u64) -> u64 {
+    crate::shard::Shard {
+        index: 0,
+        count: shard.count,
+    }
+    .range(n)
+    .end
+}
+
 /// Returns the process exit code.
 pub fn run(args: &RunArgs) -> Result<i32> {
     let started = crate::manifest::now();
     let scene = Scene::load(&args.scene)?;
-    let plan = super::freeze_plan(
-        &scene,
-        args.members,
-        args.seed,
-        args.arm.as_deref(),
-        args.posterior.as_deref(),
-    )?;
+    let (plan, shard) = freeze_shard(&scene, args)?;
     super::note_default_arm("run", &scene, args.arm.as_deref());
     let backend = args.engine.open()?;
     let out = args
@@ -187,12 +285,24 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     let rec = record::record(engine.as_mut(), &mut |s| bar.set_position(s))
         .context("simulation failed")?;
     bar.finish_and_clear();
-    dir.write_table(&params_table(&plan), fmt)?;
-    dir.write_table(&rec.observables_table(&plan), fmt)?;
-    dir.write_table(&rec.status_table(), fmt)?;
+    let offset = i64::from(plan.member_offset);
+    dir.write_table(&shift_members(params_table(&plan), offset), fmt)?;
+    dir.write_table(&shift_members(rec.observables_table(&plan), offset), fmt)?;
+    dir.write_table(&shift_members(rec.status_table(), offset), fmt)?;
     if args.save_fields || scene.file.output.save_fields {
         let state = engine.read_state()?;
-        save_fields(&dir, &plan, &state, scene.file.output.montage_members, fmt)?;
+        // A shard's montage would show its own first members: only shard 0
+        // (which `freeze_shard` checked holds every member the whole run's
+        // montage shows) draws it, so the merge can take it as it is.
+        let montage = shard.as_ref().is_none_or(|(s, _)| s.index == 0);
+        save_fields(
+            &dir,
+            &plan,
+            &state,
+            scene.file.output.montage_members,
+            fmt,
+            montage,
+        )?;
     }
     let failed = rec.failed();
     let descr: Vec<serde_json::Value> = plan
@@ -214,6 +324,12 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             "observables": descr,
             "posterior": args.posterior.as_ref().map(|p| p.display().to_string()),
             "kernel": engine.kernel_note(),
+            "shard": shard.as_ref().map(|(s, total)| crate::shard::manifest_json(
+                crate::shard::ShardKind::Run,
+                *s,
+                &(plan.member_offset as u64..plan.member_offset as u64 + plan.members as u64),
+                *total,
+            )),
         }),
     );
     let final_dir = dir.finish(manifest)?;

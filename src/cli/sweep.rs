@@ -87,6 +87,13 @@ pub struct SweepArgs {
     /// Confidence level of the intervals.
     #[arg(long, default_value_t = 0.95)]
     pub conf_level: f64,
+    /// Run only shard I of K (counted from 0) of the design rows: rows
+    /// ⌊R·I/K⌋ .. ⌊R·(I+1)/K⌋ as members with their global indices. A shard
+    /// writes design.csv, outputs.csv and params.toml for its rows, no
+    /// indices: `vtwin merge` joins the K shards and computes the indices
+    /// from all rows.
+    #[arg(long, value_name = "I/K")]
+    pub shard: Option<crate::shard::Shard>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -128,14 +135,25 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         anyhow::anyhow!("{from}: {e}")
     })?;
     super::note_default_arm("sweep", &scene, args.arm.as_deref());
+    let rows = design.values.len() as u64;
+    let range = match args.shard {
+        Some(s) => s.range(rows),
+        None => 0..rows,
+    };
+    if range.is_empty() {
+        bail!(
+            "--shard: this shard holds none of the design's {rows} rows; use at most {rows} shards"
+        );
+    }
+    let (lo, hi) = (range.start as usize, range.end as usize);
     let plan = Plan::freeze(
         &scene,
         &PlanOptions {
             members: None,
             seed: Some(seed),
             arm: args.arm.clone(),
-            member_params: Some(design.values.clone()),
-            ..Default::default()
+            member_params: Some(design.values[lo..hi].to_vec()),
+            member_offset: lo as u32,
         },
     )?;
     let specs = sweep::summary_specs(&plan, &args.outputs, &thresholds)?;
@@ -203,61 +221,40 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         seed,
         conf_level: args.conf_level,
     };
-    let analysis = analysis::analyse(
-        &design,
-        &param_names,
-        &out_names,
-        &summaries,
-        &failed,
-        levels,
-        &bootstrap,
-    )?;
-
-    let mut design_table =
-        Table::new("design").with_i64("member", (0..plan.members as i64).collect::<Vec<_>>());
-    design_table.columns.extend(design.to_table(&block).columns);
-    dir.write_table(&design_table, TableFormat::Csv)?;
+    let offset = lo as i64;
+    let mut part =
+        Table::new("design").with_i64("member", (lo as i64..hi as i64).collect::<Vec<_>>());
+    let shard_design = design::Design {
+        unit: Vec::new(),
+        values: design.values[lo..hi].to_vec(),
+        method: design.method,
+        base_n: design.base_n,
+        second_order: design.second_order,
+    };
+    part.columns.extend(shard_design.to_table(&block).columns);
+    dir.write_table(&part, TableFormat::Csv)?;
     dir.write_table(
-        &outputs_table(&rec, &out_names, &summaries),
+        &super::run::shift_members(outputs_table(&rec, &out_names, &summaries), offset),
         TableFormat::Csv,
     )?;
     dir.write_bytes(
         "params.toml",
         crate::params_file::write_param_file(&block).as_bytes(),
     )?;
-    let mut skipped = vec![];
-    let mut groups = serde_json::Value::Null;
-    if let Some(a) = &analysis {
-        dir.write_table(&a.table, TableFormat::Csv)?;
-        if let Some(s2) = &a.s2 {
-            dir.write_table(s2, TableFormat::Csv)?;
-        }
-        for (o, why) in &a.skipped {
-            eprintln!(
-                "vtwin sweep: output {o} left out of {}.csv: {why}",
-                a.table.name
-            );
-        }
-        if a.groups_dropped > 0 {
-            eprintln!(
-                "vtwin sweep: indices use {} of {} {} (dropped {} holding failed members)",
-                a.groups_used,
-                a.groups_used + a.groups_dropped,
-                if design.method == DesignMethod::Morris {
-                    "trajectories"
-                } else {
-                    "base rows"
-                },
-                a.groups_dropped
-            );
-        }
-        skipped = a
-            .skipped
-            .iter()
-            .map(|(o, r)| serde_json::json!({"output": o, "reason": r}))
-            .collect();
-        groups = serde_json::json!({"used": a.groups_used, "dropped": a.groups_dropped});
-    }
+    let (skipped, groups) = match args.shard {
+        // A shard analyses nothing: indices need every row (`vtwin merge`).
+        Some(_) => (vec![], serde_json::Value::Null),
+        None => write_analysis(
+            &dir,
+            &design,
+            &param_names,
+            &out_names,
+            &summaries,
+            &failed,
+            levels,
+            &bootstrap,
+        )?,
+    };
     let outputs: Vec<serde_json::Value> = specs
         .iter()
         .map(|s| {
@@ -292,6 +289,9 @@ pub fn run(args: &SweepArgs) -> Result<()> {
                 "skipped_outputs": skipped,
                 "bootstrap": {"resamples": args.resamples, "conf_level": args.conf_level, "seed": seed},
             },
+            "shard": args.shard.map(|s| crate::shard::manifest_json(
+                crate::shard::ShardKind::Sweep, s, &range, rows,
+            )),
         }),
     );
     let final_dir = dir.finish(manifest)?;
@@ -302,8 +302,72 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         n_failed,
         final_dir.display()
     );
-    super::report::print_summary("sweep", &final_dir);
+    if args.shard.is_none() {
+        super::report::print_summary("sweep", &final_dir);
+    }
     Ok(())
+}
+
+/// Sensitivity indices of a whole design (Saltelli: `indices.csv`, and
+/// `indices_s2.csv` with second-order rows; Morris: `morris.csv`; nothing
+/// for other designs) written into `dir`, with the notices a user owes.
+/// Returns the manifest's `skipped_outputs` and `groups` records. Shared by
+/// `vtwin sweep` and `vtwin merge` of sweep shards, so both write the same
+/// bytes.
+#[allow(clippy::too_many_arguments)]
+pub fn write_analysis(
+    dir: &crate::io::RunDir,
+    design: &design::Design,
+    param_names: &[String],
+    out_names: &[String],
+    summaries: &[Vec<Option<f64>>],
+    failed: &[bool],
+    levels: u32,
+    bootstrap: &Bootstrap,
+) -> Result<(Vec<serde_json::Value>, serde_json::Value)> {
+    let analysis = analysis::analyse(
+        design,
+        param_names,
+        out_names,
+        summaries,
+        failed,
+        levels,
+        bootstrap,
+    )?;
+    let mut skipped = vec![];
+    let mut groups = serde_json::Value::Null;
+    if let Some(a) = &analysis {
+        dir.write_table(&a.table, TableFormat::Csv)?;
+        if let Some(s2) = &a.s2 {
+            dir.write_table(s2, TableFormat::Csv)?;
+        }
+        for (o, why) in &a.skipped {
+            eprintln!(
+                "vtwin sweep: output {o} left out of {}.csv: {why}",
+                a.table.name
+            );
+        }
+        if a.groups_dropped > 0 {
+            eprintln!(
+                "vtwin sweep: indices use {} of {} {} (dropped {} holding failed members)",
+                a.groups_used,
+                a.groups_used + a.groups_dropped,
+                if design.method == DesignMethod::Morris {
+                    "trajectories"
+                } else {
+                    "base rows"
+                },
+                a.groups_dropped
+            );
+        }
+        skipped = a
+            .skipped
+            .iter()
+            .map(|(o, r)| serde_json::json!({"output": o, "reason": r}))
+            .collect();
+        groups = serde_json::json!({"used": a.groups_used, "dropped": a.groups_dropped});
+    }
+    Ok((skipped, groups))
 }
 
 /// member, status, then one column per summary.
