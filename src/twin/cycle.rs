@@ -372,7 +372,7 @@ impl Assimilator {
             resampled: report.resampled,
             chi2,
             form: report.form,
-            application: (ens.engine.backend() == "gpu").then(|| Application {
+            application: (ens.engine.backend() == "gpu").then_some(Application {
                 on_device: false,
                 state_read_back: read_back,
             }),
