@@ -272,7 +272,8 @@ fn device_moments_match_cpu_twin() {
 /// the transforms are applied on the device (`metrics.json`'s
 /// `transform_application`: states read back only at the two cycles with
 /// field observations), and the analysis RMSE, free-run RMSE and posterior
-/// means agree with the CPU twin to 1e-3 relative: both start from the
+/// means agree with the CPU twin to 1e-4 relative (as tests/twin_gpu.rs's
+/// tissue twin; 2e-7 measured on lavapipe): both start from the
 /// same ensemble and observations, the forward kernels differ by fused
 /// multiply-adds, and the device applies each analysis in f32 (relative
 /// rounding ~N ε ≈ 3e-6 per analysis) where the host works in f64; four
@@ -306,7 +307,7 @@ fn gpu_twin_applies_on_device_and_agrees_with_cpu() {
     let close = |a: f64, b: f64, what: &str| {
         println!("{what}: gpu {a}, cpu {b}");
         assert!(
-            (a - b).abs() <= 1e-3 * b.abs().max(1e-12),
+            (a - b).abs() <= 1e-4 * b.abs().max(1e-12),
             "{what}: gpu {a}, cpu {b}"
         );
     };
