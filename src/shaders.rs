@@ -62,6 +62,7 @@ const FILES: &[(&str, &str)] = &[
         "lorenz/l63.wgsl",
         include_str!("../shaders/lorenz/l63.wgsl"),
     ),
+    ("assim/mix.wgsl", include_str!("../shaders/assim/mix.wgsl")),
     (
         "tests/philox_kat.wgsl",
         include_str!("../shaders/tests/philox_kat.wgsl"),
@@ -228,6 +229,12 @@ mod tests {
         let src =
             compose("//#include \"shared/philox.wgsl\"\n//#include \"tests/philox_kat.wgsl\"\n");
         validate("tests.philox_kat", &src).unwrap();
+    }
+
+    #[test]
+    fn mix_kernel_validates() {
+        let src = compose("//#include \"rd/flush.wgsl\"\n//#include \"assim/mix.wgsl\"\n");
+        validate("assim.mix", &src).unwrap();
     }
 
     #[test]

@@ -97,6 +97,18 @@ impl DaOptions {
     }
 }
 
+impl DaOptions {
+    /// The same closed loop without the analysis sweeps.
+    pub fn closed_loop_only(self) -> Self {
+        DaOptions {
+            members: vec![],
+            pf_extra: vec![],
+            obs: vec![],
+            ..self
+        }
+    }
+}
+
 /// Site (cell centre, cell units) of state value `i`.
 fn cell(i: usize) -> Site {
     Site::At([(i % GRID) as f64 + 0.5, (i / GRID) as f64 + 0.5])
@@ -217,8 +229,24 @@ fn closed_loop(backend: &Backend, n: u32, repeats: u32) -> Result<CaseResult, Be
             .map_err(|e| BenchError::Invalid(format!("closed loop: {e}")))?;
         runs.push(t0.elapsed().as_secs_f64());
         if let Some(s) = &out.scores {
+            // Where the transforms were applied (GPU backend only).
+            let apps: Vec<_> = out
+                .cycles
+                .iter()
+                .filter_map(|c| c.analysis.application.as_ref())
+                .collect();
+            let applied = if apps.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; transforms on the device {}/{}, states read back at {}",
+                    apps.iter().filter(|a| a.on_device).count(),
+                    apps.len(),
+                    apps.iter().filter(|a| a.state_read_back.is_some()).count()
+                )
+            };
             note = format!(
-                "tumour_twin_52w end to end: {} analyses + 3-arm forecast; rmse_analysis {:.4}, rmse_free {:.4}",
+                "tumour_twin_52w end to end: {} analyses + 3-arm forecast; rmse_analysis {:.4}, rmse_free {:.4}{applied}",
                 out.cycles.len(),
                 s.rmse_analysis,
                 s.rmse_free

@@ -83,6 +83,11 @@ pub struct BenchArgs {
     /// (docs/performance.md says why), so there is nothing to skip.
     #[arg(long)]
     pub no_f16: bool,
+    /// da suite: run only the closed-loop row (`tumour_twin_52w` end to
+    /// end at the largest --members, default 1000), not the analysis
+    /// sweeps.
+    #[arg(long)]
+    pub da_loop_only: bool,
     /// Side of the one-member rd case (`single-member`; 0 skips it).
     #[arg(long, default_value_t = 512)]
     pub single_grid: u32,
@@ -206,7 +211,10 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         unavailable.extend(skipped);
     }
     if wants(Suite::Da) {
-        let o = crate::bench::da::DaOptions::from_members(&a.members, a.repeats);
+        let mut o = crate::bench::da::DaOptions::from_members(&a.members, a.repeats);
+        if a.da_loop_only {
+            o = o.closed_loop_only();
+        }
         results.extend(crate::bench::da::suite(&backend, &o, &mut log)?);
     }
     let report = Report {

@@ -7,6 +7,7 @@
 //! `crate::gpu`).
 
 pub mod cpu;
+pub mod mix;
 
 use crate::plan::Plan;
 use std::fmt;
@@ -136,6 +137,43 @@ pub trait Engine {
     /// Member i takes the state, parameters and status of member `src[i]`
     /// (particle resampling, forking arms).
     fn copy_members(&mut self, src: &[u32]) -> Result<(), EngineError>;
+
+    /// Applies an ensemble-space transform to the member states
+    /// (`mix::MemberMix`; failed members excluded and left as they are).
+    /// This default reads the states back, applies the f32 CPU twin
+    /// (`mix::apply_f32`) and writes them again; the GPU engine runs
+    /// `shaders/assim/mix.wgsl` on the device instead. The outcome says
+    /// whether states were read back, and why.
+    fn mix_members(&mut self, m: &mix::MemberMix) -> Result<mix::MixOutcome, EngineError> {
+        let status = self.status()?;
+        let n = self.plan().model.state_len();
+        let mut state = self.read_state()?;
+        mix::apply_f32(&mut state, n, &status, m)?;
+        self.write_state(&state)?;
+        Ok(mix::MixOutcome::on_host(format!(
+            "the {} backend holds states on the host",
+            self.backend()
+        )))
+    }
+
+    /// Per-word mean and variance (divisor n − 1) of the ok members' states
+    /// over `words`, in f32 (`mix::moments`; on the GPU, computed on the
+    /// device so the states stay there).
+    fn state_moments(
+        &mut self,
+        words: std::ops::Range<usize>,
+    ) -> Result<(Vec<f32>, Vec<f32>), EngineError> {
+        let n = self.plan().model.state_len();
+        if words.start > words.end || words.end > n {
+            return Err(EngineError::Invalid(format!(
+                "state_moments: words {}..{} outside the state's {n}",
+                words.start, words.end
+            )));
+        }
+        let status = self.status()?;
+        let state = self.read_state()?;
+        Ok(mix::moments(&state, n, &status, words))
+    }
 }
 
 impl fmt::Debug for dyn Engine {

@@ -13,7 +13,9 @@ use super::autotune::{self, Chosen, KernelChoice};
 use super::context::GpuContext;
 use super::fused::FusedStepper;
 use super::layout::StepUniform;
+use super::mix::{MixBatch, Mixer};
 use super::timing::PassTimer;
+use crate::engine::mix::{self, MemberMix, MixOutcome};
 use crate::engine::{Engine, EngineError, MemberStatus, ObsFrame, check_len};
 use crate::model::{KernelConfig, TunedProgram};
 use crate::observe::observe_wgsl;
@@ -62,6 +64,8 @@ pub struct GpuEngine {
     step: u64,
     state_len: usize,
     n_obs: usize,
+    /// The analysis-transform kernel, built on first use.
+    mixer: Option<Mixer>,
 }
 
 fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
@@ -436,6 +440,7 @@ impl GpuEngine {
             step: 0,
             state_len,
             n_obs,
+            mixer: None,
         };
         if want_tune {
             // An explicit `tune` only reports; an automatic one is cached.
@@ -621,6 +626,30 @@ impl GpuEngine {
             out.extend(self.ctx.read_buffer(buf, 0, size, what)?);
         }
         Ok(out)
+    }
+
+    /// The mix kernel's view of every batch: current state in, spare
+    /// ping-pong buffer out.
+    fn mix_batches(&self) -> Vec<MixBatch<'_>> {
+        self.batches
+            .iter()
+            .map(|b| MixBatch {
+                offset: b.offset,
+                members: b.members,
+                src: &b.state[self.cur],
+                dst: &b.state[1 - self.cur],
+                status: &b.status,
+            })
+            .collect()
+    }
+
+    fn mixer(&mut self) -> Result<&Mixer, EngineError> {
+        if self.mixer.is_none() {
+            self.mixer = Some(Mixer::new(&self.ctx)?);
+        }
+        self.mixer
+            .as_ref()
+            .ok_or_else(|| EngineError::Invalid("mix kernel".into()))
     }
 
     fn member_slices<'a, T: bytemuck::Pod>(
@@ -884,5 +913,57 @@ impl Engine for GpuEngine {
                 .write_buffer(&b.status, 0, bytemuck::cast_slice(d));
         }
         self.ctx.check("copy members")
+    }
+
+    fn mix_members(&mut self, mx: &MemberMix) -> Result<MixOutcome, EngineError> {
+        mx.check(self.members(), self.state_len)?;
+        if let Some(why) = Mixer::unfit(&self.ctx, mx) {
+            // Host application, as the trait's default does.
+            let status = self.status()?;
+            let mut state = self.read_state()?;
+            mix::apply_f32(&mut state, self.state_len, &status, mx)?;
+            self.write_state(&state)?;
+            return Ok(MixOutcome::on_host(why));
+        }
+        let status = self.status()?;
+        let (n_ok, inv_n, _) = mix::scales(&status);
+        if n_ok == 0 {
+            return Ok(MixOutcome::on_device());
+        }
+        self.mixer()?;
+        let mixer = self
+            .mixer
+            .as_ref()
+            .ok_or_else(|| EngineError::Invalid("mix kernel".into()))?;
+        mixer.apply(&self.ctx, &self.mix_batches(), self.state_len, mx, inv_n)?;
+        self.cur = 1 - self.cur;
+        Ok(MixOutcome::on_device())
+    }
+
+    fn state_moments(
+        &mut self,
+        words: std::ops::Range<usize>,
+    ) -> Result<(Vec<f32>, Vec<f32>), EngineError> {
+        if words.start > words.end || words.end > self.state_len {
+            return Err(EngineError::Invalid(format!(
+                "state_moments: words {}..{} outside the state's {}",
+                words.start, words.end, self.state_len
+            )));
+        }
+        let status = self.status()?;
+        let (_, inv_n, inv_dof) = mix::scales(&status);
+        self.mixer()?;
+        let mixer = self
+            .mixer
+            .as_ref()
+            .ok_or_else(|| EngineError::Invalid("mix kernel".into()))?;
+        mixer.moments(
+            &self.ctx,
+            &self.mix_batches(),
+            self.state_len,
+            words,
+            inv_n,
+            inv_dof,
+        )
     }
 }

@@ -2,7 +2,8 @@
 //! (`context`), the GPU engine (`engine`), the temporally blocked step
 //! (`fused`), the per-adapter kernel shape (`autotune`), timestamp timing
 //! (`timing`), a copy kernel's bandwidth (`copy`), the on-disk pipeline
-//! cache (`pipeline_cache`), host mirrors of WGSL structs (`layout`), the RNG
+//! cache (`pipeline_cache`), host mirrors of WGSL structs (`layout`), analysis transforms applied on
+//! the device (`mix`), the RNG
 //! known-answer kernel (`kat`). No
 //! other module imports wgpu.
 
@@ -13,6 +14,7 @@ pub mod engine;
 pub mod fused;
 pub mod kat;
 pub mod layout;
+pub mod mix;
 pub mod pipeline_cache;
 pub mod timing;
 

@@ -14,16 +14,17 @@ use rand::rngs::StdRng;
 
 use super::ensemble::Ensemble;
 use super::error::TwinError;
-use super::obs::{self, ObsItem};
+use super::obs::{self, ObsItem, Operator};
 use super::scores;
 use super::setup::Setup;
 use crate::assim::joint::JointLayout;
 use crate::assim::stats::weighted_mean_var;
 use crate::assim::testbed::stream;
 use crate::assim::{
-    AnalysisForm, Domain, Filter, FilterConfig, GaspariCohn, LetkfConfig, Method, ObsBatch,
-    PfConfig, Site, Transform,
+    AnalysisForm, AnomalyWeights, Domain, EnsembleTransform, Filter, FilterConfig, GaspariCohn,
+    LetkfConfig, Method, ObsBatch, PfConfig, Site, Transform,
 };
+use crate::engine::mix::{MemberMix, MixWeights};
 use crate::scene::MethodName;
 
 /// Ensemble summary at one time.
@@ -57,6 +58,19 @@ pub struct Analysis {
     pub chi2: f64,
     /// The algebra the filter used (recorded in `metrics.json`).
     pub form: AnalysisForm,
+    /// Where the transform was applied, on an engine whose states live on a
+    /// device (`None`: a host engine, where it always is on the host).
+    pub application: Option<Application>,
+}
+
+/// Where one analysis applied its transform on a device engine, and why the
+/// states were read back to the host when they were (`metrics.json`'s
+/// `transform_application`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Application {
+    pub on_device: bool,
+    /// Why the member states were read back, if they were.
+    pub state_read_back: Option<String>,
 }
 
 pub struct Assimilator {
@@ -192,11 +206,51 @@ impl Assimilator {
                 time,
             });
         }
-        let e_f = ens.state()?;
+        // On a device engine, global transforms (EnKF, ETKF) of continuous
+        // states are applied where the states live; they are read back only
+        // for what the host needs (docs/assimilation.md).
+        let device = ens.engine.backend() == "gpu"
+            && ens.engine.plan().model.continuous_state()
+            && matches!(
+                self.filter.config().method,
+                Method::EnKF | Method::Etkf { .. }
+            );
+        let mut read_back: Option<String> = if !device && ens.engine.backend() == "gpu" {
+            Some(
+                match self.filter.config().method {
+                    Method::Letkf(_) => "LETKF: one transform per state word, applied on the host",
+                    Method::Pf(_) => "particle filter: jitter applied on the host",
+                    _ => "agent-based state: members are copied whole on the host's plan",
+                }
+                .to_string(),
+            )
+        } else {
+            None
+        };
+        let field_ops = items
+            .iter()
+            .any(|it| matches!(it.op, Operator::Field { .. }));
+        let mut e_f = None;
+        if !device || field_ops {
+            if device {
+                read_back = Some("field observation operators need the states".to_string());
+            }
+            e_f = Some(ens.state()?);
+        }
         let p_all = ens.params()?;
         let w_f = self.weights(n);
-        let forecast = self.snapshot(ens, &e_f, &frame, &p_all, &w_f);
-        let mut hx = obs::apply(items, &frame, ens.n_ops(), &e_f, self.sites);
+        let forecast = match &e_f {
+            Some(e) => self.snapshot(ens, e, &frame, &p_all, &w_f),
+            None => self.device_snapshot(ens, &frame, &p_all, &w_f)?,
+        };
+        let no_state = DMatrix::zeros(0, n);
+        let mut hx = obs::apply(
+            items,
+            &frame,
+            ens.n_ops(),
+            e_f.as_ref().unwrap_or(&no_state),
+            self.sites,
+        );
         let mut y = y.clone();
         let mut r = DVector::from_iterator(items.len(), items.iter().map(|it| it.sd * it.sd));
         for (k, it) in items.iter().enumerate().filter(|(_, it)| it.log) {
@@ -218,6 +272,50 @@ impl Assimilator {
             source,
         };
         let report = self.filter.plan(&batch, &mut self.rng).map_err(fail)?;
+        if device && let Transform::Global(t) = &report.transform {
+            let mx = self.member_mix(t, ens.n_state());
+            let outcome = ens.engine.mix_members(&mx)?;
+            let mut p_new = p_all.clone();
+            if !self.est.is_empty() {
+                // Parameters are small: the same transform on the host.
+                let pl = JointLayout {
+                    n_state: 0,
+                    scales: self.layout.scales.clone(),
+                };
+                let p_est = p_all.select_rows(self.est.iter());
+                let mut z = pl.augment(&DMatrix::zeros(0, n), &p_est).map_err(fail)?;
+                t.apply(&mut z).map_err(fail)?;
+                let (_, p_est_new) = pl.split(&z).map_err(fail)?;
+                for (k, &j) in self.est.iter().enumerate() {
+                    p_new.set_row(j, &p_est_new.row(k));
+                }
+                ens.write_params(&p_new)?;
+            }
+            if outcome.read_back {
+                read_back = outcome.reason;
+            }
+            let frame_a = ens.frame()?;
+            let analysis = self.device_snapshot(ens, &frame_a, &p_new, &scores::equal(n))?;
+            return Ok(Analysis {
+                forecast,
+                analysis,
+                ess: report.ess,
+                resampled: report.resampled,
+                chi2,
+                form: report.form,
+                application: Some(Application {
+                    on_device: !outcome.read_back,
+                    state_read_back: read_back,
+                }),
+            });
+        }
+        let e_f = match e_f {
+            Some(e) => e,
+            None => {
+                read_back = Some("the filter returned no global transform".to_string());
+                ens.state()?
+            }
+        };
         let p_est = p_all.select_rows(self.est.iter());
         let mut z = self.layout.augment(&e_f, &p_est).map_err(fail)?;
         let mut p_new = p_all.clone();
@@ -274,7 +372,59 @@ impl Assimilator {
             resampled: report.resampled,
             chi2,
             form: report.form,
+            application: (ens.engine.backend() == "gpu").then_some(Application {
+                on_device: false,
+                state_read_back: read_back,
+            }),
         })
+    }
+
+    /// A snapshot whose state moments the engine computes where the states
+    /// live (f32, members in order), so they are not read back.
+    fn device_snapshot(
+        &self,
+        ens: &mut Ensemble,
+        frame: &[f32],
+        params: &DMatrix<f64>,
+        w: &[f64],
+    ) -> Result<Snapshot, TwinError> {
+        let (mean, var) = ens.engine.state_moments(0..ens.n_state())?;
+        let empty = DMatrix::zeros(0, ens.members());
+        let mut s = self.snapshot(ens, &empty, frame, params, w);
+        s.state_mean = DVector::from_iterator(mean.len(), mean.iter().map(|&v| v as f64));
+        s.state_var = DVector::from_iterator(var.len(), var.iter().map(|&v| v as f64));
+        Ok(s)
+    }
+
+    /// The engine's description of a global transform on the whole state,
+    /// with the scene's clamps as per-word bounds.
+    fn member_mix(&self, t: &EnsembleTransform, n_state: usize) -> MemberMix {
+        let n = t.members();
+        let anomaly = match &t.anomaly {
+            AnomalyWeights::Dense(w) => MixWeights::Dense(w.as_slice().to_vec()),
+            AnomalyWeights::LowRank { scale, left, right } => MixWeights::LowRank {
+                scale: *scale,
+                rank: left.ncols(),
+                left: left.as_slice().to_vec(),
+                right: right.as_slice().to_vec(),
+            },
+        };
+        let mut bounds = Vec::new();
+        if !self.clamp.is_empty() {
+            bounds = vec![(f32::MIN, f32::MAX); n_state];
+            for &(f, lo, hi) in &self.clamp {
+                for b in &mut bounds[f * self.sites..(f + 1) * self.sites] {
+                    *b = (b.0.max(lo as f32), b.1.min(hi as f32));
+                }
+            }
+        }
+        debug_assert_eq!(t.w.len(), n);
+        MemberMix {
+            words: 0..n_state,
+            w: t.w.as_slice().to_vec(),
+            anomaly,
+            bounds,
+        }
     }
 
     fn clamp_state(&self, state: &mut DMatrix<f64>) {

@@ -161,15 +161,29 @@ pub fn run(
                 it.value = Some(v + it.sd * std_normal(&mut obs_rng));
             }
             truth_obs = Some(tf[..r.truth.n_ops()].iter().map(|&v| v as f64).collect());
-            let fs = r.free.state()?;
-            if fs.iter().any(|v| !v.is_finite()) {
-                return Err(TwinError::NonFinite {
-                    what: "the free run",
-                    cycle,
-                    time: ot.time,
-                });
+            let free_non_finite = TwinError::NonFinite {
+                what: "the free run",
+                cycle,
+                time: ot.time,
+            };
+            if r.free.engine.backend() == "gpu" {
+                // Its mean from the device: the free run's states stay there.
+                let ff = r.free.frame()?;
+                if r.free.frame_has_non_finite(&ff) {
+                    return Err(free_non_finite);
+                }
+                let (mean, _) = r.free.engine.state_moments(0..r.free.n_state())?;
+                free_mean = Some(DVector::from_iterator(
+                    mean.len(),
+                    mean.iter().map(|&v| v as f64),
+                ));
+            } else {
+                let fs = r.free.state()?;
+                if fs.iter().any(|v| !v.is_finite()) {
+                    return Err(free_non_finite);
+                }
+                free_mean = Some(fs.column_mean());
             }
-            free_mean = Some(fs.column_mean());
             truth_state = Some(ts.column(0).into_owned());
         }
         let y = DVector::from_iterator(

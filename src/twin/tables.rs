@@ -462,6 +462,32 @@ fn analysis_forms(out: &RunOutput) -> Value {
     json!(counts)
 }
 
+/// Where the analyses applied their transforms on a device engine, and why
+/// states were read back (`{"device": k, "host": j, "state_read_back":
+/// {reason: count}}`); `None` on a host engine.
+fn transform_application(out: &RunOutput) -> Option<Value> {
+    let apps: Vec<_> = out
+        .cycles
+        .iter()
+        .filter_map(|c| c.analysis.application.as_ref())
+        .collect();
+    if apps.is_empty() {
+        return None;
+    }
+    let device = apps.iter().filter(|a| a.on_device).count();
+    let mut reasons = std::collections::BTreeMap::new();
+    for a in &apps {
+        if let Some(r) = &a.state_read_back {
+            *reasons.entry(r.clone()).or_insert(0u64) += 1;
+        }
+    }
+    Some(json!({
+        "device": device,
+        "host": apps.len() - device,
+        "state_read_back": reasons,
+    }))
+}
+
 /// Settings and scores: `metrics.json` of a twin (scores present) or the
 /// run summary of an assimilation.
 pub fn metrics(setup: &Setup, out: &RunOutput, extra: Map<String, Value>) -> Value {
@@ -488,6 +514,9 @@ pub fn metrics(setup: &Setup, out: &RunOutput, extra: Map<String, Value>) -> Val
         obj.insert("rmse_free".into(), json!(s.rmse_free));
         obj.insert("scored_cycles".into(), json!(s.scored_cycles));
         obj.insert("resamplings".into(), json!(s.resamplings));
+    }
+    if let (Some(a), Some(obj)) = (transform_application(out), m.as_object_mut()) {
+        obj.insert("transform_application".into(), a);
     }
     if let Some(obj) = m.as_object_mut() {
         obj.extend(extra);
