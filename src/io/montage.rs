@@ -525,11 +525,19 @@ pub fn annotated_montage(panels: &[Panel], style: &MontageStyle) -> (MontageLayo
         draw_text(&mut rgba, width, all, vx, y, &text, t, TEXT_COLOUR);
     }
     for (i, (colour, name)) in style.legend.iter().enumerate() {
+        // A swatch with a light 1-px frame, so that dark colours show on
+        // the dark background.
         let y = b.y + b.h + 4 * t + i * 10 * t;
-        for j in 0..8 * t {
+        let side = 8 * t;
+        for j in 0..side {
             let start = ((y + j) * width + b.x) * 4;
-            for pixel in rgba[start..start + 8 * t * 4].chunks_exact_mut(4) {
-                pixel.copy_from_slice(&[colour[0], colour[1], colour[2], 255]);
+            for (i, pixel) in rgba[start..start + side * 4]
+                .chunks_exact_mut(4)
+                .enumerate()
+            {
+                let edge = i == 0 || j == 0 || i == side - 1 || j == side - 1;
+                let c = if edge { TEXT_COLOUR } else { *colour };
+                pixel.copy_from_slice(&[c[0], c[1], c[2], 255]);
             }
         }
         draw_text(&mut rgba, width, all, b.x + 10 * t, y, name, t, TEXT_COLOUR);
@@ -783,9 +791,10 @@ mod tests {
         assert!(dist(column[0], crate::io::colormap(1.0)) <= 16);
         assert!(dist(column[b.h - 1], crate::io::colormap(0.0)) <= 16);
         assert!(luminance(column[0]) > 10.0 * luminance(column[b.h - 1]));
-        // The legend swatch lies under the bar, inside the picture.
+        // The legend swatch lies under the bar, inside the picture, framed.
         let y = b.y + b.h + 4 * lay.text;
         assert_eq!(pixel(&lay, &px, b.x + 1, y + 1), LIVE_TUMOUR);
+        assert_eq!(pixel(&lay, &px, b.x, y), TEXT_COLOUR);
         assert!(y + 8 * lay.text <= lay.height);
     }
 
