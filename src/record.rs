@@ -34,13 +34,16 @@ pub fn record(
     record_with(engine, progress, &mut |_, _, _| Ok(()))
 }
 
+/// What [`record_with`] calls after each observation.
+pub type AtObservation<'a, E> = dyn FnMut(&mut dyn Engine, usize, u64) -> Result<(), E> + 'a;
+
 /// [`record`], calling `at_observation(engine, k, step)` after the k-th
 /// observation (step `step`) has been taken, e.g. to save snapshots of the
 /// state (`run --save-fields --every K`).
 pub fn record_with<E: From<EngineError>>(
     engine: &mut dyn Engine,
     progress: &mut dyn FnMut(u64),
-    at_observation: &mut dyn FnMut(&mut dyn Engine, usize, u64) -> Result<(), E>,
+    at_observation: &mut AtObservation<'_, E>,
 ) -> Result<Recording, E> {
     let plan = engine.plan().clone();
     let mut steps = Vec::new();

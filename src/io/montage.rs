@@ -773,9 +773,9 @@ mod tests {
         let column: Vec<[u8; 3]> = (0..b.h)
             .map(|j| pixel(&lay, &px, b.x + b.w / 2, b.y + j))
             .collect();
-        for j in 0..b.h {
+        for (j, c) in column.iter().enumerate() {
             for i in 0..b.w {
-                assert_eq!(pixel(&lay, &px, b.x + i, b.y + j), column[j]);
+                assert_eq!(pixel(&lay, &px, b.x + i, b.y + j), *c);
             }
         }
         for w in column.windows(2) {
