@@ -31,16 +31,31 @@ pub fn record(
     engine: &mut dyn Engine,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Recording, EngineError> {
+    record_with(engine, progress, &mut |_, _, _| Ok(()))
+}
+
+/// What [`record_with`] calls after each observation.
+pub type AtObservation<'a, E> = dyn FnMut(&mut dyn Engine, usize, u64) -> Result<(), E> + 'a;
+
+/// [`record`], calling `at_observation(engine, k, step)` after the k-th
+/// observation (step `step`) has been taken, e.g. to save snapshots of the
+/// state (`run --save-fields --every K`).
+pub fn record_with<E: From<EngineError>>(
+    engine: &mut dyn Engine,
+    progress: &mut dyn FnMut(u64),
+    at_observation: &mut AtObservation<'_, E>,
+) -> Result<Recording, E> {
     let plan = engine.plan().clone();
     let mut steps = Vec::new();
     let mut frames = Vec::new();
-    for s in plan.observation_steps() {
+    for (k, s) in plan.observation_steps().into_iter().enumerate() {
         if s < engine.step() {
             continue;
         }
         engine.advance(s - engine.step())?;
         frames.push(engine.observe()?);
         steps.push(s);
+        at_observation(engine, k, s)?;
         progress(s);
     }
     let status = engine.status()?;
@@ -52,6 +67,20 @@ pub fn record(
         status,
         n_ops: plan.observables.ops.len(),
     })
+}
+
+/// The observations (indices into `Plan::observation_steps`, `count` of
+/// them) at which `--save-fields --every K` saves a snapshot: the first,
+/// every K-th after it, and the last (the final state), each once.
+pub fn snapshot_indices(count: usize, every: usize) -> Vec<usize> {
+    if count == 0 {
+        return vec![];
+    }
+    let mut v: Vec<usize> = (0..count).step_by(every.max(1)).collect();
+    if v.last() != Some(&(count - 1)) {
+        v.push(count - 1);
+    }
+    v
 }
 
 impl Recording {
@@ -233,4 +262,21 @@ pub fn agents_table(plan: &Plan, agents: &[Vec<AgentRow>]) -> Table {
         .push_column("type", Values::Str(kind))
         .push_column("state", Values::Str(state));
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snapshot_indices;
+
+    /// 11 observations (steps 0, 10, …, 100) every 5: steps 0, 50 and 100;
+    /// every 4: 0, 40, 80 and the final 100; every 1: all of them.
+    #[test]
+    fn snapshots_every_k_observations_and_the_last() {
+        assert_eq!(snapshot_indices(11, 5), vec![0, 5, 10]);
+        assert_eq!(snapshot_indices(11, 4), vec![0, 4, 8, 10]);
+        assert_eq!(snapshot_indices(3, 1), vec![0, 1, 2]);
+        assert_eq!(snapshot_indices(3, 100), vec![0, 2]);
+        assert_eq!(snapshot_indices(1, 3), vec![0]);
+        assert!(snapshot_indices(0, 3).is_empty());
+    }
 }

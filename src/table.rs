@@ -112,4 +112,115 @@ impl Table {
     pub fn column_names(&self) -> Vec<&str> {
         self.columns.iter().map(|c| c.name.as_str()).collect()
     }
+
+    /// Stacks tables of the same columns (names and types, in order) one
+    /// under the other, with a first string column `key` holding each
+    /// part's label (`run --arm all`: one part per arm). Errors name the
+    /// first column that does not match.
+    pub fn stack(name: &str, key: &str, parts: Vec<(String, Table)>) -> Result<Table, String> {
+        let mut out = Table::new(name);
+        let Some((_, first)) = parts.first() else {
+            return Ok(out);
+        };
+        let labels: Vec<Option<String>> = parts
+            .iter()
+            .flat_map(|(label, t)| std::iter::repeat_n(Some(label.clone()), t.rows()))
+            .collect();
+        let mut columns: Vec<Column> = first
+            .columns
+            .iter()
+            .map(|c| Column {
+                name: c.name.clone(),
+                values: match c.values {
+                    Values::F64(_) => Values::F64(vec![]),
+                    Values::I64(_) => Values::I64(vec![]),
+                    Values::Str(_) => Values::Str(vec![]),
+                    Values::Bool(_) => Values::Bool(vec![]),
+                },
+            })
+            .collect();
+        for (label, t) in &parts {
+            if t.columns.len() != columns.len() {
+                return Err(format!(
+                    "table `{}` of `{label}` has {} columns, expected {}",
+                    t.name,
+                    t.columns.len(),
+                    columns.len()
+                ));
+            }
+            for (to, from) in columns.iter_mut().zip(&t.columns) {
+                let ok = to.name == from.name
+                    && match (&mut to.values, &from.values) {
+                        (Values::F64(a), Values::F64(b)) => {
+                            a.extend_from_slice(b);
+                            true
+                        }
+                        (Values::I64(a), Values::I64(b)) => {
+                            a.extend_from_slice(b);
+                            true
+                        }
+                        (Values::Str(a), Values::Str(b)) => {
+                            a.extend_from_slice(b);
+                            true
+                        }
+                        (Values::Bool(a), Values::Bool(b)) => {
+                            a.extend_from_slice(b);
+                            true
+                        }
+                        _ => false,
+                    };
+                if !ok {
+                    return Err(format!(
+                        "table `{}` of `{label}`: column `{}` does not match `{}`",
+                        t.name, from.name, to.name
+                    ));
+                }
+            }
+        }
+        out.push_column(key, Values::Str(labels));
+        for c in columns {
+            out.push_column(c.name, c.values);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_prefixes_a_key_column() {
+        let a = Table::new("obs")
+            .with_i64("member", [0, 1])
+            .with_f64("value", [1.0, 2.0]);
+        let b = Table::new("obs")
+            .with_i64("member", [0])
+            .with_f64("value", [3.0]);
+        let t = Table::stack(
+            "obs",
+            "arm",
+            vec![("rt".into(), a.clone()), ("control".into(), b)],
+        )
+        .unwrap();
+        assert_eq!(t.column_names(), ["arm", "member", "value"]);
+        assert_eq!(
+            t.column("arm"),
+            Some(&Values::Str(
+                ["rt", "rt", "control"]
+                    .map(|s| Some(s.to_string()))
+                    .to_vec()
+            ))
+        );
+        assert_eq!(
+            t.column("value"),
+            Some(&Values::F64(vec![Some(1.0), Some(2.0), Some(3.0)]))
+        );
+        let bad = Table::new("obs")
+            .with_i64("member", [0])
+            .with_i64("value", [3]);
+        let err =
+            Table::stack("obs", "arm", vec![("rt".into(), a), ("x".into(), bad)]).unwrap_err();
+        assert!(err.contains("`value`"), "{err}");
+    }
 }

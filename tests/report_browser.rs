@@ -272,6 +272,8 @@ fn run_report() {
         "--backend",
         "cpu",
         "--save-fields",
+        "--every",
+        "2",
         "--out",
         s(&out),
     ]);
@@ -296,6 +298,22 @@ fn run_report() {
         html.contains("src=\"data:image/png;base64,"),
         "montage embedded"
     );
+    // The time-lapse montages of --every 2 as one strip, a frame each.
+    let snaps = std::fs::read_dir(&out)
+        .unwrap()
+        .filter(|e| {
+            let n = e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .to_string();
+            n.starts_with("montage_t") && n.ends_with(".png")
+        })
+        .count();
+    assert!(snaps >= 2, "{snaps} snapshots");
+    assert_eq!(html.matches("<div class=\"strip\">").count(), 1);
+    assert_eq!(html.matches("<img class=\"frame\"").count(), snaps);
     // The folder itself is untouched: still verifies against its manifest.
     vtwin::io::rundir::verify_outputs(&out).unwrap();
 }

@@ -57,6 +57,38 @@ const NY: usize = 12;
 const DX: f64 = 25.0;
 const MEMBERS: usize = 3;
 
+/// Where `run` puts the panels of a montage of `n` panels.
+fn panel_layout(
+    n: usize,
+    nx: usize,
+    ny: usize,
+    cols: usize,
+    scale: usize,
+) -> montage::MontageLayout {
+    let field = vec![0.0f32; nx * ny];
+    let panels: Vec<montage::Panel> = (0..n)
+        .map(|_| montage::Panel {
+            field: &field,
+            label: String::new(),
+            discs: &[],
+        })
+        .collect();
+    montage::montage_layout(
+        &panels,
+        &montage::MontageStyle {
+            nx,
+            ny,
+            cols,
+            scale,
+            shared: true,
+            ramp: montage::grey,
+            title: "",
+            bar_label: "",
+            legend: &[],
+        },
+    )
+}
+
 fn run_ok(scene: &str, backend: &str, out: &Path) {
     let o = vtwin(&[
         "run",
@@ -194,9 +226,12 @@ fn check_agent_outputs(out: &Path) {
         );
     }
 
-    // montage.png: 3 panels in 2 columns of 12 · 21 = 252 px, 1-px separators.
+    // montage.png: 3 panels in 2 columns of 12 · 21 = 252 px, each under
+    // its label, on one grey scale.
     let (w, h, px) = decode_png(&out.join("montage.png"));
-    assert_eq!((w, h), (2 * 252 + 1, 2 * 252 + 1));
+    let lay = panel_layout(3, 12, 12, 2, 21);
+    assert_eq!((lay.tile_w, lay.tile_h), (252, 252));
+    assert!(w as usize >= lay.panel(1).x + 252 && h as usize >= lay.panel(2).y + 252);
     let legend = [
         montage::LIVE_TUMOUR,
         montage::LIVE_IMMUNE,
@@ -207,7 +242,8 @@ fn check_agent_outputs(out: &Path) {
     let scale = 252.0 / (NX as f64 * DX);
     for i in 0..agents.rows() {
         let m = member[i] as usize;
-        let (ox, oy) = ((m % 2) * 253, (m / 2) * 253);
+        let r = lay.panel(m);
+        let (ox, oy) = (r.x, r.y);
         let (pxx, pxy) = (ox + (x[i] * scale) as usize, oy + (y[i] * scale) as usize);
         let at = (pxy * w as usize + pxx) * 4;
         let c: [u8; 3] = px[at..at + 3].try_into().unwrap();
@@ -315,9 +351,25 @@ field = "v"
         assert_eq!(Some(f64::from(hi)), obs[&(m as i64, "max_v".to_string())]);
     }
     assert!(!out.join("agents.csv").exists());
-    // 2 panels of 10 × 6 sites at 256 / 10 = 25 px per site, side by side.
-    let (w, h, _) = decode_png(&out.join("montage.png"));
-    assert_eq!((w, h), (2 * 250 + 1, 150));
+    // 2 panels of 10 × 6 sites at 256 / 10 = 25 px per site, side by side,
+    // the colour bar to their right.
+    let (w, h, px) = decode_png(&out.join("montage.png"));
+    let lay = panel_layout(2, 10, 6, 2, 25);
+    assert_eq!(lay.panel(1).y, lay.panel(0).y);
+    assert!(w as usize > lay.bar.x + lay.bar.w && h as usize >= lay.panel(1).y + 150);
+    // Panel 0's corner site holds member 0's value of the first field (u)
+    // on the shared scale of both members' u.
+    let u: Vec<f32> = (0..2)
+        .flat_map(|m| fields[2 * m * 60..(2 * m + 1) * 60].to_vec())
+        .collect();
+    let lo = u.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = u.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let r = lay.panel(0);
+    let at = ((r.y + 12) * w as usize + r.x + 12) * 4;
+    assert_eq!(
+        px[at..at + 3],
+        vtwin::io::colormap((fields[0] - lo) / (hi - lo))[..]
+    );
 }
 
 /// Members whose agent pool would overflow are `saturated`: the run exits 0

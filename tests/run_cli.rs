@@ -372,3 +372,207 @@ fn gpu_and_cpu_write_the_same_rows() {
         }
     }
 }
+
+/// `--arm all` runs every arm in one folder: each table gains a first
+/// column `arm`, and its rows for an arm are exactly those of a run of that
+/// arm alone (the same members, parameters and values).
+#[test]
+fn arm_all_stacks_the_runs_of_every_arm() {
+    let t = TempDir::new("arm-all");
+    let scene = write_scene(t.path(), "s.toml", SCENE);
+    let run = |arm: &str| {
+        let out = t.path().join(arm);
+        let o = vtwin(&[
+            "run",
+            &scene,
+            "--backend",
+            "cpu",
+            "--arm",
+            arm,
+            "--format",
+            "csv",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    let all = run("all");
+    let parts = [("rt", run("rt")), ("control", run("control"))];
+    for table in ["observables", "status", "params"] {
+        let stacked = read_csv(&all.join(format!("{table}.csv"))).unwrap();
+        let names = stacked.column_names();
+        assert_eq!(names[0], "arm", "{table}");
+        let Some(Values::Str(arm)) = stacked.column("arm") else {
+            panic!("arm column")
+        };
+        let mut row = 0;
+        for (name, dir) in &parts {
+            let one = read_csv(&dir.join(format!("{table}.csv"))).unwrap();
+            assert_eq!(one.column_names(), names[1..], "{table}");
+            for r in 0..one.rows() {
+                assert_eq!(arm[row + r].as_deref(), Some(*name));
+            }
+            for c in &one.columns {
+                let Some(whole) = stacked.column(&c.name) else {
+                    panic!("{table}: column {}", c.name)
+                };
+                let slice = |v: &Values| -> Vec<String> {
+                    match v {
+                        Values::F64(x) => x[row..row + one.rows()]
+                            .iter()
+                            .map(|v| format!("{v:?}"))
+                            .collect(),
+                        Values::I64(x) => x[row..row + one.rows()]
+                            .iter()
+                            .map(|v| format!("{v:?}"))
+                            .collect(),
+                        Values::Str(x) => x[row..row + one.rows()]
+                            .iter()
+                            .map(|v| format!("{v:?}"))
+                            .collect(),
+                        Values::Bool(x) => x[row..row + one.rows()]
+                            .iter()
+                            .map(|v| format!("{v:?}"))
+                            .collect(),
+                    }
+                };
+                let mine: Vec<String> = match &c.values {
+                    Values::F64(x) => x.iter().map(|v| format!("{v:?}")).collect(),
+                    Values::I64(x) => x.iter().map(|v| format!("{v:?}")).collect(),
+                    Values::Str(x) => x.iter().map(|v| format!("{v:?}")).collect(),
+                    Values::Bool(x) => x.iter().map(|v| format!("{v:?}")).collect(),
+                };
+                assert_eq!(slice(whole), mine, "{table}.{} of arm {name}", c.name);
+            }
+            row += one.rows();
+        }
+        assert_eq!(row, stacked.rows(), "{table}");
+    }
+    let m = common::manifest(&all);
+    assert_eq!(m["arms"], serde_json::json!(["rt", "control"]));
+    // Fields of every arm in one folder are refused, before any work.
+    let o = vtwin(&[
+        "run",
+        &scene,
+        "--backend",
+        "cpu",
+        "--arm",
+        "all",
+        "--save-fields",
+        "--out",
+        t.path().join("refused").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--arm NAME --save-fields"));
+    assert!(!t.path().join("refused").exists());
+}
+
+/// `--save-fields --every K` saves a snapshot at the first observation,
+/// every K-th after it and the last: 6 observations (steps 0, 8, …, 40)
+/// every 2 give steps 0, 16, 32 and 40, each a `fields_t<step>.npy` of the
+/// members' fields and a `montage_t<step>.png`; the last is the final
+/// state, byte for byte `fields.npy` and `montage.png`.
+#[test]
+fn every_k_saves_a_time_lapse() {
+    let t = TempDir::new("every");
+    let scene = write_scene(t.path(), "s.toml", SCENE);
+    let out = t.path().join("out");
+    let o = vtwin(&[
+        "run",
+        &scene,
+        "--backend",
+        "cpu",
+        "--members",
+        "3",
+        "--save-fields",
+        "--every",
+        "2",
+        "--format",
+        "csv",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut snaps: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("montage_t") || n.starts_with("fields_t"))
+        .collect();
+    snaps.sort();
+    let want: Vec<String> = ["fields", "montage"]
+        .iter()
+        .flat_map(|k| {
+            ["00", "16", "32", "40"]
+                .map(|s| format!("{k}_t{s}.{}", if *k == "fields" { "npy" } else { "png" }))
+        })
+        .collect();
+    assert_eq!(snaps, want);
+    let read = |n: &str| std::fs::read(out.join(n)).unwrap();
+    assert_eq!(read("fields_t40.npy"), read("fields.npy"));
+    assert_eq!(read("montage_t40.png"), read("montage.png"));
+    let (shape, first) = vtwin::io::read_npy_f32(&out.join("fields_t00.npy")).unwrap();
+    assert_eq!(shape, [3, 1, 20, 24]);
+    let (_, last) = vtwin::io::read_npy_f32(&out.join("fields_t40.npy")).unwrap();
+    assert_ne!(
+        first, last,
+        "the tumour grows between the first and last snapshot"
+    );
+    assert_ne!(read("montage_t00.png"), read("montage_t40.png"));
+    let listed: Vec<String> = common::manifest(&out)["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["path"].as_str().unwrap().to_string())
+        .collect();
+    for n in &want {
+        assert!(listed.contains(n), "manifest lists {n}");
+    }
+    // The report shows the four montages as a strip, in step order.
+    let frames = vtwin::report::fields::snapshots(&out).unwrap();
+    let caps: Vec<&str> = frames.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(caps, ["step 0", "step 16", "step 32", "step 40"]);
+    assert_eq!(frames[3].1, read("montage.png"));
+}
+
+/// A field the model does not have, or `--every` without fields to save, is
+/// refused before any work, naming the model's fields; nothing is written.
+#[test]
+fn bad_montage_options_are_refused() {
+    let t = TempDir::new("bad-montage");
+    let scene = write_scene(t.path(), "s.toml", SCENE);
+    let out = t.path().join("out");
+    let o = vtwin(&[
+        "run",
+        &scene,
+        "--backend",
+        "cpu",
+        "--save-fields",
+        "--montage-field",
+        "oxygen",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "--montage-field `oxygen`: model `tumour` has no such field; its fields are: N"
+        ),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let o = vtwin(&[
+        "run",
+        &scene,
+        "--backend",
+        "cpu",
+        "--every",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("add --save-fields"));
+    assert!(!out.exists());
+}

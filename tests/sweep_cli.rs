@@ -303,6 +303,23 @@ fn tumour_rd_control_arm_ignores_therapy_parameters() {
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // ...and the sweep says so before running.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "warning: parameter `alpha` acts only with radiotherapy (rt), which arm `control` \
+             does not give: it has no effect here (arms with it: rt, rt_chemo; pass --arm NAME)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: parameter `kappa` acts only with chemotherapy (chemo), which arm `control` does not give"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("parameter `D`") && !err.contains("parameter `k`"),
+        "{err}"
+    );
     let rows = read(&out.join("indices.csv"));
     let get = |p: &str| {
         let r = rows
@@ -321,6 +338,36 @@ fn tumour_rd_control_arm_ignores_therapy_parameters() {
     );
     let design = read(&out.join("design.csv"));
     assert_eq!(design.len(), 16 * 6, "N(D+2) rows over D, k, alpha, kappa");
+
+    // The default arm (`rt`, the first) gives radiotherapy but no drug: the
+    // default is named, and only kappa is flagged.
+    let out = dir.join("default-arm");
+    let o = vtwin(&[
+        "sweep",
+        scene,
+        "--method",
+        "random",
+        "-n",
+        "2",
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("simulating arm `rt`, the first of the scene's 3 arms"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "warning: parameter `kappa` acts only with chemotherapy (chemo), which arm `rt` \
+             does not give: it has no effect here (arms with it: rt_chemo; pass --arm NAME)"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("parameter `alpha`"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -260,6 +260,12 @@ fn calibrate_one(
     )?;
     let targets = attach_targets(&mut plan, &records, &args.data)?;
     let prior = plan.block.clone();
+    let estimated: Vec<String> = prior
+        .varying()
+        .iter()
+        .map(|&i| prior.params[i].name.clone())
+        .collect();
+    super::warn_inert_params("calibrate", &scene, &plan, &estimated);
     if cfg.error.model == ErrorKind::Lognormal
         && let Some(t) = targets.iter().find(|t| t.value <= 0.0)
     {

@@ -134,6 +134,55 @@ pub fn note_default_arm(command: &str, scene: &Scene, arm: Option<&str>) {
     }
 }
 
+/// The parameters among `params` that have no effect in the plan's arm
+/// (`models::treatment_of`: they act through a treatment the arm does not
+/// give), each with a one-line explanation naming the arms that give it.
+pub fn inert_params(scene: &Scene, plan: &crate::plan::Plan, params: &[String]) -> Vec<String> {
+    let kind = plan.model.info().kind.clone();
+    let gives = |arm: &crate::scene::Arm, t: &str| match t {
+        "rt" => arm.rt.is_some(),
+        _ => arm.chemo.is_some(),
+    };
+    params
+        .iter()
+        .filter_map(|p| {
+            let t = crate::models::treatment_of(&kind, p)?;
+            if gives(&plan.arm, t) {
+                return None;
+            }
+            let what = if t == "rt" { "radiotherapy (rt)" } else { "chemotherapy (chemo)" };
+            let others: Vec<&str> = scene
+                .file
+                .arms
+                .iter()
+                .filter(|a| gives(a, t))
+                .map(|a| a.name.as_str())
+                .collect();
+            Some(format!(
+                "parameter `{p}` acts only with {what}, which arm `{}` does not give: it has no effect here{}",
+                plan.arm.name,
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (arms with it: {}; pass --arm NAME)", others.join(", "))
+                }
+            ))
+        })
+        .collect()
+}
+
+/// Prints [`inert_params`] as warnings of `command`.
+pub fn warn_inert_params(
+    command: &str,
+    scene: &Scene,
+    plan: &crate::plan::Plan,
+    params: &[String],
+) {
+    for w in inert_params(scene, plan, params) {
+        eprintln!("vtwin {command}: warning: {w}");
+    }
+}
+
 /// Seconds between plain progress lines when stderr is not a terminal
 /// (`VTWIN_PROGRESS_SECS`, default 10).
 fn progress_every() -> std::time::Duration {

@@ -3,6 +3,7 @@
 //! montage, manifest), atomically.
 
 use super::{EngineArgs, progress_bar};
+use crate::io::montage::{MontageStyle, Panel};
 use crate::io::{Disc, RunDir, TableFormat};
 use crate::model::{AGENT_STATES, AGENT_TYPES};
 use crate::plan::Plan;
@@ -17,6 +18,15 @@ pub enum OnMemberError {
     Continue,
     /// Exit non-zero when any member failed (outputs are still written).
     Fail,
+}
+
+/// How the panels of `montage.png` are coloured.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MontageScale {
+    /// One colour scale for every panel: equal colours are equal values.
+    Shared,
+    /// Each panel on its own range (printed under its label).
+    PerPanel,
 }
 
 #[derive(clap::Args, Debug)]
@@ -38,10 +48,22 @@ pub struct RunArgs {
     /// Table format (default: the scene's `output.format`, else parquet).
     #[arg(long, value_enum)]
     pub format: Option<TableFormat>,
-    /// Also write final fields (fields.npy) and montage.png.
+    /// Also write the final fields (fields.npy) and montage.png.
     #[arg(long)]
     pub save_fields: bool,
-    /// Treatment arm to simulate (default: the first).
+    /// With --save-fields: also save the fields at every K-th observation
+    /// (the first, every K-th after it and the last) as fields_t<step>.npy
+    /// and montage_t<step>.png, a time-lapse.
+    #[arg(long, value_name = "K")]
+    pub every: Option<u32>,
+    /// The field montage.png shows (default: the model's first field).
+    #[arg(long, value_name = "NAME")]
+    pub montage_field: Option<String>,
+    /// One colour scale for all montage panels, or one per panel.
+    #[arg(long, value_enum, default_value = "shared")]
+    pub montage_scale: MontageScale,
+    /// Treatment arm to simulate (default: the first); `all` runs every arm
+    /// of the scene, the tables gaining a first column `arm`.
     #[arg(long)]
     pub arm: Option<String>,
     /// Draw members' parameters from a posterior directory (written by
@@ -76,47 +98,94 @@ pub fn default_out(scene: &std::path::Path, what: &str) -> PathBuf {
     ))
 }
 
-/// The final-state snapshots of `--save-fields`: `fields.npy` (members ×
-/// fields × ny × nx, only the field words of each member's state),
-/// `montage.png` of the first `montage_members` members and, for a model
-/// with agents, the `agents` table (one row per agent of every member).
-/// Grid models get the viridis field montage of their first field; agent
-/// models get agent panels (`io::montage`: field 0 in grey, agents as
-/// discs coloured by `io::agent_colour`).
+/// What the montages of `--save-fields` show.
+#[derive(Clone, Debug)]
+pub struct MontageOptions {
+    /// Index of the field shown.
+    pub field: usize,
+    pub scale: MontageScale,
+    /// Members shown (the first ones).
+    pub members: u32,
+}
+
+/// The index of the field called `name` among the model's fields, or an
+/// error listing them; None gives the first field.
+pub fn montage_field(plan: &Plan, name: Option<&str>) -> Result<usize> {
+    let info = plan.model.info();
+    let Some(name) = name else {
+        return Ok(0);
+    };
+    info.fields
+        .iter()
+        .position(|f| f.name == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = info.fields.iter().map(|f| f.name.as_str()).collect();
+            anyhow::anyhow!(
+                "--montage-field `{name}`: model `{}` has no such field; its fields are: {}",
+                info.kind,
+                names.join(", ")
+            )
+        })
+}
+
+/// A snapshot's step as written in file names: zero-padded to the width of
+/// the last step, so that names sort in time order.
+pub fn step_tag(step: u64, last: u64) -> String {
+    let width = last.to_string().len();
+    format!("t{step:0width$}")
+}
+
+/// The snapshots of `--save-fields`: `fields<tag>.npy` (members × fields ×
+/// ny × nx, only the field words of each member's state) and
+/// `montage<tag>.png` of the first `opts.members` members, where `tag` is
+/// empty for the final state and `_t<step>` for a time-lapse snapshot;
+/// for the final state of a model with agents, also the `agents` table
+/// (one row per agent of every member). Without `montage` (a shard other
+/// than 0) only the arrays and the agents table are written.
+///
+/// The montage (`io::annotated_montage`) labels each panel with its member
+/// id and arm and has a colour bar naming the field and its unit. Grid
+/// models show the chosen field in viridis; agent models show it in grey
+/// with the agents drawn over it as discs coloured by `io::agent_colour`,
+/// and a legend of those colours.
 fn save_fields(
     dir: &RunDir,
     plan: &Plan,
     state: &[f32],
-    montage_members: u32,
+    opts: &MontageOptions,
     fmt: TableFormat,
+    step: u64,
+    tag: &str,
     montage: bool,
 ) -> Result<()> {
     let g = plan.model.grid();
     let (nx, ny) = (g.nx as usize, g.ny as usize);
     let fields = record::member_fields(plan, state);
     crate::io::write_npy_f32(
-        &dir.file("fields.npy"),
+        &dir.file(&format!("fields{tag}.npy")),
         &[plan.members as usize, g.fields as usize, ny, nx],
         &fields,
     )?;
     let agents = record::member_agents(plan, state);
-    if let Some(agents) = &agents {
+    if let Some(agents) = &agents
+        && tag.is_empty()
+    {
         dir.write_table(&record::agents_table(plan, agents), fmt)?;
     }
     if !montage {
         return Ok(());
     }
-    let shown = (montage_members.max(1) as usize).min(plan.members as usize);
+    let shown = (opts.members.max(1) as usize).min(plan.members as usize);
     let (n, len) = (g.sites(), g.len());
-    let firsts: Vec<&[f32]> = (0..shown).map(|m| &fields[m * len..m * len + n]).collect();
+    let at = opts.field * n;
     let cols = (shown as f64).sqrt().ceil() as usize;
     // About 256 pixels per panel (whole pixels per site).
     let scale = (256 / nx.max(ny)).max(1);
-    let (w, h, rgba) = match agents {
-        None => crate::io::field_montage(&firsts, nx, ny, cols, scale),
+    let (discs, agents): (Vec<Vec<Disc>>, bool) = match agents {
+        None => (vec![Vec::new(); shown], false),
         Some(agents) => {
             let inv_dx = 1.0 / g.dx as f32;
-            let discs: Vec<Vec<Disc>> = agents[..shown]
+            let discs = agents[..shown]
                 .iter()
                 .map(|list| {
                     let mut drawn: Vec<(u8, Disc)> = list
@@ -140,11 +209,127 @@ fn save_fields(
                     drawn.into_iter().map(|(_, d)| d).collect()
                 })
                 .collect();
-            crate::io::agent_montage(&firsts, &discs, nx, ny, cols, scale)
+            (discs, true)
         }
     };
-    crate::io::write_png_rgba(&dir.file("montage.png"), w, h, &rgba)?;
+    let panels: Vec<Panel> = (0..shown)
+        .map(|m| Panel {
+            field: &fields[m * len + at..m * len + at + n],
+            label: format!("member {m} {}", plan.arm.name),
+            discs: &discs[m],
+        })
+        .collect();
+    let info = plan.model.info();
+    let f = &info.fields[opts.field];
+    let unit = if f.unit.is_empty() || f.unit == "1" {
+        "dimensionless".to_string()
+    } else {
+        f.unit.clone()
+    };
+    let title = format!(
+        "{} at step {step} (t = {} {}), {} colour scale",
+        f.name,
+        crate::io::montage::format_value(plan.model.time_at(step) as f32),
+        info.time_unit,
+        match opts.scale {
+            MontageScale::Shared => "one",
+            MontageScale::PerPanel => "per-panel",
+        }
+    );
+    let bar_label = format!("{} ({unit})", f.name);
+    let legend = [
+        (crate::io::montage::LIVE_TUMOUR, "live tumour"),
+        (crate::io::montage::LIVE_IMMUNE, "live immune"),
+        (crate::io::montage::APOPTOTIC, "apoptotic"),
+        (crate::io::montage::NECROTIC, "necrotic"),
+    ];
+    let ramp: fn(f32) -> [u8; 3] = if agents {
+        crate::io::montage::grey
+    } else {
+        crate::io::colormap
+    };
+    let style = MontageStyle {
+        nx,
+        ny,
+        cols,
+        scale,
+        shared: opts.scale == MontageScale::Shared,
+        ramp,
+        title: &title,
+        bar_label: &bar_label,
+        legend: if agents { &legend[..] } else { &[] },
+    };
+    let (lay, rgba) = crate::io::annotated_montage(&panels, &style);
+    crate::io::write_png_rgba(
+        &dir.file(&format!("montage{tag}.png")),
+        lay.width as u32,
+        lay.height as u32,
+        &rgba,
+    )?;
     Ok(())
+}
+
+/// One arm's simulation: its plan, recording and kernel note.
+struct ArmRun {
+    plan: Plan,
+    rec: record::Recording,
+    kernel: Option<serde_json::Value>,
+}
+
+fn simulate(
+    args: &RunArgs,
+    plan: Plan,
+    backend: &crate::backend::Backend,
+    dir: &RunDir,
+    fields: Option<(&MontageOptions, TableFormat)>,
+    montage: bool,
+) -> Result<ArmRun> {
+    let mut engine = backend.engine_with(
+        &plan,
+        &crate::gpu::engine::GpuOptions {
+            batch_size: args.engine.batch_size,
+            fused: args.fused,
+            ..Default::default()
+        },
+    )?;
+    let obs_steps = plan.observation_steps();
+    let last = plan.steps;
+    let snaps = match (fields, args.every) {
+        (Some(_), Some(k)) => record::snapshot_indices(obs_steps.len(), k as usize),
+        _ => Vec::new(),
+    };
+    let bar = progress_bar(plan.steps, "steps");
+    let rec = record::record_with(
+        engine.as_mut(),
+        &mut |s| bar.set_position(s),
+        &mut |engine, k, step| -> Result<()> {
+            if let Some((opts, fmt)) = fields
+                && snaps.contains(&k)
+            {
+                let state = engine.read_state()?;
+                save_fields(
+                    dir,
+                    &plan,
+                    &state,
+                    opts,
+                    fmt,
+                    step,
+                    &format!("_{}", step_tag(step, last)),
+                    montage,
+                )?;
+            }
+            Ok(())
+        },
+    )
+    .context("simulation failed")?;
+    bar.finish_and_clear();
+    if let Some((opts, fmt)) = fields {
+        let state = engine.read_state()?;
+        save_fields(dir, &plan, &state, opts, fmt, plan.steps, "", montage)?;
+    }
+    let kernel = engine.kernel_note();
+    drop(engine);
+    Ok(ArmRun { plan, rec, kernel })
 }
 
 /// Adds `offset` to a table's `member` column: a shard's tables carry
@@ -162,21 +347,17 @@ pub fn shift_members(mut t: crate::table::Table, offset: i64) -> crate::table::T
     t
 }
 
-/// The plan of a run, or of shard I/K of it (members ⌊N·I/K⌋..⌊N·(I+1)/K⌋
-/// with `member_offset` = the first), and (shard, N) when sharded.
-fn freeze_shard(
-    scene: &Scene,
-    args: &RunArgs,
-) -> Result<(Plan, Option<(crate::shard::Shard, u64)>)> {
+/// The plan of one arm of a run, or of shard I/K of it (members
+/// ⌊N·I/K⌋..⌊N·(I+1)/K⌋ with `member_offset` = the first).
+fn freeze_shard(scene: &Scene, args: &RunArgs, arm: Option<&str>) -> Result<Plan> {
     let Some(shard) = args.shard else {
-        let plan = super::freeze_plan(
+        return super::freeze_plan(
             scene,
             args.members,
             args.seed,
-            args.arm.as_deref(),
+            arm,
             args.posterior.as_deref(),
-        )?;
-        return Ok((plan, None));
+        );
     };
     let n = args.members.unwrap_or(scene.file.ensemble.members);
     if n == 0 {
@@ -216,17 +397,16 @@ fn freeze_shard(
         }
         None => None,
     };
-    let plan = Plan::freeze(
+    Ok(Plan::freeze(
         scene,
         &crate::plan::PlanOptions {
             members: Some((range.end - range.start) as u32),
             seed: args.seed,
-            arm: args.arm.clone(),
+            arm: arm.map(str::to_string),
             member_params,
             member_offset: range.start as u32,
         },
-    )?;
-    Ok((plan, Some((shard, n as u64))))
+    )?)
 }
 
 /// End of shard 0's block of `n` members when split into `shard.count`.
@@ -243,8 +423,48 @@ fn shard_zero_end(shard: crate::shard::Shard, n: u64) -> u64 {
 pub fn run(args: &RunArgs) -> Result<i32> {
     let started = crate::manifest::now();
     let scene = Scene::load(&args.scene)?;
-    let (plan, shard) = freeze_shard(&scene, args)?;
-    super::note_default_arm("run", &scene, args.arm.as_deref());
+    // `--arm all`: every arm of the scene (an arm itself named `all` wins).
+    let all = args.arm.as_deref() == Some("all") && scene.file.arms.iter().all(|a| a.name != "all");
+    let arms: Vec<Option<&str>> = if all {
+        let names: Vec<Option<&str>> = scene
+            .file
+            .arms
+            .iter()
+            .map(|a| Some(a.name.as_str()))
+            .collect();
+        if names.is_empty() { vec![None] } else { names }
+    } else {
+        vec![args.arm.as_deref()]
+    };
+    if all && args.shard.is_some() {
+        anyhow::bail!(
+            "--shard with --arm all is not supported: shard each arm with --arm NAME --shard I/K"
+        );
+    }
+    let plans = arms
+        .iter()
+        .map(|arm| freeze_shard(&scene, args, *arm))
+        .collect::<Result<Vec<Plan>>>()?;
+    if !all {
+        super::note_default_arm("run", &scene, args.arm.as_deref());
+    }
+    let save = args.save_fields || scene.file.output.save_fields;
+    if args.every == Some(0) {
+        anyhow::bail!("--every must be at least 1 (observations between snapshots)");
+    }
+    if args.every.is_some() && !save {
+        anyhow::bail!("--every K saves fields every K observations: add --save-fields");
+    }
+    if all && save {
+        anyhow::bail!(
+            "--save-fields with --arm all is not supported yet: run each arm with --arm NAME --save-fields"
+        );
+    }
+    let montage = MontageOptions {
+        field: montage_field(&plans[0], args.montage_field.as_deref())?,
+        scale: args.montage_scale,
+        members: scene.file.output.montage_members,
+    };
     let backend = args.engine.open()?;
     let out = args
         .out
@@ -257,13 +477,16 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         Some(FormatName::Csv) => TableFormat::Csv,
         _ => TableFormat::Parquet,
     });
+    let plan = &plans[0];
+    let arm_names: Vec<String> = plans.iter().map(|p| p.arm.name.clone()).collect();
     eprintln!(
-        "vtwin run: {} ({}), {} members × {} steps, arm `{}`, backend {}{}",
+        "vtwin run: {} ({}), {} members × {} steps, arm{} `{}`, backend {}{}",
         args.scene.display(),
         plan.model.info().kind,
         plan.members,
         plan.steps,
-        plan.arm.name,
+        if all { "s" } else { "" },
+        arm_names.join("`, `"),
         backend.name(),
         backend
             .adapter()
@@ -273,72 +496,106 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     if args.fused.is_some() && backend.name() == "cpu" {
         eprintln!("vtwin run: --fused applies to the GPU backend; the CPU backend ignores it");
     }
-    let mut engine = backend.engine_with(
-        &plan,
-        &crate::gpu::engine::GpuOptions {
-            batch_size: args.engine.batch_size,
-            fused: args.fused,
-            ..Default::default()
-        },
-    )?;
-    let bar = progress_bar(plan.steps, "steps");
-    let rec = record::record(engine.as_mut(), &mut |s| bar.set_position(s))
-        .context("simulation failed")?;
-    bar.finish_and_clear();
-    let offset = i64::from(plan.member_offset);
-    dir.write_table(&shift_members(params_table(&plan), offset), fmt)?;
-    dir.write_table(&shift_members(rec.observables_table(&plan), offset), fmt)?;
-    dir.write_table(&shift_members(rec.status_table(), offset), fmt)?;
-    if args.save_fields || scene.file.output.save_fields {
-        let state = engine.read_state()?;
-        // A shard's montage would show its own first members: only shard 0
-        // (which `freeze_shard` checked holds every member the whole run's
-        // montage shows) draws it, so the merge can take it as it is.
-        let montage = shard.as_ref().is_none_or(|(s, _)| s.index == 0);
-        save_fields(
+    // A shard's montage would show its own first members: only shard 0
+    // (which `freeze_shard` checked holds every member the whole run's
+    // montage shows) draws it, so the merge can take it as it is.
+    let draw_montage = args.shard.is_none_or(|s| s.index == 0);
+    let mut runs = Vec::new();
+    for p in plans {
+        if all {
+            eprintln!("vtwin run: arm `{}`", p.arm.name);
+        }
+        runs.push(simulate(
+            args,
+            p,
+            &backend,
             &dir,
-            &plan,
-            &state,
-            scene.file.output.montage_members,
-            fmt,
-            montage,
-        )?;
+            save.then_some((&montage, fmt)),
+            draw_montage,
+        )?);
     }
-    let failed = rec.failed();
-    let descr: Vec<serde_json::Value> = plan
+    let first = &runs[0];
+    if all {
+        let stack = |name: &str, f: &dyn Fn(&ArmRun) -> crate::table::Table| {
+            crate::table::Table::stack(
+                name,
+                "arm",
+                runs.iter()
+                    .map(|r| (r.plan.arm.name.clone(), f(r)))
+                    .collect(),
+            )
+            .map_err(anyhow::Error::msg)
+        };
+        dir.write_table(&stack("params", &|r| params_table(&r.plan))?, fmt)?;
+        dir.write_table(
+            &stack("observables", &|r| r.rec.observables_table(&r.plan))?,
+            fmt,
+        )?;
+        dir.write_table(&stack("status", &|r| r.rec.status_table())?, fmt)?;
+    } else {
+        let offset = i64::from(first.plan.member_offset);
+        dir.write_table(&shift_members(params_table(&first.plan), offset), fmt)?;
+        dir.write_table(
+            &shift_members(first.rec.observables_table(&first.plan), offset),
+            fmt,
+        )?;
+        dir.write_table(&shift_members(first.rec.status_table(), offset), fmt)?;
+    }
+    let failed: usize = runs.iter().map(|r| r.rec.failed()).sum();
+    let descr: Vec<serde_json::Value> = first
+        .plan
         .observables
         .describe()
         .into_iter()
         .map(|(n, u, d)| serde_json::json!({"name": n, "unit": u, "description": d}))
         .collect();
-    let manifest = crate::manifest::for_plan(
-        &plan,
-        &backend,
-        started,
-        failed,
-        serde_json::json!({
-            "steps": plan.steps,
-            "dt": plan.model.dt(),
-            "time_unit": plan.model.info().time_unit,
-            "format": fmt.extension(),
-            "observables": descr,
-            "posterior": args.posterior.as_ref().map(|p| p.display().to_string()),
-            "kernel": engine.kernel_note(),
-            "shard": shard.as_ref().map(|(s, total)| crate::shard::manifest_json(
-                crate::shard::ShardKind::Run,
-                *s,
-                &(plan.member_offset as u64..plan.member_offset as u64 + plan.members as u64),
-                *total,
-            )),
-        }),
-    );
+    let mut extra = serde_json::json!({
+        "steps": first.plan.steps,
+        "dt": first.plan.model.dt(),
+        "time_unit": first.plan.model.info().time_unit,
+        "format": fmt.extension(),
+        "observables": descr,
+        "posterior": args.posterior.as_ref().map(|p| p.display().to_string()),
+        "kernel": first.kernel,
+    });
+    if all {
+        extra["arms"] = serde_json::json!(arm_names);
+    }
+    extra["shard"] = serde_json::Value::Null;
+    if let Some(s) = args.shard {
+        let total = args.members.unwrap_or(scene.file.ensemble.members) as u64;
+        let start = first.plan.member_offset as u64;
+        extra["shard"] = crate::shard::manifest_json(
+            crate::shard::ShardKind::Run,
+            s,
+            &(start..start + first.plan.members as u64),
+            total,
+        );
+    }
+    if save {
+        let info = first.plan.model.info();
+        extra["montage"] = serde_json::json!({
+            "field": info.fields[montage.field].name,
+            "scale": match montage.scale {
+                MontageScale::Shared => "shared",
+                MontageScale::PerPanel => "per-panel",
+            },
+            "every": args.every,
+        });
+    }
+    let manifest = crate::manifest::for_plan(&first.plan, &backend, started, failed, extra);
     let final_dir = dir.finish(manifest)?;
     println!("{}", final_dir.display());
+    let members = first.plan.members as usize * runs.len();
     if failed > 0 {
-        let count = |name: &str| rec.status.iter().filter(|s| s.name() == name).count();
+        let count = |name: &str| {
+            runs.iter()
+                .flat_map(|r| r.rec.status.iter())
+                .filter(|s| s.name() == name)
+                .count()
+        };
         eprintln!(
-            "vtwin run: {failed} of {} members failed ({} diverged, {} saturated)",
-            plan.members,
+            "vtwin run: {failed} of {members} members failed ({} diverged, {} saturated)",
             count("diverged"),
             count("saturated")
         );
@@ -348,8 +605,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         }
     } else {
         eprintln!(
-            "vtwin run: all {} members ok; outputs in {}",
-            plan.members,
+            "vtwin run: all {members} members ok; outputs in {}",
             final_dir.display()
         );
     }

@@ -156,6 +156,12 @@ pub fn run(args: &SweepArgs) -> Result<()> {
             member_offset: lo as u32,
         },
     )?;
+    let varied: Vec<String> = block
+        .varying()
+        .iter()
+        .map(|&i| block.params[i].name.clone())
+        .collect();
+    super::warn_inert_params("sweep", &scene, &plan, &varied);
     let specs = sweep::summary_specs(&plan, &args.outputs, &thresholds)?;
     let backend = args.engine.open()?;
     let out = args

@@ -23,7 +23,7 @@ pub mod target;
 
 pub use self::csv::{ColumnType, read_csv, read_csv_typed, write_csv};
 pub use self::files::{sha256_file, write_atomic};
-pub use self::montage::{Disc, agent_colour, agent_montage};
+pub use self::montage::{Disc, agent_colour, agent_montage, annotated_montage};
 pub use self::npy::{read_npy_f32, write_npy_f32};
 pub use self::parquet::{read_parquet, write_parquet};
 pub use self::png::{colormap, field_montage, field_montage_with, write_png_rgba};

@@ -129,27 +129,37 @@ pub fn tile_origin(k: usize, cols: usize, tile_w: usize, tile_h: usize) -> (usiz
 
 /// One colour per cell, normalised to the field's finite range.
 fn field_colours(field: &[f32], colour: fn(f32) -> [u8; 3]) -> Vec<[u8; 3]> {
-    let (lo, hi) = field
-        .iter()
-        .filter(|v| v.is_finite())
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        });
-    let span = hi - lo;
+    let (lo, hi) = finite_range(field.iter().copied());
     field
         .iter()
-        .map(|&v| {
-            if v.is_nan() {
-                NAN_COLOUR
-            } else if span > 0.0 && span.is_finite() {
-                colour((v - lo) / span)
-            } else if v.is_infinite() {
-                colour(if v > 0.0 { 1.0 } else { 0.0 })
-            } else {
-                colour(0.5)
-            }
-        })
+        .map(|&v| colour_in(v, lo, hi, colour))
         .collect()
+}
+
+/// The finite minimum and maximum of `values`; (+inf, -inf) when none is
+/// finite.
+pub fn finite_range(values: impl Iterator<Item = f32>) -> (f32, f32) {
+    values
+        .filter(|v| v.is_finite())
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        })
+}
+
+/// The colour of `v` on the scale `lo..hi`: `colour((v - lo) / (hi - lo))`
+/// clamped to [0, 1]; NaN is [`NAN_COLOUR`], ±inf take the end colours and
+/// a scale of zero (or no finite) width gives the middle colour.
+pub fn colour_in(v: f32, lo: f32, hi: f32, colour: fn(f32) -> [u8; 3]) -> [u8; 3] {
+    let span = hi - lo;
+    if v.is_nan() {
+        NAN_COLOUR
+    } else if span > 0.0 && span.is_finite() {
+        colour(((v - lo) / span).clamp(0.0, 1.0))
+    } else if v.is_infinite() {
+        colour(if v > 0.0 { 1.0 } else { 0.0 })
+    } else {
+        colour(0.5)
+    }
 }
 
 /// Writes an 8-bit RGBA image (`width × height × 4` bytes, rows top to

@@ -75,6 +75,19 @@ pub fn build(
     }
 }
 
+/// The treatment a model parameter acts through, for parameters that
+/// change nothing in an arm without that treatment: `"rt"` for the
+/// linear-quadratic radiosensitivities and `"chemo"` for the drug kill
+/// rate of the `tumour` model, whose drug exists only through an arm's
+/// `chemo` schedule. None for every other parameter (or model).
+pub fn treatment_of(kind: &str, param: &str) -> Option<&'static str> {
+    match (kind, param) {
+        ("tumour", "alpha" | "beta") => Some("rt"),
+        ("tumour", "kappa") => Some("chemo"),
+        _ => None,
+    }
+}
+
 /// The family's description (parameters with defaults) without a scene.
 pub fn info_for(scene: &Scene) -> Result<ModelInfo, SceneError> {
     match scene.file.model.kind {

@@ -1,8 +1,9 @@
 //! The field snapshots of a run (`fields.npy`, written by `--save-fields`)
 //! as one figure per field: a panel per member on one shared colour scale
 //! (viridis), each labelled with its member id and arm, and a colour bar
-//! with the field's unit. Unlike `montage.png` (each panel scaled to its own
-//! range), equal colours mean equal values across members.
+//! with the field's unit: equal colours mean equal values across members
+//! (as in `montage.png` by default). Also the time-lapse montages of
+//! `run --save-fields --every K` (`montage_t<step>.png`), in time order.
 //!
 //! The figure is laid out by hand as SVG: each panel is a small PNG
 //! (`data:` URI) placed at its position, which plotters has no element for
@@ -187,6 +188,31 @@ pub fn figures(
     Ok(out)
 }
 
+/// The time-lapse montages `montage_t<step>.png` of `dir`, in step order,
+/// each with its caption ("step 120"). Their names are zero-padded to the
+/// width of the last step, so the name order is the step order.
+pub fn snapshots(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| ReportError::Io(crate::io::IoError::io(dir, e)))?;
+    let mut found: Vec<(u64, std::path::PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let step = name.strip_prefix("montage_t")?.strip_suffix(".png")?;
+            Some((step.parse::<u64>().ok()?, e.path()))
+        })
+        .collect();
+    found.sort();
+    found
+        .into_iter()
+        .map(|(step, path)| {
+            let bytes = std::fs::read(&path)
+                .map_err(|e| ReportError::Io(crate::io::IoError::io(&path, e)))?;
+            Ok((format!("step {step}"), bytes))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +223,34 @@ mod tests {
         let b = [0.1f32, 0.2, f32::NAN];
         assert_eq!(shared_range(&[&a, &b]), Some((0.0, 0.2)));
         assert_eq!(shared_range(&[&[f32::NAN]]), None);
+    }
+
+    /// Snapshots come in step order whatever the name padding, and only
+    /// `montage_t<digits>.png` files count.
+    #[test]
+    fn snapshots_in_step_order() {
+        let dir = std::env::temp_dir().join(format!("vtwin-snapshots-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in [
+            ("montage_t100.png", b"c".as_slice()),
+            ("montage_t20.png", b"b"),
+            ("montage_t0.png", b"a"),
+            ("montage.png", b"final"),
+            ("montage_tx.png", b"no"),
+            ("fields_t20.npy", b"no"),
+        ] {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        let got = snapshots(&dir).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                ("step 0".to_string(), b"a".to_vec()),
+                ("step 20".to_string(), b"b".to_vec()),
+                ("step 100".to_string(), b"c".to_vec()),
+            ]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -27,6 +27,7 @@ figure{margin:1.2em 0;display:inline-block;vertical-align:top}figure svg{max-wid
 figcaption{font-size:.9em;color:#444;max-width:720px}table{border-collapse:collapse;margin:.8em 0;font-size:.9em}\
 td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f4f4f4}\
 p.note{color:#555;font-size:.9em}img.montage{max-width:100%;image-rendering:pixelated;border:1px solid #eee}\
+figure.strip{display:block;max-width:100%}div.strip{display:flex;gap:8px;overflow-x:auto}div.strip figure{margin:0;flex:0 0 auto}img.frame{height:320px;image-rendering:pixelated;border:1px solid #eee}\
 nav a{margin-right:1em}";
 
 pub fn page(r: &Report) -> String {
@@ -83,6 +84,21 @@ pub fn page(r: &Report) -> String {
                         f.svg,
                         escape(&f.caption)
                     );
+                }
+                Block::Strip { alt, frames } => {
+                    use base64::Engine as _;
+                    let _ = write!(o, "<figure class=\"strip\"><div class=\"strip\">");
+                    for (caption, bytes) in frames {
+                        let _ = write!(
+                            o,
+                            "<figure><img class=\"frame\" alt=\"{}\" src=\"data:image/png;base64,{}\">\
+                             <figcaption>{}</figcaption></figure>",
+                            escape(caption),
+                            base64::engine::general_purpose::STANDARD.encode(bytes),
+                            escape(caption)
+                        );
+                    }
+                    let _ = writeln!(o, "</div><figcaption>{}</figcaption></figure>", escape(alt));
                 }
                 Block::Png { alt, bytes } => {
                     use base64::Engine as _;

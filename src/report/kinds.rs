@@ -307,8 +307,23 @@ pub fn run(dir: &Path) -> Result<Vec<Section>, ReportError> {
             .map_err(|e| ReportError::Io(crate::io::IoError::io(&montage, e)))?;
         let mut sec = Section::new("Montage");
         sec.blocks.push(Block::Png {
-            alt: "montage.png: final fields of the first members".into(),
+            alt: "montage.png: the final field of the first members, labelled with member id and arm, \
+                  with its colour bar"
+                .into(),
             bytes,
+        });
+        sections.push(sec);
+    }
+    let frames = super::fields::snapshots(dir)?;
+    if !frames.is_empty() {
+        let mut sec = Section::new("Time-lapse");
+        sec.blocks.push(Block::Strip {
+            alt: format!(
+                "The montages of --save-fields --every K ({} snapshots, montage_t<step>.png), \
+                 earliest on the left; scroll sideways for the later ones.",
+                frames.len()
+            ),
+            frames,
         });
         sections.push(sec);
     }

@@ -84,6 +84,12 @@ pub enum Block {
         alt: String,
         bytes: Vec<u8>,
     },
+    /// PNG pictures side by side in time order (the time-lapse montages of
+    /// `run --save-fields --every K`), each with its caption.
+    Strip {
+        alt: String,
+        frames: Vec<(String, Vec<u8>)>,
+    },
 }
 
 #[derive(Clone, Debug)]
