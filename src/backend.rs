@@ -89,9 +89,7 @@ impl Backend {
             Backend::Cpu => crate::engine::cpu::batch_members(plan.model.state_len())
                 .min(u32::MAX as usize) as u32,
             Backend::Gpu(ctx) => {
-                let limit =
-                    crate::gpu::engine::max_batch(&ctx.limits, plan.model.state_len() as u64 * 4);
-                batch.unwrap_or(limit).clamp(1, limit)
+                crate::gpu::engine::members_per_batch(&ctx.limits, plan.model.as_ref(), batch)
             }
         };
         let mut v = Vec::new();

@@ -300,3 +300,40 @@ fn cpu_batches_never_change_results() {
     three.write_state(&st).unwrap();
     assert_eq!(three.read_state().unwrap(), st);
 }
+
+/// One batching rule (issue 10's bug): the GPU engine binds a member's
+/// step scratch as one storage buffer per batch, so members per batch are
+/// capped by the larger of state and scratch. `Backend::batches` (what
+/// `check` and `estimate` print) used to size by the state alone and could
+/// print a split the engine would not use.
+#[test]
+fn gpu_batches_are_sized_by_the_larger_of_state_and_scratch() {
+    let plan = common::plan_of(&common::abm_scene(
+        16,
+        8,
+        4,
+        2,
+        300,
+        "",
+        "[[observables]]\nname = \"min_o2\"\nkind = \"min\"\nfield = \"o2\"\n",
+    ));
+    let (state, scratch) = (plan.model.state_len(), plan.model.scratch_len());
+    assert!(scratch > state, "scratch {scratch} state {state}");
+    let limits = wgpu::Limits {
+        max_storage_buffer_binding_size: scratch as u64 * 4 * 3 + 1,
+        ..wgpu::Limits::default()
+    };
+    let per = vtwin::gpu::engine::members_per_batch(&limits, plan.model.as_ref(), None);
+    assert_eq!(
+        per, 3,
+        "three members' scratch fit the binding, four do not"
+    );
+    assert_eq!(
+        vtwin::gpu::engine::members_per_batch(&limits, plan.model.as_ref(), Some(2)),
+        2
+    );
+    assert_eq!(
+        vtwin::gpu::engine::members_per_batch(&limits, plan.model.as_ref(), Some(99)),
+        3
+    );
+}

@@ -94,6 +94,21 @@ fn uniform_entry() -> wgpu::BindGroupLayoutEntry {
     }
 }
 
+/// Members per GPU batch for `model`: `requested` (`--batch-size`) capped
+/// by what the adapter allows for the larger of the member's state and
+/// step scratch (both are bound as one storage buffer per batch). The one
+/// batching rule: the engine, `vtwin check` and `vtwin estimate` (through
+/// `Backend::batches`) all use it.
+pub fn members_per_batch(
+    limits: &wgpu::Limits,
+    model: &dyn crate::model::Model,
+    requested: Option<u32>,
+) -> u32 {
+    let words = model.state_len().max(model.scratch_len()) as u64;
+    let limit = max_batch(limits, words * 4);
+    requested.unwrap_or(limit).clamp(1, limit)
+}
+
 /// The largest batch the adapter allows for `state_bytes` per member.
 pub fn max_batch(limits: &wgpu::Limits, state_bytes: u64) -> u32 {
     let by_binding = (limits.max_storage_buffer_binding_size / state_bytes.max(1)).max(1);
@@ -275,8 +290,7 @@ impl GpuEngine {
         let np = plan.n_params().max(1);
         let n_obs = plan.observables.ops.len() + 1;
         let scratch_len = model.scratch_len();
-        let limit = max_batch(&ctx.limits, state_len.max(scratch_len) as u64 * 4);
-        let per_batch = batch_size.unwrap_or(limit).clamp(1, limit);
+        let per_batch = members_per_batch(&ctx.limits, model.as_ref(), batch_size);
         let align = ctx.limits.min_uniform_buffer_offset_alignment as u64;
         let stride = (std::mem::size_of::<StepUniform>() as u64).div_ceil(align) * align;
         let uniform = dev.create_buffer(&wgpu::BufferDescriptor {
