@@ -106,6 +106,9 @@ pub struct MontageOptions {
     pub scale: MontageScale,
     /// Members shown (the first ones).
     pub members: u32,
+    /// Whether montages are drawn at all: a shard other than 0 writes only
+    /// the arrays (shard 0's montage is the whole run's).
+    pub draw: bool,
 }
 
 /// The index of the field called `name` among the model's fields, or an
@@ -140,7 +143,7 @@ pub fn step_tag(step: u64, last: u64) -> String {
 /// `montage<tag>.png` of the first `opts.members` members, where `tag` is
 /// empty for the final state and `_t<step>` for a time-lapse snapshot;
 /// for the final state of a model with agents, also the `agents` table
-/// (one row per agent of every member). Without `montage` (a shard other
+/// (one row per agent of every member). Without `opts.draw` (a shard other
 /// than 0) only the arrays and the agents table are written.
 ///
 /// The montage (`io::annotated_montage`) labels each panel with its member
@@ -156,7 +159,6 @@ fn save_fields(
     fmt: TableFormat,
     step: u64,
     tag: &str,
-    montage: bool,
 ) -> Result<()> {
     let g = plan.model.grid();
     let (nx, ny) = (g.nx as usize, g.ny as usize);
@@ -172,7 +174,7 @@ fn save_fields(
     {
         dir.write_table(&record::agents_table(plan, agents), fmt)?;
     }
-    if !montage {
+    if !opts.draw {
         return Ok(());
     }
     let shown = (opts.members.max(1) as usize).min(plan.members as usize);
@@ -282,7 +284,6 @@ fn simulate(
     backend: &crate::backend::Backend,
     dir: &RunDir,
     fields: Option<(&MontageOptions, TableFormat)>,
-    montage: bool,
 ) -> Result<ArmRun> {
     let mut engine = backend.engine_with(
         &plan,
@@ -315,7 +316,6 @@ fn simulate(
                     fmt,
                     step,
                     &format!("_{}", step_tag(step, last)),
-                    montage,
                 )?;
             }
             Ok(())
@@ -325,7 +325,7 @@ fn simulate(
     bar.finish_and_clear();
     if let Some((opts, fmt)) = fields {
         let state = engine.read_state()?;
-        save_fields(dir, &plan, &state, opts, fmt, plan.steps, "", montage)?;
+        save_fields(dir, &plan, &state, opts, fmt, plan.steps, "")?;
     }
     let kernel = engine.kernel_note();
     drop(engine);
@@ -464,6 +464,10 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         field: montage_field(&plans[0], args.montage_field.as_deref())?,
         scale: args.montage_scale,
         members: scene.file.output.montage_members,
+        // A shard's montage would show its own first members: only shard 0
+        // (which `freeze_shard` checked holds every member the whole run's
+        // montage shows) draws it, so the merge can take it as it is.
+        draw: args.shard.is_none_or(|s| s.index == 0),
     };
     let backend = args.engine.open()?;
     let out = args
@@ -496,10 +500,6 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     if args.fused.is_some() && backend.name() == "cpu" {
         eprintln!("vtwin run: --fused applies to the GPU backend; the CPU backend ignores it");
     }
-    // A shard's montage would show its own first members: only shard 0
-    // (which `freeze_shard` checked holds every member the whole run's
-    // montage shows) draws it, so the merge can take it as it is.
-    let draw_montage = args.shard.is_none_or(|s| s.index == 0);
     let mut runs = Vec::new();
     for p in plans {
         if all {
@@ -511,7 +511,6 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             &backend,
             &dir,
             save.then_some((&montage, fmt)),
-            draw_montage,
         )?);
     }
     let first = &runs[0];
