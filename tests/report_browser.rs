@@ -345,39 +345,14 @@ fn run_report_refuses_to_overwrite_without_force() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("manifest.json"));
 }
 
-const LIN: &str = r#"
-[model]
-kind = "custom"
-species = ["u", "v"]
-reactions = { u = "a + b", v = "a * b" }
-[grid]
-nx = 4
-ny = 1
-[time]
-dt = 0.01
-steps = 100
-[ensemble]
-seed = 3
-[parameters]
-a = { dist = "uniform", low = 0.0, high = 1.0 }
-b = { dist = "uniform", low = 0.0, high = 2.0 }
-c = { dist = "uniform", low = 0.0, high = 1.0 }
-[observe]
-every = 10
-[[observables]]
-name = "u"
-kind = "mean"
-field = "u"
-[[observables]]
-name = "v"
-kind = "mean"
-field = "v"
-"#;
-
 #[test]
 fn sweep_report() {
     let t = TempDir::new("report-sweep");
-    let scene = write_scene(t.path(), "lin.toml", LIN);
+    let scene = write_scene(
+        t.path(),
+        "lin.toml",
+        &common::linear_sweep_scene("a * b", 100, 10),
+    );
     let out = t.path().join("sweep");
     let err = ok(&[
         "sweep",
@@ -608,7 +583,11 @@ fn progress_lines_when_stderr_is_not_a_terminal() {
 #[test]
 fn analyze_takes_several_output_columns() {
     let t = TempDir::new("report-analyze");
-    let scene = write_scene(t.path(), "lin.toml", LIN);
+    let scene = write_scene(
+        t.path(),
+        "lin.toml",
+        &common::linear_sweep_scene("a * b", 100, 10),
+    );
     let out = t.path().join("sweep");
     ok(&[
         "sweep",

@@ -7,6 +7,8 @@
 //! parameters, so a shard that used local instead of global member indices
 //! would give different bytes.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -187,39 +189,10 @@ fn a_shard_whose_first_block_cannot_hold_the_montage_is_refused_before_running()
     assert!(err.contains("holds none of the 3 members"), "{err}");
 }
 
-const SWEEP_SCENE: &str = r#"
-[model]
-kind = "custom"
-species = ["u", "v"]
-reactions = { u = "a + b", v = "a * b - c * v" }
-[grid]
-nx = 4
-ny = 1
-[time]
-dt = 0.01
-steps = 50
-[ensemble]
-seed = 3
-[parameters]
-a = { dist = "uniform", low = 0.0, high = 1.0 }
-b = { dist = "uniform", low = 0.0, high = 2.0 }
-c = { dist = "uniform", low = 0.0, high = 1.0 }
-[observe]
-every = 5
-[[observables]]
-name = "u"
-kind = "mean"
-field = "u"
-[[observables]]
-name = "v"
-kind = "mean"
-field = "v"
-"#;
-
 fn check_sweep(method: &[&str], expect: &[&str]) {
     let dir = tmp(&format!("sweep-{}", method[1]));
     let scene = dir.join("lin.toml");
-    std::fs::write(&scene, SWEEP_SCENE).unwrap();
+    std::fs::write(&scene, common::linear_sweep_scene("a * b - c * v", 50, 5)).unwrap();
     let whole = dir.join("whole");
     let base = |out: &Path| -> Vec<String> {
         let mut v: Vec<String> = vec!["sweep".into(), s(&scene).into()];

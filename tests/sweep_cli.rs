@@ -19,35 +19,6 @@ mod common;
 use common::vtwin;
 use std::path::{Path, PathBuf};
 
-const LIN: &str = r#"
-[model]
-kind = "custom"
-species = ["u", "v"]
-reactions = { u = "a + b", v = "a * b" }
-[grid]
-nx = 4
-ny = 1
-[time]
-dt = 0.01
-steps = 100
-[ensemble]
-seed = 3
-[parameters]
-a = { dist = "uniform", low = 0.0, high = 1.0 }
-b = { dist = "uniform", low = 0.0, high = 2.0 }
-c = { dist = "uniform", low = 0.0, high = 1.0 }
-[observe]
-every = 1
-[[observables]]
-name = "u"
-kind = "mean"
-field = "u"
-[[observables]]
-name = "v"
-kind = "mean"
-field = "v"
-"#;
-
 /// u' = r·u² from u = 1 blows up at t = 1/r: members with large r diverge.
 const BLOWUP: &str = r#"
 [model]
@@ -103,7 +74,7 @@ fn f(s: &str) -> f64 {
 fn sobol_indices_of_known_functions() {
     let dir = tmp("sobol");
     let scene = dir.join("lin.toml");
-    std::fs::write(&scene, LIN).unwrap();
+    std::fs::write(&scene, common::linear_sweep_scene("a * b", 100, 1)).unwrap();
     let out = dir.join("out");
     let run = |out: &Path| {
         vtwin(&[
@@ -378,7 +349,7 @@ fn tumour_rd_control_arm_ignores_therapy_parameters() {
 fn gpu_sweep_matches_cpu() {
     let dir = tmp("gpu");
     let scene = dir.join("lin.toml");
-    std::fs::write(&scene, LIN).unwrap();
+    std::fs::write(&scene, common::linear_sweep_scene("a * b", 100, 1)).unwrap();
     let run = |backend: &str| {
         let out = dir.join(backend);
         let o = vtwin(&[

@@ -149,3 +149,23 @@ pub fn plan_of(text: &str) -> vtwin::plan::Plan {
 pub fn cpu() -> Backend {
     Backend::Cpu
 }
+
+/// A two-species custom model on a 4 × 1 grid whose kinetics are
+/// `du/dt = a + b` and `dv/dt = v_rate`, with parameters a ~ U(0, 1),
+/// b ~ U(0, 2), c ~ U(0, 1) (c inert unless `v_rate` uses it), seed 3, and
+/// the means of u and v observed every `every` steps: sweeps of it have
+/// known sensitivity indices.
+pub fn linear_sweep_scene(v_rate: &str, steps: u64, every: u64) -> String {
+    format!(
+        "[model]\nkind = \"custom\"\nspecies = [\"u\", \"v\"]\n\
+         reactions = {{ u = \"a + b\", v = \"{v_rate}\" }}\n\
+         [grid]\nnx = 4\nny = 1\n[time]\ndt = 0.01\nsteps = {steps}\n\
+         [ensemble]\nseed = 3\n[parameters]\n\
+         a = {{ dist = \"uniform\", low = 0.0, high = 1.0 }}\n\
+         b = {{ dist = \"uniform\", low = 0.0, high = 2.0 }}\n\
+         c = {{ dist = \"uniform\", low = 0.0, high = 1.0 }}\n\
+         [observe]\nevery = {every}\n\
+         [[observables]]\nname = \"u\"\nkind = \"mean\"\nfield = \"u\"\n\
+         [[observables]]\nname = \"v\"\nkind = \"mean\"\nfield = \"v\"\n"
+    )
+}
