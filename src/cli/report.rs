@@ -21,6 +21,11 @@ pub struct ReportArgs {
     /// missing; existing PNGs of the same name need --force).
     #[arg(long, value_name = "DIR")]
     pub png: Option<PathBuf>,
+    /// Patients of a patient run (`assimilate` with a `patient` column)
+    /// that get their own section, comma-separated (default: the first 12,
+    /// failed patients first).
+    #[arg(long, value_name = "A,B,…", value_delimiter = ',')]
+    pub patients: Option<Vec<String>>,
     /// Replace existing output files.
     #[arg(long)]
     pub force: bool,
@@ -49,7 +54,11 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.dir));
     let inputs = [args.dir.as_path()];
     super::check_output_file(&out, args.force, &inputs)?;
-    let r = report::build(&args.dir)?;
+    let pick = match &args.patients {
+        Some(list) => report::patients::Pick::Named(list.clone()),
+        None => report::patients::Pick::First,
+    };
+    let r = report::build_with(&args.dir, &pick)?;
     let mut pngs = Vec::new();
     if let Some(pdir) = &args.png {
         std::fs::create_dir_all(pdir).with_context(|| format!("creating {}", pdir.display()))?;

@@ -16,7 +16,7 @@ const SCATTER_PARAMS: usize = 2;
 /// State variables of a twin's analysis table drawn.
 const ANALYSED_VARIABLES: usize = 3;
 
-fn manifest(dir: &Path) -> Result<Value, ReportError> {
+pub(super) fn manifest(dir: &Path) -> Result<Value, ReportError> {
     data::read_json(&dir.join("manifest.json"))
 }
 
@@ -38,7 +38,7 @@ fn with_unit(name: &str, unit: &str) -> String {
 }
 
 /// The manifest's provenance as a two-column table.
-fn manifest_section(m: &Value) -> Section {
+pub(super) fn manifest_section(m: &Value) -> Section {
     let mut sec = Section::new("Provenance");
     let adapter = if m["adapter"].is_null() {
         "— (CPU backend)".to_string()
@@ -96,7 +96,7 @@ fn units(m: &Value, key: &str) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-fn time_unit(m: &Value) -> String {
+pub(super) fn time_unit(m: &Value) -> String {
     m["time_unit"].as_str().unwrap_or("time units").to_string()
 }
 

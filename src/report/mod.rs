@@ -11,6 +11,7 @@ pub mod data;
 pub mod fields;
 pub mod html;
 pub mod kinds;
+pub mod patients;
 pub mod plot;
 pub mod stats;
 pub mod summary;
@@ -235,11 +236,19 @@ pub fn detect(path: &Path) -> Result<Kind, ReportError> {
 
 /// Builds the report of `path`.
 pub fn build(path: &Path) -> Result<Report, ReportError> {
+    build_with(path, &patients::Pick::First)
+}
+
+/// `build`, choosing which patients of a patient run get their own section.
+pub fn build_with(path: &Path, pick: &patients::Pick) -> Result<Report, ReportError> {
     let kind = detect(path)?;
     let sections = match kind {
         Kind::Run => kinds::run(path)?,
         Kind::Sweep => kinds::sweep(path)?,
         Kind::Calibrate => kinds::calibrate(path)?,
+        Kind::Assimilate if data::find_table(path, "patients").is_some() => {
+            patients::patients(path, pick)?
+        }
         Kind::Twin | Kind::Assimilate => kinds::twin(path)?,
         Kind::Cohort => kinds::cohort(path)?,
         Kind::Bench => kinds::bench(path)?,
