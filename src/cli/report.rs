@@ -26,6 +26,11 @@ pub struct ReportArgs {
     /// failed patients first).
     #[arg(long, value_name = "A,B,…", value_delimiter = ',')]
     pub patients: Option<Vec<String>>,
+    /// A `vtwin score --json` file of a patient run's forecasts: adds the
+    /// scores (errors against the last value carried forward, coverage,
+    /// PIT histogram).
+    #[arg(long, value_name = "FILE.json")]
+    pub scores: Option<PathBuf>,
     /// Replace existing output files.
     #[arg(long)]
     pub force: bool,
@@ -52,13 +57,14 @@ pub fn hint(dir: &Path) -> String {
 
 pub fn run(args: &ReportArgs) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.dir));
-    let inputs = [args.dir.as_path()];
+    let mut inputs = vec![args.dir.as_path()];
+    inputs.extend(args.scores.as_deref());
     super::check_output_file(&out, args.force, &inputs)?;
     let pick = match &args.patients {
         Some(list) => report::patients::Pick::Named(list.clone()),
         None => report::patients::Pick::First,
     };
-    let r = report::build_with(&args.dir, &pick)?;
+    let r = report::build_with(&args.dir, &pick, args.scores.as_deref())?;
     let mut pngs = Vec::new();
     if let Some(pdir) = &args.png {
         std::fs::create_dir_all(pdir).with_context(|| format!("creating {}", pdir.display()))?;

@@ -236,19 +236,29 @@ pub fn detect(path: &Path) -> Result<Kind, ReportError> {
 
 /// Builds the report of `path`.
 pub fn build(path: &Path) -> Result<Report, ReportError> {
-    build_with(path, &patients::Pick::First)
+    build_with(path, &patients::Pick::First, None)
 }
 
-/// `build`, choosing which patients of a patient run get their own section.
-pub fn build_with(path: &Path, pick: &patients::Pick) -> Result<Report, ReportError> {
+/// `build`, choosing which patients of a patient run get their own section,
+/// with the `vtwin score --json` file of its forecasts, if any.
+pub fn build_with(
+    path: &Path,
+    pick: &patients::Pick,
+    scores: Option<&Path>,
+) -> Result<Report, ReportError> {
     let kind = detect(path)?;
+    let patient_run = kind == Kind::Assimilate && data::find_table(path, "patients").is_some();
+    if !patient_run && (scores.is_some() || matches!(pick, patients::Pick::Named(_))) {
+        return Err(ReportError::input(
+            path,
+            "--scores and --patients apply to patient runs (`vtwin assimilate` with a `patient` column)",
+        ));
+    }
     let sections = match kind {
         Kind::Run => kinds::run(path)?,
         Kind::Sweep => kinds::sweep(path)?,
         Kind::Calibrate => kinds::calibrate(path)?,
-        Kind::Assimilate if data::find_table(path, "patients").is_some() => {
-            patients::patients(path, pick)?
-        }
+        Kind::Assimilate if patient_run => patients::patients(path, pick, scores)?,
         Kind::Twin | Kind::Assimilate => kinds::twin(path)?,
         Kind::Cohort => kinds::cohort(path)?,
         Kind::Bench => kinds::bench(path)?,

@@ -27,8 +27,13 @@ pub enum Pick {
     Named(Vec<String>),
 }
 
-/// Sections of a patient run's report.
-pub fn patients(dir: &Path, pick: &Pick) -> Result<Vec<Section>, ReportError> {
+/// Sections of a patient run's report; `scores` is a `vtwin score --json`
+/// file of its forecasts.
+pub fn patients(
+    dir: &Path,
+    pick: &Pick,
+    scores: Option<&Path>,
+) -> Result<Vec<Section>, ReportError> {
     let m = manifest(dir)?;
     let tu = time_unit(&m);
     let pt = data::require(dir, "patients")?;
@@ -97,6 +102,9 @@ pub fn patients(dir: &Path, pick: &Pick) -> Result<Vec<Section>, ReportError> {
         ));
     }
     let mut sections = vec![summary];
+    if let Some(path) = scores {
+        sections.push(scores_section(path, &data::read_json(path)?)?);
+    }
     let an = data::table(dir, "analysis")?;
     let fc = data::table(dir, "forecast")?;
     for p in &shown {
@@ -219,7 +227,11 @@ fn patient_charts(
                 c.series.push(Series::new(
                     "analysis mean ± sd",
                     0,
-                    Mark::ErrorPoints(band.iter().map(|b| (b.0, (b.1 + b.2) / 2.0, b.1, b.2)).collect()),
+                    Mark::ErrorPoints(
+                        band.iter()
+                            .map(|b| (b.0, (b.1 + b.2) / 2.0, b.1, b.2))
+                            .collect(),
+                    ),
                 ));
             }
             let pts = |want: bool| -> Vec<(f64, f64)> {
@@ -241,7 +253,13 @@ fn patient_charts(
     if let Some(fc) = fc {
         let (who, t, o) = (fc.str("patient")?, fc.f64("time")?, fc.str("observable")?);
         let col = |n: &str| fc.f64(n);
-        let (q05, q25, q50, q75, q95) = (col("q05")?, col("q25")?, col("q50")?, col("q75")?, col("q95")?);
+        let (q05, q25, q50, q75, q95) = (
+            col("q05")?,
+            col("q25")?,
+            col("q50")?,
+            col("q75")?,
+            col("q95")?,
+        );
         for name in distinct(&o) {
             let rows: Vec<usize> = (0..fc.rows())
                 .filter(|&r| who[r] == p && o[r] == name && q50[r].is_finite())
@@ -254,14 +272,119 @@ fn patient_charts(
             c.series.push(Series::new(
                 "forecast median, 90 % interval",
                 1,
-                Mark::ErrorPoints(rows.iter().map(|&r| (t[r], q50[r], q05[r], q95[r])).collect()),
+                Mark::ErrorPoints(
+                    rows.iter()
+                        .map(|&r| (t[r], q50[r], q05[r], q95[r]))
+                        .collect(),
+                ),
             ));
             c.series.push(Series::new(
                 "forecast 50 % interval",
                 2,
-                Mark::ErrorPoints(rows.iter().map(|&r| (t[r], q50[r], q25[r], q75[r])).collect()),
+                Mark::ErrorPoints(
+                    rows.iter()
+                        .map(|&r| (t[r], q50[r], q25[r], q75[r]))
+                        .collect(),
+                ),
             ));
         }
     }
     Ok(by_obs.into_iter().map(|(_, c)| c).collect())
+}
+
+/// The section of a `vtwin score --json` file: the overall errors against
+/// the last value carried forward, interval coverage against nominal, and
+/// the PIT histogram against the shares a calibrated forecast gives.
+pub fn scores_section(path: &Path, json: &serde_json::Value) -> Result<Section, ReportError> {
+    let num = |v: &serde_json::Value| v.as_f64().filter(|x| x.is_finite());
+    let fmt = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x:.4}"));
+    let o = &json["overall"];
+    if !o.is_object() {
+        return Err(ReportError::input(
+            path,
+            "key `overall`: not a `vtwin score --json` file",
+        ));
+    }
+    let mut sec = Section::new("Scores");
+    sec.text(format!(
+        "Scored against held-out readings ({}): {} rows. Coverage is the share of readings inside the forecast interval; a calibrated forecast's 50 % and 90 % intervals hold about 50 % and 90 %.",
+        path.display(),
+        o["n"].as_u64().unwrap_or(0)
+    ));
+    let lv = &o["lvcf"];
+    let pp = &json["per_patient_summary"];
+    let cov = |k: &str| num(&o[k]["fraction"]).map(|f| 100.0 * f);
+    sec.table(
+        &["score", "forecast", "last value carried forward"],
+        vec![
+            vec!["MAE of q50".into(), fmt(num(&o["mae_q50"])), "".into()],
+            vec!["MAE of mean".into(), fmt(num(&o["mae_mean"])), "".into()],
+            vec![
+                "MAE on rows with an earlier reading".into(),
+                fmt(num(&lv["forecast_mae_q50"])),
+                fmt(num(&lv["mae"])),
+            ],
+            vec![
+                "per-patient MAE (mean / median over patients)".into(),
+                format!(
+                    "{} / {}",
+                    fmt(num(&pp["forecast_mae_q50_on_lvcf_rows"]["mean"])),
+                    fmt(num(&pp["forecast_mae_q50_on_lvcf_rows"]["median"]))
+                ),
+                format!(
+                    "{} / {}",
+                    fmt(num(&pp["lvcf_mae"]["mean"])),
+                    fmt(num(&pp["lvcf_mae"]["median"]))
+                ),
+            ],
+            vec![
+                "CRPS (quantile form)".into(),
+                fmt(num(&o["crps"])),
+                "".into(),
+            ],
+            vec![
+                "coverage of the 50 % interval (%)".into(),
+                fmt(cov("coverage_50")),
+                "".into(),
+            ],
+            vec![
+                "coverage of the 90 % interval (%)".into(),
+                fmt(cov("coverage_90")),
+                "".into(),
+            ],
+        ],
+    );
+    let bins: Vec<(f64, f64, f64, f64)> = o["pit"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|b| {
+                    Some((
+                        num(&b["lo"])?,
+                        num(&b["hi"])?,
+                        num(&b["fraction"])?,
+                        num(&b["expected"])?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !bins.is_empty() {
+        let mut c = Chart::new(
+            "PIT histogram of the forecasts",
+            "probability integral transform (quantile level)",
+            "share of readings per unit level",
+        );
+        // Heights as densities: a calibrated forecast is flat at 1.
+        c.series.push(Series::new(
+            "observed",
+            0,
+            Mark::Bars(bins.iter().map(|b| (b.0, b.1, b.2 / (b.1 - b.0))).collect()),
+        ));
+        c.series
+            .push(Series::new("calibrated (uniform)", 7, Mark::HLine(1.0)));
+        c.x_range = Some((0.0, 1.0));
+        sec.figure(&c, "Probability integral transform of the held-out readings under the forecasts, as a density over quantile levels: flat at 1 when calibrated; high outer bins mean intervals too narrow, a central hump too wide.")?;
+    }
+    Ok(sec)
 }
