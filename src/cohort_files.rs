@@ -88,6 +88,22 @@ pub fn write_data(
     Ok((results, FileEntry::hash(dir, SCENE_COPY)?))
 }
 
+/// Writes the patient-file export (`vtwin cohort --export-obs`) as CSV into
+/// `dir` and returns the hashed entries of the files, in writing order.
+pub fn write_patient_files(
+    dir: &Path,
+    files: &crate::cohort::export::PatientFiles,
+) -> Result<Vec<FileEntry>, CohortFilesError> {
+    let mut tables = vec![&files.visits, &files.truth];
+    tables.extend(files.split.iter().flatten());
+    let mut out = Vec::new();
+    for t in tables {
+        let path = crate::io::write_table(dir, t, TableFormat::Csv)?;
+        out.push(FileEntry::hash(dir, &file_name(&path))?);
+    }
+    Ok(out)
+}
+
 fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -30,6 +30,7 @@ pub mod record;
 pub mod report;
 pub mod rng;
 pub mod scene;
+pub mod score;
 pub mod sensitivity;
 pub mod shaders;
 pub mod shard;

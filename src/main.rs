@@ -48,6 +48,9 @@ enum Command {
     Slurm(cli::slurm::SlurmArgs),
     /// Drift and bias report between two cohorts or a cohort and a table.
     Compare(cli::compare::CompareArgs),
+    /// Score forecasts (assimilate --forecast-at) against outcomes: MAE, RMSE, CRPS,
+    /// coverage, PIT, per patient, with a last-value-carried-forward baseline.
+    Score(cli::score::ScoreArgs),
     /// Pick a virtual population matching a target distribution.
     Select(cli::select::SelectArgs),
     /// Benchmarks: RD kernels, scaling over members, peers' problem (JSON with --json).
@@ -94,6 +97,7 @@ fn main() {
         Command::Merge(a) => cli::merge::run(a).map(|_| 0),
         Command::Slurm(a) => cli::slurm::run(a).map(|_| 0),
         Command::Compare(a) => cli::compare::run(a).map(|_| 0),
+        Command::Score(a) => cli::score::run(a).map(|_| 0),
         Command::Select(a) => cli::select::run(a).map(|_| 0),
         Command::Bench(a) => cli::bench::run(a).map(|_| 0),
         Command::Estimate(a) => cli::estimate::run(a).map(|_| 0),

@@ -6,7 +6,7 @@ use super::{EngineArgs, progress_bar};
 use crate::cohort::crate_meta::{self, CrateInfo, Property};
 use crate::cohort::dictionary::{self, ColumnDocs};
 use crate::cohort::merge::{Shard, ShardInfo};
-use crate::cohort::{CohortTables, build_cohort, columns};
+use crate::cohort::{CohortTables, build_cohort_with_visits, columns, export};
 use crate::cohort_files;
 use crate::cohort_sim::{self, CohortSetup, EngineSource};
 use crate::io::TableFormat;
@@ -44,6 +44,11 @@ pub struct CohortArgs {
     /// moves; never changes results.
     #[arg(long, default_value_t = 2048)]
     pub chunk: usize,
+    /// Also write each patient's observed visits (assigned arm) as a long
+    /// observation file, the noiseless values and a fit/held-out split
+    /// (`[cohort.export]`, docs/cohort.md). Not with --shard.
+    #[arg(long)]
+    pub export_obs: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -66,6 +71,9 @@ pub fn run(args: &CohortArgs) -> Result<i32> {
             shard.index,
             shard.count
         );
+    }
+    if args.export_obs && shard.count > 1 {
+        anyhow::bail!("--export-obs writes whole-cohort files; run it without --shard");
     }
     crate::limits::check_members("patients in one shard", range.end - range.start)
         .map_err(|m| anyhow::anyhow!("--patients {n}: {m}; split the cohort with --shard I/K"))?;
@@ -99,8 +107,9 @@ pub fn run(args: &CohortArgs) -> Result<i32> {
         args.chunk,
         |k| bar.inc(k),
     );
-    let mut tables = build_cohort(&sampler, range.clone(), &mut source)
-        .map_err(|e| cohort_sim::locate(&scene, e))?;
+    let (mut tables, visits) =
+        build_cohort_with_visits(&sampler, range.clone(), &mut source, args.export_obs)
+            .map_err(|e| cohort_sim::locate(&scene, e))?;
     bar.finish_and_clear();
     let failed = source.failed_patients().to_vec();
     let failed_sims = source.failed;
@@ -109,8 +118,15 @@ pub fn run(args: &CohortArgs) -> Result<i32> {
 
     let docs = ColumnDocs::for_cohort(&setup.spec, &setup.block, &setup.param_units);
     let dict = dictionary::to_json(&dictionary::build(&tables.tables(), &docs)?);
-    let (results, scene_entry) =
+    let (mut results, scene_entry) =
         cohort_files::write_data(dir.path(), &tables, fmt, &dict, scene.source.as_bytes())?;
+    let exported = if args.export_obs {
+        let files = export::patient_files(&visits, &setup.spec.export);
+        results.extend(cohort_files::write_patient_files(dir.path(), &files)?);
+        Some(files.counts)
+    } else {
+        None
+    };
     let info = ShardInfo {
         scene_sha256: scene.sha256.clone(),
         seed: setup.seed,
@@ -162,7 +178,7 @@ pub fn run(args: &CohortArgs) -> Result<i32> {
     });
     cohort_files::write_crate(dir.path(), &meta)?;
     let plausible = count_plausible(&tables)?;
-    let manifest = json!({
+    let mut manifest = json!({
         "schema_version": crate::manifest::SCHEMA_VERSION,
         "engine": crate::manifest::engine_json(),
         "command": std::env::args().collect::<Vec<_>>(),
@@ -180,12 +196,28 @@ pub fn run(args: &CohortArgs) -> Result<i32> {
         "started": crate::manifest::rfc3339(started),
         "finished": crate::manifest::rfc3339(crate::manifest::now()),
     });
+    if let Some(c) = &exported {
+        manifest["export_obs"] = json!(c);
+    }
     let final_dir = dir.finish(manifest)?;
     println!("{}", final_dir.display());
     eprintln!(
         "vtwin cohort: {count} patients ({plausible} plausible) written to {}",
         final_dir.display()
     );
+    if let Some(c) = &exported {
+        eprintln!(
+            "vtwin cohort: exported {} observed visits of {} series ({} missing, {} censored); \
+             fit {} / held out {} rows ({} series too short to split)",
+            c.visits,
+            c.series,
+            c.missing,
+            c.censored,
+            c.fit_rows,
+            c.heldout_rows,
+            c.series_too_short
+        );
+    }
     if failed_sims > 0 {
         eprintln!(
             "vtwin cohort: {failed_sims} simulations of {} patients diverged or saturated; \

@@ -15,6 +15,7 @@ pub mod merge;
 pub mod merge_runs;
 pub mod report;
 pub mod run;
+pub mod score;
 pub mod select;
 pub mod slurm;
 pub mod sweep;

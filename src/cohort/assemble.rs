@@ -9,7 +9,7 @@
 //! them over. Never touches files.
 
 use super::error::CohortError;
-use super::observe::{self, Trajectory};
+use super::observe::{self, ObservationRow, Trajectory};
 use super::outcomes::{self, Outcome};
 use super::patients::{Patient, PatientSampler};
 use super::plausibility;
@@ -55,6 +55,18 @@ pub fn build_cohort(
     range: Range<u64>,
     source: &mut impl TrajectorySource,
 ) -> Result<CohortTables, CohortError> {
+    Ok(build_cohort_with_visits(sampler, range, source, false)?.0)
+}
+
+/// As [`build_cohort`]; with `keep_assigned`, also returns the observation
+/// rows of every patient under its assigned arm (what a trial records, with
+/// the noiseless values beside them) for `export::patient_files`.
+pub fn build_cohort_with_visits(
+    sampler: &PatientSampler,
+    range: Range<u64>,
+    source: &mut impl TrajectorySource,
+    keep_assigned: bool,
+) -> Result<(CohortTables, Vec<ObservationRow>), CohortError> {
     let patients = sampler.patients(range)?;
     let mut per_arm: Vec<Vec<Trajectory>> = Vec::with_capacity(sampler.arms.len());
     for arm in &sampler.arms {
@@ -90,6 +102,7 @@ pub fn build_cohort(
     }
     let spec = sampler.spec;
     let mut rows = Vec::new();
+    let mut assigned = Vec::new();
     let mut outs: Vec<Outcome> = Vec::new();
     let mut plausible = Vec::with_capacity(patients.len());
     for (i, p) in patients.iter().enumerate() {
@@ -97,8 +110,11 @@ pub fn build_cohort(
             &spec.plausibility,
             per_arm.iter().map(|t| &t[i]),
         )?);
-        for trajs in &per_arm {
+        for (a, trajs) in per_arm.iter().enumerate() {
             let r = observe::observe(sampler, p, &trajs[i])?;
+            if keep_assigned && a == p.assigned_arm {
+                assigned.extend(r.iter().cloned());
+            }
             if let Some(o) = outcomes::outcome(spec, &r, &trajs[i])? {
                 outs.push(o);
             }
@@ -119,9 +135,10 @@ pub fn build_cohort(
             t
         }
     };
-    Ok(CohortTables {
+    let tables = CohortTables {
         patients: sampler.table(&patients, &plausible),
         observations: observe::observation_table(&rows),
         outcomes,
-    })
+    };
+    Ok((tables, assigned))
 }

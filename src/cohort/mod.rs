@@ -14,6 +14,7 @@ pub mod compare;
 pub mod crate_meta;
 pub mod dictionary;
 pub mod error;
+pub mod export;
 pub mod keys;
 pub mod merge;
 pub mod observe;
@@ -26,7 +27,7 @@ pub mod spec;
 pub mod stats;
 pub mod validate;
 
-pub use assemble::{CohortTables, TrajectorySource, build_cohort};
+pub use assemble::{CohortTables, TrajectorySource, build_cohort, build_cohort_with_visits};
 pub use error::{CohortError, SpecIssue};
 pub use observe::{ObservationRow, Trajectory};
 pub use patients::{Patient, PatientSampler};

@@ -107,6 +107,9 @@ pub struct ObservationRow {
     pub value: Option<f64>,
     pub censored: bool,
     pub missing: bool,
+    /// The noiseless model value at `time` (kept aside for the truth file of
+    /// the patient-file export; not a column of `observations`).
+    pub true_value: f64,
 }
 
 /// Applies the observation model of every observable in `[cohort.observation]`
@@ -155,6 +158,7 @@ pub fn observe(
                 value: if missing { None } else { value },
                 censored: censored && !missing,
                 missing,
+                true_value: x,
             });
         }
     }

@@ -93,6 +93,58 @@ pub struct CohortSpec {
     /// is implausible.
     #[serde(default)]
     pub plausibility: Vec<PlausibilityBound>,
+    /// Options of the patient-file export (`vtwin cohort --export-obs`).
+    #[serde(default)]
+    pub export: ExportSpec,
+}
+
+/// `[cohort.export]`: how `vtwin cohort --export-obs` writes the patients'
+/// observed visits as a long observation file (docs/cohort.md).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSpec {
+    /// Observed visits per patient and observable held out at the end of
+    /// each series (outcomes to score forecasts against). Default 2; 0 holds
+    /// out nothing.
+    #[serde(default = "default_holdout")]
+    pub holdout: u32,
+    /// Fewest observed visits a series must keep for fitting; series with
+    /// fewer than `holdout + min_fit_visits` observed visits are left out of
+    /// the held-out files (counted). Default 2.
+    #[serde(default = "default_min_fit")]
+    pub min_fit_visits: u32,
+    /// How a value below the detection limit is written: `"limit"` (the
+    /// limit itself, default) or `"zero"` (0, as registries record
+    /// complete responses).
+    #[serde(default)]
+    pub censored: CensoredAs,
+}
+
+impl Default for ExportSpec {
+    fn default() -> Self {
+        ExportSpec {
+            holdout: default_holdout(),
+            min_fit_visits: default_min_fit(),
+            censored: CensoredAs::Limit,
+        }
+    }
+}
+
+fn default_holdout() -> u32 {
+    2
+}
+
+fn default_min_fit() -> u32 {
+    2
+}
+
+/// The value written for a censored measurement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CensoredAs {
+    #[default]
+    Limit,
+    Zero,
 }
 
 /// A covariate: categorical (levels with probabilities) or continuous (a

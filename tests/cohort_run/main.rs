@@ -4,6 +4,7 @@
 
 mod common;
 mod errors;
+mod export;
 mod files;
 mod gpu;
 mod python;
