@@ -227,10 +227,20 @@ fn forecast_table_has_one_row_per_request() {
     assert_eq!(nums(&p, "censored"), [0.0, 0.0, 2.0, 0.0]);
     assert_eq!(nums(&p, "analyses"), [2.0, 2.0, 2.0, 1.0]);
     assert!(strs(&p, "status").iter().all(|s| s == "ok"));
-    // Censored patient C: the forecast sits near or below the limit.
-    assert!(nums(&f, "q50")[2] < 0.05, "C's median {}", nums(&f, "q50")[2]);
+    // Censored patient C: its readings (0 and 0.004 ≤ 0.01) enter as the
+    // pseudo-observation ln 0.01 − 1 with ln-SD 1 (value = SD = 0.01/e),
+    // which pulls its forecast far below the prior median at t = 4
+    // (0.5·e^(−0.05·4) ≈ 0.41).
     let a = read_csv(&out.join("analysis.csv")).unwrap();
     assert_eq!(a.rows(), 7);
+    let c_rows: Vec<usize> = (0..a.rows()).filter(|&i| strs(&a, "patient")[i] == "C").collect();
+    assert_eq!(c_rows.len(), 2);
+    for &i in &c_rows {
+        assert!((nums(&a, "value")[i] - LOD / std::f64::consts::E).abs() < 1e-15);
+        assert!((nums(&a, "sd")[i] - LOD / std::f64::consts::E).abs() < 1e-15);
+    }
+    let c_median = nums(&f, "q50")[2];
+    assert!(c_median < 0.2, "C's median {c_median}");
     let post = read_csv(&out.join("posterior.csv")).unwrap();
     assert_eq!(strs(&post, "param"), ["r"; 4]);
 }
