@@ -78,7 +78,10 @@ fn cohort(n: usize, seed: u64) -> Cohort {
     for p in 0..n {
         let name = format!("P{p:04}");
         let r = -0.4 + 0.7 * u(&mut rng);
-        let v0: f64 = (0..3).map(|_| 0.5 + 0.1 * std_normal(&mut rng)).sum::<f64>() / 3.0;
+        let v0: f64 = (0..3)
+            .map(|_| 0.5 + 0.1 * std_normal(&mut rng))
+            .sum::<f64>()
+            / 3.0;
         let k = 4 + (u(&mut rng) * 5.0) as usize;
         let mut t = 0.5 + u(&mut rng);
         let mut visits = Vec::new();
@@ -126,8 +129,18 @@ fn synthetic_cohort_forecasts_are_calibrated_and_beat_carry_forward() {
     std::fs::write(&obs, &c.obs).unwrap();
     std::fs::write(&at, &c.at).unwrap();
     let o = ok(&[
-        "assimilate", SCENE, "--obs", s(&obs), "--forecast-at", s(&at),
-        "--backend", "cpu", "--format", "csv", "--out", s(&out),
+        "assimilate",
+        SCENE,
+        "--obs",
+        s(&obs),
+        "--forecast-at",
+        s(&at),
+        "--backend",
+        "cpu",
+        "--format",
+        "csv",
+        "--out",
+        s(&out),
     ]);
     let err = String::from_utf8_lossy(&o.stderr);
     let f = read_csv(&out.join("forecast.csv")).unwrap();
@@ -188,21 +201,43 @@ fn forecast_table_has_one_row_per_request() {
         dir.path().join("run"),
     );
     std::fs::write(&obs, SMALL_OBS).unwrap();
-    std::fs::write(
-        &at,
-        "patient,time\nB,4.013\nA,3.0\nC,4.0\nD,2.0\nA,6.25\n",
-    )
-    .unwrap();
+    std::fs::write(&at, "patient,time\nB,4.013\nA,3.0\nC,4.0\nD,2.0\nA,6.25\n").unwrap();
     ok(&[
-        "assimilate", SCENE, "--obs", s(&obs), "--forecast-at", s(&at),
-        "--quantiles", "0.025,0.975", "--members-out",
-        "--backend", "cpu", "--format", "csv", "--out", s(&out),
+        "assimilate",
+        SCENE,
+        "--obs",
+        s(&obs),
+        "--forecast-at",
+        s(&at),
+        "--quantiles",
+        "0.025,0.975",
+        "--members-out",
+        "--backend",
+        "cpu",
+        "--format",
+        "csv",
+        "--out",
+        s(&out),
     ]);
     let f = read_csv(&out.join("forecast.csv")).unwrap();
     let names: Vec<&str> = f.column_names();
     assert_eq!(
         &names[..13],
-        ["patient", "time", "observable", "status", "mean", "sd", "q05", "q25", "q50", "q75", "q95", "q025", "q975"]
+        [
+            "patient",
+            "time",
+            "observable",
+            "status",
+            "mean",
+            "sd",
+            "q05",
+            "q25",
+            "q50",
+            "q75",
+            "q95",
+            "q025",
+            "q975"
+        ]
     );
     assert_eq!(strs(&f, "patient"), ["B", "A", "C", "D", "A"]);
     assert_eq!(nums(&f, "time"), [4.013, 3.0, 4.0, 2.0, 6.25]);
@@ -212,14 +247,20 @@ fn forecast_table_has_one_row_per_request() {
             .iter()
             .map(|c| nums(&f, c)[i])
             .collect();
-        assert!(q.windows(2).all(|w| w[0] < w[1]) && q[0] > 0.0, "row {i}: {q:?}");
+        assert!(
+            q.windows(2).all(|w| w[0] < w[1]) && q[0] > 0.0,
+            "row {i}: {q:?}"
+        );
         let (m, sd) = (nums(&f, "mean")[i], nums(&f, "sd")[i]);
         assert!(m.is_finite() && sd > 0.0, "row {i}: mean {m} sd {sd}");
     }
     // The predictive SD includes the 10 % reading error: it is at least
     // the error of a reading at the median.
     let (q50, sd) = (nums(&f, "q50"), nums(&f, "sd"));
-    assert!((0..f.rows()).all(|i| sd[i] >= 0.09 * q50[i]), "{sd:?} vs {q50:?}");
+    assert!(
+        (0..f.rows()).all(|i| sd[i] >= 0.09 * q50[i]),
+        "{sd:?} vs {q50:?}"
+    );
     let m = read_csv(&out.join("forecast_members.csv")).unwrap();
     assert_eq!(m.rows(), 5 * 32);
     let p = read_csv(&out.join("patients.csv")).unwrap();
@@ -233,7 +274,9 @@ fn forecast_table_has_one_row_per_request() {
     // (0.5·e^(−0.05·4) ≈ 0.41).
     let a = read_csv(&out.join("analysis.csv")).unwrap();
     assert_eq!(a.rows(), 7);
-    let c_rows: Vec<usize> = (0..a.rows()).filter(|&i| strs(&a, "patient")[i] == "C").collect();
+    let c_rows: Vec<usize> = (0..a.rows())
+        .filter(|&i| strs(&a, "patient")[i] == "C")
+        .collect();
     assert_eq!(c_rows.len(), 2);
     for &i in &c_rows {
         assert!((nums(&a, "value")[i] - LOD / std::f64::consts::E).abs() < 1e-15);
@@ -262,8 +305,18 @@ fn a_patient_with_absurd_data_fails_alone() {
         let at_rows = if extra.is_empty() { "" } else { "Z,4.0\n" };
         std::fs::write(&at, format!("{at_text}{at_rows}")).unwrap();
         let o = ok(&[
-            "assimilate", SCENE, "--obs", s(&obs), "--forecast-at", s(&at),
-            "--backend", "cpu", "--format", "csv", "--out", s(&out),
+            "assimilate",
+            SCENE,
+            "--obs",
+            s(&obs),
+            "--forecast-at",
+            s(&at),
+            "--backend",
+            "cpu",
+            "--format",
+            "csv",
+            "--out",
+            s(&out),
         ]);
         (out, String::from_utf8_lossy(&o.stderr).to_string())
     };
@@ -288,7 +341,9 @@ fn a_patient_with_absurd_data_fails_alone() {
         read_csv(&base.join("analysis.csv")).unwrap(),
         read_csv(&bad.join("analysis.csv")).unwrap(),
     );
-    let keep: Vec<usize> = (0..b.rows()).filter(|&i| strs(&b, "patient")[i] != "Z").collect();
+    let keep: Vec<usize> = (0..b.rows())
+        .filter(|&i| strs(&b, "patient")[i] != "Z")
+        .collect();
     assert_eq!(keep.len(), a.rows());
     for c in ["time", "forecast_mean", "analysis_mean", "analysis_sd"] {
         let bv: Vec<f64> = keep.iter().map(|&i| nums(&b, c)[i]).collect();
@@ -304,12 +359,36 @@ fn bad_input_names_file_and_line() {
     let good_obs = dir.path().join("good.csv");
     std::fs::write(&good_obs, SMALL_OBS).unwrap();
     let cases: [(&str, &str, &str); 6] = [
-        (SMALL_OBS, "patient,time\nA,3.0\nNOBODY,3.0\n", "at.csv:3: patient \"NOBODY\""),
-        (SMALL_OBS, "patient,time\nA,0.5\n", "at.csv:2: time 0.5 is before patient \"A\"'s first observation"),
-        (SMALL_OBS, "patient,time,observable\nA,3,size\n", "at.csv:2: `size` is not a scene observable"),
-        ("patient,time,observable,location,value,sd\nA,1,volume,,big,\n", "patient,time\nA,3\n", "obs.csv:2: column 5 (value): \"big\" is not a number"),
-        ("patient,time,observable,location,value,sd\nA,1,volume,,0.5,-0.1\n", "patient,time\nA,3\n", "obs.csv:2: column 6 (sd): sd must be > 0"),
-        ("patient,time,observable,location,value,sd\nA,1,u_max,,0.5,\n", "patient,time\nA,3\n", "obs.csv:2: unknown observable `u_max`"),
+        (
+            SMALL_OBS,
+            "patient,time\nA,3.0\nNOBODY,3.0\n",
+            "at.csv:3: patient \"NOBODY\"",
+        ),
+        (
+            SMALL_OBS,
+            "patient,time\nA,0.5\n",
+            "at.csv:2: time 0.5 is before patient \"A\"'s first observation",
+        ),
+        (
+            SMALL_OBS,
+            "patient,time,observable\nA,3,size\n",
+            "at.csv:2: `size` is not a scene observable",
+        ),
+        (
+            "patient,time,observable,location,value,sd\nA,1,volume,,big,\n",
+            "patient,time\nA,3\n",
+            "obs.csv:2: column 5 (value): \"big\" is not a number",
+        ),
+        (
+            "patient,time,observable,location,value,sd\nA,1,volume,,0.5,-0.1\n",
+            "patient,time\nA,3\n",
+            "obs.csv:2: column 6 (sd): sd must be > 0",
+        ),
+        (
+            "patient,time,observable,location,value,sd\nA,1,u_max,,0.5,\n",
+            "patient,time\nA,3\n",
+            "obs.csv:2: unknown observable `u_max`",
+        ),
     ];
     for (i, (obs_text, at_text, want)) in cases.iter().enumerate() {
         let (obs, at, out) = (
@@ -320,8 +399,16 @@ fn bad_input_names_file_and_line() {
         std::fs::write(&obs, obs_text).unwrap();
         std::fs::write(&at, at_text).unwrap();
         let o = run(&[
-            "assimilate", SCENE, "--obs", s(&obs), "--forecast-at", s(&at),
-            "--backend", "cpu", "--out", s(&out),
+            "assimilate",
+            SCENE,
+            "--obs",
+            s(&obs),
+            "--forecast-at",
+            s(&at),
+            "--backend",
+            "cpu",
+            "--out",
+            s(&out),
         ]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "case {i} succeeded");

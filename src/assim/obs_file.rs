@@ -468,6 +468,41 @@ time, observable, location, value, sd
         }
     }
 
+    /// Patient files: an optional text `patient` column and an empty `sd`
+    /// (kept as `None`); plain observation files refuse both.
+    #[test]
+    fn patient_files_take_a_patient_column_and_empty_sd() {
+        let text = "patient,time,observable,location,value,sd\nB,2,v,,0.5,\nA,1,v,,0.4,0.1\n";
+        let (recs, has) = parse_patient_obs(text, Path::new("obs.csv")).unwrap();
+        assert!(has);
+        assert_eq!(recs[0].patient, "A");
+        assert_eq!(recs[0].sd, Some(0.1));
+        assert_eq!((recs[1].patient.as_str(), recs[1].sd), ("B", None));
+        assert!(recs[1].record.sd.is_nan());
+        let (recs, has) = parse_patient_obs(
+            "time,observable,location,value,sd\n1,v,,2,\n",
+            Path::new("o.csv"),
+        )
+        .unwrap();
+        assert!(!has && recs[0].patient.is_empty() && recs[0].sd.is_none());
+        let e = parse_patient_obs(
+            "patient,time,observable,location,value,sd\n,1,v,,2,1\n",
+            Path::new("o.csv"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("o.csv:2: column 1 (patient): empty patient"),
+            "{e}"
+        );
+        assert!(error_of(text).starts_with("obs.csv:1: header: unknown column \"patient\""));
+        let e = error_of("time,observable,location,value,sd\n1,v,,2,\n");
+        assert!(
+            e.starts_with("obs.csv:2: column 5 (sd): \"\" is not a number"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn reading_a_missing_file_names_it() {
         let err = read_obs_file(Path::new("/nonexistent/obs.csv")).unwrap_err();

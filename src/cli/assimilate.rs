@@ -201,7 +201,15 @@ fn run_patients(
         if failed.is_empty() {
             String::new()
         } else {
-            format!(" ({})", failed.iter().take(10).copied().collect::<Vec<_>>().join(", "))
+            format!(
+                " ({})",
+                failed
+                    .iter()
+                    .take(10)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         }
     );
     for p in out.patients.iter().filter(|p| p.failed.is_some()).take(10) {
@@ -253,7 +261,11 @@ fn print_posterior(out: &patients::PatientOutput) {
         let Some(first) = out.posterior.iter().find(|r| r.param == name) else {
             continue;
         };
-        let mut med: Vec<f64> = rows.iter().map(|r| r.median).filter(|v| v.is_finite()).collect();
+        let mut med: Vec<f64> = rows
+            .iter()
+            .map(|r| r.median)
+            .filter(|v| v.is_finite())
+            .collect();
         med.sort_by(f64::total_cmp);
         let q = |p: f64| {
             if med.is_empty() {
@@ -271,7 +283,11 @@ fn print_posterior(out: &patients::PatientOutput) {
             q(0.95)
         );
         let (blo, bhi) = first.bounds;
-        let width = if (bhi - blo).is_finite() { bhi - blo } else { f64::INFINITY };
+        let width = if (bhi - blo).is_finite() {
+            bhi - blo
+        } else {
+            f64::INFINITY
+        };
         let at_bound = rows
             .iter()
             .filter(|r| {

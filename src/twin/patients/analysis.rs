@@ -50,7 +50,11 @@ impl Space {
         DMatrix::from_fn(n + p, state.ncols(), |i, j| {
             if i < n {
                 let v = state[(i, j)];
-                if self.log_words[i] { v.max(LOG_FLOOR).ln() } else { v }
+                if self.log_words[i] {
+                    v.max(LOG_FLOOR).ln()
+                } else {
+                    v
+                }
             } else {
                 let v = params[(i - n, j)];
                 match self.scales[i - n] {
@@ -100,7 +104,10 @@ impl Space {
 /// The observation batch of one analysis: y, R and HX in the analysis
 /// space (log observables as logarithms).
 pub fn batch(items: &[ObsItem], mut hx: DMatrix<f64>) -> ObsBatch {
-    let mut y = DVector::from_iterator(items.len(), items.iter().map(|it| it.value.unwrap_or(f64::NAN)));
+    let mut y = DVector::from_iterator(
+        items.len(),
+        items.iter().map(|it| it.value.unwrap_or(f64::NAN)),
+    );
     let mut r = DVector::from_iterator(items.len(), items.iter().map(|it| it.sd * it.sd));
     for (k, it) in items.iter().enumerate().filter(|(_, it)| it.log) {
         r[k] = (it.sd / y[k]).powi(2);
@@ -159,11 +166,11 @@ pub fn replace<R: Rng + ?Sized>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::obs::Operator;
     use super::*;
+    use crate::assim::obs_file::Location;
     use crate::assim::testbed::stream;
     use crate::assim::{FilterConfig, Method, Site};
-    use crate::assim::obs_file::Location;
-    use super::super::super::obs::Operator;
 
     fn item(value: f64, sd: f64, log: bool) -> ObsItem {
         ObsItem {
@@ -211,7 +218,10 @@ mod tests {
         let m2 = xa.iter().sum::<f64>() / n as f64;
         let p2 = xa.iter().map(|v| (v - m2).powi(2)).sum::<f64>() / (n - 1) as f64;
         assert!((m2 - ma).abs() < 1e-10, "mean {m2} vs Kalman {ma}");
-        assert!((p2 - pa).abs() < 1e-10 * pa.max(1.0), "var {p2} vs Kalman {pa}");
+        assert!(
+            (p2 - pa).abs() < 1e-10 * pa.max(1.0),
+            "var {p2} vs Kalman {pa}"
+        );
         let (back, _) = space.back(&z);
         assert!(back.iter().all(|v| *v > 0.0), "members stay positive");
     }
@@ -233,7 +243,10 @@ mod tests {
                 assert!(healthy[src[j]], "source {} of {j} is healthy", src[j]);
                 for i in 0..2 {
                     let d = (z[(i, j)] - z[(i, src[j])]).abs();
-                    assert!(d.is_finite() && d > 0.0 && d < 2.0, "jittered copy, row {i}: {d}");
+                    assert!(
+                        d.is_finite() && d > 0.0 && d < 2.0,
+                        "jittered copy, row {i}: {d}"
+                    );
                 }
             }
         }

@@ -248,10 +248,9 @@ pub fn parse_requests(
             .unwrap_or_default();
         let Some((pc, tc, oc)) = header else {
             let pos = |n: &str| fields.iter().position(|f| f.eq_ignore_ascii_case(n));
-            if let Some(f) = fields
-                .iter()
-                .find(|f| !["patient", "time", "observable"].contains(&f.to_ascii_lowercase().as_str()))
-            {
+            if let Some(f) = fields.iter().find(|f| {
+                !["patient", "time", "observable"].contains(&f.to_ascii_lowercase().as_str())
+            }) {
                 return Err(at(
                     line,
                     format!("header: unknown column {f:?} (expected: patient, time[, observable])"),
@@ -269,7 +268,10 @@ pub fn parse_requests(
         };
         let width = 1 + pc.is_some() as usize + oc.is_some() as usize;
         if fields.len() != width {
-            return Err(at(line, format!("expected {width} fields, found {}", fields.len())));
+            return Err(at(
+                line,
+                format!("expected {width} fields, found {}", fields.len()),
+            ));
         }
         let name = pc.map_or("", |c| fields[c].as_str());
         let Some(p) = patients.iter().position(|x| x.name == name) else {
@@ -315,7 +317,10 @@ pub fn parse_requests(
                     line,
                     format!(
                         "`{observable}` is not a scene observable ({})",
-                        ops.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", ")
+                        ops.iter()
+                            .map(|o| o.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             };
@@ -331,7 +336,10 @@ pub fn parse_requests(
         }
     }
     if header.is_none() {
-        return Err(at(1, "header: missing header row (expected: patient, time[, observable])".into()));
+        return Err(at(
+            1,
+            "header: missing header row (expected: patient, time[, observable])".into(),
+        ));
     }
     Ok(out)
 }

@@ -64,7 +64,11 @@ pub fn predictive(v: &[f64], err: Option<&ErrorModel>, log: bool, levels: &[f64]
         comps
             .iter()
             .map(|&(mu, s)| {
-                let z = if log { x.max(f64::MIN_POSITIVE).ln() } else { x };
+                let z = if log {
+                    x.max(f64::MIN_POSITIVE).ln()
+                } else {
+                    x
+                };
                 if s > 0.0 {
                     norm_cdf((z - mu) / s)
                 } else if z >= mu {
@@ -90,7 +94,11 @@ pub fn predictive(v: &[f64], err: Option<&ErrorModel>, log: bool, levels: &[f64]
         .map(|&q| {
             let (mut a, mut b) = (lo, hi);
             for _ in 0..200 {
-                let mid = if log && a > 0.0 { (a * b).sqrt() } else { 0.5 * (a + b) };
+                let mid = if log && a > 0.0 {
+                    (a * b).sqrt()
+                } else {
+                    0.5 * (a + b)
+                };
                 if cdf(mid) < q {
                     a = mid;
                 } else {

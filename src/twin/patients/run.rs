@@ -52,7 +52,11 @@ pub struct PatientResult {
 
 impl PatientResult {
     pub fn status(&self) -> &'static str {
-        if self.failed.is_some() { "failed" } else { "ok" }
+        if self.failed.is_some() {
+            "failed"
+        } else {
+            "ok"
+        }
     }
 }
 
@@ -142,13 +146,10 @@ pub fn space(setup: &Setup) -> Result<Space, TwinError> {
         .iter()
         .zip(&setup.section.estimate)
         .map(|(e, entry)| {
-            entry
-                .bounds
-                .map(|[lo, hi]| (lo, hi))
-                .unwrap_or(match e.1 {
-                    ParamScale::Log => (0.0, f64::INFINITY),
-                    ParamScale::Linear => (f64::NEG_INFINITY, f64::INFINITY),
-                })
+            entry.bounds.map(|[lo, hi]| (lo, hi)).unwrap_or(match e.1 {
+                ParamScale::Log => (0.0, f64::INFINITY),
+                ParamScale::Linear => (f64::NEG_INFINITY, f64::INFINITY),
+            })
         })
         .collect();
     Ok(Space {
@@ -335,17 +336,24 @@ pub fn run(
                 }
                 let time = patients[p].obs[idx[0]].time;
                 let c0 = p * m;
-                let items: Vec<ObsItem> = idx.iter().map(|&i| patients[p].obs[i].item.clone()).collect();
+                let items: Vec<ObsItem> = idx
+                    .iter()
+                    .map(|&i| patients[p].obs[i].item.clone())
+                    .collect();
                 let st = state.columns(c0, m).into_owned();
                 let pe = DMatrix::from_fn(est.len(), m, |k, j| params[(est[k], c0 + j)]);
                 let block_frame = &frame[c0 * stride..(c0 + m) * stride];
                 let obs_ok: Vec<bool> = (0..m)
                     .map(|j| {
                         let c = &block_frame[j * stride..(j + 1) * stride];
-                        status[c0 + j].is_ok() && c[stride - 1] == 0.0 && c.iter().all(|v| v.is_finite())
+                        status[c0 + j].is_ok()
+                            && c[stride - 1] == 0.0
+                            && c.iter().all(|v| v.is_finite())
                     })
                     .collect();
-                let healthy: Vec<bool> = (0..m).map(|j| space.healthy(&st, &pe, &obs_ok, j)).collect();
+                let healthy: Vec<bool> = (0..m)
+                    .map(|j| space.healthy(&st, &pe, &obs_ok, j))
+                    .collect();
                 let mut z = space.forward(&st, &pe);
                 let bad = healthy.iter().filter(|h| !**h).count();
                 let mut src: Vec<usize> = (0..m).collect();
@@ -365,22 +373,32 @@ pub fn run(
                     }
                     results[p].replaced += bad;
                 }
-                let hx = obs::apply(&items, block_frame, n_ops, &st, sites).select_columns(src.iter());
+                let hx =
+                    obs::apply(&items, block_frame, n_ops, &st, sites).select_columns(src.iter());
                 let fc: Vec<(f64, f64)> = (0..items.len())
-                    .map(|k| scores::mean_sd(&hx.row(k).iter().copied().collect::<Vec<_>>(), &scores::equal(m)))
+                    .map(|k| {
+                        scores::mean_sd(
+                            &hx.row(k).iter().copied().collect::<Vec<_>>(),
+                            &scores::equal(m),
+                        )
+                    })
                     .collect();
                 let b = analysis::batch(&items, hx);
-                let mut filter = Filter::new(config.clone()).map_err(|e| TwinError::Invalid(e.to_string()))?;
+                let mut filter =
+                    Filter::new(config.clone()).map_err(|e| TwinError::Invalid(e.to_string()))?;
                 if let Err(e) = analysis::analyse(&mut filter, &mut rngs[p], &mut z, &b) {
                     results[p].failed = Some((time, format!("analysis at time {time}: {e}")));
                     continue;
                 }
                 let (mut st2, mut pe2) = space.back(&z);
                 for &(f, lo, hi) in &setup.clamp {
-                    st2.rows_mut(f * sites, sites).apply(|v| *v = v.clamp(lo, hi));
+                    st2.rows_mut(f * sites, sites)
+                        .apply(|v| *v = v.clamp(lo, hi));
                 }
                 let ones = vec![true; m];
-                let healthy2: Vec<bool> = (0..m).map(|j| space.healthy(&st2, &pe2, &ones, j)).collect();
+                let healthy2: Vec<bool> = (0..m)
+                    .map(|j| space.healthy(&st2, &pe2, &ones, j))
+                    .collect();
                 let bad2 = healthy2.iter().filter(|h| !**h).count();
                 if bad2 > 0 {
                     let mut z2 = space.forward(&st2, &pe2);
@@ -453,10 +471,18 @@ pub fn run(
         };
         for (p, items, st2, first_row) in pending {
             let c0 = p * m;
-            let hx = obs::apply(&items, &frame_after[c0 * stride..(c0 + m) * stride], n_ops, &st2, sites);
+            let hx = obs::apply(
+                &items,
+                &frame_after[c0 * stride..(c0 + m) * stride],
+                n_ops,
+                &st2,
+                sites,
+            );
             for k in 0..items.len() {
-                analyses[first_row + k].analysis =
-                    scores::mean_sd(&hx.row(k).iter().copied().collect::<Vec<_>>(), &scores::equal(m));
+                analyses[first_row + k].analysis = scores::mean_sd(
+                    &hx.row(k).iter().copied().collect::<Vec<_>>(),
+                    &scores::equal(m),
+                );
             }
         }
         for (r, slot) in later {
@@ -476,7 +502,11 @@ pub fn run(
         .enumerate()
         .map(|(r, rq)| {
             let use_prior = results[rq.patient].failed.is_some();
-            let src = if use_prior { &prior_samples[r] } else { &samples[r] };
+            let src = if use_prior {
+                &prior_samples[r]
+            } else {
+                &samples[r]
+            };
             let members: Vec<f64> = if rq.frac > 0.0 {
                 src[0]
                     .iter()

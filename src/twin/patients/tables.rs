@@ -35,7 +35,8 @@ pub fn patients_table(out: &PatientOutput) -> Table {
         .with_str("status", p.iter().map(|r| r.status().to_string()))
         .with_f64(
             "failed_at",
-            p.iter().map(|r| r.failed.as_ref().map_or(f64::NAN, |f| f.0)),
+            p.iter()
+                .map(|r| r.failed.as_ref().map_or(f64::NAN, |f| f.0)),
         )
         .with_str(
             "reason",
@@ -110,7 +111,10 @@ pub fn forecast_table(out: &PatientOutput, levels: &[f64]) -> Table {
 /// Every member's forecast value (no observation noise), long format.
 pub fn members_table(out: &PatientOutput) -> Table {
     let f = &out.forecasts;
-    let rows = || f.iter().flat_map(|r| r.members.iter().enumerate().map(move |(j, v)| (r, j, *v)));
+    let rows = || {
+        f.iter()
+            .flat_map(|r| r.members.iter().enumerate().map(move |(j, v)| (r, j, *v)))
+    };
     Table::new("forecast_members")
         .with_str("patient", rows().map(|(r, _, _)| name(out, r.patient)))
         .with_f64("time", rows().map(|(r, _, _)| r.time))
@@ -129,6 +133,9 @@ mod tests {
             .iter()
             .map(|&q| quantile_name(q))
             .collect();
-        assert_eq!(got, ["q05", "q25", "q50", "q75", "q95", "q025", "q975", "q10"]);
+        assert_eq!(
+            got,
+            ["q05", "q25", "q50", "q75", "q95", "q025", "q975", "q10"]
+        );
     }
 }
