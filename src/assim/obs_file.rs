@@ -6,6 +6,11 @@
 //! by time, stably (equal times keep file order). Lines starting with `#`
 //! and blank lines are skipped.
 //!
+//! Patient observation files (`vtwin assimilate`, docs/patients.md) may add a
+//! text column `patient` and leave `sd` empty (the scene's observation-error
+//! model then applies); [`read_patient_obs`] reads them, [`read_obs_file`]
+//! refuses both.
+//!
 //! Owns parsing and validation of these files; every error names the file,
 //! the line and the column. Knows nothing of models or observation operators.
 
@@ -81,25 +86,68 @@ pub enum ObsFileError {
     },
 }
 
-const COLUMNS: [&str; 5] = ["time", "observable", "location", "value", "sd"];
+const COLUMNS: [&str; 6] = ["time", "observable", "location", "value", "sd", "patient"];
+
+/// Index of the optional `patient` column in `COLUMNS`.
+const PATIENT: usize = 5;
+
+/// One row of a patient observation file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatientRecord {
+    /// The `patient` column ("" when the file has none).
+    pub patient: String,
+    /// `sd` as given; `None` when left empty (then `record.sd` is NaN and the
+    /// scene's observation-error model decides).
+    pub sd: Option<f64>,
+    pub record: ObsRecord,
+}
 
 /// Reads and validates an observation file.
 pub fn read_obs_file(path: &Path) -> Result<Vec<ObsRecord>, ObsFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ObsFileError::Io {
+    parse_obs(&read_text(path)?, path)
+}
+
+fn read_text(path: &Path) -> Result<String, ObsFileError> {
+    std::fs::read_to_string(path).map_err(|source| ObsFileError::Io {
         file: path.to_path_buf(),
         source,
-    })?;
-    parse_obs(&text, path)
+    })
+}
+
+/// Reads a patient observation file: an optional `patient` column, `sd` may
+/// be empty. Returns the records sorted by time (stably) and whether the
+/// file has a `patient` column.
+pub fn read_patient_obs(path: &Path) -> Result<(Vec<PatientRecord>, bool), ObsFileError> {
+    parse_patient_obs(&read_text(path)?, path)
+}
+
+/// Parses patient observation CSV text (see [`read_patient_obs`]).
+pub fn parse_patient_obs(
+    text: &str,
+    file: &Path,
+) -> Result<(Vec<PatientRecord>, bool), ObsFileError> {
+    parse_rows(text, file, true)
 }
 
 /// Parses observation CSV text; `file` is used in error messages only.
 pub fn parse_obs(text: &str, file: &Path) -> Result<Vec<ObsRecord>, ObsFileError> {
+    let (rows, _) = parse_rows(text, file, false)?;
+    Ok(rows.into_iter().map(|r| r.record).collect())
+}
+
+/// Parses either form; `patients` allows the `patient` column and empty `sd`.
+fn parse_rows(
+    text: &str,
+    file: &Path,
+    patients: bool,
+) -> Result<(Vec<PatientRecord>, bool), ObsFileError> {
     let row_err = |line: usize, reason: String| ObsFileError::Row {
         file: file.to_path_buf(),
         line,
         reason,
     };
-    let mut order: Option<[usize; 5]> = None;
+    let mut order: Option<[usize; 6]> = None;
+    let mut width = 0;
     let mut records = Vec::new();
     // Line by line, so that line numbers count blank and comment lines too
     // (a record never spans lines in this format).
@@ -112,27 +160,50 @@ pub fn parse_obs(text: &str, file: &Path) -> Result<Vec<ObsRecord>, ObsFileError
         let rec =
             split_csv_line(trimmed).map_err(|e| row_err(line, format!("malformed CSV: {e}")))?;
         let Some(cols) = order else {
-            order = Some(header_order(&rec, file, line)?);
+            let o = header_order(&rec, file, line, patients)?;
+            width = rec.len();
+            order = Some(o);
             continue;
         };
-        if rec.len() != COLUMNS.len() {
+        if rec.len() != width {
             return Err(row_err(
                 line,
-                format!("expected {} fields, found {}", COLUMNS.len(), rec.len()),
+                format!("expected {width} fields, found {}", rec.len()),
             ));
         }
         let field = |k: usize| (cols[k] + 1, COLUMNS[k], &rec[cols[k]]);
-        records.push(parse_row(field, file, line)?);
+        let sd_empty = patients && field(4).2.is_empty();
+        let patient = if cols[PATIENT] == usize::MAX {
+            String::new()
+        } else {
+            let p = field(PATIENT).2;
+            if p.is_empty() {
+                return Err(ObsFileError::Field {
+                    file: file.to_path_buf(),
+                    line,
+                    column: cols[PATIENT] + 1,
+                    name: "patient",
+                    reason: "empty patient".into(),
+                });
+            }
+            p.to_string()
+        };
+        let record = parse_row(field, file, line, sd_empty)?;
+        records.push(PatientRecord {
+            patient,
+            sd: (!sd_empty).then_some(record.sd),
+            record,
+        });
     }
-    if order.is_none() {
+    let Some(cols) = order else {
         return Err(ObsFileError::Header {
             file: file.to_path_buf(),
             line: 1,
-            reason: format!("missing header row (expected: {})", COLUMNS.join(", ")),
+            reason: format!("missing header row (expected: {})", COLUMNS[..5].join(", ")),
         });
-    }
-    records.sort_by(|a, b| a.time.total_cmp(&b.time));
-    Ok(records)
+    };
+    records.sort_by(|a, b| a.record.time.total_cmp(&b.record.time));
+    Ok((records, cols[PATIENT] != usize::MAX))
 }
 
 /// Splits one CSV line into trimmed fields (RFC 4180 quoting allowed).
@@ -152,20 +223,22 @@ fn header_order(
     rec: &csv::StringRecord,
     file: &Path,
     line: usize,
-) -> Result<[usize; 5], ObsFileError> {
+    patients: bool,
+) -> Result<[usize; 6], ObsFileError> {
     let err = |reason: String| ObsFileError::Header {
         file: file.to_path_buf(),
         line,
         reason,
     };
-    let mut order = [usize::MAX; 5];
+    let known = if patients { 6 } else { 5 };
+    let mut order = [usize::MAX; 6];
     for (pos, name) in rec.iter().enumerate() {
         let key = name.to_ascii_lowercase();
-        let Some(k) = COLUMNS.iter().position(|c| *c == key) else {
+        let Some(k) = COLUMNS[..known].iter().position(|c| *c == key) else {
             return Err(err(format!(
                 "unknown column {:?} (expected: {})",
                 name,
-                COLUMNS.join(", ")
+                COLUMNS[..known].join(", ")
             )));
         };
         if order[k] != usize::MAX {
@@ -173,18 +246,20 @@ fn header_order(
         }
         order[k] = pos;
     }
-    if let Some(k) = order.iter().position(|&p| p == usize::MAX) {
+    if let Some(k) = order[..5].iter().position(|&p| p == usize::MAX) {
         return Err(err(format!("missing column {:?}", COLUMNS[k])));
     }
     Ok(order)
 }
 
 /// Parses one data row; `field(k)` gives (1-based column, name, text) of the
-/// k-th expected column.
+/// k-th expected column. `sd_empty`: `sd` was left empty (patient files),
+/// kept as NaN.
 fn parse_row<'a>(
     field: impl Fn(usize) -> (usize, &'static str, &'a str),
     file: &Path,
     line: usize,
+    sd_empty: bool,
 ) -> Result<ObsRecord, ObsFileError> {
     let fail = |k: usize, reason: String| {
         let (column, name, _) = field(k);
@@ -211,7 +286,7 @@ fn parse_row<'a>(
     }
     let location = parse_location(field(2).2).map_err(|reason| fail(2, reason))?;
     let value = number(3)?;
-    let sd = number(4)?;
+    let sd = if sd_empty { f64::NAN } else { number(4)? };
     if sd <= 0.0 {
         return Err(fail(4, format!("sd must be > 0, got {sd}")));
     }
@@ -391,6 +466,41 @@ time, observable, location, value, sd
                 "for {text:?}\n got: {got}\nwant: {want}…"
             );
         }
+    }
+
+    /// Patient files: an optional text `patient` column and an empty `sd`
+    /// (kept as `None`); plain observation files refuse both.
+    #[test]
+    fn patient_files_take_a_patient_column_and_empty_sd() {
+        let text = "patient,time,observable,location,value,sd\nB,2,v,,0.5,\nA,1,v,,0.4,0.1\n";
+        let (recs, has) = parse_patient_obs(text, Path::new("obs.csv")).unwrap();
+        assert!(has);
+        assert_eq!(recs[0].patient, "A");
+        assert_eq!(recs[0].sd, Some(0.1));
+        assert_eq!((recs[1].patient.as_str(), recs[1].sd), ("B", None));
+        assert!(recs[1].record.sd.is_nan());
+        let (recs, has) = parse_patient_obs(
+            "time,observable,location,value,sd\n1,v,,2,\n",
+            Path::new("o.csv"),
+        )
+        .unwrap();
+        assert!(!has && recs[0].patient.is_empty() && recs[0].sd.is_none());
+        let e = parse_patient_obs(
+            "patient,time,observable,location,value,sd\n,1,v,,2,1\n",
+            Path::new("o.csv"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("o.csv:2: column 1 (patient): empty patient"),
+            "{e}"
+        );
+        assert!(error_of(text).starts_with("obs.csv:1: header: unknown column \"patient\""));
+        let e = error_of("time,observable,location,value,sd\n1,v,,2,\n");
+        assert!(
+            e.starts_with("obs.csv:2: column 5 (sd): \"\" is not a number"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -2,22 +2,30 @@
 //! (no truth known) and forecasts every arm; writes `analysis`, `cycles`,
 //! `posterior` (with summaries), `forecast`, `events`, `decision` and a
 //! manifest (which carries the observation file's SHA-256).
+//!
+//! With a `patient` column, an empty `sd` or `--forecast-at`, the run is a
+//! patient run instead (docs/patients.md): one block of members per
+//! patient in one engine, tables `patients`, `analysis`, `posterior` and,
+//! with `--forecast-at`, the wide `forecast` table.
 
 use super::EngineArgs;
 use super::twin::{FilterArgs, OutArgs, execute};
-use crate::assim::obs_file::read_obs_file;
-use crate::scene::Scene;
+use crate::assim::obs_file::{ObsRecord, read_obs_file, read_patient_obs};
+use crate::io::TableFormat;
+use crate::scene::{FormatName, Scene};
 use crate::twin::Setup;
+use crate::twin::patients::{self, tables};
 use crate::twin::setup::ObsSource;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 pub struct AssimilateArgs {
     /// Scene file (TOML).
     pub scene: PathBuf,
-    /// Observation file: CSV with columns time, observable, location, value, sd.
+    /// Observation file: CSV with columns time, observable, location, value,
+    /// sd and optionally patient (sd may then be empty).
     #[arg(long)]
     pub obs: PathBuf,
     #[command(flatten)]
@@ -25,6 +33,16 @@ pub struct AssimilateArgs {
     /// Assimilate only the first K observation times.
     #[arg(long)]
     pub cycles: Option<u64>,
+    /// Forecast requests: CSV with columns patient, time[, observable];
+    /// writes the wide predictive table `forecast` (docs/patients.md).
+    #[arg(long)]
+    pub forecast_at: Option<PathBuf>,
+    /// Extra quantile levels of the forecast table, e.g. 0.025,0.975.
+    #[arg(long, value_delimiter = ',')]
+    pub quantiles: Vec<f64>,
+    /// Also write every member's forecast (`forecast_members`).
+    #[arg(long)]
+    pub members_out: bool,
     #[command(flatten)]
     pub output: OutArgs,
     #[command(flatten)]
@@ -33,12 +51,21 @@ pub struct AssimilateArgs {
 
 pub fn run(args: &AssimilateArgs) -> Result<i32> {
     let scene = Scene::load(&args.scene)?;
+    let (records, has_patient) = read_patient_obs(&args.obs)?;
+    let any_empty_sd = records.iter().any(|r| r.sd.is_none());
+    if has_patient || any_empty_sd || args.forecast_at.is_some() {
+        return run_patients(args, &scene, &records);
+    }
+    // The single-ensemble run, exactly as before patient files existed.
     let records = read_obs_file(&args.obs)?;
     let setup = Setup::new(
         &scene,
         &args.filter.options(args.cycles),
         ObsSource::File(&args.obs, &records),
     )?;
+    if scene.file.assimilation.is_none() {
+        eprintln!("{}", no_section_warning(&args.scene));
+    }
     let backend = args.engine.open()?;
     let extra = json!({
         "command_kind": "assimilate",
@@ -57,4 +84,220 @@ pub fn run(args: &AssimilateArgs) -> Result<i32> {
         false,
         extra,
     )
+}
+
+fn no_section_warning(scene: &Path) -> String {
+    format!(
+        "vtwin assimilate: warning: {} has no [assimilation] section: only the state is \
+         analysed (no parameter is estimated) with the default filter; see docs/assimilation.md",
+        scene.display()
+    )
+}
+
+/// The default quantile levels of the forecast table.
+pub const LEVELS: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
+
+fn levels(extra: &[f64]) -> Result<Vec<f64>> {
+    let mut out = LEVELS.to_vec();
+    for &q in extra {
+        if !(q > 0.0 && q < 1.0) {
+            anyhow::bail!("--quantiles: levels must lie in (0, 1), got {q}");
+        }
+        if !out.iter().any(|l| (l - q).abs() < 1e-12) {
+            out.push(q);
+        }
+    }
+    Ok(out)
+}
+
+fn run_patients(
+    args: &AssimilateArgs,
+    scene: &Scene,
+    records: &[crate::assim::obs_file::PatientRecord],
+) -> Result<i32> {
+    let levels = levels(&args.quantiles)?;
+    let plain: Vec<ObsRecord> = records.iter().map(|r| r.record.clone()).collect();
+    let mut opts = args.filter.options(None);
+    opts.cycles = None;
+    if args.cycles.is_some() {
+        anyhow::bail!("--cycles applies to single-ensemble runs, not to patient runs");
+    }
+    let setup = Setup::new(scene, &opts, ObsSource::File(&args.obs, &plain))?;
+    if scene.file.assimilation.is_none() {
+        eprintln!("{}", no_section_warning(&args.scene));
+    }
+    let patients = patients::patients(&args.obs, records, &setup.plan, &setup.section)?;
+    let requests = match &args.forecast_at {
+        Some(f) => patients::read_requests(f, &setup.plan, &patients)?,
+        None => Vec::new(),
+    };
+    let backend = args.engine.open()?;
+    let started = crate::manifest::now();
+    let mut inputs: Vec<&Path> = vec![&args.scene, &args.obs];
+    if let Some(f) = &args.forecast_at {
+        inputs.push(f);
+    }
+    let out_dir = args
+        .output
+        .out
+        .clone()
+        .unwrap_or_else(|| super::run::default_out(&args.scene, "assimilate"));
+    let dir = super::create_run_dir(&out_dir, args.output.force, &inputs)?;
+    let fmt = args
+        .output
+        .format
+        .unwrap_or(match setup.scene.file.output.format {
+            Some(FormatName::Csv) => TableFormat::Csv,
+            _ => TableFormat::Parquet,
+        });
+    eprintln!(
+        "vtwin assimilate: {} patients × {} members ({} {}), {} readings, {} forecast requests, backend {}",
+        patients.len(),
+        setup.members,
+        setup.plan.model.info().kind,
+        setup.filter.method.name(),
+        records.len(),
+        requests.len(),
+        backend.name()
+    );
+    let bar = super::progress_bar(0, "stops");
+    let out = patients::run(
+        &setup,
+        &backend,
+        args.engine.batch_size,
+        &patients,
+        &requests,
+        &levels,
+        &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64)
+        },
+    )
+    .context("assimilation failed")?;
+    bar.finish_and_clear();
+    dir.write_table(&tables::patients_table(&out), fmt)?;
+    dir.write_table(&tables::analysis_table(&out), fmt)?;
+    if !out.posterior.is_empty() {
+        dir.write_table(&tables::posterior_table(&out), fmt)?;
+    }
+    if args.forecast_at.is_some() {
+        dir.write_table(&tables::forecast_table(&out, &levels), fmt)?;
+        if args.members_out {
+            dir.write_table(&tables::members_table(&out), fmt)?;
+        }
+    }
+    let failed: Vec<&str> = out
+        .patients
+        .iter()
+        .filter(|p| p.failed.is_some())
+        .map(|p| p.name.as_str())
+        .collect();
+    let replaced: usize = out.patients.iter().map(|p| p.replaced).sum();
+    let censored: usize = out.patients.iter().map(|p| p.censored).sum();
+    eprintln!(
+        "vtwin assimilate: {} patients ok, {} failed{}; {replaced} members replaced; {censored} censored readings",
+        out.patients.len() - failed.len(),
+        failed.len(),
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                failed
+                    .iter()
+                    .take(10)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    );
+    for p in out.patients.iter().filter(|p| p.failed.is_some()).take(10) {
+        if let Some((t, why)) = &p.failed {
+            eprintln!("  patient {:?} failed at time {t}: {why}", p.name);
+        }
+    }
+    print_posterior(&out);
+    let extra = json!({
+        "command_kind": "assimilate",
+        "observations": {
+            "path": args.obs.display().to_string(),
+            "sha256": crate::io::sha256_file(&args.obs)?,
+            "records": records.len(),
+        },
+        "patients": {
+            "count": out.patients.len(),
+            "members_per_patient": setup.members,
+            "failed": failed.len(),
+            "replaced_members": replaced,
+            "censored_readings": censored,
+            "forecast_requests": requests.len(),
+            "quantiles": levels,
+        },
+        "format": fmt.extension(),
+        "time_unit": setup.plan.model.info().time_unit,
+    });
+    let manifest = crate::manifest::for_plan(&out.plan, &backend, started, 0, extra);
+    let final_dir = dir.finish(manifest)?;
+    println!("{}", final_dir.display());
+    Ok(0)
+}
+
+/// Prints, per estimated parameter, the prior and the spread of patients'
+/// posterior medians, and warns when posteriors pile up at a bound.
+fn print_posterior(out: &patients::PatientOutput) {
+    let mut names: Vec<&str> = Vec::new();
+    for r in &out.posterior {
+        if !names.contains(&r.param.as_str()) {
+            names.push(&r.param);
+        }
+    }
+    for name in names {
+        let rows: Vec<_> = out
+            .posterior
+            .iter()
+            .filter(|r| r.param == name && out.patients[r.patient].failed.is_none())
+            .collect();
+        let Some(first) = out.posterior.iter().find(|r| r.param == name) else {
+            continue;
+        };
+        let mut med: Vec<f64> = rows
+            .iter()
+            .map(|r| r.median)
+            .filter(|v| v.is_finite())
+            .collect();
+        med.sort_by(f64::total_cmp);
+        let q = |p: f64| {
+            if med.is_empty() {
+                f64::NAN
+            } else {
+                med[((med.len() - 1) as f64 * p).round() as usize]
+            }
+        };
+        let (p, lo, hi) = first.prior;
+        eprintln!(
+            "  {name}: prior median {p:.4} [{lo:.4}, {hi:.4}]; posterior medians over {} patients: median {:.4} [5 %: {:.4}, 95 %: {:.4}]",
+            rows.len(),
+            q(0.5),
+            q(0.05),
+            q(0.95)
+        );
+        let (blo, bhi) = first.bounds;
+        let width = if (bhi - blo).is_finite() {
+            bhi - blo
+        } else {
+            f64::INFINITY
+        };
+        let at_bound = rows
+            .iter()
+            .filter(|r| {
+                (r.median - blo).abs() <= 0.01 * width || (bhi - r.median).abs() <= 0.01 * width
+            })
+            .count();
+        if at_bound > 0 {
+            eprintln!(
+                "  warning: {name}: the posterior median of {at_bound} patient(s) lies within 1 % of a bound [{blo}, {bhi}]: widen the prior or the bounds"
+            );
+        }
+    }
 }

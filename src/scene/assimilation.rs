@@ -70,13 +70,18 @@ pub struct AssimilationSection {
     /// Treatment arm during the assimilation window (default: the first).
     #[serde(default)]
     pub arm: Option<String>,
-    /// Initial ensemble (and twin truth) drawn from N(init_mean, init_var·I)
-    /// over the state; one value per state word, or one for all. Without it
-    /// members start from the model's initial state.
-    #[serde(default)]
+    /// Initial ensemble (and twin truth) drawn from N(init_mean, diag(init_var))
+    /// over the state; each is one number for all state words or a list with
+    /// one per state word. Without it members start from the model's
+    /// initial state.
+    #[serde(default, deserialize_with = "one_or_many_opt")]
     pub init_mean: Option<Vec<f64>>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub init_var: Vec<f64>,
+    /// Fields analysed as ln(value) and transformed back (positive species);
+    /// patient runs (docs/patients.md).
     #[serde(default)]
-    pub init_var: f64,
+    pub log_fields: Vec<String>,
     /// What is observed (twin experiments).
     #[serde(default)]
     pub observe: Vec<ObserveEntry>,
@@ -126,6 +131,10 @@ pub struct ObserveEntry {
     pub sd: f64,
     #[serde(default)]
     pub rel_sd: f64,
+    /// Detection limit: observed values at or below it are censored
+    /// (patient runs, docs/patients.md).
+    #[serde(default)]
+    pub detection_limit: Option<f64>,
     /// Explicit observation times, or a period from `start` (default: one period).
     #[serde(default)]
     pub times: Option<Vec<f64>>,
@@ -152,6 +161,35 @@ pub struct EstimateEntry {
     pub param: String,
     #[serde(default)]
     pub scale: ScaleName,
+    /// [low, high]: a member outside is unhealthy and replaced (patient
+    /// runs; default: none, or (0, ∞) on a log scale).
+    #[serde(default, deserialize_with = "super::schema::exact::some_array")]
+    pub bounds: Option<[f64; 2]>,
+}
+
+/// One number or a list of numbers.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(f64),
+    Many(Vec<f64>),
+}
+
+impl From<OneOrMany> for Vec<f64> {
+    fn from(v: OneOrMany) -> Self {
+        match v {
+            OneOrMany::One(x) => vec![x],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    OneOrMany::deserialize(d).map(Vec::from)
+}
+
+fn one_or_many_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
+    OneOrMany::deserialize(d).map(|v| Some(v.into()))
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,13 +253,13 @@ pub(super) fn validate(a: &AssimilationSection) -> Result<(), (String, String)> 
     if !(a.burn_in.is_finite() && a.burn_in >= 0.0) {
         return err(key("burn_in"), format!("must be ≥ 0, got {}", a.burn_in));
     }
-    if !(a.init_var.is_finite() && a.init_var >= 0.0) {
-        return err(key("init_var"), format!("must be ≥ 0, got {}", a.init_var));
+    if let Some(v) = a.init_var.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
+        return err(key("init_var"), format!("must be ≥ 0, got {v}"));
     }
     if a.init_mean.as_ref().is_some_and(|m| m.is_empty()) {
         return err(key("init_mean"), "give at least one value".into());
     }
-    if a.init_mean.is_none() && a.init_var > 0.0 {
+    if a.init_mean.is_none() && a.init_var.iter().any(|v| *v > 0.0) {
         return err(key("init_var"), "init_var needs init_mean".into());
     }
     if let Some(h) = a.horizon
@@ -252,6 +290,11 @@ pub(super) fn validate(a: &AssimilationSection) -> Result<(), (String, String)> 
             || (o.sd == 0.0 && o.rel_sd == 0.0)
         {
             return err(k("sd"), "give sd > 0 or rel_sd > 0 (both ≥ 0)".into());
+        }
+        if let Some(l) = o.detection_limit
+            && !positive(l)
+        {
+            return err(k("detection_limit"), format!("must be > 0, got {l}"));
         }
         if let Some(t) = &o.times {
             if o.every.is_some() || o.start.is_some() || o.end.is_some() {
@@ -312,6 +355,14 @@ pub(super) fn validate(a: &AssimilationSection) -> Result<(), (String, String)> 
             return err(
                 key(&format!("estimate.{i}.param")),
                 format!("`{}` is listed twice", e.param),
+            );
+        }
+        if let Some([lo, hi]) = e.bounds
+            && (lo.is_nan() || hi.is_nan() || lo >= hi)
+        {
+            return err(
+                key(&format!("estimate.{i}.bounds")),
+                format!("need low < high, got [{lo}, {hi}]"),
             );
         }
     }

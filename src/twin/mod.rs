@@ -26,6 +26,7 @@ pub mod ensemble;
 pub mod error;
 pub mod forecast;
 pub mod obs;
+pub mod patients;
 pub mod run;
 pub mod scores;
 pub mod setup;

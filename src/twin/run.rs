@@ -82,20 +82,25 @@ pub struct RunOutput {
     pub observable_names: Vec<String>,
 }
 
-/// Draws `cols` states from N(mean, var·I), as `TwinExperiment` does.
-fn draw_initial(
+/// Draws `cols` states from N(mean, diag(var)), as `TwinExperiment` does;
+/// `mean` and `var` hold one value for all words or one per word (`var`
+/// empty: 0).
+pub(crate) fn draw_initial(
     mean: &[f64],
     n: usize,
-    var: f64,
+    var: &[f64],
     cols: usize,
     seed: u64,
     purpose: u64,
 ) -> DMatrix<f64> {
     let mut rng = stream(seed, purpose);
-    let sd = var.sqrt();
+    let pick = |v: &[f64], i: usize| match v.len() {
+        0 => 0.0,
+        1 => v[0],
+        _ => v[i],
+    };
     DMatrix::from_fn(n, cols, |i, _| {
-        let m = if mean.len() == 1 { mean[0] } else { mean[i] };
-        m + sd * std_normal(&mut rng)
+        pick(mean, i) + pick(var, i).sqrt() * std_normal(&mut rng)
     })
 }
 
@@ -123,7 +128,7 @@ pub fn run(
         None
     };
     if let Some(mean) = &setup.section.init_mean {
-        let var = setup.section.init_var;
+        let var = &setup.section.init_var;
         let e0 = draw_initial(mean, n_state, var, n, setup.seed, 3);
         ens.write_state(&e0)?;
         if let Some(r) = &mut reference {

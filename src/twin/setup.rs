@@ -467,6 +467,15 @@ fn check_init(scene: &Scene, a: &AssimilationSection, plan: &Plan) -> Result<(),
                 .into());
         }
     }
+    let (v, n) = (a.init_var.len(), plan.model.state_len());
+    if v > 1 && v != n {
+        return Err(scene
+            .error_at(
+                "assimilation.init_var",
+                format!("give 1 value or one per state word ({n}), got {v}"),
+            )
+            .into());
+    }
     Ok(())
 }
 

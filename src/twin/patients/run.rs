@@ -1,0 +1,555 @@
+//! The patient loop: every patient's block of members advances in one
+//! engine (the same GPU dispatches or CPU threads); the loop stops at every
+//! step where some patient has a reading or a requested forecast, and
+//! analyses, on the host, only the patients observed at that step, each
+//! with its own filter stream. A patient whose members cannot be repaired
+//! (fewer than 2 healthy) or whose analysis fails is marked failed with the
+//! reason and left alone; every other patient goes on.
+//!
+//! Forecasts at requested times: each member's observable is interpolated
+//! linearly between the engine steps around the time (docs/patients.md).
+//! A forecast at time t sees the patient's readings at times before t: at a
+//! step that has both, the forecast is taken before that step's analysis
+//! when a reading there is at or after t. A failed patient's forecasts come
+//! from a separate prior ensemble (the scene prior, `--members` members, no
+//! analysis): its prior predictive.
+//!
+//! Owns: the loop, the per-patient records and the forecast samples.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use nalgebra::DMatrix;
+use rand::rngs::StdRng;
+
+use super::super::ensemble::Ensemble;
+use super::super::error::TwinError;
+use super::super::obs::{self, ObsItem};
+use super::super::run::draw_initial;
+use super::super::scores;
+use super::super::setup::Setup;
+use super::analysis::{self, Space};
+use super::data::{ErrorModel, Patient, Request, error_models};
+use super::predictive::{Predictive, predictive};
+use crate::assim::joint::ParamScale;
+use crate::assim::testbed::stream;
+use crate::assim::{Filter, FilterConfig, Method};
+use crate::backend::Backend;
+use crate::plan::{Plan, PlanOptions};
+use crate::scene::MethodName;
+
+/// What became of one patient.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatientResult {
+    pub name: String,
+    /// `None` while ok; (time, reason) once failed.
+    pub failed: Option<(f64, String)>,
+    pub readings: usize,
+    pub censored: usize,
+    pub analyses: usize,
+    /// Members replaced by jittered copies of healthy ones.
+    pub replaced: usize,
+}
+
+impl PatientResult {
+    pub fn status(&self) -> &'static str {
+        if self.failed.is_some() {
+            "failed"
+        } else {
+            "ok"
+        }
+    }
+}
+
+/// One assimilated reading with the ensemble around it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnalysisRow {
+    pub patient: usize,
+    pub time: f64,
+    pub observable: String,
+    pub observed: f64,
+    /// Value and SD assimilated (the pseudo-observation when censored).
+    pub value: f64,
+    pub sd: f64,
+    pub censored: bool,
+    /// (mean, sd) of the members' operator value before and after.
+    pub forecast: (f64, f64),
+    pub analysis: (f64, f64),
+}
+
+/// One requested forecast.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForecastRow {
+    pub patient: usize,
+    pub time: f64,
+    pub observable: String,
+    /// From the prior ensemble (the patient failed).
+    pub prior: bool,
+    pub predictive: Predictive,
+    /// Each member's value (no observation noise), in member order.
+    pub members: Vec<f64>,
+}
+
+/// Posterior of one estimated parameter of one patient (natural units).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PosteriorRow {
+    pub patient: usize,
+    pub param: String,
+    pub median: f64,
+    pub q05: f64,
+    pub q95: f64,
+    pub prior: (f64, f64, f64),
+    pub bounds: (f64, f64),
+}
+
+pub struct PatientOutput {
+    pub patients: Vec<PatientResult>,
+    pub analyses: Vec<AnalysisRow>,
+    pub forecasts: Vec<ForecastRow>,
+    pub posterior: Vec<PosteriorRow>,
+    /// The plan of the patient ensemble (for the manifest).
+    pub plan: Plan,
+}
+
+/// Filter stream of a patient: keyed by its name, so a patient's results do
+/// not depend on which other patients share the run.
+fn patient_stream(seed: u64, name: &str) -> StdRng {
+    // FNV-1a of the name.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    stream(seed ^ h, 0x5041_5449_454e_5453)
+}
+
+/// The analysis space of a setup (log fields, scales, bounds).
+pub fn space(setup: &Setup) -> Result<Space, TwinError> {
+    let plan = &setup.plan;
+    let fields = &plan.model.info().fields;
+    let sites = plan.model.grid().sites();
+    let mut log_words = vec![false; plan.model.state_len()];
+    for (i, name) in setup.section.log_fields.iter().enumerate() {
+        let Some(f) = fields.iter().position(|x| x.name == *name) else {
+            return Err(setup
+                .scene
+                .error_at(
+                    &format!("assimilation.log_fields.{i}"),
+                    format!("`{name}` is not a field of the model"),
+                )
+                .into());
+        };
+        for w in &mut log_words[f * sites..(f + 1) * sites] {
+            *w = true;
+        }
+    }
+    let bounds = setup
+        .estimate
+        .iter()
+        .zip(&setup.section.estimate)
+        .map(|(e, entry)| {
+            entry.bounds.map(|[lo, hi]| (lo, hi)).unwrap_or(match e.1 {
+                ParamScale::Log => (0.0, f64::INFINITY),
+                ParamScale::Linear => (f64::NEG_INFINITY, f64::INFINITY),
+            })
+        })
+        .collect();
+    Ok(Space {
+        log_words,
+        scales: setup.estimate.iter().map(|e| e.1).collect(),
+        bounds,
+    })
+}
+
+fn sorted_quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let x = q * (sorted.len() - 1) as f64;
+    let (i, f) = (x.floor() as usize, x - x.floor());
+    let j = (i + 1).min(sorted.len() - 1);
+    sorted[i] * (1.0 - f) + sorted[j] * f
+}
+
+fn summary(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.retain(|x| x.is_finite());
+    v.sort_by(f64::total_cmp);
+    (
+        sorted_quantile(&v, 0.5),
+        sorted_quantile(&v, 0.05),
+        sorted_quantile(&v, 0.95),
+    )
+}
+
+/// Runs every patient. `levels`: quantile levels of the forecasts.
+pub fn run(
+    setup: &Setup,
+    backend: &Backend,
+    batch: Option<u32>,
+    patients: &[Patient],
+    requests: &[Request],
+    levels: &[f64],
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<PatientOutput, TwinError> {
+    let method = match setup.filter.method {
+        MethodName::Etkf => Method::Etkf {
+            rotate: setup.filter.rotate,
+        },
+        MethodName::Enkf => Method::EnKF,
+        other => {
+            return Err(TwinError::Invalid(format!(
+                "patient runs support the etkf and enkf methods, not {}",
+                other.name()
+            )));
+        }
+    };
+    let config = FilterConfig {
+        method,
+        inflation: setup.filter.inflation,
+    };
+    let m = setup.members as usize;
+    let np = patients.len();
+    let total = np
+        .checked_mul(m)
+        .filter(|t| *t <= u32::MAX as usize)
+        .ok_or_else(|| TwinError::Invalid(format!("{np} patients × {m} members is too many")))?;
+    let space = space(setup)?;
+    let models = error_models(&setup.section);
+    // Stops: every reading's step and every forecast's steps.
+    let mut by_step: BTreeMap<u64, Vec<(usize, Vec<usize>)>> = BTreeMap::new();
+    for (p, pt) in patients.iter().enumerate() {
+        let mut here: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        for (i, o) in pt.obs.iter().enumerate() {
+            here.entry(o.step).or_default().push(i);
+        }
+        for (s, idx) in here {
+            by_step.entry(s).or_default().push((p, idx));
+        }
+    }
+    let mut req_by_step: BTreeMap<u64, Vec<(usize, usize)>> = BTreeMap::new();
+    for (r, rq) in requests.iter().enumerate() {
+        for (slot, s) in rq.steps().into_iter().enumerate() {
+            req_by_step.entry(s).or_default().push((r, slot));
+        }
+    }
+    let stops: BTreeSet<u64> = by_step.keys().chain(req_by_step.keys()).copied().collect();
+    let last = stops.last().copied().unwrap_or(0);
+    let mut scene = setup.scene.clone();
+    if last > scene.file.time.total_steps() {
+        scene.file.time.steps = Some(last);
+        scene.file.time.end = None;
+    }
+    let freeze = |members: usize| {
+        Plan::freeze(
+            &scene,
+            &PlanOptions {
+                members: Some(members as u32),
+                seed: Some(setup.seed),
+                arm: Some(setup.arm.clone()),
+                member_params: None,
+                member_offset: 0,
+            },
+        )
+    };
+    let plan = freeze(total)?;
+    let prior_plan = freeze(m)?;
+    let n_state = plan.model.state_len();
+    let sites = plan.model.grid().sites();
+    let est: Vec<usize> = setup.estimate.iter().map(|e| e.0).collect();
+    let mut ens = Ensemble::new(backend.engine(&plan, batch)?);
+    let mut prior = if requests.is_empty() {
+        None
+    } else {
+        Some(Ensemble::new(backend.engine(&prior_plan, batch)?))
+    };
+    if let Some(mean) = &setup.section.init_mean {
+        let var = &setup.section.init_var;
+        ens.write_state(&draw_initial(mean, n_state, var, total, setup.seed, 3))?;
+        if let Some(pr) = &mut prior {
+            pr.write_state(&draw_initial(mean, n_state, var, m, setup.seed, 3))?;
+        }
+    }
+    let n_ops = ens.n_ops();
+    let stride = n_ops + 1;
+    let mut rngs: Vec<StdRng> = patients
+        .iter()
+        .map(|p| patient_stream(setup.seed, &p.name))
+        .collect();
+    let mut results: Vec<PatientResult> = patients
+        .iter()
+        .map(|p| PatientResult {
+            name: p.name.clone(),
+            failed: None,
+            readings: p.obs.len(),
+            censored: p.obs.iter().filter(|o| o.censored).count(),
+            analyses: 0,
+            replaced: 0,
+        })
+        .collect();
+    let mut analyses = Vec::new();
+    let mut samples: Vec<[Vec<f64>; 2]> = vec![[Vec::new(), Vec::new()]; requests.len()];
+    let mut prior_samples: Vec<[Vec<f64>; 2]> = samples.clone();
+    let record = |frame: &[f32], p: usize, op: usize| -> Vec<f64> {
+        (0..m)
+            .map(|j| {
+                let c = &frame[(p * m + j) * stride..(p * m + j + 1) * stride];
+                if c[stride - 1] != 0.0 {
+                    f64::NAN
+                } else {
+                    c[op] as f64
+                }
+            })
+            .collect()
+    };
+    for (done, &s) in stops.iter().enumerate() {
+        ens.advance_to(s)?;
+        let frame = ens.frame()?;
+        let here = by_step.get(&s);
+        let reqs = req_by_step.get(&s);
+        // A forecast is taken before this step's analysis when the patient
+        // has a reading here at or after the requested time.
+        let before = |r: usize| {
+            let rq = &requests[r];
+            here.is_some_and(|h| {
+                h.iter().any(|(p, idx)| {
+                    *p == rq.patient && idx.iter().any(|&i| patients[*p].obs[i].time >= rq.time)
+                })
+            })
+        };
+        let mut later = Vec::new();
+        for &(r, slot) in reqs.into_iter().flatten() {
+            if before(r) {
+                samples[r][slot] = record(&frame, requests[r].patient, requests[r].op);
+            } else {
+                later.push((r, slot));
+            }
+        }
+        let mut pending: Vec<(usize, Vec<ObsItem>, DMatrix<f64>, usize)> = Vec::new();
+        if let Some(here) = here {
+            let mut state = ens.state()?;
+            let mut params = ens.params()?;
+            let status = ens.engine.status()?;
+            let mut src_all: Vec<u32> = (0..total as u32).collect();
+            let mut copied = false;
+            for (p, idx) in here {
+                let p = *p;
+                if results[p].failed.is_some() {
+                    continue;
+                }
+                let time = patients[p].obs[idx[0]].time;
+                let c0 = p * m;
+                let items: Vec<ObsItem> = idx
+                    .iter()
+                    .map(|&i| patients[p].obs[i].item.clone())
+                    .collect();
+                let st = state.columns(c0, m).into_owned();
+                let pe = DMatrix::from_fn(est.len(), m, |k, j| params[(est[k], c0 + j)]);
+                let block_frame = &frame[c0 * stride..(c0 + m) * stride];
+                let obs_ok: Vec<bool> = (0..m)
+                    .map(|j| {
+                        let c = &block_frame[j * stride..(j + 1) * stride];
+                        status[c0 + j].is_ok()
+                            && c[stride - 1] == 0.0
+                            && c.iter().all(|v| v.is_finite())
+                    })
+                    .collect();
+                let healthy: Vec<bool> = (0..m)
+                    .map(|j| space.healthy(&st, &pe, &obs_ok, j))
+                    .collect();
+                let mut z = space.forward(&st, &pe);
+                let bad = healthy.iter().filter(|h| !**h).count();
+                let mut src: Vec<usize> = (0..m).collect();
+                if bad > 0 {
+                    match analysis::replace(&mut z, &healthy, &mut rngs[p]) {
+                        Some(sv) => src = sv,
+                        None => {
+                            results[p].failed = Some((
+                                time,
+                                format!(
+                                    "{} of {m} members healthy before the analysis at time {time}",
+                                    m - bad
+                                ),
+                            ));
+                            continue;
+                        }
+                    }
+                    results[p].replaced += bad;
+                }
+                let hx =
+                    obs::apply(&items, block_frame, n_ops, &st, sites).select_columns(src.iter());
+                let fc: Vec<(f64, f64)> = (0..items.len())
+                    .map(|k| {
+                        scores::mean_sd(
+                            &hx.row(k).iter().copied().collect::<Vec<_>>(),
+                            &scores::equal(m),
+                        )
+                    })
+                    .collect();
+                let b = analysis::batch(&items, hx);
+                let mut filter =
+                    Filter::new(config.clone()).map_err(|e| TwinError::Invalid(e.to_string()))?;
+                if let Err(e) = analysis::analyse(&mut filter, &mut rngs[p], &mut z, &b) {
+                    results[p].failed = Some((time, format!("analysis at time {time}: {e}")));
+                    continue;
+                }
+                let (mut st2, mut pe2) = space.back(&z);
+                for &(f, lo, hi) in &setup.clamp {
+                    st2.rows_mut(f * sites, sites)
+                        .apply(|v| *v = v.clamp(lo, hi));
+                }
+                let ones = vec![true; m];
+                let healthy2: Vec<bool> = (0..m)
+                    .map(|j| space.healthy(&st2, &pe2, &ones, j))
+                    .collect();
+                let bad2 = healthy2.iter().filter(|h| !**h).count();
+                if bad2 > 0 {
+                    let mut z2 = space.forward(&st2, &pe2);
+                    match analysis::replace(&mut z2, &healthy2, &mut rngs[p]) {
+                        Some(sv) => {
+                            for j in 0..m {
+                                if sv[j] != j {
+                                    src[j] = src[sv[j]];
+                                }
+                            }
+                            (st2, pe2) = space.back(&z2);
+                        }
+                        None => {
+                            results[p].failed = Some((
+                                time,
+                                format!(
+                                    "{} of {m} members healthy after the analysis at time {time}",
+                                    m - bad2
+                                ),
+                            ));
+                            continue;
+                        }
+                    }
+                    results[p].replaced += bad2;
+                }
+                for j in 0..m {
+                    if src[j] != j {
+                        src_all[c0 + j] = (c0 + src[j]) as u32;
+                        let col = params.column(c0 + src[j]).into_owned();
+                        params.set_column(c0 + j, &col);
+                        copied = true;
+                    }
+                }
+                state.columns_mut(c0, m).copy_from(&st2);
+                for (k, &row) in est.iter().enumerate() {
+                    for j in 0..m {
+                        params[(row, c0 + j)] = pe2[(k, j)];
+                    }
+                }
+                results[p].analyses += 1;
+                let first_row = analyses.len();
+                for (k, &i) in idx.iter().enumerate() {
+                    let o = &patients[p].obs[i];
+                    analyses.push(AnalysisRow {
+                        patient: p,
+                        time: o.time,
+                        observable: o.item.observable.clone(),
+                        observed: o.observed,
+                        value: o.item.value.unwrap_or(f64::NAN),
+                        sd: o.item.sd,
+                        censored: o.censored,
+                        forecast: fc[k],
+                        analysis: (f64::NAN, f64::NAN),
+                    });
+                }
+                pending.push((p, items, st2, first_row));
+            }
+            if copied {
+                ens.engine.copy_members(&src_all)?;
+            }
+            if !pending.is_empty() || copied {
+                ens.write_state(&state)?;
+                ens.write_params(&params)?;
+            }
+        }
+        let frame_after = if pending.is_empty() {
+            frame
+        } else {
+            ens.frame()?
+        };
+        for (p, items, st2, first_row) in pending {
+            let c0 = p * m;
+            let hx = obs::apply(
+                &items,
+                &frame_after[c0 * stride..(c0 + m) * stride],
+                n_ops,
+                &st2,
+                sites,
+            );
+            for k in 0..items.len() {
+                analyses[first_row + k].analysis = scores::mean_sd(
+                    &hx.row(k).iter().copied().collect::<Vec<_>>(),
+                    &scores::equal(m),
+                );
+            }
+        }
+        for (r, slot) in later {
+            samples[r][slot] = record(&frame_after, requests[r].patient, requests[r].op);
+        }
+        if let (Some(pr), Some(reqs)) = (&mut prior, reqs) {
+            pr.advance_to(s)?;
+            let pf = pr.frame()?;
+            for &(r, slot) in reqs {
+                prior_samples[r][slot] = record(&pf, 0, requests[r].op);
+            }
+        }
+        progress(done + 1, stops.len());
+    }
+    let forecasts = requests
+        .iter()
+        .enumerate()
+        .map(|(r, rq)| {
+            let use_prior = results[rq.patient].failed.is_some();
+            let src = if use_prior {
+                &prior_samples[r]
+            } else {
+                &samples[r]
+            };
+            let members: Vec<f64> = if rq.frac > 0.0 {
+                src[0]
+                    .iter()
+                    .zip(&src[1])
+                    .map(|(a, b)| (1.0 - rq.frac) * a + rq.frac * b)
+                    .collect()
+            } else {
+                src[0].clone()
+            };
+            let err: Option<&ErrorModel> = models.get(&rq.observable);
+            let log = setup.section.log_observables.contains(&rq.observable);
+            ForecastRow {
+                patient: rq.patient,
+                time: rq.time,
+                observable: rq.observable.clone(),
+                prior: use_prior,
+                predictive: predictive(&members, err, log, levels),
+                members,
+            }
+        })
+        .collect();
+    let params = ens.params()?;
+    let mut posterior = Vec::new();
+    for (k, e) in setup.estimate.iter().enumerate() {
+        let prior_draws = summary(prior_plan.params.iter().map(|row| row[e.0]).collect());
+        for p in 0..np {
+            let (median, q05, q95) = summary((0..m).map(|j| params[(e.0, p * m + j)]).collect());
+            posterior.push(PosteriorRow {
+                patient: p,
+                param: e.2.clone(),
+                median,
+                q05,
+                q95,
+                prior: prior_draws,
+                bounds: space.bounds[k],
+            });
+        }
+    }
+    Ok(PatientOutput {
+        patients: results,
+        analyses,
+        forecasts,
+        posterior,
+        plan,
+    })
+}

@@ -1,0 +1,418 @@
+//! Patient runs of `vtwin assimilate` (docs/patients.md) as a user runs
+//! them (the built binary, CPU backend): many patients in one engine, an
+//! empty `sd` taking the scene's error model, censoring, forecasts at
+//! requested times from the predictive distribution, per-patient failure,
+//! and the bad inputs of issue 11, each refused with file and line.
+
+#[path = "io_common/mod.rs"]
+mod io_common;
+
+mod common;
+
+use common::vtwin;
+use io_common::Scratch;
+use rand::RngExt;
+use std::path::Path;
+use std::process::Output;
+use vtwin::assim::gauss::std_normal;
+use vtwin::assim::testbed::stream;
+use vtwin::io::read_csv;
+use vtwin::table::{Table, Values};
+
+const SCENE: &str = "tests/data/patients_growth.toml";
+const LOD: f64 = 0.01;
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn run(args: &[&str]) -> Output {
+    vtwin(args)
+}
+
+fn ok(args: &[&str]) -> Output {
+    let o = run(args);
+    assert!(
+        o.status.success(),
+        "vtwin {args:?} failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn strs(t: &Table, c: &str) -> Vec<String> {
+    match t.column(c) {
+        Some(Values::Str(v)) => v.iter().map(|x| x.clone().unwrap_or_default()).collect(),
+        other => panic!("column {c}: {other:?}"),
+    }
+}
+
+fn nums(t: &Table, c: &str) -> Vec<f64> {
+    match t.column(c) {
+        Some(Values::F64(v)) => v.iter().map(|x| x.unwrap_or(f64::NAN)).collect(),
+        Some(Values::I64(v)) => v.iter().map(|x| x.unwrap_or(0) as f64).collect(),
+        other => panic!("column {c}: {other:?}"),
+    }
+}
+
+/// A synthetic cohort with known truth, as the scene describes it: rate
+/// r ~ U(−0.4, 0.3), initial volume the mean of 3 sites N(0.5, 0.01),
+/// 4–8 visits at irregular times (gaps U(0.5, 2)), each missed with
+/// probability 0.1, readings v·exp(0.1 z) reported as 0 at or below the
+/// detection limit. The last two visits of every patient are held out.
+struct Cohort {
+    obs: String,
+    at: String,
+    /// (patient, time, true reading) of the held-out visits.
+    truth: Vec<(String, f64, f64)>,
+    /// The last reading kept, per held-out row (last value carried forward).
+    last: Vec<f64>,
+}
+
+fn cohort(n: usize, seed: u64) -> Cohort {
+    let mut rng = stream(seed, 77);
+    let u = |rng: &mut rand::rngs::StdRng| rng.random::<f64>();
+    let mut obs = String::from("patient,time,observable,location,value,sd\n");
+    let mut at = String::from("patient,time,observable\n");
+    let (mut truth, mut last) = (Vec::new(), Vec::new());
+    for p in 0..n {
+        let name = format!("P{p:04}");
+        let r = -0.4 + 0.7 * u(&mut rng);
+        let v0: f64 = (0..3)
+            .map(|_| 0.5 + 0.1 * std_normal(&mut rng))
+            .sum::<f64>()
+            / 3.0;
+        let k = 4 + (u(&mut rng) * 5.0) as usize;
+        let mut t = 0.5 + u(&mut rng);
+        let mut visits = Vec::new();
+        for _ in 0..k {
+            let missed = u(&mut rng) < 0.1;
+            let y = v0 * (r * t).exp() * (0.1 * std_normal(&mut rng)).exp();
+            if !missed || visits.len() < 1 {
+                visits.push((t, if y <= LOD { 0.0 } else { y }));
+            }
+            t += 0.5 + 1.5 * u(&mut rng);
+        }
+        if visits.len() < 3 {
+            continue;
+        }
+        let kept = visits.len() - 2;
+        for &(t, y) in &visits[..kept] {
+            obs.push_str(&format!("{name},{t:.4},volume,,{y:.6e},\n"));
+        }
+        for &(t, y) in &visits[kept..] {
+            at.push_str(&format!("{name},{t:.4},volume\n"));
+            truth.push((name.clone(), format!("{t:.4}").parse().unwrap(), y));
+            last.push(visits[kept - 1].1);
+        }
+    }
+    Cohort {
+        obs,
+        at,
+        truth,
+        last,
+    }
+}
+
+/// ≥ 1,000 synthetic patients with known truth: the predictive intervals
+/// are calibrated (90 % covers 85–95 %, 50 % covers 40–60 % of held-out
+/// readings) and the predictive mean beats last value carried forward.
+#[test]
+fn synthetic_cohort_forecasts_are_calibrated_and_beat_carry_forward() {
+    let dir = Scratch::new("patients-cohort");
+    let c = cohort(1000, 2026);
+    let (obs, at, out) = (
+        dir.path().join("obs.csv"),
+        dir.path().join("at.csv"),
+        dir.path().join("run"),
+    );
+    std::fs::write(&obs, &c.obs).unwrap();
+    std::fs::write(&at, &c.at).unwrap();
+    let o = ok(&[
+        "assimilate",
+        SCENE,
+        "--obs",
+        s(&obs),
+        "--forecast-at",
+        s(&at),
+        "--backend",
+        "cpu",
+        "--format",
+        "csv",
+        "--out",
+        s(&out),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let f = read_csv(&out.join("forecast.csv")).unwrap();
+    assert_eq!(f.rows(), c.truth.len(), "one row per request");
+    let (pat, time) = (strs(&f, "patient"), nums(&f, "time"));
+    let (mean, q05, q25, q75, q95) = (
+        nums(&f, "mean"),
+        nums(&f, "q05"),
+        nums(&f, "q25"),
+        nums(&f, "q75"),
+        nums(&f, "q95"),
+    );
+    assert!(strs(&f, "status").iter().all(|s| s == "ok"), "{err}");
+    let (mut n, mut c90, mut c50, mut mae, mut mae_lvcf) = (0usize, 0, 0, 0.0, 0.0);
+    for (i, (p, t, y)) in c.truth.iter().enumerate() {
+        assert_eq!((&pat[i], time[i]), (p, *t), "rows follow the request file");
+        if *y == 0.0 {
+            continue; // censored truth: no exact value to cover
+        }
+        n += 1;
+        c90 += (q05[i] <= *y && *y <= q95[i]) as usize;
+        c50 += (q25[i] <= *y && *y <= q75[i]) as usize;
+        mae += (mean[i] - y).abs();
+        mae_lvcf += (c.last[i] - y).abs();
+    }
+    let (c90, c50) = (c90 as f64 / n as f64, c50 as f64 / n as f64);
+    let (mae, mae_lvcf) = (mae / n as f64, mae_lvcf / n as f64);
+    eprintln!(
+        "synthetic cohort: {n} held-out readings, 90 % coverage {c90:.3}, 50 % coverage {c50:.3}, \
+         MAE {mae:.4} vs last value carried forward {mae_lvcf:.4}"
+    );
+    assert!((0.85..=0.95).contains(&c90), "90 % interval covers {c90}");
+    assert!((0.40..=0.60).contains(&c50), "50 % interval covers {c50}");
+    assert!(mae < mae_lvcf, "MAE {mae} vs LVCF {mae_lvcf}");
+}
+
+const SMALL_OBS: &str = "\
+patient,time,observable,location,value,sd
+A,1.0,volume,,0.55,
+B,0.7,volume,,0.42,0.04
+A,2.5,volume,,0.66,
+B,3.1,volume,,0.30,
+C,1.2,volume,,0.0,
+C,2.2,volume,,0.004,
+D,1.5,volume,,0.5,
+";
+
+/// One row per request in request order, `time` echoed (also between
+/// model steps), the contracted columns, ordered quantiles, extra levels
+/// from --quantiles, members from --members-out; censored readings
+/// counted; a one-reading patient (D) is assimilated once.
+#[test]
+fn forecast_table_has_one_row_per_request() {
+    let dir = Scratch::new("patients-table");
+    let (obs, at, out) = (
+        dir.path().join("obs.csv"),
+        dir.path().join("at.csv"),
+        dir.path().join("run"),
+    );
+    std::fs::write(&obs, SMALL_OBS).unwrap();
+    std::fs::write(&at, "patient,time\nB,4.013\nA,3.0\nC,4.0\nD,2.0\nA,6.25\n").unwrap();
+    ok(&[
+        "assimilate",
+        SCENE,
+        "--obs",
+        s(&obs),
+        "--forecast-at",
+        s(&at),
+        "--quantiles",
+        "0.025,0.975",
+        "--members-out",
+        "--backend",
+        "cpu",
+        "--format",
+        "csv",
+        "--out",
+        s(&out),
+    ]);
+    let f = read_csv(&out.join("forecast.csv")).unwrap();
+    let names: Vec<&str> = f.column_names();
+    assert_eq!(
+        &names[..13],
+        [
+            "patient",
+            "time",
+            "observable",
+            "status",
+            "mean",
+            "sd",
+            "q05",
+            "q25",
+            "q50",
+            "q75",
+            "q95",
+            "q025",
+            "q975"
+        ]
+    );
+    assert_eq!(strs(&f, "patient"), ["B", "A", "C", "D", "A"]);
+    assert_eq!(nums(&f, "time"), [4.013, 3.0, 4.0, 2.0, 6.25]);
+    assert!(strs(&f, "observable").iter().all(|o| o == "volume"));
+    for i in 0..f.rows() {
+        let q: Vec<f64> = ["q025", "q05", "q25", "q50", "q75", "q95", "q975"]
+            .iter()
+            .map(|c| nums(&f, c)[i])
+            .collect();
+        assert!(
+            q.windows(2).all(|w| w[0] < w[1]) && q[0] > 0.0,
+            "row {i}: {q:?}"
+        );
+        let (m, sd) = (nums(&f, "mean")[i], nums(&f, "sd")[i]);
+        assert!(m.is_finite() && sd > 0.0, "row {i}: mean {m} sd {sd}");
+    }
+    // The predictive SD includes the 10 % reading error: it is at least
+    // the error of a reading at the median.
+    let (q50, sd) = (nums(&f, "q50"), nums(&f, "sd"));
+    assert!(
+        (0..f.rows()).all(|i| sd[i] >= 0.09 * q50[i]),
+        "{sd:?} vs {q50:?}"
+    );
+    let m = read_csv(&out.join("forecast_members.csv")).unwrap();
+    assert_eq!(m.rows(), 5 * 32);
+    let p = read_csv(&out.join("patients.csv")).unwrap();
+    assert_eq!(strs(&p, "patient"), ["A", "B", "C", "D"]);
+    assert_eq!(nums(&p, "censored"), [0.0, 0.0, 2.0, 0.0]);
+    assert_eq!(nums(&p, "analyses"), [2.0, 2.0, 2.0, 1.0]);
+    assert!(strs(&p, "status").iter().all(|s| s == "ok"));
+    // Censored patient C: its readings (0 and 0.004 ≤ 0.01) enter as the
+    // pseudo-observation ln 0.01 − 1 with ln-SD 1 (value = SD = 0.01/e),
+    // which pulls its forecast far below the prior median at t = 4
+    // (0.5·e^(−0.05·4) ≈ 0.41).
+    let a = read_csv(&out.join("analysis.csv")).unwrap();
+    assert_eq!(a.rows(), 7);
+    let c_rows: Vec<usize> = (0..a.rows())
+        .filter(|&i| strs(&a, "patient")[i] == "C")
+        .collect();
+    assert_eq!(c_rows.len(), 2);
+    for &i in &c_rows {
+        assert!((nums(&a, "value")[i] - LOD / std::f64::consts::E).abs() < 1e-15);
+        assert!((nums(&a, "sd")[i] - LOD / std::f64::consts::E).abs() < 1e-15);
+    }
+    let c_median = nums(&f, "q50")[2];
+    assert!(c_median < 0.2, "C's median {c_median}");
+    let post = read_csv(&out.join("posterior.csv")).unwrap();
+    assert_eq!(strs(&post, "param"), ["r"; 4]);
+}
+
+/// A patient with absurd readings fails alone: it is reported with a
+/// reason, still gets its (prior) forecast rows, the run exits 0, and every
+/// other patient's forecast is the same as in a run without it.
+#[test]
+fn a_patient_with_absurd_data_fails_alone() {
+    let dir = Scratch::new("patients-absurd");
+    let at_text = "patient,time\nA,4.0\nB,4.0\nC,4.0\nD,4.0\n";
+    let run_with = |extra: &str, tag: &str| {
+        let (obs, at, out) = (
+            dir.path().join(format!("obs-{tag}.csv")),
+            dir.path().join(format!("at-{tag}.csv")),
+            dir.path().join(format!("run-{tag}")),
+        );
+        std::fs::write(&obs, format!("{SMALL_OBS}{extra}")).unwrap();
+        let at_rows = if extra.is_empty() { "" } else { "Z,4.0\n" };
+        std::fs::write(&at, format!("{at_text}{at_rows}")).unwrap();
+        let o = ok(&[
+            "assimilate",
+            SCENE,
+            "--obs",
+            s(&obs),
+            "--forecast-at",
+            s(&at),
+            "--backend",
+            "cpu",
+            "--format",
+            "csv",
+            "--out",
+            s(&out),
+        ]);
+        (out, String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    let (base, _) = run_with("", "base");
+    let (bad, err) = run_with("Z,1.0,volume,,5e7,\nZ,2.0,volume,,9e9,\n", "bad");
+    let p = read_csv(&bad.join("patients.csv")).unwrap();
+    assert_eq!(strs(&p, "status"), ["ok", "ok", "ok", "ok", "failed"]);
+    let reason = &strs(&p, "reason")[4];
+    assert!(reason.contains("healthy"), "reason: {reason}");
+    assert!(err.contains("1 failed") && err.contains("\"Z\""), "{err}");
+    let (fb, fa) = (
+        read_csv(&base.join("forecast.csv")).unwrap(),
+        read_csv(&bad.join("forecast.csv")).unwrap(),
+    );
+    assert_eq!(fa.rows(), 5);
+    assert_eq!(strs(&fa, "status")[4], "failed");
+    for c in ["mean", "sd", "q05", "q50", "q95"] {
+        assert_eq!(nums(&fa, c)[..4], nums(&fb, c)[..], "column {c}");
+        assert!(nums(&fa, c)[4].is_finite(), "failed patient's prior {c}");
+    }
+    let (a, b) = (
+        read_csv(&base.join("analysis.csv")).unwrap(),
+        read_csv(&bad.join("analysis.csv")).unwrap(),
+    );
+    let keep: Vec<usize> = (0..b.rows())
+        .filter(|&i| strs(&b, "patient")[i] != "Z")
+        .collect();
+    assert_eq!(keep.len(), a.rows());
+    for c in ["time", "forecast_mean", "analysis_mean", "analysis_sd"] {
+        let bv: Vec<f64> = keep.iter().map(|&i| nums(&b, c)[i]).collect();
+        assert_eq!(bv, nums(&a, c), "other patients' analyses unchanged ({c})");
+    }
+}
+
+/// Bad input: each a clear error naming the file and line, exit non-zero,
+/// no output folder.
+#[test]
+fn bad_input_names_file_and_line() {
+    let dir = Scratch::new("patients-bad");
+    let good_obs = dir.path().join("good.csv");
+    std::fs::write(&good_obs, SMALL_OBS).unwrap();
+    let cases: [(&str, &str, &str); 6] = [
+        (
+            SMALL_OBS,
+            "patient,time\nA,3.0\nNOBODY,3.0\n",
+            "at.csv:3: patient \"NOBODY\"",
+        ),
+        (
+            SMALL_OBS,
+            "patient,time\nA,0.5\n",
+            "at.csv:2: time 0.5 is before patient \"A\"'s first observation",
+        ),
+        (
+            SMALL_OBS,
+            "patient,time,observable\nA,3,size\n",
+            "at.csv:2: `size` is not a scene observable",
+        ),
+        (
+            "patient,time,observable,location,value,sd\nA,1,volume,,big,\n",
+            "patient,time\nA,3\n",
+            "obs.csv:2: column 5 (value): \"big\" is not a number",
+        ),
+        (
+            "patient,time,observable,location,value,sd\nA,1,volume,,0.5,-0.1\n",
+            "patient,time\nA,3\n",
+            "obs.csv:2: column 6 (sd): sd must be > 0",
+        ),
+        (
+            "patient,time,observable,location,value,sd\nA,1,u_max,,0.5,\n",
+            "patient,time\nA,3\n",
+            "obs.csv:2: unknown observable `u_max`",
+        ),
+    ];
+    for (i, (obs_text, at_text, want)) in cases.iter().enumerate() {
+        let (obs, at, out) = (
+            dir.path().join("obs.csv"),
+            dir.path().join("at.csv"),
+            dir.path().join(format!("run{i}")),
+        );
+        std::fs::write(&obs, obs_text).unwrap();
+        std::fs::write(&at, at_text).unwrap();
+        let o = run(&[
+            "assimilate",
+            SCENE,
+            "--obs",
+            s(&obs),
+            "--forecast-at",
+            s(&at),
+            "--backend",
+            "cpu",
+            "--out",
+            s(&out),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "case {i} succeeded");
+        assert!(err.contains(want), "case {i}: want {want:?} in\n{err}");
+        assert!(!out.exists(), "case {i} left an output folder");
+    }
+}
