@@ -266,6 +266,31 @@ pub trait Model: Send + Sync {
     /// Time step in the model's time unit.
     fn dt(&self) -> f64;
 
+    /// A copy of this model that adds per-member treatment events
+    /// (`crate::dosing::MemberEvents`) after the steps holding them;
+    /// `Err` (a message) when the model takes none or an event does not fit.
+    fn with_member_events(
+        &self,
+        _events: &crate::dosing::MemberEvents,
+    ) -> Result<std::sync::Arc<dyn Model>, String> {
+        Err(format!(
+            "model `{}` takes no treatment events",
+            self.info().kind
+        ))
+    }
+
+    /// A copy of this model with process noise on states
+    /// (`crate::model_error`); `Err` when the model takes none.
+    fn with_process_noise(
+        &self,
+        _noise: &[crate::model_error::ProcessNoise],
+    ) -> Result<std::sync::Arc<dyn Model>, String> {
+        Err(format!(
+            "model `{}` takes no process noise",
+            self.info().kind
+        ))
+    }
+
     /// Time before step `step`, computed the same way on both backends.
     fn time_at(&self, step: u64) -> f64 {
         step as f64 * self.dt()
