@@ -109,9 +109,21 @@ pub struct TunedProgram {
     pub cover: [u32; 2],
 }
 
+/// Members per workgroup of the single-site step (`shaders/rd/ode.wgsl`,
+/// `ODE_WG`): a one-site grid runs one invocation per member.
+pub const SINGLE_SITE_WG: u32 = 64;
+
+/// Workgroups of the single-site step for `members` members.
+pub fn single_site_workgroups(members: u32) -> [u32; 3] {
+    [members.div_ceil(SINGLE_SITE_WG), 1, 1]
+}
+
 impl TunedProgram {
     /// Workgroups to dispatch for `members` members of grid `g`.
     pub fn workgroups(&self, g: &GridShape, members: u32) -> [u32; 3] {
+        if g.sites() == 1 {
+            return single_site_workgroups(members);
+        }
         [
             g.nx.div_ceil(self.cover[0]),
             g.ny.div_ceil(self.cover[1]),

@@ -144,7 +144,7 @@ fn custom_post(m: &RdModel) -> String {
 /// workgroup covers in x and y). The vec4 kernel needs a row width that is
 /// a multiple of 4; other widths take the scalar kernel at any shape.
 pub fn shape(g: &GridShape, cfg: &KernelConfig) -> (bool, [u32; 2]) {
-    let vec4 = cfg.sites == 4 && g.nx.is_multiple_of(4);
+    let vec4 = cfg.sites == 4 && g.nx.is_multiple_of(4) && g.sites() > 1;
     (vec4, [cfg.wg[0] * cfg.sites, cfg.wg[1]])
 }
 
@@ -155,7 +155,9 @@ pub fn tuned_program(m: &RdModel, cfg: &KernelConfig) -> TunedProgram {
         "const WGX: u32 = {}u;\nconst WGY: u32 = {}u;\nconst SPI: u32 = {}u;\n",
         cfg.wg[0], cfg.wg[1], cfg.sites
     );
-    let (bindings, kernel) = if vec4 {
+    let (bindings, kernel) = if m.grid.sites() == 1 {
+        ("shared/bindings.wgsl", "rd/ode.wgsl")
+    } else if vec4 {
         ("rd/bindings_vec4.wgsl", "rd/stencil_vec4.wgsl")
     } else {
         ("shared/bindings.wgsl", "rd/stencil.wgsl")
@@ -224,6 +226,9 @@ fn kinetics_source(m: &RdModel) -> String {
 /// Workgroups of the default shape (`KernelConfig::DEFAULT`): one member
 /// per z slice.
 pub fn workgroups(g: &GridShape, members: u32) -> [u32; 3] {
+    if g.sites() == 1 {
+        return crate::model::single_site_workgroups(members);
+    }
     let (_, [cx, cy]) = shape(g, &KernelConfig::DEFAULT);
     [g.nx.div_ceil(cx), g.ny.div_ceil(cy), members]
 }
