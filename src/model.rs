@@ -109,9 +109,21 @@ pub struct TunedProgram {
     pub cover: [u32; 2],
 }
 
+/// Members per workgroup of the single-site step (`shaders/rd/ode.wgsl`,
+/// `ODE_WG`): a one-site grid runs one invocation per member.
+pub const SINGLE_SITE_WG: u32 = 64;
+
+/// Workgroups of the single-site step for `members` members.
+pub fn single_site_workgroups(members: u32) -> [u32; 3] {
+    [members.div_ceil(SINGLE_SITE_WG), 1, 1]
+}
+
 impl TunedProgram {
     /// Workgroups to dispatch for `members` members of grid `g`.
     pub fn workgroups(&self, g: &GridShape, members: u32) -> [u32; 3] {
+        if g.sites() == 1 {
+            return single_site_workgroups(members);
+        }
         [
             g.nx.div_ceil(self.cover[0]),
             g.ny.div_ceil(self.cover[1]),
@@ -265,6 +277,31 @@ pub trait Model: Send + Sync {
 
     /// Time step in the model's time unit.
     fn dt(&self) -> f64;
+
+    /// A copy of this model that adds per-member treatment events
+    /// (`crate::dosing::MemberEvents`) after the steps holding them;
+    /// `Err` (a message) when the model takes none or an event does not fit.
+    fn with_member_events(
+        &self,
+        _events: &crate::dosing::MemberEvents,
+    ) -> Result<std::sync::Arc<dyn Model>, String> {
+        Err(format!(
+            "model `{}` takes no treatment events",
+            self.info().kind
+        ))
+    }
+
+    /// A copy of this model with process noise on states
+    /// (`crate::model_error`); `Err` when the model takes none.
+    fn with_process_noise(
+        &self,
+        _noise: &[crate::model_error::ProcessNoise],
+    ) -> Result<std::sync::Arc<dyn Model>, String> {
+        Err(format!(
+            "model `{}` takes no process noise",
+            self.info().kind
+        ))
+    }
 
     /// Time before step `step`, computed the same way on both backends.
     fn time_at(&self, step: u64) -> f64 {

@@ -128,6 +128,58 @@ pub fn plan_hash<'a>(
     crate::scene::hex(&h.finalize())
 }
 
+/// A plan hash extended by a labelled description (events, noise).
+fn extend_hash(base: &str, label: &str, what: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(base.as_bytes());
+    h.update(label.as_bytes());
+    h.update(what.as_bytes());
+    crate::scene::hex(&h.finalize())
+}
+
+/// `[assimilation.model_error]` against the model: section checks, every
+/// process-noise species a field the model can add noise to, every
+/// drifting parameter a scene parameter.
+fn check_model_error(
+    scene: &Scene,
+    model: &dyn Model,
+    block: &ParamBlock,
+) -> Result<(), SceneError> {
+    let Some(me) = scene
+        .file
+        .assimilation
+        .as_ref()
+        .and_then(|a| a.model_error.as_ref())
+    else {
+        return Ok(());
+    };
+    let key = |k: &str| format!("assimilation.model_error.{k}");
+    me.validate()
+        .map_err(|(k, m)| scene.error_at(&key(&k), m))?;
+    for (i, p) in me.process.iter().enumerate() {
+        if !model.info().fields.iter().any(|f| f.name == p.species) {
+            return Err(scene.error_at(
+                &key(&format!("process.{i}.species")),
+                format!("`{}` is not a species of the model", p.species),
+            ));
+        }
+    }
+    if !me.process.is_empty() {
+        model
+            .with_process_noise(&me.process)
+            .map_err(|m| scene.error_at(&key("process"), m))?;
+    }
+    for name in me.drift.keys() {
+        if !block.params.iter().any(|p| p.name == *name) {
+            return Err(scene.error_at(
+                &key(&format!("drift.{name}")),
+                format!("`{name}` is not a parameter of the scene"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Plan {
     pub fn freeze(scene: &Scene, opts: &PlanOptions) -> Result<Plan, SceneError> {
         let info = crate::models::info_for(scene)?;
@@ -169,6 +221,7 @@ impl Plan {
         }
         let model = crate::models::build(scene, &block, &arm, steps)?;
         check_assimilation_init(scene, model.state_len())?;
+        check_model_error(scene, model.as_ref(), &block)?;
         let fields: Vec<(String, String)> = model
             .info()
             .fields
@@ -309,6 +362,33 @@ impl Plan {
             self.observation_steps().len() as u64,
             cpu,
         )
+    }
+
+    /// The same plan with per-member treatment events
+    /// (`crate::dosing::MemberEvents`: global member m takes group
+    /// m / block) added after the steps that hold them. Replaces events
+    /// given before; refused (a message) for models without user kinetics
+    /// or events naming no species. The plan hash covers the events.
+    pub fn with_member_events(&self, events: &crate::dosing::MemberEvents) -> Result<Plan, String> {
+        let mut p = self.clone();
+        p.model = self.model.with_member_events(events)?;
+        p.sha256 = extend_hash(&self.sha256, "member_events", &format!("{events:?}"));
+        Ok(p)
+    }
+
+    /// The same plan with process noise on states (`crate::model_error`,
+    /// e.g. from `[assimilation.model_error] process`), drawn from the
+    /// run's Philox streams on both backends. Replaces noise given before;
+    /// refused (a message) for models without user kinetics or unknown
+    /// species. The plan hash covers the noise.
+    pub fn with_process_noise(
+        &self,
+        noise: &[crate::model_error::ProcessNoise],
+    ) -> Result<Plan, String> {
+        let mut p = self.clone();
+        p.model = self.model.with_process_noise(noise)?;
+        p.sha256 = extend_hash(&self.sha256, "process_noise", &format!("{noise:?}"));
+        Ok(p)
     }
 
     /// The same plan with a different member table (for drivers that pick

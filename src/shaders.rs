@@ -43,6 +43,7 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../shaders/rd/bindings_vec4.wgsl"),
     ),
     ("rd/fused.wgsl", include_str!("../shaders/rd/fused.wgsl")),
+    ("rd/ode.wgsl", include_str!("../shaders/rd/ode.wgsl")),
     ("rd/flush.wgsl", include_str!("../shaders/rd/flush.wgsl")),
     ("rd/tumour.wgsl", include_str!("../shaders/rd/tumour.wgsl")),
     (

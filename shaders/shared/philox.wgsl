@@ -46,3 +46,13 @@ fn philox4x32_10(ctr_in: vec4<u32>, key_in: vec2<u32>) -> vec4<u32> {
 fn philox_unit(x: u32) -> f32 {
     return f32(x >> 8u) * (1.0 / 16777216.0);
 }
+
+// A standard normal from one Philox output, Box–Muller in f32:
+// u1 = (top 24 bits of r.x + 1/2) / 2^24 in (0, 1), u2 = top 24 bits of
+// r.y / 2^24, z = sqrt(-2 ln u1) cos(2 pi u2). The twin of
+// `model_error::normal_f32` (src/model_error.rs), operation by operation.
+fn philox_normal(r: vec4<u32>) -> f32 {
+    let u1 = (f32(r.x >> 8u) + 0.5) * (1.0 / 16777216.0);
+    let u2 = f32(r.y >> 8u) * (1.0 / 16777216.0);
+    return sqrt(-2.0 * log(u1)) * cos(6.2831855 * u2);
+}

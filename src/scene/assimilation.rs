@@ -57,6 +57,10 @@ pub struct AssimilationSection {
     /// PF: jitter factor h (default 0.5).
     #[serde(default)]
     pub jitter: Option<f64>,
+    /// Process noise and parameter drift (`crate::model_error`; checked
+    /// against the model when the plan is frozen).
+    #[serde(default)]
+    pub model_error: Option<crate::model_error::ModelErrorSection>,
     /// Default period of `observe` entries without `times` or `every`.
     #[serde(default)]
     pub every: Option<f64>,

@@ -161,6 +161,7 @@ impl Scene {
                 name: "none".into(),
                 rt: None,
                 chemo: None,
+                doses: Vec::new(),
             }]
         } else {
             self.file.arms.clone()

@@ -348,6 +348,9 @@ pub struct Arm {
     pub rt: Option<RtSchedule>,
     #[serde(default)]
     pub chemo: Option<ChemoSchedule>,
+    /// Dose schedules of models with user kinetics (`crate::dosing`).
+    #[serde(default)]
+    pub doses: Vec<crate::dosing::DoseSchedule>,
 }
 
 /// Radiotherapy fractions: either explicit `times` or `fractions` starting at
@@ -587,11 +590,20 @@ pub(super) fn validate(f: &SceneFile, params: &ParamBlock) -> Result<(), (String
         return err(k, limits::over("steps", steps, limits::MAX_STEPS));
     }
     let g = &f.grid;
-    if g.nx < 3 || g.ny < 1 || g.nx > 8192 || g.ny > 8192 {
+    // A custom model without diffusion is a set of ODEs per site, so it
+    // may be a single site (nx = ny = 1: a compartment model).
+    let ode = f.model.kind == ModelKind::Custom && f.model.diffusion.is_empty();
+    let nx_min = if ode { 1 } else { 3 };
+    if g.nx < nx_min || g.ny < 1 || g.nx > 8192 || g.ny > 8192 {
+        let hint = if f.model.kind == ModelKind::Custom && g.nx < 3 {
+            "; a custom model may have nx < 3 only without `diffusion`"
+        } else {
+            ""
+        };
         return err(
             "grid.nx",
             format!(
-                "grid {}×{} out of range (nx 3..8192, ny 1..8192)",
+                "grid {}×{} out of range (nx {nx_min}..8192, ny 1..8192){hint}",
                 g.nx, g.ny
             ),
         );
@@ -635,6 +647,20 @@ pub(super) fn validate(f: &SceneFile, params: &ParamBlock) -> Result<(), (String
                 &format!("arms.{i}.name"),
                 format!("duplicate arm name `{}`", a.name),
             );
+        }
+        if a.doses.len() > crate::dosing::MAX_DOSE_SCHEDULES {
+            return err(
+                &format!("arms.{i}.doses"),
+                format!(
+                    "at most {} dose schedules per arm, got {}",
+                    crate::dosing::MAX_DOSE_SCHEDULES,
+                    a.doses.len()
+                ),
+            );
+        }
+        for (j, d) in a.doses.iter().enumerate() {
+            d.validate()
+                .map_err(|(k, m)| (format!("arms.{i}.doses.{j}.{k}"), m))?;
         }
         if let Some(rt) = &a.rt {
             if !(rt.dose.is_finite() && rt.dose >= 0.0) {

@@ -12,6 +12,7 @@
 //! backends, by a bit test rather than by changing the float environment.
 
 use super::{Kinetics, RdModel, kinetics};
+use crate::model::StepCtx;
 
 const MAX_SPECIES: usize = 8;
 
@@ -34,13 +35,34 @@ pub fn flush_tiny(v: f32) -> f32 {
 }
 
 pub fn step_member(m: &RdModel, step: u32, params: &[f32], src: &[f32], dst: &mut [f32]) {
+    let ctx = StepCtx {
+        seed: 0,
+        member: 0,
+        step,
+    };
+    step_member_at(m, &ctx, params, src, dst);
+}
+
+/// One step of global member `ctx.member` (what process noise and
+/// per-member events are keyed by).
+pub fn step_member_at(m: &RdModel, ctx: &StepCtx, params: &[f32], src: &[f32], dst: &mut [f32]) {
     if !super::fast::step_member(m, params, src, dst) {
-        step_member_general(m, step, params, src, dst);
+        general(m, ctx, params, src, dst);
     }
 }
 
 /// The general CPU twin: every model, tissue map and boundary, one site at a time.
 pub fn step_member_general(m: &RdModel, step: u32, params: &[f32], src: &[f32], dst: &mut [f32]) {
+    let ctx = StepCtx {
+        seed: 0,
+        member: 0,
+        step,
+    };
+    general(m, &ctx, params, src, dst);
+}
+
+fn general(m: &RdModel, ctx: &StepCtx, params: &[f32], src: &[f32], dst: &mut [f32]) {
+    let step = ctx.step;
     let g = &m.grid;
     let (nx, ny) = (g.nx as usize, g.ny as usize);
     let n = g.sites();
@@ -60,7 +82,9 @@ pub fn step_member_general(m: &RdModel, step: u32, params: &[f32], src: &[f32], 
         _ => (0.0, 0.0),
     };
     let mut scratch = Vec::new();
-    let mut args = vec![0.0f32; ns + m.n_params];
+    // Custom reactions' variables: species, parameters, then `t`.
+    let mut args = vec![0.0f32; ns + m.n_params + 1];
+    args[ns + m.n_params] = t32;
     let mut c = [0.0f32; MAX_SPECIES];
     let mut lap = [0.0f32; MAX_SPECIES];
     let mut r = [0.0f32; MAX_SPECIES];
@@ -117,7 +141,7 @@ pub fn step_member_general(m: &RdModel, step: u32, params: &[f32], src: &[f32], 
                 }
                 Kinetics::Custom { exprs } => {
                     args[..ns].copy_from_slice(&c[..ns]);
-                    args[ns..].copy_from_slice(&params[..m.n_params]);
+                    args[ns..ns + m.n_params].copy_from_slice(&params[..m.n_params]);
                     for (s, e) in exprs.iter().enumerate() {
                         r[s] = e.eval(&args, &mut scratch);
                     }
@@ -130,9 +154,54 @@ pub fn step_member_general(m: &RdModel, step: u32, params: &[f32], src: &[f32], 
             if let Kinetics::Tumour = m.kinetics {
                 kinetics::tumour_post(&m.ix, params, dose, &mut out);
             }
+            if m.extras.any() {
+                custom_post(m, ctx, (y * nx + x) as u32, &mut out);
+            }
             for s in 0..ns {
                 dst[s * n + y * nx + x] = flush_tiny(out[s]);
             }
+        }
+    }
+}
+
+/// What models with user kinetics add after the Euler update at site
+/// `site` (= y·nx + x), in the order of the generated WGSL `post`
+/// (`wgsl::custom_post`): arm doses by column, the member's events in
+/// time order, then process noise species by species.
+fn custom_post(m: &RdModel, ctx: &StepCtx, site: u32, out: &mut [f32; MAX_SPECIES]) {
+    let e = &m.extras;
+    let a = &m.aux;
+    let step = ctx.step as usize;
+    if step < e.dose_rows {
+        let row = e.dose_off + step * e.dose_species.len();
+        for (j, &s) in e.dose_species.iter().enumerate() {
+            out[s as usize] += a[row + j];
+        }
+    }
+    if let Some((off, block, groups)) = e.events {
+        let g = ctx.member / block;
+        if g < groups {
+            let (lo, hi) = (
+                a[off + g as usize] as usize,
+                a[off + g as usize + 1] as usize,
+            );
+            let base = off + groups as usize + 1;
+            for ev in lo..hi {
+                let q = base + 3 * ev;
+                if a[q] as u32 == ctx.step {
+                    out[a[q + 1] as usize] += a[q + 2];
+                }
+            }
+        }
+    }
+    for t in &e.noise {
+        let word = t.species * m.grid.sites() as u32 + site;
+        let z = crate::model_error::state_noise(ctx.seed, word, ctx.member, ctx.step);
+        let s = t.species as usize;
+        if t.multiplicative {
+            out[s] *= (t.scale * z - t.half_var).exp();
+        } else {
+            out[s] += t.scale * z;
         }
     }
 }

@@ -22,6 +22,10 @@ use crate::params::ParamBlock;
 use crate::scene::{Arm, Boundary, ModelKind, Scene, SceneError};
 use kinetics::Ix;
 
+/// The name custom reactions read the model time by (`step · dt`, the
+/// time at the start of the step, rounded once to f32 on both backends).
+pub const TIME_VAR: &str = "t";
+
 /// The reaction term of a frozen RD model.
 #[derive(Clone, Debug)]
 pub enum Kinetics {
@@ -54,6 +58,56 @@ pub struct RdModel {
     pub(crate) sched_off: usize,
     pub(crate) stim_off: usize,
     pub(crate) init: init::InitialState,
+    /// Custom kinetics only: what is added after each step (doses, events,
+    /// process noise); `crate::dosing`, `crate::model_error`.
+    pub(crate) extras: Extras,
+}
+
+/// Additions after the Euler update of models with user kinetics, applied
+/// in this order by the CPU twin (`cpu::custom_post`) and the generated
+/// WGSL `post` (`wgsl::custom_post`).
+#[derive(Clone, Debug, Default)]
+pub struct Extras {
+    /// Arm dose table at `dose_off`: `dose_rows` rows of one value per
+    /// column, column j adding to species `dose_species[j]`.
+    pub(crate) dose_off: usize,
+    pub(crate) dose_rows: usize,
+    pub(crate) dose_species: Vec<u32>,
+    /// Where per-member event tables start in aux (the aux length before
+    /// them; the tail after it is rebuilt by `with_member_events`).
+    pub(crate) tail: usize,
+    /// Per-member events: (aux offset, members per group, groups).
+    pub(crate) events: Option<(usize, u32, u32)>,
+    pub(crate) noise: Vec<NoiseTerm>,
+}
+
+/// Process noise on one species (`model_error`), constants rounded once.
+#[derive(Clone, Copy, Debug)]
+pub struct NoiseTerm {
+    pub(crate) species: u32,
+    pub(crate) multiplicative: bool,
+    /// σ·√dt.
+    pub(crate) scale: f32,
+    /// σ²·dt/2 (multiplicative only).
+    pub(crate) half_var: f32,
+}
+
+impl Extras {
+    /// True when `post` does anything.
+    pub fn any(&self) -> bool {
+        !self.dose_species.is_empty() || self.events.is_some() || !self.noise.is_empty()
+    }
+}
+
+/// The scene key of `arm`'s entry `rest` (`arms.<i>.<rest>`).
+fn arm_key(scene: &Scene, arm: &Arm, rest: &str) -> String {
+    let i = scene
+        .file
+        .arms
+        .iter()
+        .position(|a| a.name == arm.name)
+        .unwrap_or(0);
+    format!("arms.{i}.{rest}")
 }
 
 /// The model description for a scene without freezing it (fields and
@@ -103,6 +157,14 @@ pub fn info_for_scene(scene: &Scene) -> Result<ModelInfo, SceneError> {
                 ));
             }
             for (i, s) in m.species.iter().enumerate() {
+                if s == TIME_VAR {
+                    return Err(scene.error_at(
+                        &format!("model.species.{i}"),
+                        format!(
+                            "`{TIME_VAR}` is the model time in custom reactions; rename the species"
+                        ),
+                    ));
+                }
                 if !valid_identifier(s) {
                     return Err(scene.error_at(
                         &format!("model.species.{i}"),
@@ -167,6 +229,14 @@ impl RdModel {
                     format!("parameter name `{n}` is not a valid identifier"),
                 ));
             }
+            if f.model.kind == ModelKind::Custom && n == TIME_VAR {
+                return Err(scene.error_at(
+                    &format!("parameters.{n}"),
+                    format!(
+                        "`{TIME_VAR}` is the model time in custom reactions; rename the parameter"
+                    ),
+                ));
+            }
             if f.model.kind == ModelKind::Custom && info.fields.iter().any(|s| s.name == *n) {
                 return Err(scene.error_at(
                     &format!("parameters.{n}"),
@@ -179,7 +249,13 @@ impl RdModel {
         let (kin, ix, diff_ix) = match f.model.kind {
             ModelKind::Custom => {
                 let mut exprs = Vec::new();
-                let vars: Vec<String> = species.iter().chain(&param_names).cloned().collect();
+                // Variables: species, parameters, then the model time `t`.
+                let vars: Vec<String> = species
+                    .iter()
+                    .chain(&param_names)
+                    .cloned()
+                    .chain([TIME_VAR.to_string()])
+                    .collect();
                 for k in f.model.reactions.keys() {
                     if !species.contains(k) {
                         return Err(scene.error_at(
@@ -237,6 +313,15 @@ impl RdModel {
                 (k, ix, diff)
             }
         };
+        if f.model.kind != ModelKind::Custom && !arm.doses.is_empty() {
+            return Err(scene.error_at(
+                &arm_key(scene, arm, "doses"),
+                format!(
+                    "model `{}` takes no `doses` (dose schedules are for kind = \"custom\")",
+                    info.kind
+                ),
+            ));
+        }
         if f.model.kind != ModelKind::Tumour
             && (!f.arms.is_empty())
             && f.arms.iter().any(|a| a.rt.is_some() || a.chemo.is_some())
@@ -268,6 +353,25 @@ impl RdModel {
         if f.model.kind == ModelKind::Cardiac {
             aux.extend(init::stimulus_table(&f.stimulus));
         }
+        let mut extras = Extras::default();
+        if !arm.doses.is_empty() {
+            for (j, d) in arm.doses.iter().enumerate() {
+                let si = species
+                    .iter()
+                    .position(|x| *x == d.species)
+                    .ok_or_else(|| {
+                        scene.error_at(
+                            &arm_key(scene, arm, &format!("doses.{j}.species")),
+                            format!("`{}` is not a species", d.species),
+                        )
+                    })?;
+                extras.dose_species.push(si as u32);
+            }
+            extras.dose_off = aux.len();
+            extras.dose_rows = steps as usize + 1;
+            aux.extend(crate::dosing::arm_table(&arm.doses, dt, steps));
+        }
+        extras.tail = aux.len();
         aux.extend([0.0; 4]); // never empty: a zero-sized binding is invalid
         let init = init::InitialState::from_scene(scene, &species, &param_names)?;
         Ok(RdModel {
@@ -286,7 +390,62 @@ impl RdModel {
             sched_off,
             stim_off,
             init,
+            extras,
         })
+    }
+
+    /// This model with per-member treatment events (replacing any before).
+    pub fn with_events(&self, ev: &crate::dosing::MemberEvents) -> Result<RdModel, String> {
+        if !matches!(self.kinetics, Kinetics::Custom { .. }) {
+            return Err(format!(
+                "model `{}` takes no treatment events (they are for kind = \"custom\")",
+                self.info.kind
+            ));
+        }
+        let species: Vec<String> = self.info.fields.iter().map(|f| f.name.clone()).collect();
+        let table = crate::dosing::event_table(ev, &species, self.dt).map_err(|e| e.to_string())?;
+        let mut m = self.clone();
+        m.aux.truncate(m.extras.tail);
+        m.extras.events = Some((m.aux.len(), ev.block, ev.groups.len() as u32));
+        m.aux.extend(table);
+        m.aux.extend([0.0; 4]);
+        Ok(m)
+    }
+
+    /// This model with process noise on the named species (replacing any
+    /// before).
+    pub fn with_noise(
+        &self,
+        noise: &[crate::model_error::ProcessNoise],
+    ) -> Result<RdModel, String> {
+        if !matches!(self.kinetics, Kinetics::Custom { .. }) {
+            return Err(format!(
+                "model `{}` takes no process noise (it is for kind = \"custom\")",
+                self.info.kind
+            ));
+        }
+        let mut terms = Vec::new();
+        for p in noise {
+            let s = self
+                .info
+                .fields
+                .iter()
+                .position(|f| f.name == p.species)
+                .ok_or_else(|| format!("`{}` is not a species", p.species))?;
+            if !(p.sigma.is_finite() && p.sigma >= 0.0) {
+                return Err(format!("sigma of `{}` must be finite and ≥ 0", p.species));
+            }
+            let (scale, half_var) = crate::model_error::noise_constants(p.sigma, self.dt);
+            terms.push(NoiseTerm {
+                species: s as u32,
+                multiplicative: p.kind == crate::model_error::NoiseKind::Multiplicative,
+                scale,
+                half_var,
+            });
+        }
+        let mut m = self.clone();
+        m.extras.noise = terms;
+        Ok(m)
     }
 
     /// Largest tissue multiplier (1 without a map).
@@ -337,7 +496,21 @@ impl Model for RdModel {
     }
 
     fn step_cpu(&self, ctx: &StepCtx, params: &[f32], src: &[f32], dst: &mut [f32]) {
-        cpu::step_member(self, ctx.step, params, src, dst);
+        cpu::step_member_at(self, ctx, params, src, dst);
+    }
+
+    fn with_member_events(
+        &self,
+        events: &crate::dosing::MemberEvents,
+    ) -> Result<std::sync::Arc<dyn Model>, String> {
+        Ok(std::sync::Arc::new(self.with_events(events)?))
+    }
+
+    fn with_process_noise(
+        &self,
+        noise: &[crate::model_error::ProcessNoise],
+    ) -> Result<std::sync::Arc<dyn Model>, String> {
+        Ok(std::sync::Arc::new(self.with_noise(noise)?))
     }
 
     fn gpu_program(&self) -> Option<GpuProgram> {

@@ -39,11 +39,15 @@ pub fn header(m: &RdModel) -> String {
 /// never the scene's text.
 fn custom_kinetics(m: &RdModel, exprs: &[crate::expr::Expr]) -> String {
     let ns = m.info.fields.len();
+    // Variables: species, parameters, then the model time (`U.t`, the
+    // host's f32 of step · dt, as the CPU twin's `t32`).
     let var = |k: usize| {
         if k < ns {
             format!("c[{k}u]")
-        } else {
+        } else if k < ns + m.n_params {
             format!("param(m, {}u)", k - ns)
+        } else {
+            "U.t".to_string()
         }
     };
     let mut s = String::new();
@@ -69,7 +73,70 @@ fn custom_kinetics(m: &RdModel, exprs: &[crate::expr::Expr]) -> String {
         }
     }
     s.push_str("    return 0.0;\n}\n");
-    s.push_str("fn post(m: u32, x: u32, y: u32, c: array<f32, NS>) -> array<f32, NS> {\n    return c;\n}\n");
+    if m.extras.any() {
+        s.push_str(&custom_post(m));
+    } else {
+        s.push_str("fn post(m: u32, x: u32, y: u32, c: array<f32, NS>) -> array<f32, NS> {\n    return c;\n}\n");
+    }
+    s
+}
+
+/// `post` of models with doses, events or process noise: the twin of
+/// `cpu::custom_post`, in the same order (arm doses by column, the
+/// member's events in time order, then noise species by species). Aux
+/// offsets, species indices and noise constants are printed as literals.
+fn custom_post(m: &RdModel) -> String {
+    let e = &m.extras;
+    let mut s = String::new();
+    if !e.noise.is_empty() {
+        s.push_str("//#include \"shared/philox.wgsl\"\n");
+    }
+    s.push_str(
+        "fn post(m: u32, x: u32, y: u32, c: array<f32, NS>) -> array<f32, NS> {\n    var o = c;\n",
+    );
+    if !e.dose_species.is_empty() {
+        let cols = e.dose_species.len();
+        s.push_str(&format!(
+            "    if (U.step < {}u) {{\n        let row = {}u + U.step * {cols}u;\n",
+            e.dose_rows, e.dose_off
+        ));
+        for (j, sp) in e.dose_species.iter().enumerate() {
+            s.push_str(&format!("        o[{sp}u] = o[{sp}u] + aux[row + {j}u];\n"));
+        }
+        s.push_str("    }\n");
+    }
+    if let Some((off, block, groups)) = e.events {
+        s.push_str(&format!(
+            "    let g = (U.member_offset + m) / {block}u;\n    if (g < {groups}u) {{\n\
+             \x20       let hi = u32(aux[{off}u + g + 1u]);\n\
+             \x20       for (var ev = u32(aux[{off}u + g]); ev < hi; ev = ev + 1u) {{\n\
+             \x20           let q = {base}u + 3u * ev;\n\
+             \x20           if (u32(aux[q]) == U.step) {{\n\
+             \x20               let sp = u32(aux[q + 1u]);\n\
+             \x20               o[sp] = o[sp] + aux[q + 2u];\n\
+             \x20           }}\n        }}\n    }}\n",
+            base = off + groups as usize + 1
+        ));
+    }
+    for t in &e.noise {
+        let sp = t.species;
+        s.push_str(&format!(
+            "    {{\n        let z = philox_normal(philox4x32_10(vec4<u32>({sp}u * NSITES + y * NX + x, U.member_offset + m, U.step, STREAM_DYNAMICS), vec2<u32>(U.seed_lo, U.seed_hi)));\n"
+        ));
+        if t.multiplicative {
+            s.push_str(&format!(
+                "        o[{sp}u] = o[{sp}u] * exp({} * z - {});\n    }}\n",
+                f32_lit(t.scale),
+                f32_lit(t.half_var)
+            ));
+        } else {
+            s.push_str(&format!(
+                "        o[{sp}u] = o[{sp}u] + {} * z;\n    }}\n",
+                f32_lit(t.scale)
+            ));
+        }
+    }
+    s.push_str("    return o;\n}\n");
     s
 }
 
@@ -77,7 +144,7 @@ fn custom_kinetics(m: &RdModel, exprs: &[crate::expr::Expr]) -> String {
 /// workgroup covers in x and y). The vec4 kernel needs a row width that is
 /// a multiple of 4; other widths take the scalar kernel at any shape.
 pub fn shape(g: &GridShape, cfg: &KernelConfig) -> (bool, [u32; 2]) {
-    let vec4 = cfg.sites == 4 && g.nx.is_multiple_of(4);
+    let vec4 = cfg.sites == 4 && g.nx.is_multiple_of(4) && g.sites() > 1;
     (vec4, [cfg.wg[0] * cfg.sites, cfg.wg[1]])
 }
 
@@ -88,7 +155,9 @@ pub fn tuned_program(m: &RdModel, cfg: &KernelConfig) -> TunedProgram {
         "const WGX: u32 = {}u;\nconst WGY: u32 = {}u;\nconst SPI: u32 = {}u;\n",
         cfg.wg[0], cfg.wg[1], cfg.sites
     );
-    let (bindings, kernel) = if vec4 {
+    let (bindings, kernel) = if m.grid.sites() == 1 {
+        ("shared/bindings.wgsl", "rd/ode.wgsl")
+    } else if vec4 {
         ("rd/bindings_vec4.wgsl", "rd/stencil_vec4.wgsl")
     } else {
         ("shared/bindings.wgsl", "rd/stencil.wgsl")
@@ -157,6 +226,9 @@ fn kinetics_source(m: &RdModel) -> String {
 /// Workgroups of the default shape (`KernelConfig::DEFAULT`): one member
 /// per z slice.
 pub fn workgroups(g: &GridShape, members: u32) -> [u32; 3] {
+    if g.sites() == 1 {
+        return crate::model::single_site_workgroups(members);
+    }
     let (_, [cx, cy]) = shape(g, &KernelConfig::DEFAULT);
     [g.nx.div_ceil(cx), g.ny.div_ceil(cy), members]
 }
