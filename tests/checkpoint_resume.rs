@@ -36,13 +36,13 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
-/// The tiny tumour scene on a 20 × 20 grid for 140 days (280 steps).
+/// The tiny tumour scene on a 20 × 20 grid for 300 days (600 steps).
 fn scene_text() -> String {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny_cohort.toml");
     std::fs::read_to_string(src)
         .unwrap()
         .replace("nx = 8\nny = 8", "nx = 20\nny = 20")
-        .replace("end = 28.0", "end = 140.0")
+        .replace("end = 28.0", "end = 300.0")
 }
 
 fn write_scene(dir: &Path) -> String {
@@ -137,7 +137,7 @@ fn kill_after_checkpoint(mut child: Child, out: &Path, delay: Duration) -> bool 
             t0.elapsed() < Duration::from_secs(300),
             "no checkpoint appeared"
         );
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(1));
     }
     std::thread::sleep(delay);
     // SIGKILL: nothing of vtwin runs after it.
@@ -185,7 +185,7 @@ fn killed_and_resumed(fmt: &str, seed: u64) {
     let mut kills = 0;
     let mut continued_from = Vec::new();
     loop {
-        let delay = Duration::from_millis(rng.next() % 40);
+        let delay = Duration::from_micros(rng.next() % 20_000);
         let killed = kill_after_checkpoint(child, &out, delay);
         if !killed {
             break;
@@ -204,6 +204,7 @@ fn killed_and_resumed(fmt: &str, seed: u64) {
         }
         child = spawn(&["resume", out.to_str().unwrap()]);
     }
+    eprintln!("{fmt}: killed {kills} times; continued from steps {continued_from:?}");
     assert!(
         kills >= 2,
         "the run was killed only {kills} times: make the scene longer"
@@ -404,7 +405,9 @@ fn fork_under_another_arm_equals_a_run_switching_arms_at_the_checkpoint() {
     let scene = common::write_scene(
         &d,
         "scene.toml",
-        &scene_text().replace("times = [14.0]", "times = [14.0, 100.0]"),
+        &scene_text()
+            .replace("end = 300.0", "end = 140.0")
+            .replace("times = [14.0]", "times = [14.0, 100.0]"),
     );
     let out = d.join("rt");
     // 280 steps, one checkpoint at step 150 (not an observation step).
