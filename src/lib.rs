@@ -8,6 +8,7 @@ pub mod assim;
 pub mod backend;
 pub mod bench;
 pub mod calibrate;
+pub mod checkpoint;
 pub mod cli;
 pub mod cohort;
 pub mod cohort_files;

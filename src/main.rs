@@ -18,6 +18,10 @@ struct Cli {
 enum Command {
     /// Run a scene's ensemble to the end and write a run directory.
     Run(cli::run::RunArgs),
+    /// Continue an interrupted `run --checkpoint-every` from its last checkpoint (DIR = its --out).
+    Resume(cli::resume::ResumeArgs),
+    /// Continue a checkpoint under another arm or with parameters set: a what-if from a saved state.
+    Fork(cli::fork::ForkArgs),
     /// Run the verification suite (known answers, analytic solutions, GPU–CPU agreement).
     Verify(cli::verify::VerifyArgs),
     /// Validate a scene and print the resolved plan without running it.
@@ -80,6 +84,8 @@ fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(a) => cli::run::run(a),
+        Command::Resume(a) => cli::resume::run(a),
+        Command::Fork(a) => cli::fork::run(a),
         Command::Verify(a) => cli::verify::run(a),
         Command::Check(a) => cli::info::check(a).map(|_| 0),
         Command::Models => {

@@ -323,6 +323,41 @@ impl Plan {
         )
     }
 
+    /// This plan with parameter `name` set to `value` for every member
+    /// (`vtwin fork --set`), checked for stability and the model's member
+    /// rules as a frozen plan is, and hashed again.
+    pub fn with_param(mut self, name: &str, value: f64) -> Result<Plan, String> {
+        let Some(j) = self.block.params.iter().position(|p| p.name == name) else {
+            let names: Vec<&str> = self.block.params.iter().map(|p| p.name.as_str()).collect();
+            return Err(format!(
+                "model `{}` has no parameter `{name}`; its parameters are: {}",
+                self.model.info().kind,
+                names.join(", ")
+            ));
+        };
+        if !value.is_finite() {
+            return Err(format!(
+                "parameter `{name}`: {value} is not a finite number"
+            ));
+        }
+        for row in &mut self.params {
+            row[j] = value;
+        }
+        let p32: Vec<Vec<f32>> = self
+            .params
+            .iter()
+            .map(|r| r.iter().map(|&v| v as f32).collect())
+            .collect();
+        self.model
+            .check_stability(&p32)
+            .map_err(|m| format!("{name} = {value}: {m}"))?;
+        self.model
+            .check_members(&p32)
+            .map_err(|(k, m)| format!("{name} = {value}: {k}: {m}"))?;
+        self.sha256 = self.compute_sha256();
+        Ok(self)
+    }
+
     /// Member parameters as the kernels see them: f32, members × params.
     pub fn params_f32(&self) -> Vec<f32> {
         self.params

@@ -45,17 +45,64 @@ pub fn record_with<E: From<EngineError>>(
     progress: &mut dyn FnMut(u64),
     at_observation: &mut AtObservation<'_, E>,
 ) -> Result<Recording, E> {
+    record_from(
+        engine,
+        Vec::new(),
+        Vec::new(),
+        None,
+        progress,
+        at_observation,
+    )
+}
+
+/// What [`record_from`] calls every `every` steps (`--checkpoint-every`):
+/// `save(engine, steps, frames)` with the observations recorded so far.
+pub struct Checkpointing<'a, E> {
+    pub every: u64,
+    pub save: &'a mut dyn FnMut(&mut dyn Engine, &[u64], &[Vec<f32>]) -> Result<(), E>,
+}
+
+/// [`record_with`] continuing a recording: `steps`/`frames` are the
+/// observations already taken (a restored checkpoint; the engine stands at
+/// the checkpoint's step), and with `checkpoint` the engine also stops at
+/// every multiple of `every` steps to save one (after the observation when
+/// both fall on the same step). Stopping there only splits `advance` calls,
+/// which never changes results (members' draws are keyed by the step).
+pub fn record_from<E: From<EngineError>>(
+    engine: &mut dyn Engine,
+    mut steps: Vec<u64>,
+    mut frames: Vec<Vec<f32>>,
+    mut checkpoint: Option<Checkpointing<'_, E>>,
+    progress: &mut dyn FnMut(u64),
+    at_observation: &mut AtObservation<'_, E>,
+) -> Result<Recording, E> {
     let plan = engine.plan().clone();
-    let mut steps = Vec::new();
-    let mut frames = Vec::new();
+    let done = steps.len();
     for (k, s) in plan.observation_steps().into_iter().enumerate() {
-        if s < engine.step() {
+        if k < done || s < engine.step() {
             continue;
+        }
+        if let Some(c) = checkpoint.as_mut().filter(|c| c.every > 0) {
+            loop {
+                let next = (engine.step() / c.every + 1) * c.every;
+                if next >= s {
+                    break;
+                }
+                engine.advance(next - engine.step())?;
+                (c.save)(engine, &steps, &frames)?;
+                progress(next);
+            }
         }
         engine.advance(s - engine.step())?;
         frames.push(engine.observe()?);
         steps.push(s);
         at_observation(engine, k, s)?;
+        if let Some(c) = checkpoint
+            .as_mut()
+            .filter(|c| c.every > 0 && s > 0 && s % c.every == 0)
+        {
+            (c.save)(engine, &steps, &frames)?;
+        }
         progress(s);
     }
     let status = engine.status()?;

@@ -335,6 +335,10 @@ pub fn merge_run(args: &MergeArgs, records: &[ShardRecord], started: DateTime<Ut
             join_table(&dir, &folders, name, fmt)?;
         } else if name == "fields.npy" {
             join_npy(&dir, &folders, name)?;
+        } else if name == crate::io::stale::CHECKPOINT {
+            // A shard's last checkpoint (`--checkpoint-every`) holds its own
+            // members' state; it stays in the shard folder for `vtwin fork`.
+            continue;
         } else if name == "montage.png" {
             let src = folders[0].rec.dir.join(name);
             let bytes =

@@ -83,8 +83,24 @@ pub struct RunArgs {
     /// depend only on seed and m). Join the K shard folders with `vtwin merge`.
     #[arg(long, value_name = "I/K")]
     pub shard: Option<crate::shard::Shard>,
+    /// Save a checkpoint (member states, parameters, statuses, step and the
+    /// observations so far) every N steps into the run's temporary folder;
+    /// an interrupted run continues with `vtwin resume OUT`, and the last
+    /// checkpoint stays in the finished folder as checkpoint.vtc (for
+    /// `vtwin fork`).
+    #[arg(long, value_name = "N")]
+    pub checkpoint_every: Option<u64>,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// Checkpointing of one run (`--checkpoint-every`, `vtwin resume`).
+struct Checkpoints<'a> {
+    every: u64,
+    identity: crate::checkpoint::Identity,
+    invocation: crate::checkpoint::Invocation,
+    /// The checkpoint the run continues from.
+    start: Option<&'a crate::checkpoint::Checkpoint>,
 }
 
 pub fn default_out(scene: &std::path::Path, what: &str) -> PathBuf {
@@ -284,6 +300,7 @@ fn simulate(
     backend: &crate::backend::Backend,
     dir: &RunDir,
     fields: Option<(&MontageOptions, TableFormat)>,
+    ckpt: Option<&Checkpoints>,
 ) -> Result<ArmRun> {
     let mut engine = backend.engine_with(
         &plan,
@@ -299,9 +316,40 @@ fn simulate(
         (Some(_), Some(k)) => record::snapshot_indices(obs_steps.len(), k as usize),
         _ => Vec::new(),
     };
+    let (steps0, frames0) = match ckpt.and_then(|c| c.start) {
+        Some(c) => {
+            c.restore(engine.as_mut())?;
+            (c.steps.clone(), c.frames.clone())
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let mut save = |engine: &mut dyn crate::engine::Engine,
+                    steps: &[u64],
+                    frames: &[Vec<f32>]|
+     -> Result<()> {
+        if let Some(c) = ckpt {
+            crate::checkpoint::Checkpoint::capture(
+                engine,
+                steps,
+                frames,
+                c.identity.clone(),
+                c.invocation.clone(),
+            )?
+            .write_into(dir.path())
+            .context("writing a checkpoint")?;
+        }
+        Ok(())
+    };
     let bar = progress_bar(plan.steps, "steps");
-    let rec = record::record_with(
+    bar.set_position(engine.step());
+    let rec = record::record_from(
         engine.as_mut(),
+        steps0,
+        frames0,
+        ckpt.map(|c| record::Checkpointing {
+            every: c.every,
+            save: &mut save,
+        }),
         &mut |s| bar.set_position(s),
         &mut |engine, k, step| -> Result<()> {
             if let Some((opts, fmt)) = fields
@@ -349,7 +397,7 @@ pub fn shift_members(mut t: crate::table::Table, offset: i64) -> crate::table::T
 
 /// The plan of one arm of a run, or of shard I/K of it (members
 /// ⌊N·I/K⌋..⌊N·(I+1)/K⌋ with `member_offset` = the first).
-fn freeze_shard(scene: &Scene, args: &RunArgs, arm: Option<&str>) -> Result<Plan> {
+pub(crate) fn freeze_shard(scene: &Scene, args: &RunArgs, arm: Option<&str>) -> Result<Plan> {
     let Some(shard) = args.shard else {
         return super::freeze_plan(
             scene,
@@ -421,6 +469,12 @@ fn shard_zero_end(shard: crate::shard::Shard, n: u64) -> u64 {
 
 /// Returns the process exit code.
 pub fn run(args: &RunArgs) -> Result<i32> {
+    run_with(args, None)
+}
+
+/// `run`, or with `resume` the continuation of an interrupted run in its
+/// kept temporary folder (`vtwin resume`). Returns the process exit code.
+pub fn run_with(args: &RunArgs, resume: Option<&super::resume::Resume>) -> Result<i32> {
     let started = crate::manifest::now();
     let scene = Scene::load(&args.scene)?;
     // `--arm all`: every arm of the scene (an arm itself named `all` wins).
@@ -469,14 +523,59 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         // montage shows) draws it, so the merge can take it as it is.
         draw: args.shard.is_none_or(|s| s.index == 0),
     };
+    if args.checkpoint_every == Some(0) {
+        anyhow::bail!("--checkpoint-every must be at least 1 (steps between checkpoints)");
+    }
+    if all && args.checkpoint_every.is_some() {
+        anyhow::bail!(
+            "--checkpoint-every with --arm all is not supported yet: run each arm with --arm NAME"
+        );
+    }
     let backend = args.engine.open()?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out(&args.scene, "run"));
+    let out = match (&args.out, resume) {
+        (Some(o), _) => o.clone(),
+        (None, Some(r)) => r.out.clone(),
+        (None, None) => default_out(&args.scene, "run"),
+    };
     let mut inputs = vec![args.scene.as_path()];
     inputs.extend(args.posterior.as_deref());
-    let dir = super::create_run_dir(&out, args.force, &inputs)?;
+    let identity = crate::checkpoint::Identity {
+        scene_sha256: plans[0].scene_sha256.clone(),
+        plan_sha256: plans[0].sha256.clone(),
+        commit: crate::manifest::commit().map(str::to_string),
+        backend: backend.name().to_string(),
+        adapter: serde_json::to_value(backend.adapter())?,
+    };
+    let start = match resume.and_then(|r| r.checkpoint.as_ref()) {
+        Some((path, c)) => {
+            c.check(path, &identity)?;
+            Some(c)
+        }
+        None => None,
+    };
+    let dir = match resume {
+        Some(r) => super::resume::adopt_run_dir(r, &out, args.force, &inputs)?,
+        None => super::create_run_dir(&out, args.force, &inputs)?,
+    };
+    let ckpt = match args.checkpoint_every {
+        Some(every) => {
+            let invocation = match resume {
+                Some(r) => r.invocation.clone(),
+                None => {
+                    let inv = crate::checkpoint::Invocation::current()?;
+                    crate::checkpoint::write_invocation(dir.path(), &inv)?;
+                    inv
+                }
+            };
+            Some(Checkpoints {
+                every,
+                identity,
+                invocation,
+                start,
+            })
+        }
+        None => None,
+    };
     let fmt = args.format.unwrap_or(match scene.file.output.format {
         Some(FormatName::Csv) => TableFormat::Csv,
         _ => TableFormat::Parquet,
@@ -511,6 +610,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             &backend,
             &dir,
             save.then_some((&montage, fmt)),
+            ckpt.as_ref(),
         )?);
     }
     let first = &runs[0];
@@ -582,6 +682,10 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             "every": args.every,
         });
     }
+    if let Some(n) = args.checkpoint_every {
+        extra["checkpoint_every"] = serde_json::json!(n);
+    }
+    crate::checkpoint::finalize(dir.path())?;
     let manifest = crate::manifest::for_plan(&first.plan, &backend, started, failed, extra);
     let final_dir = dir.finish(manifest)?;
     println!("{}", final_dir.display());

@@ -198,6 +198,12 @@ impl Engine for CpuEngine {
         Ok(self.status.clone())
     }
 
+    fn write_status(&mut self, status: &[MemberStatus]) -> Result<(), EngineError> {
+        check_len("write_status", status.len(), self.status.len())?;
+        self.status.copy_from_slice(status);
+        Ok(())
+    }
+
     fn read_state(&mut self) -> Result<Vec<f32>, EngineError> {
         let total: usize = self.state.iter().map(Vec::len).sum();
         let mut out = Vec::new();

@@ -46,6 +46,16 @@ impl MemberStatus {
         matches!(self, MemberStatus::Ok)
     }
 
+    /// The (code, step) pair kept in status buffers (inverse of
+    /// [`MemberStatus::from_code`]).
+    pub fn to_code(&self) -> (u32, u32) {
+        match self {
+            MemberStatus::Ok => (0, 0),
+            MemberStatus::Diverged { step } => (1, *step as u32),
+            MemberStatus::Saturated { step } => (2, *step as u32),
+        }
+    }
+
     /// Decodes the (code, step) pair kept in status buffers.
     pub fn from_code(code: u32, step: u32) -> MemberStatus {
         match code {
@@ -123,6 +133,10 @@ pub trait Engine {
     fn observe(&mut self) -> Result<ObsFrame, EngineError>;
 
     fn status(&mut self) -> Result<Vec<MemberStatus>, EngineError>;
+
+    /// Sets every member's status (restoring a checkpoint): members marked
+    /// failed stay frozen from then on, as if they had failed here.
+    fn write_status(&mut self, status: &[MemberStatus]) -> Result<(), EngineError>;
 
     /// Whole state, members × state_len.
     fn read_state(&mut self) -> Result<Vec<f32>, EngineError>;

@@ -832,6 +832,23 @@ impl Engine for GpuEngine {
             .collect())
     }
 
+    fn write_status(&mut self, status: &[MemberStatus]) -> Result<(), EngineError> {
+        check_len("write_status", status.len(), self.members())?;
+        let codes: Vec<u32> = status
+            .iter()
+            .flat_map(|s| {
+                let (c, k) = s.to_code();
+                [c, k]
+            })
+            .collect();
+        for (b, d) in self.member_slices(&codes, 2) {
+            self.ctx
+                .queue
+                .write_buffer(&b.status, 0, bytemuck::cast_slice(d));
+        }
+        self.ctx.check("write status")
+    }
+
     fn read_state(&mut self) -> Result<Vec<f32>, EngineError> {
         let n = self.state_len as u64 * 4;
         let cur = self.cur;

@@ -5,7 +5,10 @@
 //! into `manifest.json` and renames the folder into place. A run that fails,
 //! panics or is interrupted leaves no half-written output folder behind:
 //! `Drop` removes the temporary folder, and [`install_interrupt_cleanup`]
-//! does the same on SIGINT (Ctrl-C), SIGTERM and SIGHUP.
+//! does the same on SIGINT (Ctrl-C), SIGTERM and SIGHUP — except a folder
+//! holding a checkpoint ([`stale::has_checkpoint`], a run with
+//! `--checkpoint-every`): that one is kept, with a message naming the
+//! `vtwin resume` command that continues it ([`RunDir::adopt`]).
 //!
 //! Whether the final folder may be replaced is decided by
 //! [`super::target::check_folder_target`] (`--force` replaces only a folder
@@ -33,31 +36,47 @@ pub const MANIFEST: &str = "manifest.json";
 /// state in vtwin: a Ctrl-C handler runs on its own thread with no access to
 /// the stacks that own the `RunDir`s, so it needs a shared list of what to
 /// delete before the process exits.
-static LIVE_TEMP_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// Each entry: (temporary folder, final folder).
+static LIVE_TEMP_DIRS: Mutex<Vec<(PathBuf, PathBuf)>> = Mutex::new(Vec::new());
 
 /// Locks the registry; a panic elsewhere while it was held leaves a list
 /// that is still valid, so a poisoned lock is simply taken over.
-fn live_dirs() -> MutexGuard<'static, Vec<PathBuf>> {
+fn live_dirs() -> MutexGuard<'static, Vec<(PathBuf, PathBuf)>> {
     LIVE_TEMP_DIRS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn forget(dir: &Path) {
-    live_dirs().retain(|d| d != dir);
+    live_dirs().retain(|(d, _)| d != dir);
+}
+
+/// Removes an unfinished temporary folder, or keeps it when it holds a
+/// checkpoint, saying how to continue.
+fn abandon(temp: &Path, final_dir: &Path) {
+    if stale::has_checkpoint(temp) {
+        eprintln!(
+            "vtwin: kept {} (it holds a checkpoint); continue the run with `vtwin resume {}`",
+            temp.display(),
+            final_dir.display()
+        );
+    } else {
+        let _ = fs::remove_dir_all(temp);
+    }
 }
 
 /// Installs a handler for SIGINT (Ctrl-C), SIGTERM and SIGHUP (ctrlc's
 /// `termination` feature) that removes the temporary folder of every live
-/// [`RunDir`] and exits with code 130 (128 + SIGINT, for all three).
+/// [`RunDir`] (keeping those that hold a checkpoint, see the module docs)
+/// and exits with code 130 (128 + SIGINT, for all three).
 /// Calling it again does nothing more and returns the first call's outcome.
 pub fn install_interrupt_cleanup() -> Result<(), IoError> {
     static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
     INSTALLED
         .get_or_init(|| {
             ctrlc::set_handler(|| {
-                for dir in live_dirs().drain(..) {
-                    let _ = fs::remove_dir_all(dir);
+                for (temp, final_dir) in live_dirs().drain(..) {
+                    abandon(&temp, &final_dir);
                 }
                 std::process::exit(130);
             })
@@ -100,13 +119,39 @@ impl RunDir {
         let stale_removed = stale::remove_stale(&parent, started);
         let temp = temp_sibling(final_dir, "tmp")?;
         fs::create_dir(&temp).map_err(|e| IoError::io(&temp, e))?;
-        live_dirs().push(temp.clone());
+        live_dirs().push((temp.clone(), final_dir.to_path_buf()));
         let run = RunDir {
             temp,
             final_dir: final_dir.to_path_buf(),
             force,
             finished: false,
             stale_removed,
+        };
+        stale::write_marker(&run.temp)?;
+        Ok(run)
+    }
+
+    /// Continues an interrupted run in its kept temporary folder `temp`
+    /// (`vtwin resume`): checks `final_dir` as [`create_for`](Self::create_for)
+    /// does, registers the folder for cleanup and writes this process's
+    /// marker into it. What the folder already holds stays.
+    pub fn adopt(
+        temp: &Path,
+        final_dir: &Path,
+        force: bool,
+        inputs: &[&Path],
+    ) -> Result<RunDir, IoError> {
+        check_folder_target(final_dir, force, inputs)?;
+        if !temp.is_dir() {
+            return Err(IoError::invalid(temp, "is not a folder"));
+        }
+        live_dirs().push((temp.to_path_buf(), final_dir.to_path_buf()));
+        let run = RunDir {
+            temp: temp.to_path_buf(),
+            final_dir: final_dir.to_path_buf(),
+            force,
+            finished: false,
+            stale_removed: Vec::new(),
         };
         stale::write_marker(&run.temp)?;
         Ok(run)
@@ -235,7 +280,7 @@ impl RunDir {
 impl Drop for RunDir {
     fn drop(&mut self) {
         if !self.finished {
-            let _ = fs::remove_dir_all(&self.temp);
+            abandon(&self.temp, &self.final_dir);
             forget(&self.temp);
         }
     }
@@ -342,5 +387,5 @@ fn list_files(root: &Path) -> Result<Vec<String>, IoError> {
 
 /// Whether `dir` is registered for removal on Ctrl-C (for tests).
 pub fn is_registered(dir: &Path) -> bool {
-    live_dirs().iter().any(|d| d == dir)
+    live_dirs().iter().any(|(d, _)| d == dir)
 }

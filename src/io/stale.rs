@@ -10,9 +10,11 @@
 //! ([`remove_stale`]). Folders without the marker are never touched: they
 //! are not vtwin's, or not provably so.
 //!
-//! Keeping a temporary folder that holds a valid checkpoint (for
-//! `vtwin resume`) belongs to the checkpointing work (issue 15); until then
-//! no temporary folder holds anything worth resuming.
+//! A temporary folder of a run started with `--checkpoint-every` holds a
+//! resume record, [`RESUME_DIR`]`/`[`RUN_RECORD`] (and, once one was
+//! written, [`RESUME_DIR`]`/`[`CHECKPOINT`]): such a folder is never
+//! removed by the sweep, since `vtwin resume` continues it
+//! (`crate::checkpoint`); [`resumable`] tells.
 //!
 //! Owns: the marker's format and the stale-folder sweep.
 
@@ -81,6 +83,33 @@ pub fn write_marker(temp: &Path) -> Result<(), IoError> {
     fs::write(&path, text).map_err(|e| IoError::io(&path, e))
 }
 
+/// The folder inside a temporary run folder that holds what `vtwin resume`
+/// needs; `crate::checkpoint` owns its contents.
+pub const RESUME_DIR: &str = ".vtwin-resume";
+/// The resume record (command line and working folder of the run).
+pub const RUN_RECORD: &str = "run.json";
+/// The latest checkpoint (written whole, by rename).
+pub const CHECKPOINT: &str = "checkpoint.vtc";
+
+/// Whether a temporary run folder holds a resume record, so that it is kept
+/// rather than removed (by the stale sweep, on signals and on errors).
+pub fn resumable(temp: &Path) -> bool {
+    temp.join(RESUME_DIR).join(RUN_RECORD).is_file()
+}
+
+/// Whether the process a temporary folder's marker names runs on this
+/// host and is alive (a run still writing it); false without a marker.
+pub fn owner_alive(temp: &Path) -> bool {
+    read_marker(temp)
+        .is_some_and(|o| o.host == host_name() && (o.pid == std::process::id() || alive(o.pid)))
+}
+
+/// Whether a temporary run folder holds a checkpoint (written by rename,
+/// so one that exists is whole).
+pub fn has_checkpoint(temp: &Path) -> bool {
+    temp.join(RESUME_DIR).join(CHECKPOINT).is_file()
+}
+
 /// The owner a marker records.
 struct Owner {
     pid: u32,
@@ -120,8 +149,9 @@ fn temp_name(name: &str) -> bool {
 /// Removes the temporary folders in `parent` that vtwin left behind in
 /// runs that died: named like a temporary run folder, holding a marker
 /// whose process ran on this host, is no longer alive and started before
-/// `before` (ns since the Unix epoch). Returns the folders removed; folders
-/// that cannot be read or removed are left alone.
+/// `before` (ns since the Unix epoch), and holding no resume record
+/// ([`resumable`]). Returns the folders removed; folders that cannot be
+/// read or removed are left alone.
 pub fn remove_stale(parent: &Path, before: u128) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(parent) else {
         return Vec::new();
@@ -140,7 +170,8 @@ pub fn remove_stale(parent: &Path, before: u128) -> Vec<PathBuf> {
         let stale = owner.host == host
             && owner.pid != std::process::id()
             && owner.started < before
-            && !alive(owner.pid);
+            && !alive(owner.pid)
+            && !resumable(&dir);
         if stale && fs::remove_dir_all(&dir).is_ok() {
             removed.push(dir);
         }
@@ -200,8 +231,17 @@ mod tests {
             format!("pid=999999999\nhost={host}-elsewhere\nstarted=1\n"),
         )
         .unwrap();
+        let kept = d.join(".ckpt.tmp-999999999-1");
+        fs::create_dir_all(kept.join(RESUME_DIR)).unwrap();
+        fs::write(
+            kept.join(MARKER),
+            format!("pid=999999999\nhost={host}\nstarted=1\n"),
+        )
+        .unwrap();
+        fs::write(kept.join(RESUME_DIR).join(RUN_RECORD), "{}").unwrap();
         assert_eq!(remove_stale(&d, now()), vec![dead.clone()]);
         assert!(!dead.exists() && unmarked.exists() && live.exists() && other_host.exists());
+        assert!(kept.exists(), "a folder with a resume record is kept");
         fs::remove_dir_all(d).unwrap();
     }
 }

@@ -1,0 +1,547 @@
+//! `run --checkpoint-every`, `vtwin resume` and `vtwin fork`, driven
+//! through the binary.
+//!
+//! - kill -9 at seeded random moments (a random delay after a checkpoint
+//!   has appeared, so some kills land mid-write), resume, possibly killed
+//!   again: the tables equal an uninterrupted run's byte for byte, in CSV
+//!   and in Parquet;
+//! - SIGTERM keeps the temporary folder and names the resume command;
+//! - a run killed before its first checkpoint starts again from step 0;
+//! - a changed scene refuses the checkpoint, and the folder stays;
+//! - resuming a finished folder changes nothing;
+//! - a fork under another arm equals a run, built through the library,
+//!   that switches arms at the checkpoint's step.
+//!
+//! The scene is the tiny tumour scene on a larger grid for longer (keyed
+//! initial noise and drawn parameters, two arms that differ from day 14).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use vtwin::checkpoint::Checkpoint;
+use vtwin::engine::Engine;
+use vtwin::engine::cpu::CpuEngine;
+use vtwin::plan::{Plan, PlanOptions};
+use vtwin::scene::Scene;
+
+const TABLES: [&str; 3] = ["params", "observables", "status"];
+
+fn tmp(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ckpt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The tiny tumour scene on a 20 × 20 grid for 300 days (600 steps).
+fn scene_text() -> String {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny_cohort.toml");
+    std::fs::read_to_string(src)
+        .unwrap()
+        .replace("nx = 8\nny = 8", "nx = 20\nny = 20")
+        .replace("end = 28.0", "end = 300.0")
+}
+
+fn write_scene(dir: &Path) -> String {
+    common::write_scene(dir, "scene.toml", &scene_text())
+}
+
+fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_vtwin"))
+        .args(args)
+        .env("VTWIN_PIPELINE_CACHE", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vtwin starts")
+}
+
+fn vtwin(args: &[&str]) -> (i32, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_vtwin"))
+        .args(args)
+        .env("VTWIN_PIPELINE_CACHE", "off")
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn ok(args: &[&str]) -> String {
+    let (code, err) = vtwin(args);
+    assert_eq!(code, 0, "vtwin {args:?} failed:\n{err}");
+    err
+}
+
+/// The kept temporary folders beside `out` (`.<name>.tmp-…`).
+fn kept(out: &Path) -> Vec<PathBuf> {
+    let name = out.file_name().unwrap().to_string_lossy().into_owned();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!(".{name}.tmp-"))
+        })
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The checkpoint of the run writing beside `out`, if one exists.
+fn checkpoint_of(out: &Path) -> Option<PathBuf> {
+    kept(out)
+        .into_iter()
+        .map(|t| t.join(".vtwin-resume/checkpoint.vtc"))
+        .find(|p| p.is_file())
+}
+
+/// A tiny seeded generator (SplitMix64) for the kill moments.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// Waits until `child` has written a new checkpoint (a modification time
+/// other than `before`) or exited; then, `delay` later, kills it with
+/// SIGKILL. Returns whether it was killed (false: it finished first).
+fn kill_after_checkpoint(mut child: Child, out: &Path, delay: Duration) -> bool {
+    let stamp = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .and_then(|m| m.modified().ok())
+    };
+    let before = stamp(&checkpoint_of(out));
+    let t0 = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        let now = stamp(&checkpoint_of(out));
+        if now.is_some() && now != before {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "no checkpoint appeared"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(delay);
+    // SIGKILL: nothing of vtwin runs after it.
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    status.code().is_none()
+}
+
+fn assert_same_tables(a: &Path, b: &Path, ext: &str) {
+    for t in TABLES {
+        let (fa, fb) = (a.join(format!("{t}.{ext}")), b.join(format!("{t}.{ext}")));
+        assert!(
+            std::fs::read(&fa).unwrap() == std::fs::read(&fb).unwrap(),
+            "{} differs from {}",
+            fa.display(),
+            fb.display()
+        );
+    }
+}
+
+/// kill -9 at seeded random moments, resume until done; compare.
+fn killed_and_resumed(fmt: &str, seed: u64) {
+    let d = tmp(&format!("kill-{fmt}"));
+    let scene = write_scene(&d);
+    let base = d.join("base");
+    let common = [
+        "run",
+        &scene,
+        "--members",
+        "24",
+        "--backend",
+        "cpu",
+        "--format",
+        fmt,
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        common.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    let args = with(&["--out", base.to_str().unwrap()]);
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = d.join("out");
+    let args = with(&["--out", out.to_str().unwrap(), "--checkpoint-every", "8"]);
+    let mut rng = Rng(seed);
+    let mut child = spawn(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut kills = 0;
+    let mut continued_from = Vec::new();
+    loop {
+        let delay = Duration::from_micros(rng.next() % 20_000);
+        let killed = kill_after_checkpoint(child, &out, delay);
+        if !killed {
+            break;
+        }
+        kills += 1;
+        assert!(!out.exists(), "a killed run left {}", out.display());
+        assert_eq!(kept(&out).len(), 1, "one kept folder");
+        let ck = Checkpoint::read(&checkpoint_of(&out).expect("a checkpoint"))
+            .expect("the kept checkpoint reads whole");
+        assert_eq!(ck.meta.step % 8, 0);
+        continued_from.push(ck.meta.step);
+        if kills == 4 {
+            let err = ok(&["resume", out.to_str().unwrap()]);
+            assert!(err.contains("continuing"), "{err}");
+            break;
+        }
+        child = spawn(&["resume", out.to_str().unwrap()]);
+    }
+    eprintln!("{fmt}: killed {kills} times; continued from steps {continued_from:?}");
+    assert!(
+        kills >= 2,
+        "the run was killed only {kills} times: make the scene longer"
+    );
+    assert!(continued_from.iter().any(|&s| s > 0), "{continued_from:?}");
+    assert!(out.join("manifest.json").is_file());
+    assert!(
+        kept(&out).is_empty(),
+        "the finished run keeps no temp folder"
+    );
+    assert_same_tables(&base, &out, fmt);
+    // The last checkpoint stays, listed in the manifest.
+    assert!(out.join("checkpoint.vtc").is_file());
+    vtwin::io::rundir::verify_outputs(&out).unwrap();
+
+    // Resuming the finished folder changes nothing.
+    let before: Vec<(PathBuf, Vec<u8>)> = walk(&out);
+    let err = ok(&["resume", out.to_str().unwrap()]);
+    assert!(err.contains("finished"), "{err}");
+    assert_eq!(walk(&out), before);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn walk(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut v: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| (e.path(), std::fs::read(e.path()).unwrap_or_default()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn kill_9_then_resume_is_byte_identical_csv() {
+    killed_and_resumed("csv", 15);
+}
+
+#[test]
+fn kill_9_then_resume_is_byte_identical_parquet() {
+    killed_and_resumed("parquet", 1515);
+}
+
+/// SIGTERM keeps the folder with a checkpoint and says how to resume; a
+/// changed scene refuses it (and the folder stays); restored, it resumes.
+#[test]
+fn sigterm_keeps_the_checkpoint_and_a_changed_scene_refuses_it() {
+    let d = tmp("term");
+    let scene = write_scene(&d);
+    let base = d.join("base");
+    let run = |out: &Path, extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "run",
+            &scene,
+            "--members",
+            "16",
+            "--backend",
+            "cpu",
+            "--format",
+            "csv",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    ok(&strs(&run(&base, &[])));
+    let out = d.join("out");
+    let child = spawn(&strs(&run(&out, &["--checkpoint-every", "16"])));
+    let pid = child.id() as i32;
+    // Wait for the first checkpoint, then SIGTERM.
+    let t0 = Instant::now();
+    while checkpoint_of(&out).is_none() {
+        assert!(t0.elapsed() < Duration::from_secs(300), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: sends a signal to our own child process.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    if o.status.code() == Some(0) {
+        panic!("the run finished before SIGTERM reached it; make the scene longer\n{err}");
+    }
+    assert!(
+        err.contains(&format!("vtwin resume {}", out.display())),
+        "{err}"
+    );
+    assert_eq!(kept(&out).len(), 1);
+    let scene_path = PathBuf::from(&scene);
+    let text = std::fs::read_to_string(&scene_path).unwrap();
+    std::fs::write(&scene_path, format!("{text}\n# edited\n")).unwrap();
+    let (code, err) = vtwin(&["resume", out.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("scene file changed"), "{err}");
+    assert!(!out.exists() && kept(&out).len() == 1, "the folder stays");
+    std::fs::write(&scene_path, text).unwrap();
+    ok(&["resume", out.to_str().unwrap()]);
+    assert_same_tables(&base, &out, "csv");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// Killed before its first checkpoint, a run starts again from step 0.
+#[test]
+fn killed_before_a_checkpoint_restarts_from_step_0() {
+    let d = tmp("zero");
+    let scene = write_scene(&d);
+    let base = d.join("base");
+    let args = |out: &Path, every: &str| -> Vec<String> {
+        [
+            "run",
+            &scene,
+            "--members",
+            "16",
+            "--backend",
+            "cpu",
+            "--format",
+            "csv",
+            "--checkpoint-every",
+            every,
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    ok(&strs(&args(&base, "100000")));
+    let out = d.join("out");
+    let mut child = spawn(&strs(&args(&out, "100000")));
+    let t0 = Instant::now();
+    while !kept(&out)
+        .iter()
+        .any(|t| t.join(".vtwin-resume/run.json").is_file())
+    {
+        assert!(t0.elapsed() < Duration::from_secs(300), "no resume record");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    if out.exists() {
+        panic!("the run finished before it was killed; make the scene longer");
+    }
+    let err = ok(&["resume", out.to_str().unwrap()]);
+    assert!(err.contains("from step 0"), "{err}");
+    assert_same_tables(&base, &out, "csv");
+    assert!(!out.join("checkpoint.vtc").exists());
+    let (code, err) = vtwin(&["resume", d.join("nothing").to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("nothing to resume"), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// Runs `plan_a` to `at` (observing as a run does), switches to `plan_b`
+/// there carrying state, parameters and status over, and runs to the end.
+fn switched(plan_a: &Plan, plan_b: &Plan, at: u64) -> vtwin::record::Recording {
+    let mut a = CpuEngine::new(plan_a);
+    let (mut steps, mut frames) = (Vec::new(), Vec::new());
+    for s in plan_a.observation_steps() {
+        if s > at {
+            break;
+        }
+        a.advance(s - a.step()).unwrap();
+        frames.push(a.observe().unwrap());
+        steps.push(s);
+    }
+    a.advance(at - a.step()).unwrap();
+    let mut b = CpuEngine::new(plan_b);
+    b.write_state(&a.read_state().unwrap()).unwrap();
+    b.write_params(&a.read_params().unwrap()).unwrap();
+    b.write_status(&a.status().unwrap()).unwrap();
+    b.set_step(at);
+    vtwin::record::record_from::<vtwin::engine::EngineError>(
+        &mut b,
+        steps,
+        frames,
+        None,
+        &mut |_| {},
+        &mut |_, _, _| Ok(()),
+    )
+    .unwrap()
+}
+
+fn csv_bytes(t: &vtwin::table::Table, dir: &Path) -> Vec<u8> {
+    let p = vtwin::io::write_table(dir, t, vtwin::io::TableFormat::Csv).unwrap();
+    std::fs::read(p).unwrap()
+}
+
+#[test]
+fn fork_under_another_arm_equals_a_run_switching_arms_at_the_checkpoint() {
+    let d = tmp("fork");
+    let scene = common::write_scene(
+        &d,
+        "scene.toml",
+        &scene_text()
+            .replace("end = 300.0", "end = 140.0")
+            .replace("times = [14.0]", "times = [14.0, 100.0]"),
+    );
+    let out = d.join("rt");
+    // 280 steps, one checkpoint at step 150 (not an observation step).
+    ok(&[
+        "run",
+        &scene,
+        "--members",
+        "6",
+        "--arm",
+        "rt",
+        "--backend",
+        "cpu",
+        "--format",
+        "csv",
+        "--checkpoint-every",
+        "150",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let ck = out.join("checkpoint.vtc");
+    assert_eq!(Checkpoint::read(&ck).unwrap().meta.step, 150);
+    let fork = d.join("fork");
+    ok(&[
+        "fork",
+        ck.to_str().unwrap(),
+        "--arm",
+        "rt_chemo",
+        "--backend",
+        "cpu",
+        "--format",
+        "csv",
+        "--out",
+        fork.to_str().unwrap(),
+    ]);
+    let s = Scene::load(Path::new(&scene)).unwrap();
+    let plan = |arm: &str| {
+        Plan::freeze(
+            &s,
+            &PlanOptions {
+                members: Some(6),
+                arm: Some(arm.into()),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    let (rt, chemo) = (plan("rt"), plan("rt_chemo"));
+    let rec = switched(&rt, &chemo, 150);
+    let refdir = d.join("ref");
+    std::fs::create_dir_all(&refdir).unwrap();
+    let want = csv_bytes(&rec.observables_table(&chemo), &refdir);
+    let got = std::fs::read(fork.join("observables.csv")).unwrap();
+    assert!(got == want, "fork observables differ from the switched run");
+    assert!(
+        std::fs::read(fork.join("status.csv")).unwrap() == csv_bytes(&rec.status_table(), &refdir)
+    );
+    // Not vacuous: the arms differ after the checkpoint (a second chemo
+    // dose at day 100) and before it (the first at day 14), so the fork
+    // differs from both unswitched runs.
+    let rt_only = std::fs::read(out.join("observables.csv")).unwrap();
+    assert!(got != rt_only, "the fork equals the rt run");
+    let chemo_whole = {
+        let mut e = CpuEngine::new(&chemo);
+        vtwin::record::record(&mut e, &mut |_| {}).unwrap()
+    };
+    assert!(got != csv_bytes(&chemo_whole.observables_table(&chemo), &refdir));
+
+    // --set: the same with kappa changed for every member at the checkpoint.
+    let set = d.join("set");
+    ok(&[
+        "fork",
+        out.to_str().unwrap(),
+        "--set",
+        "kappa=0.5",
+        "--backend",
+        "cpu",
+        "--format",
+        "csv",
+        "--out",
+        set.to_str().unwrap(),
+    ]);
+    let rt_set = rt.clone().with_param("kappa", 0.5).unwrap();
+    let mut a = CpuEngine::new(&rt);
+    let (mut steps, mut frames) = (Vec::new(), Vec::new());
+    for s in rt.observation_steps().into_iter().filter(|&s| s <= 150) {
+        a.advance(s - a.step()).unwrap();
+        frames.push(a.observe().unwrap());
+        steps.push(s);
+    }
+    a.advance(150 - a.step()).unwrap();
+    let np = rt.n_params();
+    let j = rt
+        .block
+        .params
+        .iter()
+        .position(|p| p.name == "kappa")
+        .unwrap();
+    let mut p = a.read_params().unwrap();
+    for m in 0..6 {
+        p[m * np + j] = 0.5;
+    }
+    a.write_params(&p).unwrap();
+    let rec = vtwin::record::record_from::<vtwin::engine::EngineError>(
+        &mut a,
+        steps,
+        frames,
+        None,
+        &mut |_| {},
+        &mut |_, _, _| Ok(()),
+    )
+    .unwrap();
+    assert!(
+        std::fs::read(set.join("observables.csv")).unwrap()
+            == csv_bytes(&rec.observables_table(&rt_set), &refdir)
+    );
+    assert!(
+        std::fs::read(set.join("params.csv")).unwrap()
+            == csv_bytes(&vtwin::record::params_table(&rt_set), &refdir)
+    );
+
+    // A fork refuses a checkpoint whose scene changed.
+    let text = std::fs::read_to_string(&scene).unwrap();
+    std::fs::write(&scene, format!("{text}\n# edited\n")).unwrap();
+    let (code, err) = vtwin(&[
+        "fork",
+        ck.to_str().unwrap(),
+        "--arm",
+        "rt_chemo",
+        "--backend",
+        "cpu",
+        "--out",
+        d.join("refused").to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("another version"), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}
