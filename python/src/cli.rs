@@ -11,8 +11,8 @@
 //! back, so Ctrl-C stays Python's (a `KeyboardInterrupt` once the command
 //! returns; its output folder is never half-written either way).
 
-use crate::errors::wrap;
 use crate::arg;
+use crate::errors::wrap;
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;

@@ -36,9 +36,17 @@ type Entry = fn(Python<'_>, &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>>;
 /// The functions of `vtwin._vtwin`, with their docstrings.
 const FUNCTIONS: &[(&CStr, &CStr, Entry)] = &[
     (c"scene_load", c"scene_load(path) -> capsule", scene::load),
-    (c"scene_parse", c"scene_parse(path, text) -> capsule", scene::parse),
+    (
+        c"scene_parse",
+        c"scene_parse(path, text) -> capsule",
+        scene::parse,
+    ),
     (c"scene_info", c"scene_info(scene) -> json", scene::info),
-    (c"scene_source", c"scene_source(scene) -> str", scene::source),
+    (
+        c"scene_source",
+        c"scene_source(scene) -> str",
+        scene::source,
+    ),
     (
         c"scene_check",
         c"scene_check(scene, members, seed, arm, backend) -> json",
@@ -55,7 +63,11 @@ const FUNCTIONS: &[(&CStr, &CStr, Entry)] = &[
         run::run,
     ),
     (c"run_tables", c"run_tables(run) -> list", run::tables),
-    (c"run_fields", c"run_fields(run) -> (bytes, shape) | None", run::fields),
+    (
+        c"run_fields",
+        c"run_fields(run) -> (bytes, shape) | None",
+        run::fields,
+    ),
     (c"run_manifest", c"run_manifest(run) -> json", run::manifest),
     (c"run_save", c"run_save(run, dir, force) -> str", run::save),
     (

@@ -91,11 +91,9 @@ fn simulate(
     let backend = open_backend(choice)?;
     let mut engine = backend.engine(&plan, batch_size)?;
     let total = plan.steps;
-    let rec = record::record_with(
-        engine.as_mut(),
-        &mut |_| {},
-        &mut |_, _, step| checkpoint(progress, step, total),
-    )?;
+    let rec = record::record_with(engine.as_mut(), &mut |_| {}, &mut |_, _, step| {
+        checkpoint(progress, step, total)
+    })?;
     let fields = if save_fields {
         let state = engine.read_state()?;
         Some(record::member_fields(&plan, &state).into_owned())
@@ -144,7 +142,14 @@ pub fn run(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let choice = scene::backend_choice(&backend)?;
     let result = py.detach(|| {
         let plan = scene::freeze(&sc, members, seed, arm.as_deref())?;
-        simulate(&sc, plan, choice, save_fields, batch_size, progress.as_ref())
+        simulate(
+            &sc,
+            plan,
+            choice,
+            save_fields,
+            batch_size,
+            progress.as_ref(),
+        )
     });
     let result = wrap(py, result)?;
     capsule(py, result, NAME)
@@ -159,7 +164,8 @@ fn tables_of(r: &RunResult) -> Vec<vtwin::table::Table> {
 }
 
 pub fn tables(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-    let r = lock(held::<RunResult>(&args.get_item(0)?, NAME)?);
+    let obj = args.get_item(0)?;
+    let r = lock(held::<RunResult>(&obj, NAME)?);
     let list = PyList::empty(py);
     for t in tables_of(&r) {
         list.append(crate::tables::to_py(py, &t)?)?;
@@ -168,7 +174,8 @@ pub fn tables(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> 
 }
 
 pub fn fields(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-    let r = lock(held::<RunResult>(&args.get_item(0)?, NAME)?);
+    let obj = args.get_item(0)?;
+    let r = lock(held::<RunResult>(&obj, NAME)?);
     let Some(f) = &r.fields else {
         return Ok(py.None());
     };
@@ -187,15 +194,19 @@ pub fn fields(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> 
 }
 
 pub fn manifest(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-    let r = lock(held::<RunResult>(&args.get_item(0)?, NAME)?);
-    Ok(PyString::new(py, &r.manifest.to_string()).into_any().unbind())
+    let obj = args.get_item(0)?;
+    let r = lock(held::<RunResult>(&obj, NAME)?);
+    Ok(PyString::new(py, &r.manifest.to_string())
+        .into_any()
+        .unbind())
 }
 
 /// Writes the run folder atomically (temporary sibling, then rename):
 /// params/observables/status as Parquet, fields.npy when fields were kept,
 /// manifest.json with every file's hash. Returns the folder's path.
 pub fn save(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-    let held = held::<RunResult>(&args.get_item(0)?, NAME)?;
+    let obj = args.get_item(0)?;
+    let held = held::<RunResult>(&obj, NAME)?;
     let out: PathBuf = arg(args, 1, "path")?;
     let force: bool = arg(args, 2, "force")?;
     let written = py.detach(|| -> anyhow::Result<PathBuf> {

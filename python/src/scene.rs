@@ -95,7 +95,10 @@ fn text(py: Python<'_>, value: serde_json::Value) -> PyResult<Py<PyAny>> {
 pub fn info(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let scene = get(&args.get_item(0)?)?;
     let block = wrap(py, resolve(&scene))?;
-    let model = wrap(py, vtwin::models::info_for(&scene).map_err(anyhow::Error::from))?;
+    let model = wrap(
+        py,
+        vtwin::models::info_for(&scene).map_err(anyhow::Error::from),
+    )?;
     let params: Vec<serde_json::Value> = block
         .params
         .iter()

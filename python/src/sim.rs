@@ -45,7 +45,8 @@ pub fn new(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
 /// Parameters (name, fixed value or None when it varies), the backend and
 /// how many calls were made.
 pub fn info(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-    let s = lock(held::<Simulator>(&args.get_item(0)?, NAME)?);
+    let obj = args.get_item(0)?;
+    let s = lock(held::<Simulator>(&obj, NAME)?);
     let params: Vec<serde_json::Value> = s
         .plan
         .block
@@ -138,7 +139,8 @@ fn member_rows(
 
 /// One call: returns `[observables, status]` as tables (see `tables`).
 pub fn call(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-    let held = held::<Simulator>(&args.get_item(0)?, NAME)?;
+    let obj = args.get_item(0)?;
+    let held = held::<Simulator>(&obj, NAME)?;
     let names: Vec<String> = arg(args, 1, "parameter names")?;
     let values: Vec<f64> = arg(args, 2, "parameter values")?;
     let rows: usize = arg(args, 3, "rows")?;
@@ -154,11 +156,9 @@ pub fn call(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         let plan = base.with_params(member);
         let mut engine = s.backend.engine(&plan, s.batch_size)?;
         let total = plan.steps;
-        let rec = vtwin::record::record_with(
-            engine.as_mut(),
-            &mut |_| {},
-            &mut |_, _, step| checkpoint(progress.as_ref(), step, total),
-        )
+        let rec = vtwin::record::record_with(engine.as_mut(), &mut |_| {}, &mut |_, _, step| {
+            checkpoint(progress.as_ref(), step, total)
+        })
         .map_err(anyhow::Error::from)?;
         s.calls += 1;
         Ok([rec.observables_table(&plan), rec.status_table()])

@@ -64,5 +64,11 @@ pub fn to_py<'py>(py: Python<'py>, t: &Table) -> PyResult<Bound<'py, PyTuple>> {
         };
         cols.append(item)?;
     }
-    PyTuple::new(py, [t.name.clone().into_pyobject(py)?.into_any(), cols.into_any()])
+    PyTuple::new(
+        py,
+        [
+            t.name.clone().into_pyobject(py)?.into_any(),
+            cols.into_any(),
+        ],
+    )
 }

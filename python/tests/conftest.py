@@ -46,7 +46,7 @@ kind = "custom"
 species = ["u"]
 reactions = { u = "-k * u + s" }
 [grid]
-nx = 2
+nx = 3
 ny = 1
 dx = 1.0
 [time]

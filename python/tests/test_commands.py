@@ -26,23 +26,30 @@ def test_sweep_of_an_edited_scene_writes_its_text(tmp_path):
 
 def test_twin_equals_cli(tmp_path):
     scene = ROOT / "scenes" / "lorenz63_sakov2012.toml"
-    run_cli("twin", scene, "--cycles", 30, "--backend", "cpu", "--out", tmp_path / "cli")
-    out = vtwin.twin(vtwin.Scene.load(scene), cycles=30, backend="cpu", out=tmp_path / "py")
+    run_cli("twin", scene, "--cycles", 100, "--backend", "cpu", "--out", tmp_path / "cli")
+    out = vtwin.twin(vtwin.Scene.load(scene), cycles=100, backend="cpu", out=tmp_path / "py")
     cli = vtwin.Outputs(str(tmp_path / "cli"))
     assert out.keys() and sorted(out.keys()) == sorted(cli.keys())
     for name in out.keys():
         pd.testing.assert_frame_equal(out[name], cli[name], check_exact=True)
 
 
-def test_design_and_analyze_round_trip(tmp_path):
+def test_design_and_analyze_equal_cli(tmp_path):
     params = tmp_path / "p.toml"
     params.write_text('[parameters]\na = { dist = "uniform", low = 0, high = 1 }\n'
                       'b = { dist = "uniform", low = 0, high = 2 }\n')
-    d = vtwin.design(params, "saltelli", 16)
-    assert list(d.columns[-2:]) == ["a", "b"] and len(d) == 16 * 4
-    y = pd.DataFrame({"y": 3 * d["a"] + 0 * d["b"]})
-    idx = vtwin.analyze("sobol", params, d, y).set_index("parameter")
-    assert idx.loc["a", "ST"] > 0.99 and abs(idx.loc["b", "ST"]) < 1e-12
+    d = vtwin.design(params, "saltelli", 16, seed=3)
+    run_cli("design", "--params", params, "--method", "saltelli", "-n", 16, "--seed", 3,
+            "-o", tmp_path / "d.csv")
+    pd.testing.assert_frame_equal(d, pd.read_csv(tmp_path / "d.csv"))
+    y = pd.DataFrame({"y": 3 * d["a"]})
+    y.to_csv(tmp_path / "y.csv", index=False)
+    idx = vtwin.analyze("sobol", params, d, y)
+    run_cli("analyze", "sobol", "--params", params, "--design", tmp_path / "d.csv",
+            "--outputs", tmp_path / "y.csv", "-o", tmp_path / "i.csv")
+    pd.testing.assert_frame_equal(idx, pd.read_csv(tmp_path / "i.csv"))
+    # y ignores b: f_A - f_AB_b is exactly 0, so ST_b is exactly 0.
+    assert idx.set_index("parameter").loc["b", "ST"] == 0.0
 
 
 def test_command_errors_raise():
@@ -56,9 +63,9 @@ def test_command_errors_raise():
 
 def test_assimilate_of_a_twins_observations_reproduces_it(tmp_path):
     scene = vtwin.Scene.load(ROOT / "scenes" / "lorenz63_sakov2012.toml")
-    tw = vtwin.twin(scene, cycles=30, backend="cpu")
+    tw = vtwin.twin(scene, cycles=100, backend="cpu")
     obs = tw["observations"]
-    da = vtwin.assimilate(scene, obs, cycles=30, backend="cpu")
+    da = vtwin.assimilate(scene, obs, cycles=100, backend="cpu")
     cols = ["cycle", "variable", "forecast_mean", "analysis_mean", "analysis_sd"]
     cols = [c for c in cols if c in tw["analysis"].columns]
     pd.testing.assert_frame_equal(da["analysis"][cols], tw["analysis"][cols], check_exact=True)

@@ -10,7 +10,7 @@ SCENE = ROOT / "scenes" / "decay_calibration.toml"
 
 
 def test_scene_error_is_located():
-    text = TWO_PARAM_SCENE.replace("nx = 2", 'nx = "two"')
+    text = TWO_PARAM_SCENE.replace("nx = 3", 'nx = "two"')
     with pytest.raises(vtwin.SceneError) as e:
         vtwin.Scene.from_toml(text, name="bad.toml")
     err = e.value
@@ -27,8 +27,9 @@ def test_missing_file():
 
 def test_unknown_parameter_override():
     with pytest.raises(vtwin.SceneError) as e:
-        vtwin.Scene.load(SCENE).with_params(kk=1.0)
-    assert "kk" in str(e.value)
+        vtwin.Scene.load(ROOT / "scenes" / "gray_scott.toml").with_params(kk=1.0)
+    assert e.value.key == "parameters.kk"
+    assert "has no parameter `kk`" in str(e.value)
 
 
 def test_wrong_types_and_values():

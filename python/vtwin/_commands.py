@@ -95,7 +95,7 @@ def _read_csv(path: str) -> pd.DataFrame:
 
 
 def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    return ("-" if len(name) == 1 else "--") + name.replace("_", "-")
 
 
 def _value(v: Any, tmp: str, name: str) -> str:
