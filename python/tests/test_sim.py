@@ -69,3 +69,21 @@ def test_sim_rejects_bad_input():
         sim(pd.DataFrame({"k": [0.2]}))
     with pytest.raises(vtwin.VtwinError, match="no parameter rows"):
         sim(pd.DataFrame({"k": [], "s": []}, dtype=float))
+
+
+def test_sim_progress_and_interrupt():
+    import os
+    import signal
+
+    sim = vtwin.Scene.from_toml(TWO_PARAM_SCENE).simulator(backend="cpu")
+    seen = []
+    sim({"k": [0.3], "s": [0.1]}, progress=lambda s, t: seen.append((s, t)))
+    assert seen == [(s, 200) for s in range(0, 201, 50)]
+
+    def interrupt(step, total):
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        sim({"k": [0.3], "s": [0.1]}, progress=interrupt)
+    # The handle is still usable after an interrupted call.
+    assert len(sim({"k": [0.3], "s": [0.1]})) == 5
