@@ -18,8 +18,12 @@ python3 -m venv --clear "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
 "$venv/bin/python" -m pip install -q "maturin>=1.7,<2" numpy pandas pyarrow pytest "SALib>=1.4"
 
-echo "python: cargo build --bin vtwin (the CLI the tests compare with)"
-cargo build --bin vtwin
+# The CLI the tests compare with, built the way `cargo test` builds it (with
+# the dev-dependencies' features, the graph python/Cargo.toml matches): a
+# no-op after `cargo test`. A plain `cargo build` would resolve features
+# without the dev-dependencies and rebuild much of the tree.
+echo "python: the vtwin binary (cargo test --no-run --test run_cli)"
+cargo test --no-run --test run_cli
 
 echo "python: maturin build --profile dev -m python/Cargo.toml"
 rm -rf "$wheels"
