@@ -1,0 +1,91 @@
+//! The CLI's commands from Python (`vtwin.design`, `vtwin.sweep`, …): the
+//! argument list is parsed by the same clap definitions `vtwin` uses and
+//! handed to the same library entry point (`vtwin::cli::<command>::run`),
+//! with the GIL released. The Python side points `--out` at a temporary
+//! folder and reads the results back through pyarrow.
+//!
+//! Those entry points install vtwin's SIGINT/SIGTERM/SIGHUP clean-up
+//! (`io::install_interrupt_cleanup`), which exits the process: in a
+//! notebook that would kill the kernel. [`quiet_interrupt_handler`]
+//! installs it once at import and puts the interpreter's own handlers
+//! back, so Ctrl-C stays Python's (a `KeyboardInterrupt` once the command
+//! returns; its output folder is never half-written either way).
+
+use crate::arg;
+use crate::errors::wrap;
+use clap::{ArgMatches, Args, Command, FromArgMatches};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use vtwin::cli as c;
+
+/// Installs vtwin's interrupt clean-up with the interpreter's signal
+/// handlers saved and restored around it (see the module docs).
+pub fn quiet_interrupt_handler() -> PyResult<()> {
+    #[cfg(unix)]
+    {
+        let signals = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+        // SAFETY: sigaction with a null new action only reads the current
+        // one into zeroed, properly sized structs; restoring writes back
+        // exactly what was read.
+        let mut saved: Vec<libc::sigaction> = Vec::new();
+        for &s in &signals {
+            let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+            unsafe { libc::sigaction(s, std::ptr::null(), &mut old) };
+            saved.push(old);
+        }
+        let installed = vtwin::io::install_interrupt_cleanup();
+        for (&s, old) in signals.iter().zip(&saved) {
+            unsafe { libc::sigaction(s, old, std::ptr::null_mut()) };
+        }
+        installed.map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn sub<A: Args>(name: &'static str) -> Command {
+    A::augment_args(Command::new(name))
+}
+
+fn parsed<A: FromArgMatches>(m: &ArgMatches) -> anyhow::Result<A> {
+    Ok(A::from_arg_matches(m)?)
+}
+
+/// The commands reachable from Python, as `vtwin` defines them.
+fn command() -> Command {
+    Command::new("vtwin")
+        .subcommand_required(true)
+        .subcommand(sub::<c::run::RunArgs>("run"))
+        .subcommand(sub::<c::design::DesignArgs>("design"))
+        .subcommand(sub::<c::analyze::AnalyzeArgs>("analyze"))
+        .subcommand(sub::<c::sweep::SweepArgs>("sweep"))
+        .subcommand(sub::<c::calibrate::CalibrateArgs>("calibrate"))
+        .subcommand(sub::<c::cohort::CohortArgs>("cohort"))
+        .subcommand(sub::<c::twin::TwinArgs>("twin"))
+        .subcommand(sub::<c::assimilate::AssimilateArgs>("assimilate"))
+}
+
+fn dispatch(argv: Vec<String>) -> anyhow::Result<i32> {
+    let m = command().try_get_matches_from(argv)?;
+    let Some((name, m)) = m.subcommand() else {
+        anyhow::bail!("no command given");
+    };
+    match name {
+        "run" => c::run::run(&parsed(m)?),
+        "design" => c::design::run(&parsed(m)?).map(|_| 0),
+        "analyze" => c::analyze::run(&parsed(m)?).map(|_| 0),
+        "sweep" => c::sweep::run(&parsed(m)?).map(|_| 0),
+        "calibrate" => c::calibrate::run(&parsed(m)?).map(|_| 0),
+        "cohort" => c::cohort::run(&parsed(m)?),
+        "twin" => c::twin::run(&parsed(m)?),
+        "assimilate" => c::assimilate::run(&parsed(m)?),
+        other => anyhow::bail!("unknown command `{other}`"),
+    }
+}
+
+/// `cli(argv)`: runs one command (argv[0] is the program name) and
+/// returns its exit code; errors raise like every other call.
+pub fn run(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+    let argv: Vec<String> = arg(args, 0, "argv")?;
+    let code = wrap(py, py.detach(|| dispatch(argv)))?;
+    Ok(code.into_pyobject(py)?.into_any().unbind())
+}

@@ -1,0 +1,71 @@
+"""The CLI's methods from Python equal the commands' own outputs."""
+
+import pandas as pd
+
+import vtwin
+from conftest import ROOT, TWO_PARAM_SCENE, run_cli
+
+
+def test_sweep_equals_cli(tmp_path):
+    scene_file = tmp_path / "two.toml"
+    scene_file.write_text(TWO_PARAM_SCENE)
+    run_cli("sweep", scene_file, "--method", "saltelli", "-n", 8, "--backend", "cpu",
+            "--out", tmp_path / "cli")
+    out = vtwin.sweep(vtwin.Scene.load(scene_file), "saltelli", 8, backend="cpu")
+    for name in ["design", "outputs", "indices"]:
+        pd.testing.assert_frame_equal(out[name], pd.read_csv(tmp_path / "cli" / f"{name}.csv"))
+    assert out.manifest["design"]["rows"] == 32
+
+
+def test_sweep_of_an_edited_scene_writes_its_text(tmp_path):
+    scene = vtwin.Scene.from_toml(TWO_PARAM_SCENE).with_params(s=0.0)
+    out = vtwin.sweep(scene, "saltelli", 8, backend="cpu", outputs=["u_mean"])
+    idx = out["indices"].set_index("parameter")
+    assert list(idx.index) == ["k"]  # s is fixed now
+
+
+def test_twin_equals_cli(tmp_path):
+    scene = ROOT / "scenes" / "lorenz63_sakov2012.toml"
+    run_cli("twin", scene, "--cycles", 100, "--backend", "cpu", "--out", tmp_path / "cli")
+    out = vtwin.twin(vtwin.Scene.load(scene), cycles=100, backend="cpu", out=tmp_path / "py")
+    cli = vtwin.Outputs(str(tmp_path / "cli"))
+    assert out.keys() and sorted(out.keys()) == sorted(cli.keys())
+    for name in out.keys():
+        pd.testing.assert_frame_equal(out[name], cli[name], check_exact=True)
+
+
+def test_design_and_analyze_equal_cli(tmp_path):
+    params = tmp_path / "p.toml"
+    params.write_text('[parameters]\na = { dist = "uniform", low = 0, high = 1 }\n'
+                      'b = { dist = "uniform", low = 0, high = 2 }\n')
+    d = vtwin.design(params, "saltelli", 16, seed=3)
+    run_cli("design", "--params", params, "--method", "saltelli", "-n", 16, "--seed", 3,
+            "-o", tmp_path / "d.csv")
+    pd.testing.assert_frame_equal(d, pd.read_csv(tmp_path / "d.csv"))
+    y = pd.DataFrame({"y": 3 * d["a"]})
+    y.to_csv(tmp_path / "y.csv", index=False)
+    idx = vtwin.analyze("sobol", params, d, y)
+    run_cli("analyze", "sobol", "--params", params, "--design", tmp_path / "d.csv",
+            "--outputs", tmp_path / "y.csv", "-o", tmp_path / "i.csv")
+    pd.testing.assert_frame_equal(idx, pd.read_csv(tmp_path / "i.csv"))
+    # y ignores b: f_A - f_AB_b is exactly 0, so ST_b is exactly 0.
+    assert idx.set_index("parameter").loc["b", "ST"] == 0.0
+
+
+def test_command_errors_raise():
+    import pytest
+
+    with pytest.raises(vtwin.VtwinError):
+        vtwin.sweep(ROOT / "no-such.toml", "saltelli", 8, backend="cpu")
+    with pytest.raises(vtwin.VtwinError):
+        vtwin.sweep(ROOT / "scenes" / "decay_calibration.toml", "saltelli", 8, bogus_flag=1)
+
+
+def test_assimilate_of_a_twins_observations_reproduces_it(tmp_path):
+    scene = vtwin.Scene.load(ROOT / "scenes" / "lorenz63_sakov2012.toml")
+    tw = vtwin.twin(scene, cycles=100, backend="cpu")
+    obs = tw["observations"]
+    da = vtwin.assimilate(scene, obs, cycles=100, backend="cpu")
+    cols = ["cycle", "variable", "forecast_mean", "analysis_mean", "analysis_sd"]
+    cols = [c for c in cols if c in tw["analysis"].columns]
+    pd.testing.assert_frame_equal(da["analysis"][cols], tw["analysis"][cols], check_exact=True)
