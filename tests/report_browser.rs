@@ -250,11 +250,18 @@ fn check_in_browser(html_path: &Path, titles: &[String]) {
 
 /// `vtwin report` on `what`, then both checks; returns the page's titles.
 fn report(scratch: &Path, what: &Path, expected: &[&str]) -> Vec<String> {
+    report_with(scratch, what, &[], expected)
+}
+
+/// `report` with further arguments of `vtwin report`.
+fn report_with(scratch: &Path, what: &Path, extra: &[&str], expected: &[&str]) -> Vec<String> {
     let html = scratch.join(format!(
         "{}.html",
         what.file_name().unwrap().to_string_lossy()
     ));
-    ok(&["report", s(what), "--out", s(&html)]);
+    let mut args = vec!["report", s(what), "--out", s(&html)];
+    args.extend_from_slice(extra);
+    ok(&args);
     let titles = check_page(&html, expected);
     check_in_browser(&html, &titles);
     titles
@@ -450,6 +457,104 @@ fn twin_report() {
         titles.iter().any(|t| t.starts_with("Analysis of ")),
         "{titles:?}"
     );
+}
+
+/// A patient run (docs/patients.md) scored by `vtwin score`: the page has
+/// the summary, the posterior per patient, the scores with their PIT
+/// histogram and one section per shown patient; the scores table carries
+/// the numbers of the score file; `--patients` picks patients and refuses
+/// unknown ones; both options are refused for other kinds.
+#[test]
+fn patient_run_report() {
+    let t = TempDir::new("report-patients");
+    let (obs, at, truth, out, json) = (
+        t.path().join("obs.csv"),
+        t.path().join("at.csv"),
+        t.path().join("truth.csv"),
+        t.path().join("pat"),
+        t.path().join("score.json"),
+    );
+    std::fs::write(
+        &obs,
+        "patient,time,observable,location,value,sd\nA,1.0,volume,,0.55,\nB,0.7,volume,,0.42,\n\
+         A,2.5,volume,,0.66,\nB,3.1,volume,,0.30,\nC,1.2,volume,,0.0,\nC,2.2,volume,,0.004,\n",
+    )
+    .unwrap();
+    std::fs::write(&at, "patient,time\nA,3.5\nB,4.0\nC,4.0\nA,5.0\n").unwrap();
+    std::fs::write(
+        &truth,
+        "patient,time,observable,value\nA,3.5,volume,0.7\nB,4.0,volume,0.28\nC,4.0,volume,0.003\nA,5.0,volume,0.8\n",
+    )
+    .unwrap();
+    ok(&[
+        "assimilate",
+        "tests/data/patients_growth.toml",
+        "--obs",
+        s(&obs),
+        "--forecast-at",
+        s(&at),
+        "--backend",
+        "cpu",
+        "--format",
+        "csv",
+        "--out",
+        s(&out),
+    ]);
+    ok(&[
+        "score",
+        s(&out),
+        "--truth",
+        s(&truth),
+        "--obs",
+        s(&obs),
+        "--json",
+        s(&json),
+    ]);
+    let titles = report_with(
+        t.path(),
+        &out,
+        &["--scores", s(&json)],
+        &[
+            "Posterior of r per patient",
+            "PIT histogram of the forecasts",
+            "Patient A: volume",
+            "Patient B: volume",
+            "Patient C: volume",
+        ],
+    );
+    assert_eq!(
+        titles.iter().filter(|t| t.starts_with("Patient ")).count(),
+        3,
+        "{titles:?}"
+    );
+    let html = std::fs::read_to_string(t.path().join("pat.html")).unwrap();
+    let score: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let mae = score["overall"]["mae_q50"].as_f64().unwrap();
+    assert!(
+        html.contains(&format!("{mae:.4}")),
+        "MAE {mae:.4} not on the page"
+    );
+    assert!(
+        html.contains("3 patients: 3 ok, 0 failed"),
+        "summary missing"
+    );
+    // One patient picked by name; an unknown one refused.
+    let one = t.path().join("one.html");
+    ok(&["report", s(&out), "--patients", "B", "--out", s(&one)]);
+    let page = std::fs::read_to_string(&one).unwrap();
+    assert!(page.contains("Patient B: volume") && !page.contains("Patient A: volume"));
+    let bad = vtwin(&[
+        "report",
+        s(&out),
+        "--patients",
+        "Z",
+        "--out",
+        s(&t.path().join("z.html")),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no patient `Z`"));
+    assert!(!t.path().join("z.html").exists());
 }
 
 #[test]
