@@ -55,11 +55,15 @@ pub fn record_with<E: From<EngineError>>(
     )
 }
 
-/// What [`record_from`] calls every `every` steps (`--checkpoint-every`):
-/// `save(engine, steps, frames)` with the observations recorded so far.
+/// What [`Checkpointing`] calls: `save(engine, steps, frames)` with the
+/// observations recorded so far.
+pub type SaveCheckpoint<'a, E> =
+    dyn FnMut(&mut dyn Engine, &[u64], &[Vec<f32>]) -> Result<(), E> + 'a;
+
+/// What [`record_from`] calls every `every` steps (`--checkpoint-every`).
 pub struct Checkpointing<'a, E> {
     pub every: u64,
-    pub save: &'a mut dyn FnMut(&mut dyn Engine, &[u64], &[Vec<f32>]) -> Result<(), E>,
+    pub save: &'a mut SaveCheckpoint<'a, E>,
 }
 
 /// [`record_with`] continuing a recording: `steps`/`frames` are the

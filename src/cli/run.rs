@@ -155,6 +155,7 @@ pub fn step_tag(step: u64, last: u64) -> String {
 /// models show the chosen field in viridis; agent models show it in grey
 /// with the agents drawn over it as discs coloured by `io::agent_colour`,
 /// and a legend of those colours.
+#[allow(clippy::too_many_arguments)] // the run's options, one snapshot
 fn save_fields(
     dir: &RunDir,
     plan: &Plan,
