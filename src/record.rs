@@ -55,8 +55,8 @@ pub fn record_with<E: From<EngineError>>(
     )
 }
 
-/// `save(engine, steps, frames)`: stores a checkpoint with the observations
-/// recorded so far.
+/// What [`Checkpointing`] calls: `save(engine, steps, frames)` with the
+/// observations recorded so far.
 pub type SaveCheckpoint<'a, E> =
     dyn FnMut(&mut dyn Engine, &[u64], &[Vec<f32>]) -> Result<(), E> + 'a;
 

@@ -3,8 +3,8 @@
 //!
 //! - kill -9 at seeded random moments (a random delay after a checkpoint
 //!   has appeared, so some kills land mid-write), resume, possibly killed
-//!   again: the tables equal an uninterrupted run's byte for byte, in CSV
-//!   and in Parquet;
+//!   again: every output equals an uninterrupted run's byte for byte, in
+//!   CSV and in Parquet, and the same for a Latin-hypercube `sweep`;
 //! - SIGTERM keeps the temporary folder and names the resume command;
 //! - a run killed before its first checkpoint starts again from step 0;
 //! - a changed scene refuses the checkpoint, and the folder stays;
@@ -36,13 +36,16 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
-/// The tiny tumour scene on a 20 × 20 grid for 300 days (600 steps).
+/// The tiny tumour scene on a 12 × 12 grid for 56 days in steps of 0.1
+/// day (560 steps), observed every 20 steps; every member stays ok.
 fn scene_text() -> String {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny_cohort.toml");
     std::fs::read_to_string(src)
         .unwrap()
-        .replace("nx = 8\nny = 8", "nx = 20\nny = 20")
-        .replace("end = 28.0", "end = 300.0")
+        .replace("nx = 8\nny = 8", "nx = 12\nny = 12")
+        .replace("end = 28.0", "end = 56.0")
+        .replace("dt = 0.5", "dt = 0.1")
+        .replace("every = 4", "every = 20")
 }
 
 fn write_scene(dir: &Path) -> String {
@@ -158,30 +161,57 @@ fn assert_same_tables(a: &Path, b: &Path, ext: &str) {
     }
 }
 
-/// kill -9 at seeded random moments, resume until done; compare.
-fn killed_and_resumed(fmt: &str, seed: u64) {
-    let d = tmp(&format!("kill-{fmt}"));
+/// Every file of the uninterrupted `base` (as its manifest lists them)
+/// equals `out`'s, which holds those and its last `checkpoint.vtc`.
+fn assert_same_outputs(base: &Path, out: &Path) {
+    let list = |d: &Path| -> Vec<String> {
+        let m = common::manifest(d);
+        let mut v: Vec<String> = m["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["path"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let mut want = list(base);
+    want.push("checkpoint.vtc".into());
+    want.sort();
+    assert_eq!(list(out), want);
+    for f in list(base) {
+        assert!(
+            std::fs::read(base.join(&f)).unwrap() == std::fs::read(out.join(&f)).unwrap(),
+            "{f} differs between {} and {}",
+            base.display(),
+            out.display()
+        );
+    }
+}
+
+/// kill -9 at seeded random moments, resume until done; compare every
+/// output with the uninterrupted command's.
+fn killed_and_resumed(tag: &str, command: &[&str], seed: u64) {
+    let d = tmp(&format!("kill-{tag}"));
     let scene = write_scene(&d);
     let base = d.join("base");
-    let common = [
-        "run",
-        &scene,
-        "--members",
-        "24",
-        "--backend",
-        "cpu",
-        "--format",
-        fmt,
-    ];
     let with = |extra: &[&str]| -> Vec<String> {
-        common.iter().chain(extra).map(|s| s.to_string()).collect()
+        command
+            .iter()
+            .map(|s| s.replace("SCENE", &scene))
+            .chain(extra.iter().map(|s| s.to_string()))
+            .collect()
     };
-    let args = with(&["--out", base.to_str().unwrap()]);
-    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    ok(&strs(&with(&["--out", base.to_str().unwrap()])));
+    assert_eq!(
+        common::manifest(&base)["members_failed"],
+        0,
+        "every member runs to the end"
+    );
     let out = d.join("out");
     let args = with(&["--out", out.to_str().unwrap(), "--checkpoint-every", "8"]);
     let mut rng = Rng(seed);
-    let mut child = spawn(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut child = spawn(&strs(&args));
     let mut kills = 0;
     let mut continued_from = Vec::new();
     loop {
@@ -204,7 +234,7 @@ fn killed_and_resumed(fmt: &str, seed: u64) {
         }
         child = spawn(&["resume", out.to_str().unwrap()]);
     }
-    eprintln!("{fmt}: killed {kills} times; continued from steps {continued_from:?}");
+    eprintln!("{tag}: killed {kills} times; continued from steps {continued_from:?}");
     assert!(
         kills >= 2,
         "the run was killed only {kills} times: make the scene longer"
@@ -215,9 +245,7 @@ fn killed_and_resumed(fmt: &str, seed: u64) {
         kept(&out).is_empty(),
         "the finished run keeps no temp folder"
     );
-    assert_same_tables(&base, &out, fmt);
-    // The last checkpoint stays, listed in the manifest.
-    assert!(out.join("checkpoint.vtc").is_file());
+    assert_same_outputs(&base, &out);
     vtwin::io::rundir::verify_outputs(&out).unwrap();
 
     // Resuming the finished folder changes nothing.
@@ -226,6 +254,40 @@ fn killed_and_resumed(fmt: &str, seed: u64) {
     assert!(err.contains("finished"), "{err}");
     assert_eq!(walk(&out), before);
     let _ = std::fs::remove_dir_all(&d);
+}
+
+const RUN: [&str; 6] = ["run", "SCENE", "--members", "48", "--backend", "cpu"];
+
+#[test]
+fn kill_9_then_resume_is_byte_identical_csv() {
+    let mut cmd = RUN.to_vec();
+    cmd.extend(["--format", "csv"]);
+    killed_and_resumed("csv", &cmd, 15);
+}
+
+#[test]
+fn kill_9_then_resume_is_byte_identical_parquet() {
+    let mut cmd = RUN.to_vec();
+    cmd.extend(["--format", "parquet"]);
+    killed_and_resumed("parquet", &cmd, 1515);
+}
+
+#[test]
+fn kill_9_then_resume_of_a_sweep_is_byte_identical() {
+    killed_and_resumed(
+        "sweep",
+        &[
+            "sweep",
+            "SCENE",
+            "--method",
+            "lhs",
+            "-n",
+            "48",
+            "--backend",
+            "cpu",
+        ],
+        77,
+    );
 }
 
 fn strs(v: &[String]) -> Vec<&str> {
@@ -240,16 +302,6 @@ fn walk(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         .collect();
     v.sort();
     v
-}
-
-#[test]
-fn kill_9_then_resume_is_byte_identical_csv() {
-    killed_and_resumed("csv", 15);
-}
-
-#[test]
-fn kill_9_then_resume_is_byte_identical_parquet() {
-    killed_and_resumed("parquet", 1515);
 }
 
 /// SIGTERM keeps the folder with a checkpoint and says how to resume; a
@@ -405,12 +457,10 @@ fn fork_under_another_arm_equals_a_run_switching_arms_at_the_checkpoint() {
     let scene = common::write_scene(
         &d,
         "scene.toml",
-        &scene_text()
-            .replace("end = 300.0", "end = 140.0")
-            .replace("times = [14.0]", "times = [14.0, 100.0]"),
+        &scene_text().replace("times = [14.0]", "times = [14.0, 40.0]"),
     );
     let out = d.join("rt");
-    // 280 steps, one checkpoint at step 150 (not an observation step).
+    // 560 steps, one checkpoint at step 310 (not an observation step).
     ok(&[
         "run",
         &scene,
@@ -423,12 +473,12 @@ fn fork_under_another_arm_equals_a_run_switching_arms_at_the_checkpoint() {
         "--format",
         "csv",
         "--checkpoint-every",
-        "150",
+        "310",
         "--out",
         out.to_str().unwrap(),
     ]);
     let ck = out.join("checkpoint.vtc");
-    assert_eq!(Checkpoint::read(&ck).unwrap().meta.step, 150);
+    assert_eq!(Checkpoint::read(&ck).unwrap().meta.step, 310);
     let fork = d.join("fork");
     ok(&[
         "fork",
@@ -455,7 +505,7 @@ fn fork_under_another_arm_equals_a_run_switching_arms_at_the_checkpoint() {
         .unwrap()
     };
     let (rt, chemo) = (plan("rt"), plan("rt_chemo"));
-    let rec = switched(&rt, &chemo, 150);
+    let rec = switched(&rt, &chemo, 310);
     let refdir = d.join("ref");
     std::fs::create_dir_all(&refdir).unwrap();
     let want = csv_bytes(&rec.observables_table(&chemo), &refdir);
@@ -465,7 +515,7 @@ fn fork_under_another_arm_equals_a_run_switching_arms_at_the_checkpoint() {
         std::fs::read(fork.join("status.csv")).unwrap() == csv_bytes(&rec.status_table(), &refdir)
     );
     // Not vacuous: the arms differ after the checkpoint (a second chemo
-    // dose at day 100) and before it (the first at day 14), so the fork
+    // dose at day 40) and before it (the first at day 14), so the fork
     // differs from both unswitched runs.
     let rt_only = std::fs::read(out.join("observables.csv")).unwrap();
     assert!(got != rt_only, "the fork equals the rt run");
@@ -492,12 +542,12 @@ fn fork_under_another_arm_equals_a_run_switching_arms_at_the_checkpoint() {
     let rt_set = rt.clone().with_param("kappa", 0.5).unwrap();
     let mut a = CpuEngine::new(&rt);
     let (mut steps, mut frames) = (Vec::new(), Vec::new());
-    for s in rt.observation_steps().into_iter().filter(|&s| s <= 150) {
+    for s in rt.observation_steps().into_iter().filter(|&s| s <= 310) {
         a.advance(s - a.step()).unwrap();
         frames.push(a.observe().unwrap());
         steps.push(s);
     }
-    a.advance(150 - a.step()).unwrap();
+    a.advance(310 - a.step()).unwrap();
     let np = rt.n_params();
     let j = rt
         .block

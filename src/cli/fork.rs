@@ -68,7 +68,13 @@ pub fn run(args: &ForkArgs) -> Result<i32> {
         args.checkpoint.clone()
     };
     let ck = Checkpoint::read(&path)?;
-    let SavedCommand::Run(mut run) = parse_saved(&ck.meta.invocation, &path)?;
+    let SavedCommand::Run(mut run) = parse_saved(&ck.meta.invocation, &path)? else {
+        anyhow::bail!(
+            "{}: a checkpoint of `vtwin {}`; fork continues checkpoints of `vtwin run`",
+            path.display(),
+            ck.meta.invocation.argv.join(" ")
+        );
+    };
     let cwd = &ck.meta.invocation.cwd;
     run.scene = cwd.join(&run.scene);
     run.posterior = run.posterior.map(|p| cwd.join(p));

@@ -94,15 +94,6 @@ pub struct RunArgs {
     pub engine: EngineArgs,
 }
 
-/// Checkpointing of one run (`--checkpoint-every`, `vtwin resume`).
-struct Checkpoints<'a> {
-    every: u64,
-    identity: crate::checkpoint::Identity,
-    invocation: crate::checkpoint::Invocation,
-    /// The checkpoint the run continues from.
-    start: Option<&'a crate::checkpoint::Checkpoint>,
-}
-
 pub fn default_out(scene: &std::path::Path, what: &str) -> PathBuf {
     let stem = scene
         .file_stem()
@@ -167,6 +158,7 @@ pub fn step_tag(step: u64, last: u64) -> String {
 /// models show the chosen field in viridis; agent models show it in grey
 /// with the agents drawn over it as discs coloured by `io::agent_colour`,
 /// and a legend of those colours.
+#[allow(clippy::too_many_arguments)] // the run's options, one snapshot
 fn save_fields(
     dir: &RunDir,
     plan: &Plan,
@@ -300,7 +292,7 @@ fn simulate(
     backend: &crate::backend::Backend,
     dir: &RunDir,
     fields: Option<(&MontageOptions, TableFormat)>,
-    ckpt: Option<&Checkpoints>,
+    ckpt: Option<&super::resume::Checkpoints>,
 ) -> Result<ArmRun> {
     let mut engine = backend.engine_with(
         &plan,
@@ -316,40 +308,11 @@ fn simulate(
         (Some(_), Some(k)) => record::snapshot_indices(obs_steps.len(), k as usize),
         _ => Vec::new(),
     };
-    let (steps0, frames0) = match ckpt.and_then(|c| c.start) {
-        Some(c) => {
-            c.restore(engine.as_mut())?;
-            (c.steps.clone(), c.frames.clone())
-        }
-        None => (Vec::new(), Vec::new()),
-    };
-    let mut save = |engine: &mut dyn crate::engine::Engine,
-                    steps: &[u64],
-                    frames: &[Vec<f32>]|
-     -> Result<()> {
-        if let Some(c) = ckpt {
-            crate::checkpoint::Checkpoint::capture(
-                engine,
-                steps,
-                frames,
-                c.identity.clone(),
-                c.invocation.clone(),
-            )?
-            .write_into(dir.path())
-            .context("writing a checkpoint")?;
-        }
-        Ok(())
-    };
     let bar = progress_bar(plan.steps, "steps");
-    bar.set_position(engine.step());
-    let rec = record::record_from(
+    let rec = super::resume::record_checkpointed(
         engine.as_mut(),
-        steps0,
-        frames0,
-        ckpt.map(|c| record::Checkpointing {
-            every: c.every,
-            save: &mut save,
-        }),
+        ckpt,
+        dir,
         &mut |s| bar.set_position(s),
         &mut |engine, k, step| -> Result<()> {
             if let Some((opts, fmt)) = fields
@@ -539,43 +502,15 @@ pub fn run_with(args: &RunArgs, resume: Option<&super::resume::Resume>) -> Resul
     };
     let mut inputs = vec![args.scene.as_path()];
     inputs.extend(args.posterior.as_deref());
-    let identity = crate::checkpoint::Identity {
-        scene_sha256: plans[0].scene_sha256.clone(),
-        plan_sha256: plans[0].sha256.clone(),
-        commit: crate::manifest::commit().map(str::to_string),
-        backend: backend.name().to_string(),
-        adapter: serde_json::to_value(backend.adapter())?,
-    };
-    let start = match resume.and_then(|r| r.checkpoint.as_ref()) {
-        Some((path, c)) => {
-            c.check(path, &identity)?;
-            Some(c)
-        }
-        None => None,
-    };
-    let dir = match resume {
-        Some(r) => super::resume::adopt_run_dir(r, &out, args.force, &inputs)?,
-        None => super::create_run_dir(&out, args.force, &inputs)?,
-    };
-    let ckpt = match args.checkpoint_every {
-        Some(every) => {
-            let invocation = match resume {
-                Some(r) => r.invocation.clone(),
-                None => {
-                    let inv = crate::checkpoint::Invocation::current()?;
-                    crate::checkpoint::write_invocation(dir.path(), &inv)?;
-                    inv
-                }
-            };
-            Some(Checkpoints {
-                every,
-                identity,
-                invocation,
-                start,
-            })
-        }
-        None => None,
-    };
+    let (dir, ckpt) = super::resume::checkpointed_dir(
+        &out,
+        args.force,
+        &inputs,
+        args.checkpoint_every,
+        &plans[0],
+        &backend,
+        resume,
+    )?;
     let fmt = args.format.unwrap_or(match scene.file.output.format {
         Some(FormatName::Csv) => TableFormat::Csv,
         _ => TableFormat::Parquet,

@@ -94,11 +94,21 @@ pub struct SweepArgs {
     /// from all rows.
     #[arg(long, value_name = "I/K")]
     pub shard: Option<crate::shard::Shard>,
+    /// Save a checkpoint every N steps into the sweep's temporary folder;
+    /// an interrupted sweep continues with `vtwin resume OUT`.
+    #[arg(long, value_name = "N")]
+    pub checkpoint_every: Option<u64>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
 
 pub fn run(args: &SweepArgs) -> Result<()> {
+    run_with(args, None)
+}
+
+/// `sweep`, or with `resume` the continuation of an interrupted one in
+/// its kept temporary folder (`vtwin resume`).
+pub fn run_with(args: &SweepArgs, resume: Option<&super::resume::Resume>) -> Result<()> {
     let started = crate::manifest::now();
     super::design::check_method_flags(
         args.method,
@@ -164,13 +174,22 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     super::warn_inert_params("sweep", &scene, &plan, &varied);
     let specs = sweep::summary_specs(&plan, &args.outputs, &thresholds)?;
     let backend = args.engine.open()?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| super::run::default_out(&args.scene, "sweep"));
+    let out = match (&args.out, resume) {
+        (Some(o), _) => o.clone(),
+        (None, Some(r)) => r.out.clone(),
+        (None, None) => super::run::default_out(&args.scene, "sweep"),
+    };
     let mut inputs = vec![args.scene.as_path()];
     inputs.extend(args.posterior.as_deref());
-    let dir = super::create_run_dir(&out, args.force, &inputs)?;
+    let (dir, ckpt) = super::resume::checkpointed_dir(
+        &out,
+        args.force,
+        &inputs,
+        args.checkpoint_every,
+        &plan,
+        &backend,
+        resume,
+    )?;
     eprintln!(
         "vtwin sweep: {} ({}), --method {} -n {} → {} members over {} varying parameters, {} outputs, backend {}",
         args.scene.display(),
@@ -184,8 +203,14 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     );
     let mut engine = backend.engine(&plan, args.engine.batch_size)?;
     let bar = progress_bar(plan.steps, "steps");
-    let rec = record::record(engine.as_mut(), &mut |s| bar.set_position(s))
-        .context("simulation failed")?;
+    let rec = super::resume::record_checkpointed(
+        engine.as_mut(),
+        ckpt.as_ref(),
+        &dir,
+        &mut |s| bar.set_position(s),
+        &mut |_, _, _| Ok(()),
+    )
+    .context("simulation failed")?;
     bar.finish_and_clear();
 
     let failed: Vec<bool> = rec.status.iter().map(|s| !s.is_ok()).collect();
@@ -300,6 +325,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
             )),
         }),
     );
+    crate::checkpoint::finalize(dir.path())?;
     let final_dir = dir.finish(manifest)?;
     println!("{}", final_dir.display());
     eprintln!(
