@@ -88,7 +88,7 @@ fn cohort(n: usize, seed: u64) -> Cohort {
         for _ in 0..k {
             let missed = u(&mut rng) < 0.1;
             let y = v0 * (r * t).exp() * (0.1 * std_normal(&mut rng)).exp();
-            if !missed || visits.len() < 1 {
+            if !missed || visits.is_empty() {
                 visits.push((t, if y <= LOD { 0.0 } else { y }));
             }
             t += 0.5 + 1.5 * u(&mut rng);
