@@ -179,6 +179,55 @@ fn summary(mut v: Vec<f64>) -> (f64, f64, f64) {
     )
 }
 
+/// Sets a block's field to its first reading through the observable's
+/// inverse (`init_from_first`): the first item that is a whole-field mean,
+/// max, min or total of a scene observable; every site of the field takes,
+/// per member, a draw from the reading's error distribution (log-normal
+/// with ln-SD sd/value for a log observable, normal otherwise). Returns the
+/// item used, or `None` when no item is invertible.
+fn initial_from_reading(
+    plan: &Plan,
+    items: &[ObsItem],
+    st: &mut DMatrix<f64>,
+    rng: &mut StdRng,
+) -> Option<usize> {
+    use crate::observe::Reduction;
+    let g = plan.model.grid();
+    let sites = g.sites();
+    let (k, op) = items
+        .iter()
+        .enumerate()
+        .find_map(|(k, it)| match it.op {
+            obs::Operator::Engine(o) => Some((k, &plan.observables.ops[o])),
+            _ => None,
+        })
+        .filter(|(_, op)| {
+            matches!(
+                op.reduction,
+                Reduction::Mean | Reduction::Max | Reduction::Min | Reduction::Total
+            )
+        })?;
+    let it = &items[k];
+    let y = it.value?;
+    let scale = match op.reduction {
+        Reduction::Total => 1.0 / (sites as f64 * g.dx * g.dx),
+        _ => 1.0,
+    };
+    let f = op.field as usize;
+    for j in 0..st.ncols() {
+        let z = crate::assim::gauss::std_normal(rng);
+        let v = if it.log {
+            y * (it.sd / y * z).exp()
+        } else {
+            y + it.sd * z
+        };
+        for w in f * sites..(f + 1) * sites {
+            st[(w, j)] = v * scale;
+        }
+    }
+    Some(k)
+}
+
 /// Runs every patient. `levels`: quantile levels of the forecasts.
 pub fn run(
     setup: &Setup,
@@ -284,6 +333,7 @@ pub fn run(
             replaced: 0,
         })
         .collect();
+    let mut started = vec![false; np];
     let mut analyses = Vec::new();
     let mut samples: Vec<[Vec<f64>; 2]> = vec![[Vec::new(), Vec::new()]; requests.len()];
     let mut prior_samples: Vec<[Vec<f64>; 2]> = samples.clone();
@@ -354,6 +404,11 @@ pub fn run(
                 let healthy: Vec<bool> = (0..m)
                     .map(|j| space.healthy(&st, &pe, &obs_ok, j))
                     .collect();
+                let mut st = st;
+                let init = !started[p] && setup.section.init_from_first;
+                started[p] = true;
+                let init =
+                    init && initial_from_reading(&plan, &items, &mut st, &mut rngs[p]).is_some();
                 let mut z = space.forward(&st, &pe);
                 let bad = healthy.iter().filter(|h| !**h).count();
                 let mut src: Vec<usize> = (0..m).collect();
@@ -386,7 +441,9 @@ pub fn run(
                 let b = analysis::batch(&items, hx);
                 let mut filter =
                     Filter::new(config.clone()).map_err(|e| TwinError::Invalid(e.to_string()))?;
-                if let Err(e) = analysis::analyse(&mut filter, &mut rngs[p], &mut z, &b) {
+                if init {
+                    // The reading initialised the state: not assimilated again.
+                } else if let Err(e) = analysis::analyse(&mut filter, &mut rngs[p], &mut z, &b) {
                     results[p].failed = Some((time, format!("analysis at time {time}: {e}")));
                     continue;
                 }
