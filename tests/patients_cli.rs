@@ -416,3 +416,55 @@ fn bad_input_names_file_and_line() {
         assert!(!out.exists(), "case {i} left an output folder");
     }
 }
+
+/// `init_from_first = true`: a patient's state starts at its first reading
+/// (through the mean observable's inverse, with the reading's 10 % error)
+/// instead of being pulled part of the way from the prior (median 0.5).
+#[test]
+fn initial_state_from_the_first_reading() {
+    let dir = Scratch::new("patients-init");
+    let scene = dir.path().join("scene.toml");
+    let text = std::fs::read_to_string(SCENE).unwrap();
+    std::fs::write(
+        &scene,
+        text.replace(
+            "log_fields = [\"u\"]",
+            "log_fields = [\"u\"]\ninit_from_first = true",
+        ),
+    )
+    .unwrap();
+    let obs = dir.path().join("obs.csv");
+    std::fs::write(
+        &obs,
+        "patient,time,observable,location,value,sd\nA,1.0,volume,,0.05,\nA,2.0,volume,,0.06,\n",
+    )
+    .unwrap();
+    let means = |scene: &Path, tag: &str| {
+        let out = dir.path().join(tag);
+        ok(&[
+            "assimilate",
+            s(scene),
+            "--obs",
+            s(&obs),
+            "--backend",
+            "cpu",
+            "--format",
+            "csv",
+            "--out",
+            s(&out),
+        ]);
+        let a = read_csv(&out.join("analysis.csv")).unwrap();
+        (nums(&a, "forecast_mean")[0], nums(&a, "analysis_mean")[0])
+    };
+    let (prior, from_first) = means(&scene, "init");
+    assert!((prior - 0.5).abs() < 0.1, "prior mean {prior}");
+    assert!(
+        (from_first - 0.05).abs() < 0.005,
+        "initialised mean {from_first}"
+    );
+    let (_, analysed) = means(Path::new(SCENE), "plain");
+    assert!(
+        analysed > 0.06,
+        "without init_from_first the analysis keeps some prior: {analysed}"
+    );
+}

@@ -86,6 +86,10 @@ pub struct AssimilationSection {
     /// patient runs (docs/patients.md).
     #[serde(default)]
     pub log_fields: Vec<String>,
+    /// Patient runs: each patient's state starts at its first reading,
+    /// through the observable's inverse (docs/patients.md).
+    #[serde(default)]
+    pub init_from_first: bool,
     /// What is observed (twin experiments).
     #[serde(default)]
     pub observe: Vec<ObserveEntry>,

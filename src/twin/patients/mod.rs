@@ -16,6 +16,7 @@ pub mod analysis;
 pub mod data;
 pub mod predictive;
 pub mod run;
+pub mod start;
 pub mod tables;
 
 pub use data::{Patient, Request, patients, read_requests};

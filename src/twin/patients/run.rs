@@ -27,10 +27,10 @@ use super::super::obs::{self, ObsItem};
 use super::super::run::draw_initial;
 use super::super::scores;
 use super::super::setup::Setup;
-use super::analysis::{self, Space};
+use super::analysis;
 use super::data::{ErrorModel, Patient, Request, error_models};
 use super::predictive::{Predictive, predictive};
-use crate::assim::joint::ParamScale;
+use super::start::{initial_from_reading, space};
 use crate::assim::testbed::stream;
 use crate::assim::{Filter, FilterConfig, Method};
 use crate::backend::Backend;
@@ -119,44 +119,6 @@ fn patient_stream(seed: u64, name: &str) -> StdRng {
         h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
     }
     stream(seed ^ h, 0x5041_5449_454e_5453)
-}
-
-/// The analysis space of a setup (log fields, scales, bounds).
-pub fn space(setup: &Setup) -> Result<Space, TwinError> {
-    let plan = &setup.plan;
-    let fields = &plan.model.info().fields;
-    let sites = plan.model.grid().sites();
-    let mut log_words = vec![false; plan.model.state_len()];
-    for (i, name) in setup.section.log_fields.iter().enumerate() {
-        let Some(f) = fields.iter().position(|x| x.name == *name) else {
-            return Err(setup
-                .scene
-                .error_at(
-                    &format!("assimilation.log_fields.{i}"),
-                    format!("`{name}` is not a field of the model"),
-                )
-                .into());
-        };
-        for w in &mut log_words[f * sites..(f + 1) * sites] {
-            *w = true;
-        }
-    }
-    let bounds = setup
-        .estimate
-        .iter()
-        .zip(&setup.section.estimate)
-        .map(|(e, entry)| {
-            entry.bounds.map(|[lo, hi]| (lo, hi)).unwrap_or(match e.1 {
-                ParamScale::Log => (0.0, f64::INFINITY),
-                ParamScale::Linear => (f64::NEG_INFINITY, f64::INFINITY),
-            })
-        })
-        .collect();
-    Ok(Space {
-        log_words,
-        scales: setup.estimate.iter().map(|e| e.1).collect(),
-        bounds,
-    })
 }
 
 fn sorted_quantile(sorted: &[f64], q: f64) -> f64 {
@@ -284,6 +246,7 @@ pub fn run(
             replaced: 0,
         })
         .collect();
+    let mut started = vec![false; np];
     let mut analyses = Vec::new();
     let mut samples: Vec<[Vec<f64>; 2]> = vec![[Vec::new(), Vec::new()]; requests.len()];
     let mut prior_samples: Vec<[Vec<f64>; 2]> = samples.clone();
@@ -354,6 +317,11 @@ pub fn run(
                 let healthy: Vec<bool> = (0..m)
                     .map(|j| space.healthy(&st, &pe, &obs_ok, j))
                     .collect();
+                let mut st = st;
+                let init = !started[p] && setup.section.init_from_first;
+                started[p] = true;
+                let init =
+                    init && initial_from_reading(&plan, &items, &mut st, &mut rngs[p]).is_some();
                 let mut z = space.forward(&st, &pe);
                 let bad = healthy.iter().filter(|h| !**h).count();
                 let mut src: Vec<usize> = (0..m).collect();
@@ -386,7 +354,9 @@ pub fn run(
                 let b = analysis::batch(&items, hx);
                 let mut filter =
                     Filter::new(config.clone()).map_err(|e| TwinError::Invalid(e.to_string()))?;
-                if let Err(e) = analysis::analyse(&mut filter, &mut rngs[p], &mut z, &b) {
+                if init {
+                    // The reading initialised the state: not assimilated again.
+                } else if let Err(e) = analysis::analyse(&mut filter, &mut rngs[p], &mut z, &b) {
                     results[p].failed = Some((time, format!("analysis at time {time}: {e}")));
                     continue;
                 }
