@@ -61,7 +61,28 @@ pub fn step_member_general(m: &RdModel, step: u32, params: &[f32], src: &[f32], 
     general(m, &ctx, params, src, dst);
 }
 
+thread_local! {
+    /// Per-thread buffers of custom reactions (variables, evaluation
+    /// scratch), reused across steps: a single-site model (an ODE) would
+    /// otherwise allocate for every member and step.
+    static EXPR_BUFS: std::cell::RefCell<(Vec<f32>, Vec<f32>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
 fn general(m: &RdModel, ctx: &StepCtx, params: &[f32], src: &[f32], dst: &mut [f32]) {
+    EXPR_BUFS
+        .with_borrow_mut(|(args, scratch)| general_with(m, ctx, params, src, dst, args, scratch))
+}
+
+fn general_with(
+    m: &RdModel,
+    ctx: &StepCtx,
+    params: &[f32],
+    src: &[f32],
+    dst: &mut [f32],
+    args: &mut Vec<f32>,
+    scratch: &mut Vec<f32>,
+) {
     let step = ctx.step;
     let g = &m.grid;
     let (nx, ny) = (g.nx as usize, g.ny as usize);
@@ -81,18 +102,17 @@ fn general(m: &RdModel, ctx: &StepCtx, params: &[f32], src: &[f32], dst: &mut [f
         ),
         _ => (0.0, 0.0),
     };
-    let mut scratch = Vec::new();
     // Custom reactions' variables: species, parameters, then `t`.
-    let mut args = vec![0.0f32; ns + m.n_params + 1];
+    args.clear();
+    args.resize(ns + m.n_params + 1, 0.0);
     args[ns + m.n_params] = t32;
     let mut c = [0.0f32; MAX_SPECIES];
     let mut lap = [0.0f32; MAX_SPECIES];
     let mut r = [0.0f32; MAX_SPECIES];
-    let diff: Vec<f32> = m
-        .diff_ix
-        .iter()
-        .map(|d| d.map_or(0.0, |i| params[i]))
-        .collect();
+    let mut diff = [0.0f32; MAX_SPECIES];
+    for (s, d) in m.diff_ix.iter().enumerate() {
+        diff[s] = d.map_or(0.0, |i| params[i]);
+    }
     for y in 0..ny {
         let (ym, yp) = if g.periodic {
             (
@@ -143,7 +163,7 @@ fn general(m: &RdModel, ctx: &StepCtx, params: &[f32], src: &[f32], dst: &mut [f
                     args[..ns].copy_from_slice(&c[..ns]);
                     args[ns..ns + m.n_params].copy_from_slice(&params[..m.n_params]);
                     for (s, e) in exprs.iter().enumerate() {
-                        r[s] = e.eval(&args, &mut scratch);
+                        r[s] = e.eval(args, scratch);
                     }
                 }
             }
