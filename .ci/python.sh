@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Python package's CI step: builds the wheel with maturin in the dev
-# profile (sharing target/ and the builds `cargo test` made), installs it
+# profile (sharing target/ and the dependency builds `cargo test` made), installs it
 # into a fresh virtual environment with pandas, pyarrow, SALib and pytest,
 # and runs python/tests (which compare with target/debug/vtwin). GPU tests
 # run when REQUIRE_GPU=1, as for the Rust suite (WGPU_BACKEND=vulkan for

@@ -8,8 +8,8 @@
 //! PyO3 is used without its `macros` feature: the macros pull in `syn`
 //! with extra features, which would give every crate of the dependency
 //! tree a new build hash and rebuild it; without them the wheel reuses the
-//! library and dependencies `cargo build` / `cargo test` compiled in the
-//! shared `target/` folder. Functions are registered as closures
+//! dependencies `cargo test` compiled in the shared `target/` folder
+//! (`maturin build --profile dev`). Functions are registered as closures
 //! (`PyCFunction::new_closure`) and the module by hand ([`PyInit__vtwin`]).
 //!
 //! Owns: argument conversion, capsules, the GIL and signals. Never decides
