@@ -62,6 +62,7 @@ fn command() -> Command {
         .subcommand(sub::<c::cohort::CohortArgs>("cohort"))
         .subcommand(sub::<c::twin::TwinArgs>("twin"))
         .subcommand(sub::<c::assimilate::AssimilateArgs>("assimilate"))
+        .subcommand(sub::<c::score::ScoreArgs>("score"))
 }
 
 fn dispatch(argv: Vec<String>) -> anyhow::Result<i32> {
@@ -78,6 +79,7 @@ fn dispatch(argv: Vec<String>) -> anyhow::Result<i32> {
         "cohort" => c::cohort::run(&parsed(m)?),
         "twin" => c::twin::run(&parsed(m)?),
         "assimilate" => c::assimilate::run(&parsed(m)?),
+        "score" => c::score::run(&parsed(m)?).map(|_| 0),
         other => anyhow::bail!("unknown command `{other}`"),
     }
 }

@@ -69,3 +69,34 @@ def test_assimilate_of_a_twins_observations_reproduces_it(tmp_path):
     cols = ["cycle", "variable", "forecast_mean", "analysis_mean", "analysis_sd"]
     cols = [c for c in cols if c in tw["analysis"].columns]
     pd.testing.assert_frame_equal(da["analysis"][cols], tw["analysis"][cols], check_exact=True)
+
+
+def test_patient_assimilate_and_score_equal_cli(tmp_path):
+    obs = pd.DataFrame({
+        "patient": ["A", "B", "A", "B", "C", "C"],
+        "time": [1.0, 0.7, 2.5, 3.1, 1.2, 2.2],
+        "observable": ["volume"] * 6,
+        "location": [""] * 6,
+        "value": [0.55, 0.42, 0.66, 0.30, 0.0, 0.004],
+        "sd": [float("nan")] * 6,
+    })
+    at = pd.DataFrame({"patient": ["A", "B", "C"], "time": [3.5, 4.0, 4.0]})
+    truth = pd.DataFrame({
+        "patient": ["A", "B", "C"], "time": [3.5, 4.0, 4.0],
+        "observable": ["volume"] * 3, "value": [0.7, 0.28, 0.003],
+    })
+    for name, df in [("obs", obs), ("at", at), ("truth", truth)]:
+        df.to_csv(tmp_path / f"{name}.csv", index=False)
+    scene = ROOT / "tests" / "data" / "patients_growth.toml"
+    run_cli("assimilate", scene, "--obs", tmp_path / "obs.csv", "--forecast-at",
+            tmp_path / "at.csv", "--backend", "cpu", "--format", "csv", "--out", tmp_path / "cli")
+    run_cli("score", tmp_path / "cli", "--truth", tmp_path / "truth.csv", "--obs",
+            tmp_path / "obs.csv", "--json", tmp_path / "cli.json")
+    da = vtwin.assimilate(vtwin.Scene.load(scene), obs, forecast_at=at, backend="cpu",
+                          format="csv")
+    pd.testing.assert_frame_equal(da["forecast"], pd.read_csv(tmp_path / "cli" / "forecast.csv"))
+    s = vtwin.score(da, truth, obs=obs)
+    import json
+    ref = json.loads((tmp_path / "cli.json").read_text())
+    assert s["overall"] == ref["overall"]
+    assert s["overall"]["n"] == 3

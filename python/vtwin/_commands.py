@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import _vtwin
+from ._errors import VtwinError
 
 PathLike = Union[str, os.PathLike]
 
@@ -211,7 +212,24 @@ def assimilate(
     return _folder_command("assimilate", [scene], dict(flags, obs=obs), out, force)
 
 
-def score(*args: Any, out: Optional[PathLike] = None, force: bool = False, **flags: Any) -> Outputs:
-    """``vtwin score``: passes its arguments to the command of that name
-    (raises VtwinError where this build has no such command)."""
-    return _folder_command("score", list(args), flags, out, force)
+def score(forecast: Any, truth: Any, obs: Any = None, **flags: Any) -> Dict[str, Any]:
+    """``vtwin score``: scores a forecast table (the folder written by
+    ``assimilate(..., forecast_at=...)``, its :class:`Outputs`, or a
+    DataFrame with the same columns) against ``truth`` (a DataFrame or CSV
+    with ``patient, time, observable, value``), with the last value carried
+    forward from ``obs`` as the baseline. Returns the JSON report as a dict
+    (``overall``, ``by_status``, ``per_patient_summary``, ``patients``, ...)."""
+    with tempfile.TemporaryDirectory(prefix="vtwin-score-") as tmp:
+        if isinstance(forecast, Outputs):
+            forecast = forecast.path
+        elif isinstance(forecast, pd.DataFrame):
+            path = os.path.join(tmp, "forecast.csv")
+            forecast.to_csv(path, index=False)
+            forecast = path
+        target = os.path.join(tmp, "score.json")
+        flags = dict(flags, truth=truth, obs=obs, json=target)
+        code = _vtwin.cli(_argv(["score"], [forecast], flags, tmp))
+        if code != 0:
+            raise VtwinError(f"vtwin score exited with {code}")
+        with open(target, encoding="utf-8") as f:
+            return json.load(f)
