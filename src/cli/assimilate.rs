@@ -288,11 +288,24 @@ fn print_posterior(out: &patients::PatientOutput) {
         } else {
             f64::INFINITY
         };
+        // Within 1 % of the bounds' range of a finite bound, measured on a
+        // log scale when both bounds are positive (log-scale parameters span
+        // decades); with one bound infinite, within 1 % of the finite bound's
+        // magnitude (a log-scale parameter's bound 0 is never approached).
+        let log = blo > 0.0 && bhi.is_finite();
+        let near = |m: f64, b: f64| {
+            b.is_finite()
+                && if log {
+                    m > 0.0 && (m.ln() - b.ln()).abs() <= 0.01 * (bhi / blo).ln()
+                } else if width.is_finite() {
+                    (m - b).abs() <= 0.01 * width
+                } else {
+                    b != 0.0 && (m - b).abs() <= 0.01 * b.abs()
+                }
+        };
         let at_bound = rows
             .iter()
-            .filter(|r| {
-                (r.median - blo).abs() <= 0.01 * width || (bhi - r.median).abs() <= 0.01 * width
-            })
+            .filter(|r| near(r.median, blo) || near(r.median, bhi))
             .count();
         if at_bound > 0 {
             eprintln!(
