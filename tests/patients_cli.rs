@@ -543,3 +543,49 @@ fn lesion_loop_forecasts_every_lesion_and_beats_carry_forward() {
         "MAE of q50 {ours} vs last value carried forward {base}"
     );
 }
+
+/// `[assimilation.model_error] process` applies in patient runs: the same
+/// readings and requests with multiplicative process noise give a wider
+/// predictive distribution at every requested time (the noise adds
+/// variance to every member's path between the last reading and the
+/// forecast), while the run stays reproducible.
+#[test]
+fn process_noise_widens_patient_forecasts() {
+    let dir = Scratch::new("patients-noise");
+    let base = std::fs::read_to_string(SCENE).unwrap();
+    let noisy = dir.path().join("noisy.toml");
+    std::fs::write(
+        &noisy,
+        format!(
+            "{base}\n[assimilation.model_error]\nprocess = [{{ species = \"u\", sigma = 0.3, kind = \"multiplicative\" }}]\n"
+        ),
+    )
+    .unwrap();
+    let (obs, at) = (dir.path().join("obs.csv"), dir.path().join("at.csv"));
+    std::fs::write(&obs, SMALL_OBS).unwrap();
+    std::fs::write(&at, "patient,time\nA,6.0\nB,8.0\nD,5.0\n").unwrap();
+    let sd_of = |scene: &str, tag: &str| {
+        let out = dir.path().join(tag);
+        ok(&[
+            "assimilate",
+            scene,
+            "--obs",
+            s(&obs),
+            "--forecast-at",
+            s(&at),
+            "--backend",
+            "cpu",
+            "--format",
+            "csv",
+            "--out",
+            s(&out),
+        ]);
+        nums(&read_csv(&out.join("forecast.csv")).unwrap(), "sd")
+    };
+    let plain = sd_of(SCENE, "plain");
+    let wide = sd_of(s(&noisy), "noisy");
+    assert_eq!(wide, sd_of(s(&noisy), "noisy-again"), "reproducible");
+    for (i, (a, b)) in plain.iter().zip(&wide).enumerate() {
+        assert!(b > a, "row {i}: sd {b} with process noise vs {a} without");
+    }
+}

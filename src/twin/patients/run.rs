@@ -211,8 +211,24 @@ pub fn run(
             },
         )
     };
-    let plan = freeze(total)?;
-    let prior_plan = freeze(m)?;
+    // Process noise (`[assimilation.model_error] process`): the same
+    // Philox-keyed noise as on every other path, in the patients' and the
+    // prior ensemble's forecasts alike.
+    let noise = setup
+        .section
+        .model_error
+        .as_ref()
+        .map(|e| e.process.clone())
+        .unwrap_or_default();
+    let noisy = |p: Plan| -> Result<Plan, TwinError> {
+        if noise.is_empty() {
+            Ok(p)
+        } else {
+            p.with_process_noise(&noise).map_err(TwinError::Invalid)
+        }
+    };
+    let plan = noisy(freeze(total)?)?;
+    let prior_plan = noisy(freeze(m)?)?;
     let n_state = plan.model.state_len();
     let sites = plan.model.grid().sites();
     let est: Vec<usize> = setup.estimate.iter().map(|e| e.0).collect();
