@@ -69,20 +69,10 @@ struct Visit {
     value: f64,
 }
 
+/// `patient, time, observable, location, value, sd` (the observation file;
+/// `location` and `sd` empty).
 fn long_table(name: &str, v: &[&Visit]) -> Table {
-    let mut t = Table::new(name);
-    t.push_column(
-        "patient",
-        Values::Str(v.iter().map(|r| Some(r.patient.clone())).collect()),
-    );
-    t.push_column(
-        "time",
-        Values::F64(v.iter().map(|r| Some(r.time)).collect()),
-    );
-    t.push_column(
-        "observable",
-        Values::Str(v.iter().map(|r| Some(r.observable.clone())).collect()),
-    );
+    let mut t = key_table(name, v, false);
     t.push_column("location", Values::Str(vec![None; v.len()]));
     t.push_column(
         "value",
@@ -92,6 +82,7 @@ fn long_table(name: &str, v: &[&Visit]) -> Table {
     t
 }
 
+/// `patient, time, observable` and, `with_value`, `value`.
 fn key_table(name: &str, v: &[&Visit], with_value: bool) -> Table {
     let mut t = Table::new(name);
     t.push_column(
