@@ -40,6 +40,25 @@ fn ok(args: &[&str]) -> Output {
     o
 }
 
+/// `vtwin assimilate SCENE --obs OBS --forecast-at AT` on the CPU backend
+/// with CSV tables into `out`; fails the test unless it succeeds.
+fn forecast(scene: &str, obs: &Path, at: &Path, out: &Path) -> Output {
+    ok(&[
+        "assimilate",
+        scene,
+        "--obs",
+        s(obs),
+        "--forecast-at",
+        s(at),
+        "--backend",
+        "cpu",
+        "--format",
+        "csv",
+        "--out",
+        s(out),
+    ])
+}
+
 fn strs(t: &Table, c: &str) -> Vec<String> {
     match t.column(c) {
         Some(Values::Str(v)) => v.iter().map(|x| x.clone().unwrap_or_default()).collect(),
@@ -128,20 +147,7 @@ fn synthetic_cohort_forecasts_are_calibrated_and_beat_carry_forward() {
     );
     std::fs::write(&obs, &c.obs).unwrap();
     std::fs::write(&at, &c.at).unwrap();
-    let o = ok(&[
-        "assimilate",
-        SCENE,
-        "--obs",
-        s(&obs),
-        "--forecast-at",
-        s(&at),
-        "--backend",
-        "cpu",
-        "--format",
-        "csv",
-        "--out",
-        s(&out),
-    ]);
+    let o = forecast(SCENE, &obs, &at, &out);
     let err = String::from_utf8_lossy(&o.stderr);
     let f = read_csv(&out.join("forecast.csv")).unwrap();
     assert_eq!(f.rows(), c.truth.len(), "one row per request");
@@ -304,20 +310,7 @@ fn a_patient_with_absurd_data_fails_alone() {
         std::fs::write(&obs, format!("{SMALL_OBS}{extra}")).unwrap();
         let at_rows = if extra.is_empty() { "" } else { "Z,4.0\n" };
         std::fs::write(&at, format!("{at_text}{at_rows}")).unwrap();
-        let o = ok(&[
-            "assimilate",
-            SCENE,
-            "--obs",
-            s(&obs),
-            "--forecast-at",
-            s(&at),
-            "--backend",
-            "cpu",
-            "--format",
-            "csv",
-            "--out",
-            s(&out),
-        ]);
+        let o = forecast(SCENE, &obs, &at, &out);
         (out, String::from_utf8_lossy(&o.stderr).to_string())
     };
     let (base, _) = run_with("", "base");
@@ -497,20 +490,12 @@ fn lesion_loop_forecasts_every_lesion_and_beats_carry_forward() {
         "--out",
         s(&data),
     ]);
-    let o = ok(&[
-        "assimilate",
+    let o = forecast(
         "scenes/lesion_growth.toml",
-        "--obs",
-        s(&data.join("visits_fit.csv")),
-        "--forecast-at",
-        s(&data.join("forecast_at.csv")),
-        "--backend",
-        "cpu",
-        "--format",
-        "csv",
-        "--out",
-        s(&fc),
-    ]);
+        &data.join("visits_fit.csv"),
+        &data.join("forecast_at.csv"),
+        &fc,
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!err.contains("of a bound"), "{err}");
     let f = read_csv(&fc.join("forecast.csv")).unwrap();
@@ -566,20 +551,7 @@ fn process_noise_widens_patient_forecasts() {
     std::fs::write(&at, "patient,time\nA,6.0\nB,8.0\nD,5.0\n").unwrap();
     let sd_of = |scene: &str, tag: &str| {
         let out = dir.path().join(tag);
-        ok(&[
-            "assimilate",
-            scene,
-            "--obs",
-            s(&obs),
-            "--forecast-at",
-            s(&at),
-            "--backend",
-            "cpu",
-            "--format",
-            "csv",
-            "--out",
-            s(&out),
-        ]);
+        forecast(scene, &obs, &at, &out);
         nums(&read_csv(&out.join("forecast.csv")).unwrap(), "sd")
     };
     let plain = sd_of(SCENE, "plain");
