@@ -80,18 +80,14 @@ pub fn patients(
             }
             list.clone()
         }
+        // Failed patients first, then the others in file order: row
+        // indices, each once (rows are distinct patients), lazily.
         Pick::First => failed
             .iter()
-            .map(|&r| names[r].clone())
-            .chain(names.iter().cloned())
-            .fold(Vec::new(), |mut v, n| {
-                if !v.contains(&n) {
-                    v.push(n);
-                }
-                v
-            })
-            .into_iter()
+            .copied()
+            .chain((0..names.len()).filter(|r| status[*r] == "ok"))
             .take(DEFAULT_SHOWN)
+            .map(|r| names[r].clone())
             .collect(),
     };
     if shown.len() < names.len() {
