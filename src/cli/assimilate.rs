@@ -14,7 +14,7 @@ use crate::assim::obs_file::{ObsRecord, read_obs_file, read_patient_obs};
 use crate::io::TableFormat;
 use crate::scene::{FormatName, Scene};
 use crate::twin::Setup;
-use crate::twin::patients::{self, tables};
+use crate::twin::patients::{self, PopulationPrior, tables};
 use crate::twin::setup::ObsSource;
 use anyhow::{Context, Result};
 use serde_json::json;
@@ -43,6 +43,15 @@ pub struct AssimilateArgs {
     /// Also write every member's forecast (`forecast_members`).
     #[arg(long)]
     pub members_out: bool,
+    /// Prior of each patient's estimated parameters: the scene's (`none`),
+    /// or learned from a first pass over every patient (`pooled`) or over
+    /// every other patient (`leave-one-out`); docs/patients.md.
+    #[arg(long, default_value = "none", value_parser = ["none", "pooled", "leave-one-out"])]
+    pub population_prior: String,
+    /// Treatment events of patient runs: CSV with columns patient, time,
+    /// species, amount (docs/patients.md).
+    #[arg(long)]
+    pub events: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutArgs,
     #[command(flatten)]
@@ -131,12 +140,17 @@ fn run_patients(
         Some(f) => patients::read_requests(f, &setup.plan, &patients)?,
         None => Vec::new(),
     };
+    let kind = PopulationPrior::parse(&args.population_prior)
+        .context("--population-prior: expected none, pooled or leave-one-out")?;
+    let events = match &args.events {
+        Some(f) => Some(patients::read_patient_events(f, &patients)?),
+        None => None,
+    };
     let backend = args.engine.open()?;
     let started = crate::manifest::now();
     let mut inputs: Vec<&Path> = vec![&args.scene, &args.obs];
-    if let Some(f) = &args.forecast_at {
-        inputs.push(f);
-    }
+    inputs.extend(args.forecast_at.as_deref());
+    inputs.extend(args.events.as_deref());
     let out_dir = args
         .output
         .out
@@ -161,13 +175,19 @@ fn run_patients(
         backend.name()
     );
     let bar = super::progress_bar(0, "stops");
-    let out = patients::run(
+    let opts = patients::RunOptions {
+        levels: &levels,
+        priors: None,
+        events: events.as_ref(),
+    };
+    let out = patients::run_population(
         &setup,
         &backend,
         args.engine.batch_size,
         &patients,
         &requests,
-        &levels,
+        opts,
+        kind,
         &mut |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64)
@@ -233,6 +253,15 @@ fn run_patients(
             "censored_readings": censored,
             "forecast_requests": requests.len(),
             "quantiles": levels,
+            "population_prior": kind.name(),
+            "learned_priors": out.prior_from.iter().filter(|p| p.is_some()).count(),
+            "events": match &args.events {
+                Some(f) => json!({
+                    "path": f.display().to_string(),
+                    "sha256": crate::io::sha256_file(f)?,
+                }),
+                None => serde_json::Value::Null,
+            },
         },
         "format": fmt.extension(),
         "time_unit": setup.plan.model.info().time_unit,

@@ -209,6 +209,24 @@ pub fn step_below(time: f64, dt: f64) -> (u64, f64) {
 /// order, header row). Without `observable`, every scene observable the
 /// patient has readings of is forecast. `patient` may be absent only when
 /// the observation file has no patient column.
+/// Treatment events of a patient run (`--events`, `crate::dosing`
+/// format: patient, time, species, amount): every patient named must have
+/// readings; patients without events get none.
+pub fn read_patient_events(
+    file: &Path,
+    patients: &[Patient],
+) -> Result<indexmap::IndexMap<String, Vec<crate::dosing::TreatmentEvent>>, TwinError> {
+    let events = crate::dosing::read_events(file).map_err(|e| TwinError::Invalid(e.to_string()))?;
+    let known: std::collections::HashSet<&str> = patients.iter().map(|p| p.name.as_str()).collect();
+    if let Some(p) = events.keys().find(|p| !known.contains(p.as_str())) {
+        return Err(TwinError::Invalid(format!(
+            "{}: patient `{p}` has treatment events but no readings in the observation file",
+            file.display()
+        )));
+    }
+    Ok(events)
+}
+
 pub fn read_requests(
     file: &Path,
     plan: &Plan,

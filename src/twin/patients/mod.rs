@@ -14,10 +14,12 @@
 
 pub mod analysis;
 pub mod data;
+pub mod population;
 pub mod predictive;
 pub mod run;
 pub mod start;
 pub mod tables;
 
-pub use data::{Patient, Request, patients, read_requests};
-pub use run::{PatientOutput, run};
+pub use data::{Patient, Request, patients, read_patient_events, read_requests};
+pub use population::PopulationPrior;
+pub use run::{PatientOutput, RunOptions, run, run_population};

@@ -14,6 +14,24 @@
 //! from a separate prior ensemble (the scene prior, `--members` members, no
 //! analysis): its prior predictive.
 //!
+//! Learned priors (`population`): with `RunOptions::priors`, a patient's
+//! members start from draws of its learned prior instead of the scene's;
+//! [`run_population`] runs the two passes of `--population-prior`.
+//!
+//! Parameter drift (`[assimilation.model_error] drift`, estimated
+//! parameters only): after each analysis of a patient, every member's
+//! drifting parameter takes one random-walk step θ ← θ + τ·√Δt·ξ in the
+//! analysis space (ln θ for log-scale parameters), Δt the time to the
+//! patient's next reading — or, after its last, to its last requested
+//! forecast — ξ from the patient's own drift stream. The step for the whole
+//! interval is taken at its start (the walk's end-point variance τ²Δt, on
+//! the wide side for the path in between); a step that leaves the bounds
+//! is clamped to them.
+//!
+//! Treatment events (`RunOptions::events`, `--events`): each patient's
+//! events reach its own block of members; the prior ensemble of failed
+//! patients runs without events.
+//!
 //! Owns: the loop, the per-patient records and the forecast samples.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,11 +47,13 @@ use super::super::scores;
 use super::super::setup::Setup;
 use super::analysis;
 use super::data::{ErrorModel, Patient, Request, error_models};
+use super::population::{self, Moments, PopulationPrior, Prior};
 use super::predictive::{Predictive, predictive};
 use super::start::{initial_from_reading, space};
 use crate::assim::testbed::stream;
 use crate::assim::{Filter, FilterConfig, Method};
 use crate::backend::Backend;
+use crate::dosing::{MemberEvents, TreatmentEvent};
 use crate::plan::{Plan, PlanOptions};
 use crate::scene::MethodName;
 
@@ -106,19 +126,93 @@ pub struct PatientOutput {
     pub analyses: Vec<AnalysisRow>,
     pub forecasts: Vec<ForecastRow>,
     pub posterior: Vec<PosteriorRow>,
+    /// Per patient, its estimated parameters after its last analysis in
+    /// the analysis space (`None`: failed, or never analysed).
+    pub moments: Vec<Option<Moments>>,
+    /// Per patient, how many other patients its learned prior rests on
+    /// (`None`: the scene prior).
+    pub prior_from: Vec<Option<usize>>,
     /// The plan of the patient ensemble (for the manifest).
     pub plan: Plan,
 }
 
-/// Filter stream of a patient: keyed by its name, so a patient's results do
-/// not depend on which other patients share the run.
-fn patient_stream(seed: u64, name: &str) -> StdRng {
+/// What a patient run takes besides the setup and the data.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions<'a> {
+    /// Quantile levels of the forecasts.
+    pub levels: &'a [f64],
+    /// Per patient (in order), a learned prior of the estimated
+    /// parameters; `None` entries keep the scene prior.
+    pub priors: Option<&'a [Option<Prior>]>,
+    /// Treatment events by patient name; patients not in the run are
+    /// ignored (the caller checks the names against its data).
+    pub events: Option<&'a indexmap::IndexMap<String, Vec<TreatmentEvent>>>,
+}
+
+/// A stream of one patient for one `purpose`: keyed by its name, so a
+/// patient's results do not depend on which other patients share the run.
+pub(super) fn patient_stream(seed: u64, name: &str, purpose: u64) -> StdRng {
     // FNV-1a of the name.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in name.bytes() {
         h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
     }
-    stream(seed ^ h, 0x5041_5449_454e_5453)
+    stream(seed ^ h, purpose)
+}
+
+/// Purposes of the patient streams.
+const FILTER_STREAM: u64 = 0x5041_5449_454e_5453;
+const DRIFT_STREAM: u64 = 0x4452_4946_5453_5452;
+pub(super) const PRIOR_STREAM: u64 = 0x504f_5055_4c41_5449;
+
+/// Both passes of `--population-prior` (`population`): a first pass from
+/// the scene prior, then, unless `kind` is `None`, a second from each
+/// patient's learned prior, which is the result. `progress` sees the
+/// stops of both passes as one count.
+#[allow(clippy::too_many_arguments)]
+pub fn run_population(
+    setup: &Setup,
+    backend: &Backend,
+    batch: Option<u32>,
+    patients: &[Patient],
+    requests: &[Request],
+    opts: RunOptions<'_>,
+    kind: PopulationPrior,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<PatientOutput, TwinError> {
+    if kind == PopulationPrior::None {
+        return run(setup, backend, batch, patients, requests, opts, progress);
+    }
+    if setup.estimate.is_empty() {
+        return Err(TwinError::Invalid(format!(
+            "--population-prior {} learns a prior of the estimated parameters, but the scene \
+             estimates none ([[assimilation.estimate]])",
+            kind.name()
+        )));
+    }
+    let first = run(
+        setup,
+        backend,
+        batch,
+        patients,
+        requests,
+        opts,
+        &mut |d, t| progress(d, 2 * t),
+    )?;
+    let priors = population::estimate(&first.moments, kind);
+    let second = RunOptions {
+        priors: Some(&priors),
+        ..opts
+    };
+    run(
+        setup,
+        backend,
+        batch,
+        patients,
+        requests,
+        second,
+        &mut |d, t| progress(t + d, 2 * t),
+    )
 }
 
 fn sorted_quantile(sorted: &[f64], q: f64) -> f64 {
@@ -141,16 +235,17 @@ fn summary(mut v: Vec<f64>) -> (f64, f64, f64) {
     )
 }
 
-/// Runs every patient. `levels`: quantile levels of the forecasts.
+/// Runs every patient once.
 pub fn run(
     setup: &Setup,
     backend: &Backend,
     batch: Option<u32>,
     patients: &[Patient],
     requests: &[Request],
-    levels: &[f64],
+    opts: RunOptions<'_>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<PatientOutput, TwinError> {
+    let levels = opts.levels;
     let method = match setup.filter.method {
         MethodName::Etkf => Method::Etkf {
             rotate: setup.filter.rotate,
@@ -227,8 +322,23 @@ pub fn run(
             p.with_process_noise(&noise).map_err(TwinError::Invalid)
         }
     };
-    let plan = noisy(freeze(total)?)?;
+    let mut plan = noisy(freeze(total)?)?;
+    if let Some(events) = opts.events {
+        let member_events = MemberEvents {
+            block: m as u32,
+            groups: patients
+                .iter()
+                .map(|p| events.get(&p.name).cloned().unwrap_or_default())
+                .collect(),
+        };
+        if member_events.groups.iter().any(|g| !g.is_empty()) {
+            plan = plan
+                .with_member_events(&member_events)
+                .map_err(TwinError::Invalid)?;
+        }
+    }
     let prior_plan = noisy(freeze(m)?)?;
+    let drift = drift_rows(setup)?;
     let n_state = plan.model.state_len();
     let sites = plan.model.grid().sites();
     let est: Vec<usize> = setup.estimate.iter().map(|e| e.0).collect();
@@ -249,8 +359,51 @@ pub fn run(
     let stride = n_ops + 1;
     let mut rngs: Vec<StdRng> = patients
         .iter()
-        .map(|p| patient_stream(setup.seed, &p.name))
+        .map(|p| patient_stream(setup.seed, &p.name, FILTER_STREAM))
         .collect();
+    let mut drift_rngs: Vec<StdRng> = patients
+        .iter()
+        .map(|p| patient_stream(setup.seed, &p.name, DRIFT_STREAM))
+        .collect();
+    // Each patient's event times (readings, then the last request), for
+    // the drift's intervals.
+    let mut next_times: Vec<Vec<f64>> = patients
+        .iter()
+        .map(|p| p.obs.iter().map(|o| o.time).collect())
+        .collect();
+    for rq in requests {
+        next_times[rq.patient].push(rq.time);
+    }
+    for t in &mut next_times {
+        t.sort_by(f64::total_cmp);
+        t.dedup();
+    }
+    let mut moments: Vec<Option<Moments>> = vec![None; np];
+    // Learned priors: each patient's members start from its own draws.
+    let mut prior_from: Vec<Option<usize>> = vec![None; np];
+    let mut prior_summary: Vec<Option<Vec<(f64, f64, f64)>>> = vec![None; np];
+    if let Some(priors) = opts.priors {
+        let mut params = ens.params()?;
+        for (p, pt) in patients.iter().enumerate() {
+            let Some(pr) = priors.get(p).and_then(Option::as_ref) else {
+                continue;
+            };
+            let mut rng = patient_stream(setup.seed, &pt.name, PRIOR_STREAM);
+            let x = population::draw(pr, &space, m, &mut rng);
+            for (k, &row) in est.iter().enumerate() {
+                for j in 0..m {
+                    params[(row, p * m + j)] = x[(k, j)];
+                }
+            }
+            prior_from[p] = Some(pr.from);
+            prior_summary[p] = Some(
+                (0..est.len())
+                    .map(|k| summary(x.row(k).iter().copied().collect()))
+                    .collect(),
+            );
+        }
+        ens.write_params(&params)?;
+    }
     let mut results: Vec<PatientResult> = patients
         .iter()
         .map(|p| PatientResult {
@@ -377,6 +530,8 @@ pub fn run(
                     continue;
                 }
                 let (mut st2, mut pe2) = space.back(&z);
+                // The posterior before drift (population priors learn it).
+                let posterior = Moments::of(&space, &pe2);
                 for &(f, lo, hi) in &setup.clamp {
                     st2.rows_mut(f * sites, sites)
                         .apply(|v| *v = v.clamp(lo, hi));
@@ -409,6 +564,16 @@ pub fn run(
                         }
                     }
                     results[p].replaced += bad2;
+                }
+                if !init {
+                    moments[p] = posterior;
+                }
+                if !drift.is_empty() {
+                    let times = &next_times[p];
+                    let next = times.iter().find(|t| **t > time).copied();
+                    if let Some(next) = next {
+                        apply_drift(&space, &drift, next - time, &mut pe2, &mut drift_rngs[p]);
+                    }
                 }
                 for j in 0..m {
                     if src[j] != j {
@@ -517,8 +682,9 @@ pub fn run(
     let params = ens.params()?;
     let mut posterior = Vec::new();
     for (k, e) in setup.estimate.iter().enumerate() {
-        let prior_draws = summary(prior_plan.params.iter().map(|row| row[e.0]).collect());
+        let scene_prior = summary(prior_plan.params.iter().map(|row| row[e.0]).collect());
         for p in 0..np {
+            let prior_draws = prior_summary[p].as_ref().map_or(scene_prior, |s| s[k]);
             let (median, q05, q95) = summary((0..m).map(|j| params[(e.0, p * m + j)]).collect());
             posterior.push(PosteriorRow {
                 patient: p,
@@ -531,11 +697,74 @@ pub fn run(
             });
         }
     }
+    for (p, r) in results.iter().enumerate() {
+        if r.failed.is_some() {
+            moments[p] = None;
+        }
+    }
     Ok(PatientOutput {
         patients: results,
         analyses,
         forecasts,
         posterior,
+        moments,
+        prior_from,
         plan,
     })
+}
+
+/// The drifting estimated parameters: (row among the estimated ones, τ).
+fn drift_rows(setup: &Setup) -> Result<Vec<(usize, f64)>, TwinError> {
+    let Some(me) = &setup.section.model_error else {
+        return Ok(Vec::new());
+    };
+    me.drift
+        .iter()
+        .filter(|(_, tau)| **tau > 0.0)
+        .map(|(name, &tau)| {
+            setup
+                .estimate
+                .iter()
+                .position(|e| e.2 == *name)
+                .map(|k| (k, tau))
+                .ok_or_else(|| {
+                    setup
+                        .scene
+                        .error_at(
+                            &format!("assimilation.model_error.drift.{name}"),
+                            format!(
+                                "`{name}` drifts but is not estimated: patient runs drift \
+                                 only parameters of [[assimilation.estimate]]"
+                            ),
+                        )
+                        .into()
+                })
+        })
+        .collect()
+}
+
+/// One random-walk step over `dt` of the drifting rows of `pe` (natural
+/// units, rows: estimated parameters), taken in the analysis space and
+/// clamped to the bounds.
+fn apply_drift(
+    space: &analysis::Space,
+    drift: &[(usize, f64)],
+    dt: f64,
+    pe: &mut DMatrix<f64>,
+    rng: &mut StdRng,
+) {
+    use crate::assim::joint::ParamScale;
+    let s = dt.max(0.0).sqrt();
+    for j in 0..pe.ncols() {
+        for &(k, tau) in drift {
+            let xi = crate::assim::gauss::std_normal(rng);
+            let (lo, hi) = space.bounds[k];
+            let v = pe[(k, j)];
+            let stepped = match space.scales[k] {
+                ParamScale::Log => (v.max(analysis::LOG_FLOOR).ln() + tau * s * xi).exp(),
+                ParamScale::Linear => v + tau * s * xi,
+            };
+            pe[(k, j)] = stepped.clamp(lo, hi);
+        }
+    }
 }
