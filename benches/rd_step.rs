@@ -17,9 +17,9 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::time::Duration;
 use vtwin::backend::Backend;
+use vtwin::backend::EngineOptions;
 use vtwin::bench::problem;
 use vtwin::engine::{BackendChoice, Engine};
-use vtwin::gpu::engine::GpuOptions;
 
 const STEPS: u64 = 8;
 
@@ -44,7 +44,7 @@ fn advance_group(
     c: &mut Criterion,
     name: &str,
     backend: &Backend,
-    opts: &GpuOptions,
+    opts: &EngineOptions,
     sizes: &[u32],
 ) {
     let mut g = c.benchmark_group(name);
@@ -70,7 +70,7 @@ fn rd_step(c: &mut Criterion) {
         c,
         "rd_step/cpu",
         &Backend::Cpu,
-        &GpuOptions::default(),
+        &EngineOptions::default(),
         &[16, 256, 4096],
     );
     if let Some(b) = gpu() {
@@ -78,7 +78,7 @@ fn rd_step(c: &mut Criterion) {
             c,
             "rd_step/gpu",
             &b,
-            &GpuOptions::default(),
+            &EngineOptions::default(),
             &[16, 256, 4096],
         );
     }
@@ -92,7 +92,7 @@ fn rd_fused(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3));
     let plan = problem::plan(256, 64).expect("pinned problem");
     for k in [1u32, 4, 8] {
-        let opts = GpuOptions {
+        let opts = EngineOptions {
             fused: (k > 1).then_some(k),
             ..Default::default()
         };

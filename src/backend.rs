@@ -6,10 +6,71 @@
 
 use crate::engine::cpu::CpuEngine;
 use crate::engine::{BackendChoice, Engine, EngineError};
-use crate::gpu::engine::GpuOptions;
-use crate::gpu::{AdapterSummary, GpuContext, GpuEngine};
+use crate::gpu::{GpuContext, GpuEngine};
+use crate::model::KernelConfig;
 use crate::plan::Plan;
 use std::sync::Arc;
+
+/// The adapter a GPU backend runs on (name, backend, type, driver).
+pub use crate::gpu::AdapterSummary;
+/// A copy kernel's measured bandwidth (`Backend::copy_bandwidth`).
+pub use crate::gpu::copy::CopyRate;
+/// The most steps one fused dispatch may take (`EngineOptions::fused`).
+pub use crate::gpu::fused::MAX_HALO as MAX_FUSED_STEPS;
+
+/// Engine options beyond the plan. Only the GPU engine has any: the CPU
+/// engine ignores them.
+#[derive(Clone, Debug, Default)]
+pub struct EngineOptions {
+    /// Caps members per batch (tests force small batches; default: the
+    /// adapter's limit).
+    pub batch_size: Option<u32>,
+    /// Take up to this many steps per dispatch with the fused kernel
+    /// (1..=`MAX_FUSED_STEPS`); `None`: the single-step kernel.
+    pub fused: Option<u32>,
+    /// Bracket each `advance` with timestamp queries where the device has
+    /// them.
+    pub timing: bool,
+    /// Shape of the single-step kernel.
+    pub kernel: KernelChoice,
+}
+
+/// How the GPU engine picks the single-step kernel's shape
+/// (`model::KernelConfig`; the rules are `gpu::autotune`'s).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KernelChoice {
+    /// `$VTWIN_KERNEL`, else the cache, else tune on hardware adapters and
+    /// the default shape on software ones.
+    #[default]
+    Auto,
+    /// `KernelConfig::DEFAULT`.
+    Default,
+    /// Tune now and report the timings, without reading or writing the
+    /// cache.
+    Tune,
+    /// This shape.
+    Fixed(KernelConfig),
+}
+
+impl KernelChoice {
+    /// `auto`, `default`, `tune` or a shape (`16x16/4`).
+    pub fn parse(text: &str) -> Result<KernelChoice, String> {
+        match text.trim() {
+            "auto" => Ok(KernelChoice::Auto),
+            "default" => Ok(KernelChoice::Default),
+            "tune" => Ok(KernelChoice::Tune),
+            s => KernelConfig::parse(s).map(KernelChoice::Fixed),
+        }
+    }
+}
+
+/// Every GPU adapter wgpu finds, described as JSON (`vtwin adapters`).
+pub fn describe_adapters() -> Vec<serde_json::Value> {
+    crate::gpu::context::adapters()
+        .iter()
+        .map(crate::gpu::context::describe)
+        .collect()
+}
 
 /// An opened backend: the CPU, or a GPU device shared by every engine a
 /// command creates.
@@ -61,19 +122,19 @@ impl Backend {
     pub fn engine(&self, plan: &Plan, batch: Option<u32>) -> Result<Box<dyn Engine>, EngineError> {
         self.engine_with(
             plan,
-            &GpuOptions {
+            &EngineOptions {
                 batch_size: batch,
                 ..Default::default()
             },
         )
     }
 
-    /// A new engine with GPU options (batch size, fused kernel, timing);
-    /// the CPU backend has none of them and ignores them.
+    /// A new engine with options (batch size, fused kernel, timing, kernel
+    /// shape); the CPU backend has none of them and ignores them.
     pub fn engine_with(
         &self,
         plan: &Plan,
-        opts: &GpuOptions,
+        opts: &EngineOptions,
     ) -> Result<Box<dyn Engine>, EngineError> {
         match self {
             Backend::Cpu => Ok(Box::new(CpuEngine::try_new(plan)?)),
@@ -99,5 +160,92 @@ impl Backend {
             left -= per.min(left);
         }
         v
+    }
+
+    /// An engine whose GPU timing hooks stay reachable (`vtwin bench`);
+    /// `timing` is switched on for GPU engines.
+    pub fn instrumented_engine(
+        &self,
+        plan: &Plan,
+        opts: &EngineOptions,
+    ) -> Result<InstrumentedEngine, EngineError> {
+        Ok(match self {
+            Backend::Cpu => InstrumentedEngine::Cpu(CpuEngine::new(plan)),
+            Backend::Gpu(ctx) => InstrumentedEngine::Gpu(GpuEngine::with_options(
+                ctx.clone(),
+                plan,
+                &EngineOptions {
+                    timing: true,
+                    ..opts.clone()
+                },
+            )?),
+        })
+    }
+
+    /// The Philox known answers computed on the device; `None` on the CPU.
+    pub fn philox_on_device(
+        &self,
+        cases: &[([u32; 4], [u32; 2])],
+    ) -> Option<Result<Vec<[u32; 4]>, EngineError>> {
+        match self {
+            Backend::Cpu => None,
+            Backend::Gpu(ctx) => Some(crate::gpu::kat::philox_on_gpu(ctx, cases)),
+        }
+    }
+
+    /// A vec4 copy kernel's bandwidth over `mib` MiB, `dispatches` per run,
+    /// `repeats` runs; `None` on the CPU.
+    pub fn copy_bandwidth(
+        &self,
+        mib: u64,
+        dispatches: u32,
+        repeats: u32,
+    ) -> Option<Result<CopyRate, EngineError>> {
+        match self {
+            Backend::Cpu => None,
+            Backend::Gpu(ctx) => Some(crate::gpu::copy::measure(ctx, mib, dispatches, repeats)),
+        }
+    }
+}
+
+/// An engine of either backend with the GPU engine's timing hooks
+/// reachable, unlike through `Box<dyn Engine>`.
+pub enum InstrumentedEngine {
+    Cpu(CpuEngine),
+    Gpu(GpuEngine),
+}
+
+impl InstrumentedEngine {
+    pub fn engine(&mut self) -> &mut dyn Engine {
+        match self {
+            InstrumentedEngine::Cpu(e) => e,
+            InstrumentedEngine::Gpu(e) => e,
+        }
+    }
+
+    /// GPU seconds of the last `advance` from timestamp queries; `None` on
+    /// the CPU or without timestamps.
+    pub fn gpu_seconds(&self) -> Result<Option<f64>, EngineError> {
+        match self {
+            InstrumentedEngine::Gpu(e) => e.gpu_seconds(),
+            InstrumentedEngine::Cpu(_) => Ok(None),
+        }
+    }
+
+    /// Tile and steps per dispatch of the fused kernel in use, if any.
+    pub fn fused_tile(&self) -> Option<(u32, u32)> {
+        match self {
+            InstrumentedEngine::Gpu(e) => e.fused_tile(),
+            InstrumentedEngine::Cpu(_) => None,
+        }
+    }
+
+    /// The single-step kernel's shape and where it came from, as JSON;
+    /// `None` on the CPU and for models without shapes.
+    pub fn kernel_json(&self) -> Option<serde_json::Value> {
+        match self {
+            InstrumentedEngine::Gpu(e) => e.kernel().and_then(|k| serde_json::to_value(k).ok()),
+            InstrumentedEngine::Cpu(_) => None,
+        }
     }
 }

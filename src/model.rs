@@ -210,7 +210,7 @@ pub trait Model: Send + Sync {
     /// A temporally blocked GPU kernel (entry point `fused`, same bind group
     /// as `step`) that advances a `tile × tile` block of sites by up to
     /// `halo` steps per dispatch from workgroup memory; the number of steps
-    /// of a dispatch is the `Step` record's `pad0`. `None` when the model has
+    /// of a dispatch is the `Step` record's `steps_per_dispatch`. `None` when the model has
     /// none (see `gpu::fused`).
     fn fused_program(&self, _tile: u32, _halo: u32) -> Option<FusedProgram> {
         None

@@ -454,31 +454,29 @@ pub fn philox(backend: &Backend) -> Vec<Check> {
         "exact".into(),
         cpu_ok,
     ));
-    match backend {
-        Backend::Gpu(ctx) => {
-            let cases: Vec<_> = crate::rng::KNOWN_ANSWERS
-                .iter()
-                .map(|(c, k, _)| (*c, *k))
-                .collect();
-            match crate::gpu::kat::philox_on_gpu(ctx, &cases) {
-                Ok(got) => {
-                    let n = got
-                        .iter()
-                        .zip(crate::rng::KNOWN_ANSWERS.iter())
-                        .filter(|(g, (_, _, e))| *g == e)
-                        .count();
-                    out.push(Check::new(
-                        "philox.gpu",
-                        "3 Random123 vectors".into(),
-                        format!("{n}/3"),
-                        "exact".into(),
-                        n == 3,
-                    ));
-                }
-                Err(e) => out.push(Check::error("philox.gpu", e)),
+    let cases: Vec<_> = crate::rng::KNOWN_ANSWERS
+        .iter()
+        .map(|(c, k, _)| (*c, *k))
+        .collect();
+    match backend.philox_on_device(&cases) {
+        Some(answers) => match answers {
+            Ok(got) => {
+                let n = got
+                    .iter()
+                    .zip(crate::rng::KNOWN_ANSWERS.iter())
+                    .filter(|(g, (_, _, e))| *g == e)
+                    .count();
+                out.push(Check::new(
+                    "philox.gpu",
+                    "3 Random123 vectors".into(),
+                    format!("{n}/3"),
+                    "exact".into(),
+                    n == 3,
+                ));
             }
-        }
-        Backend::Cpu => out.push(Check::na("philox.gpu", "needs a GPU backend")),
+            Err(e) => out.push(Check::error("philox.gpu", e)),
+        },
+        None => out.push(Check::na("philox.gpu", "needs a GPU backend")),
     }
     out
 }

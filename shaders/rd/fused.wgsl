@@ -1,8 +1,8 @@
 // Temporally blocked reaction-diffusion: one workgroup takes a TILE × TILE
 // block of one member, loads it with a halo of HALO sites on every side into
-// workgroup memory (SIDE = TILE + 2·HALO), takes U.pad0 ≤ HALO explicit
+// workgroup memory (SIDE = TILE + 2·HALO), takes U.steps_per_dispatch ≤ HALO explicit
 // Euler steps there, and writes the block back: one global read and write
-// per U.pad0 steps instead of per step. After j steps the sites at least j
+// per U.steps_per_dispatch steps instead of per step. After j steps the sites at least j
 // from the tile's edge are exact, so the block is exact after HALO steps.
 //
 // The arithmetic of a site is stencil.wgsl's, term for term (same face
@@ -69,7 +69,7 @@ fn fused(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
         }
     }
     // A failed member is frozen: zero steps copies its block through.
-    let steps = select(min(U.pad0, HALO), 0u, workgroupUniformLoad(&wg_frozen) != 0u);
+    let steps = select(min(U.steps_per_dispatch, HALO), 0u, workgroupUniformLoad(&wg_frozen) != 0u);
     var nv: array<f32, NV>;
     for (var j = 1u; j <= steps; j = j + 1u) {
         for (var q = 0u; q < CPT; q = q + 1u) {

@@ -9,6 +9,7 @@ struct Step {
     seed_lo: u32,
     seed_hi: u32,
     t: f32,
-    pad0: u32,
+    // Steps this dispatch takes (the fused kernel; 0 elsewhere).
+    steps_per_dispatch: u32,
     pad1: u32,
 }

@@ -12,7 +12,7 @@ use super::BenchError;
 use super::report::{CaseResult, Unavailable};
 use super::timed::BenchEngine;
 use crate::backend::Backend;
-use crate::gpu::engine::GpuOptions;
+use crate::backend::EngineOptions;
 use crate::plan::{Plan, PlanOptions};
 use crate::scene::Scene;
 use std::path::Path;
@@ -90,7 +90,7 @@ pub fn suite(
             }
             log(&format!("abm, {members} members × {agents} agents"));
             let p = plan(agents, members, o.steps)?;
-            let mut e = BenchEngine::new(backend, &p, &GpuOptions::default())?;
+            let mut e = BenchEngine::new(backend, &p, &EngineOptions::default())?;
             let initial = e.engine().read_state()?;
             let frame = e.engine().observe()?;
             let stride = p.observables.ops.len() + 1;

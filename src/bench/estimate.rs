@@ -35,7 +35,7 @@ pub struct Estimate {
     pub steps: u64,
     pub observations: usize,
     pub backend: String,
-    pub adapter: Option<crate::gpu::AdapterSummary>,
+    pub adapter: Option<crate::backend::AdapterSummary>,
     /// One copy of a member's state.
     pub state_bytes_per_member: u64,
     /// Everything a member holds on the backend.

@@ -15,7 +15,8 @@ use super::report::{CaseResult, Scaling};
 use super::timed::BenchEngine;
 use super::{BenchError, median, problem};
 use crate::backend::Backend;
-use crate::gpu::engine::GpuOptions;
+use crate::backend::EngineOptions;
+use crate::engine::EngineError;
 use crate::observe::observe_member;
 use std::time::Instant;
 
@@ -90,7 +91,7 @@ fn case(
     grid: u32,
     steps: u64,
     repeats: u32,
-    opts: &GpuOptions,
+    opts: &EngineOptions,
     per_step_sync: bool,
     peak: Option<&Peak>,
 ) -> Result<CaseResult, BenchError> {
@@ -100,7 +101,7 @@ fn case(
     let t = e.timed(&initial, steps, repeats, per_step_sync)?;
     let state = e.engine().read_state()?;
     let fields = plan.model.grid().fields;
-    let (bytes, note) = match e.gpu().and_then(|g| g.fused_tile()) {
+    let (bytes, note) = match e.fused_tile() {
         Some((tile, halo)) => (
             fused_bytes(fields, tile, halo),
             Some(format!(
@@ -113,10 +114,7 @@ fn case(
     r.checksum = Some(problem::checksum(&plan, &state));
     r.note = note;
     if opts.fused.is_none() {
-        r.kernel = e
-            .gpu()
-            .and_then(|g| g.kernel())
-            .and_then(|k| serde_json::to_value(k).ok());
+        r.kernel = e.kernel_json();
     }
     if per_step_sync {
         r.note = Some("one submission and one wait per step".into());
@@ -134,7 +132,7 @@ pub fn peer_case(
     fused: Option<u32>,
     peak: Option<&Peak>,
 ) -> Result<CaseResult, BenchError> {
-    let opts = GpuOptions {
+    let opts = EngineOptions {
         fused,
         ..Default::default()
     };
@@ -158,7 +156,7 @@ fn observe_cases(
     peak: Option<&Peak>,
 ) -> Result<Vec<CaseResult>, BenchError> {
     let plan = problem::plan(members, grid)?;
-    let mut e = BenchEngine::new(backend, &plan, &GpuOptions::default())?;
+    let mut e = BenchEngine::new(backend, &plan, &EngineOptions::default())?;
     e.engine().advance(8)?;
     e.sync()?;
     let g = plan.model.grid();
@@ -228,11 +226,11 @@ pub fn suite(
         .filter(|&m| m <= o.max_members)
         .collect();
     let mut rows = Vec::new();
-    let single = GpuOptions::default();
+    let single = EngineOptions::default();
     let mut copy_bps = None;
-    if let Backend::Gpu(ctx) = backend {
+    if matches!(backend, Backend::Gpu(_)) {
         log("rd copy bandwidth");
-        let r = copy_case(ctx, o.repeats, peak)?;
+        let r = copy_case(backend, o.repeats, peak)?;
         copy_bps = Some(r.bytes_per_s);
         rows.push(r);
     }
@@ -253,7 +251,7 @@ pub fn suite(
         if gpu {
             for &k in &o.fused {
                 log(&format!("rd fused-{k}, {m} members"));
-                let opts = GpuOptions {
+                let opts = EngineOptions {
                     fused: Some(k),
                     ..Default::default()
                 };
@@ -321,7 +319,7 @@ pub fn suite(
             let mut points = Vec::new();
             for m in scaling_members(o.max_members) {
                 log(&format!("rd scaling {name}, {m} members"));
-                let opts = GpuOptions {
+                let opts = EngineOptions {
                     fused,
                     ..Default::default()
                 };
@@ -358,18 +356,17 @@ pub fn suite(
 /// adapters), 20 dispatches per run; one "update" is one vec4 moved
 /// (16 B read + written), so `bytes_per_s` is the bandwidth.
 pub fn copy_case(
-    ctx: &crate::gpu::GpuContext,
+    backend: &Backend,
     repeats: u32,
     peak: Option<&Peak>,
 ) -> Result<CaseResult, BenchError> {
-    let (mib, n) = if ctx.summary.is_software() {
-        (32, 4)
-    } else {
-        (256, 20)
-    };
-    let rate = crate::gpu::copy::measure(ctx, mib, n, repeats.max(3))?;
+    let software = backend.adapter().is_some_and(|a| a.is_software());
+    let (mib, n) = if software { (32, 4) } else { (256, 20) };
+    let rate = backend
+        .copy_bandwidth(mib, n, repeats.max(3))
+        .ok_or_else(|| EngineError::Invalid("the copy row needs a GPU backend".into()))??;
     let t = super::timed::Timed {
-        seconds: rate.median_seconds(),
+        seconds: median(&rate.seconds),
         timing: rate.timing,
         wall: rate.seconds.clone(),
         gpu: vec![],
@@ -381,7 +378,7 @@ pub fn copy_case(
     r.grid = None;
     r.cell_updates_per_s = None;
     r.member_steps_per_s = 1.0 / t.seconds;
-    r.bytes_per_s = rate.bytes_per_s();
+    r.bytes_per_s = rate.bytes as f64 / median(&rate.seconds);
     r.fraction_of_peak = peak.map(|p| r.bytes_per_s / (p.gbs * 1e9));
     r.fraction_of_copy = Some(1.0);
     r.note = Some(format!(

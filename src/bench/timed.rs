@@ -7,20 +7,14 @@
 //! Owns: the timing protocol. Never builds plans or formats output.
 
 use super::median;
-use crate::backend::Backend;
-use crate::engine::cpu::CpuEngine;
+use crate::backend::{Backend, EngineOptions, InstrumentedEngine};
 use crate::engine::{Engine, EngineError};
-use crate::gpu::GpuEngine;
-use crate::gpu::engine::GpuOptions;
 use crate::plan::Plan;
 use std::time::Instant;
 
 /// An engine the bench can time: the GPU engine's timestamp hooks are
 /// reachable, unlike through `Box<dyn Engine>`.
-pub enum BenchEngine {
-    Cpu(CpuEngine),
-    Gpu(GpuEngine),
-}
+pub struct BenchEngine(InstrumentedEngine);
 
 /// The outcome of repeated timed runs.
 #[derive(Clone, Debug)]
@@ -39,33 +33,24 @@ impl BenchEngine {
     pub fn new(
         backend: &Backend,
         plan: &Plan,
-        opts: &GpuOptions,
+        opts: &EngineOptions,
     ) -> Result<BenchEngine, EngineError> {
-        Ok(match backend {
-            Backend::Cpu => BenchEngine::Cpu(CpuEngine::new(plan)),
-            Backend::Gpu(ctx) => BenchEngine::Gpu(GpuEngine::with_options(
-                ctx.clone(),
-                plan,
-                &GpuOptions {
-                    timing: true,
-                    ..opts.clone()
-                },
-            )?),
-        })
+        backend.instrumented_engine(plan, opts).map(BenchEngine)
     }
 
     pub fn engine(&mut self) -> &mut dyn Engine {
-        match self {
-            BenchEngine::Cpu(e) => e,
-            BenchEngine::Gpu(e) => e,
-        }
+        self.0.engine()
     }
 
-    pub fn gpu(&self) -> Option<&GpuEngine> {
-        match self {
-            BenchEngine::Gpu(e) => Some(e),
-            BenchEngine::Cpu(_) => None,
-        }
+    /// Tile and steps per dispatch of the fused kernel in use, if any.
+    pub fn fused_tile(&self) -> Option<(u32, u32)> {
+        self.0.fused_tile()
+    }
+
+    /// The single-step kernel's shape, as JSON, on GPU engines of shaped
+    /// models.
+    pub fn kernel_json(&self) -> Option<serde_json::Value> {
+        self.0.kernel_json()
     }
 
     /// Waits until every submitted step has run.
@@ -103,9 +88,7 @@ impl BenchEngine {
             wall.push(t0.elapsed().as_secs_f64());
             // Per-step runs have one timestamp pair per advance: GPU time
             // would miss all but the last step, so they are wall-timed.
-            if let (Some(g), false) = (self.gpu(), per_step_sync)
-                && let Some(s) = g.gpu_seconds()?
-            {
+            if !per_step_sync && let Some(s) = self.0.gpu_seconds()? {
                 gpu.push(s);
             }
         }

@@ -123,11 +123,11 @@ fn check_args(a: &BenchArgs) -> Result<()> {
     if let Some(k) = a
         .fused
         .iter()
-        .find(|&&k| k == 0 || k > crate::gpu::fused::MAX_HALO)
+        .find(|&&k| k == 0 || k > crate::backend::MAX_FUSED_STEPS)
     {
         bail!(
             "--fused: steps per dispatch must be 1..={}, got {k}",
-            crate::gpu::fused::MAX_HALO
+            crate::backend::MAX_FUSED_STEPS
         );
     }
     Ok(())

@@ -186,7 +186,7 @@ pub fn models() {
 }
 
 pub fn adapters() -> Result<()> {
-    let list = crate::gpu::context::adapters();
+    let list = crate::backend::describe_adapters();
     if list.is_empty() {
         println!(
             "no GPU adapters found (WGPU_BACKEND={})",
@@ -194,8 +194,7 @@ pub fn adapters() -> Result<()> {
         );
         return Ok(());
     }
-    for (i, a) in list.iter().enumerate() {
-        let d = crate::gpu::context::describe(a);
+    for (i, d) in list.iter().enumerate() {
         let s = &d["summary"];
         println!(
             "[{i}] {}\n    backend {}, type {}, driver {}",

@@ -296,7 +296,7 @@ fn simulate(
 ) -> Result<ArmRun> {
     let mut engine = backend.engine_with(
         &plan,
-        &crate::gpu::engine::GpuOptions {
+        &crate::backend::EngineOptions {
             batch_size: args.engine.batch_size,
             fused: args.fused,
             ..Default::default()

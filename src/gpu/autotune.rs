@@ -4,7 +4,7 @@
 //! reaction-diffusion family).
 //!
 //! How the shape is chosen, first match wins:
-//! 1. `GpuOptions::kernel` set to a fixed shape, `default` or `tune`;
+//! 1. `EngineOptions::kernel` set to a fixed shape, `default` or `tune`;
 //! 2. `$VTWIN_KERNEL`: `default`, `tune`, or a shape such as `16x16/4`;
 //! 3. the tuning cache, keyed by adapter, driver, model kind, grid,
 //!    ensemble size (powers of 4) and a hash of the kernel source;
@@ -34,33 +34,8 @@ use std::path::PathBuf;
 /// The environment variable that overrides the choice.
 pub const ENV: &str = "VTWIN_KERNEL";
 
-/// How `GpuEngine` picks the single-step kernel's shape.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum KernelChoice {
-    /// `$VTWIN_KERNEL`, else the cache, else tune on hardware adapters and
-    /// the default shape on software ones.
-    #[default]
-    Auto,
-    /// `KernelConfig::DEFAULT`.
-    Default,
-    /// Tune now and report the timings, without reading or writing the
-    /// cache.
-    Tune,
-    /// This shape.
-    Fixed(KernelConfig),
-}
-
-impl KernelChoice {
-    /// `auto`, `default`, `tune` or a shape (`16x16/4`).
-    pub fn parse(text: &str) -> Result<KernelChoice, String> {
-        match text.trim() {
-            "auto" => Ok(KernelChoice::Auto),
-            "default" => Ok(KernelChoice::Default),
-            "tune" => Ok(KernelChoice::Tune),
-            s => KernelConfig::parse(s).map(KernelChoice::Fixed),
-        }
-    }
-}
+/// How the engine picks the shape: an engine option, owned by `backend`.
+pub use crate::backend::KernelChoice;
 
 /// Where a chosen shape came from (reported by `vtwin bench`, recorded in
 /// run manifests).

@@ -9,6 +9,7 @@
 //! Owns: the copy kernel's buffers and timing. Never formats output.
 
 use super::context::GpuContext;
+use super::pipelines::{self, Kernel};
 use super::timing::PassTimer;
 use crate::engine::EngineError;
 use crate::shaders;
@@ -17,25 +18,14 @@ use std::time::Instant;
 /// Workgroups per row of the 2-D dispatch.
 const ROW_WG: u32 = 32_768;
 
-/// One measurement: bytes moved per dispatch, seconds per dispatch (median
-/// of the repeats) and how it was timed.
+/// One measurement: bytes moved per dispatch, seconds per dispatch of each
+/// repeat and how it was timed (the bench takes the median: the GPU layer
+/// does no statistics).
 #[derive(Clone, Debug)]
 pub struct CopyRate {
     pub bytes: u64,
     pub seconds: Vec<f64>,
     pub timing: &'static str,
-}
-
-impl CopyRate {
-    /// Median seconds per dispatch.
-    pub fn median_seconds(&self) -> f64 {
-        crate::bench::median(&self.seconds)
-    }
-
-    /// Bytes (read + write) per second.
-    pub fn bytes_per_s(&self) -> f64 {
-        self.bytes as f64 / self.median_seconds()
-    }
 }
 
 /// Copies `mib` MiB `dispatches` times per run, `repeats` runs.
@@ -57,7 +47,6 @@ pub fn measure(
         "const N4: u32 = {n4}u;\nconst ROW_WG: u32 = {ROW_WG}u;\n{}",
         shaders::source("bench/copy.wgsl")
     );
-    shaders::validate("bench.copy", &src)?;
     let dev = &ctx.device;
     let make = |label: &str| {
         dev.create_buffer(&wgpu::BufferDescriptor {
@@ -68,20 +57,12 @@ pub fn measure(
         })
     };
     let (a, b) = (make("vtwin.copy.a"), make("vtwin.copy.b"));
-    let pipeline = ctx.scoped("pipeline `bench.copy`", || {
-        let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("bench.copy"),
-            source: wgpu::ShaderSource::Wgsl(src.as_str().into()),
-        });
-        dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("bench.copy"),
-            layout: None,
-            module: &module,
-            entry_point: Some("copy"),
-            compilation_options: Default::default(),
-            cache: None,
-        })
-    })?;
+    let kernel = Kernel {
+        name: "bench.copy",
+        source: &src,
+        entry: "copy",
+    };
+    let pipeline = pipelines::build(ctx, kernel, None)?;
     let layout = pipeline.get_bind_group_layout(0);
     let bg = [(&a, &b), (&b, &a)].map(|(s, d)| {
         dev.create_bind_group(&wgpu::BindGroupDescriptor {

@@ -9,40 +9,34 @@
 //! and draw random numbers by global member index (the plan's member
 //! offset plus the batch offset, `Step.member_offset`).
 
-use super::autotune::{self, Chosen, KernelChoice};
+use super::autotune::{self, Chosen};
+use super::batch::{BatchResources, Initial, Shared};
+use super::bindings;
 use super::context::GpuContext;
 use super::fused::FusedStepper;
 use super::layout::StepUniform;
 use super::mix::{MixBatch, Mixer};
+use super::pipelines::{self, Kernel};
+use super::schedule::{self, BatchShape, Records, Stepping, Submission};
 use super::timing::PassTimer;
+use crate::backend::KernelChoice;
 use crate::engine::mix::{self, MemberMix, MixOutcome};
 use crate::engine::{Engine, EngineError, MemberStatus, ObsFrame, check_len};
 use crate::model::{KernelConfig, TunedProgram};
 use crate::observe::observe_wgsl;
 use crate::plan::Plan;
-use crate::shaders;
-use std::num::NonZeroU64;
 use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
+/// The engine options, owned by `backend` (this name is kept for callers
+/// that build GPU engines directly).
+pub use crate::backend::EngineOptions as GpuOptions;
+
+/// The shaped program in use and why it was chosen.
+type Tuned = Box<(TunedProgram, Chosen)>;
+
 /// Uniform ring entries (one per (step, batch) recorded in one submission).
 const RING: u32 = 2048;
-
-struct Batch {
-    offset: u32,
-    members: u32,
-    state: [wgpu::Buffer; 2],
-    params: wgpu::Buffer,
-    status: wgpu::Buffer,
-    obs: wgpu::Buffer,
-    /// Per-member working memory of the step kernel (`Model::scratch_len`;
-    /// one word when the model has none). Held so it lives with the batch.
-    _scratch: wgpu::Buffer,
-    /// step_bg[i]: reads state[i], writes state[1 - i].
-    step_bg: [wgpu::BindGroup; 2],
-    /// observe_bg[i]: observes state[i].
-    observe_bg: [wgpu::BindGroup; 2],
-}
 
 pub struct GpuEngine {
     ctx: Arc<GpuContext>,
@@ -50,13 +44,13 @@ pub struct GpuEngine {
     step_pipeline: wgpu::ComputePipeline,
     /// The shaped single-step kernel in use (`Model::tuned_program`) and
     /// why it was chosen; `None` for models without shapes.
-    tuned: Option<Box<(TunedProgram, Chosen)>>,
+    tuned: Option<Tuned>,
     observe_pipeline: wgpu::ComputePipeline,
-    /// The temporally blocked step, when asked for (`GpuOptions::fused`).
+    /// The temporally blocked step, when asked for (`EngineOptions::fused`).
     fused: Option<FusedStepper>,
     /// Timestamps around each `advance`, when asked for and available.
     timer: Option<PassTimer>,
-    batches: Vec<Batch>,
+    batches: Vec<BatchResources>,
     uniform: wgpu::Buffer,
     stride: u64,
     /// Which state buffer holds the current state (same for every batch).
@@ -66,32 +60,6 @@ pub struct GpuEngine {
     n_obs: usize,
     /// The analysis-transform kernel, built on first use.
     mixer: Option<Mixer>,
-}
-
-fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
-    wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Storage { read_only },
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        },
-        count: None,
-    }
-}
-
-fn uniform_entry() -> wgpu::BindGroupLayoutEntry {
-    wgpu::BindGroupLayoutEntry {
-        binding: 0,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Uniform,
-            has_dynamic_offset: true,
-            min_binding_size: NonZeroU64::new(std::mem::size_of::<StepUniform>() as u64),
-        },
-        count: None,
-    }
 }
 
 /// Members per GPU batch for `model`: `requested` (`--batch-size`) capped
@@ -120,20 +88,169 @@ pub fn max_batch(limits: &wgpu::Limits, state_bytes: u64) -> u32 {
         .min(u32::MAX as u64) as u32
 }
 
-/// Engine options beyond the plan.
-#[derive(Clone, Debug, Default)]
-pub struct GpuOptions {
-    /// Caps members per batch (tests force small batches; default: the
-    /// adapter's limit).
-    pub batch_size: Option<u32>,
-    /// Take up to this many steps per dispatch with the fused kernel
-    /// (`gpu::fused`); `None`: the single-step kernel.
-    pub fused: Option<u32>,
-    /// Bracket each `advance` with timestamp queries where the device has
-    /// them (`GpuEngine::gpu_seconds`).
-    pub timing: bool,
-    /// Shape of the single-step kernel (`gpu::autotune`).
-    pub kernel: KernelChoice,
+/// How the single-step kernel's shape is settled at construction.
+struct ShapePlan {
+    /// A shape fixed now (option, environment, cache or default).
+    preset: Option<(KernelConfig, autotune::Source)>,
+    /// Tune after the buffers exist; `Some(key)` caches the winner.
+    tune: Option<Option<String>>,
+}
+
+/// The shape for `plan` from the option, `$VTWIN_KERNEL` and the cache;
+/// models without shapes get neither a preset nor a tune.
+fn plan_shape(
+    ctx: &GpuContext,
+    plan: &Plan,
+    kernel: KernelChoice,
+) -> Result<ShapePlan, EngineError> {
+    let model = &plan.model;
+    let env = autotune::env_choice().map_err(EngineError::Invalid)?;
+    let choice = match (kernel, env) {
+        (KernelChoice::Auto, Some(e)) => (e, autotune::Source::Env),
+        (c, _) => (c, autotune::Source::Option),
+    };
+    let key = autotune::cache_key(&ctx.summary, plan);
+    let shaped = model.tuned_program(&KernelConfig::DEFAULT).is_some();
+    let preset = match (shaped, choice) {
+        (false, _) => None,
+        (true, (KernelChoice::Fixed(c), src)) => Some((c, src)),
+        (true, (KernelChoice::Default, src)) => Some((KernelConfig::DEFAULT, src)),
+        (true, (KernelChoice::Tune, _)) => None,
+        (true, (KernelChoice::Auto, _)) => match autotune::load(&key) {
+            Some(c) => Some((c, autotune::Source::Cache)),
+            // Software adapters, and runs with caching off (a tune that is
+            // not kept would be paid on every start), take the default.
+            None if ctx.summary.is_software() || autotune::cache_path().is_none() => {
+                Some((KernelConfig::DEFAULT, autotune::Source::Default))
+            }
+            None => None,
+        },
+    };
+    // An explicit `tune` only reports; an automatic one is cached.
+    let tune =
+        (shaped && preset.is_none()).then(|| (choice.0 == KernelChoice::Auto).then_some(key));
+    Ok(ShapePlan { preset, tune })
+}
+
+/// A step pipeline on the step layout (entry point `step`).
+fn step_pipeline(
+    ctx: &GpuContext,
+    name: &str,
+    source: &str,
+    layout: &wgpu::BindGroupLayout,
+) -> Result<wgpu::ComputePipeline, EngineError> {
+    let k = Kernel {
+        name,
+        source,
+        entry: "step",
+    };
+    pipelines::build(ctx, k, Some(layout))
+}
+
+/// The single-step pipeline: the preset shape where there is one, else the
+/// model's plain program.
+fn build_step(
+    ctx: &GpuContext,
+    plan: &Plan,
+    layout: &wgpu::BindGroupLayout,
+    preset: Option<(KernelConfig, autotune::Source)>,
+) -> Result<(wgpu::ComputePipeline, Option<Tuned>), EngineError> {
+    let model = &plan.model;
+    let kind = model.info().kind.clone();
+    let no_program = || EngineError::NoGpuProgram {
+        model: kind.clone(),
+    };
+    let Some((c, source)) = preset else {
+        let program = model.gpu_program().ok_or_else(no_program)?;
+        let p = step_pipeline(ctx, &format!("{kind}.step"), &program.source, layout)?;
+        return Ok((p, None));
+    };
+    let prog = model.tuned_program(&c).ok_or_else(no_program)?;
+    let name = format!("{kind}.step[{}]", c.label());
+    let p = step_pipeline(ctx, &name, &prog.source, layout)?;
+    let chosen = Chosen {
+        config: c,
+        label: c.label(),
+        source,
+        vec4: prog.vec4,
+        timings: vec![],
+    };
+    Ok((p, Some(Box::new((prog, chosen)))))
+}
+
+/// The observables pipeline for `plan`.
+fn build_observe(
+    ctx: &GpuContext,
+    plan: &Plan,
+    layout: &wgpu::BindGroupLayout,
+) -> Result<wgpu::ComputePipeline, EngineError> {
+    let model = &plan.model;
+    let src = observe_wgsl(
+        &plan.observables.ops,
+        &model.grid(),
+        model.state_len(),
+        model.status_word(),
+    );
+    let name = format!("{}.observe", model.info().kind);
+    let k = Kernel {
+        name: &name,
+        source: &src,
+        entry: "observe",
+    };
+    pipelines::build(ctx, k, Some(layout))
+}
+
+/// The ring of `Step` records and its stride (one record per aligned slot).
+fn uniform_ring(ctx: &GpuContext) -> (wgpu::Buffer, u64) {
+    let align = ctx.limits.min_uniform_buffer_offset_alignment as u64;
+    let stride = (std::mem::size_of::<StepUniform>() as u64).div_ceil(align) * align;
+    let ring = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("vtwin.step.uniform_ring"),
+        size: stride * RING as u64,
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    (ring, stride)
+}
+
+/// Every batch of `plan` (at most `per_batch` members each) with its
+/// members' initial states and parameters uploaded.
+fn upload_batches(plan: &Plan, per_batch: u32, shared: &Shared) -> Vec<BatchResources> {
+    let model = &plan.model;
+    let (state_len, np) = (model.state_len(), plan.n_params());
+    let params_all = plan.params_f32();
+    let mut init = vec![0.0f32; state_len];
+    let mut batches = Vec::new();
+    let mut offset = 0u32;
+    while offset < plan.members {
+        let members = per_batch.min(plan.members - offset);
+        let mut state = Vec::with_capacity(members as usize * state_len);
+        for m in offset..offset + members {
+            let p = &params_all[m as usize * np..(m as usize + 1) * np];
+            model.init_member(plan.seed, plan.member_offset + m, p, &mut init);
+            state.extend_from_slice(&init);
+        }
+        // Kernels bind at least one parameter word per member.
+        let params = match np {
+            0 => vec![0.0; members as usize],
+            _ => params_all[offset as usize * np..(offset + members) as usize * np].to_vec(),
+        };
+        let batch = BatchResources::new(
+            shared,
+            &Initial {
+                index: batches.len(),
+                offset,
+                members,
+                state: &state,
+                params: &params,
+                n_obs: plan.observables.ops.len() + 1,
+                scratch_len: model.scratch_len(),
+            },
+        );
+        batches.push(batch);
+        offset += members;
+    }
+    batches
 }
 
 impl GpuEngine {
@@ -154,290 +271,47 @@ impl GpuEngine {
         )
     }
 
-    /// `new` with every option.
+    /// `new` with every option: layouts, pipelines (the kernel shape from
+    /// `plan_shape`), the uniform ring and every batch's buffers, then a
+    /// tune where one is due.
     pub fn with_options(
         ctx: Arc<GpuContext>,
         plan: &Plan,
         opts: &GpuOptions,
     ) -> Result<GpuEngine, EngineError> {
-        let batch_size = opts.batch_size;
         let model = &plan.model;
-        let program = model
-            .gpu_program()
-            .ok_or_else(|| EngineError::NoGpuProgram {
-                model: model.info().kind.clone(),
-            })?;
         let kind = model.info().kind.clone();
-        let step_name = format!("{kind}.step");
-        shaders::validate(&step_name, &program.source)?;
-        let grid = model.grid();
-        let obs_src = observe_wgsl(
-            &plan.observables.ops,
-            &grid,
-            model.state_len(),
-            model.status_word(),
-        );
-        let obs_name = format!("{kind}.observe");
-        shaders::validate(&obs_name, &obs_src)?;
+        if model.gpu_program().is_none() {
+            return Err(EngineError::NoGpuProgram { model: kind });
+        }
         let dev = &ctx.device;
-
-        let step_layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("vtwin.step.layout"),
-            entries: &[
-                uniform_entry(),
-                storage_entry(1, true),
-                storage_entry(2, true),
-                storage_entry(3, true),
-                storage_entry(4, false),
-                storage_entry(5, true),
-                storage_entry(7, false),
-            ],
-        });
-        let observe_layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("vtwin.observe.layout"),
-            entries: &[
-                uniform_entry(),
-                storage_entry(3, true),
-                storage_entry(5, false),
-                storage_entry(6, false),
-            ],
-        });
-        let make_pipeline = |name: &str, src: &str, layout: &wgpu::BindGroupLayout, entry: &str| {
-            ctx.scoped(&format!("pipeline `{name}`"), || {
-                let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(name),
-                    source: wgpu::ShaderSource::Wgsl(src.into()),
-                });
-                let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                    label: Some(name),
-                    bind_group_layouts: &[Some(layout)],
-                    immediate_size: 0,
-                });
-                dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(name),
-                    layout: Some(&pl),
-                    module: &module,
-                    entry_point: Some(entry),
-                    compilation_options: Default::default(),
-                    cache: ctx.pipeline_cache(),
-                })
-            })
-        };
-        // The shaped kernel where the model has shapes: a fixed choice is
-        // built now; a tune needs the buffers and happens below.
-        let env = autotune::env_choice().map_err(EngineError::Invalid)?;
-        let choice = match (opts.kernel, env) {
-            (KernelChoice::Auto, Some(e)) => (e, autotune::Source::Env),
-            (c, _) => (c, autotune::Source::Option),
-        };
-        let key = autotune::cache_key(&ctx.summary, plan);
-        let preset: Option<(KernelConfig, autotune::Source)> =
-            match (model.tuned_program(&KernelConfig::DEFAULT), choice) {
-                (None, _) => None,
-                (Some(_), (KernelChoice::Fixed(c), src)) => Some((c, src)),
-                (Some(_), (KernelChoice::Default, src)) => Some((KernelConfig::DEFAULT, src)),
-                (Some(_), (KernelChoice::Tune, _)) => None,
-                (Some(_), (KernelChoice::Auto, _)) => match autotune::load(&key) {
-                    Some(c) => Some((c, autotune::Source::Cache)),
-                    // Software adapters, and runs with caching off (a tune
-                    // that is not kept would be paid on every start), take
-                    // the default.
-                    None if ctx.summary.is_software() || autotune::cache_path().is_none() => {
-                        Some((KernelConfig::DEFAULT, autotune::Source::Default))
-                    }
-                    None => None,
-                },
-            };
-        let want_tune = model.tuned_program(&KernelConfig::DEFAULT).is_some() && preset.is_none();
-        let mut tuned = None;
-        let step_pipeline = match preset {
-            Some((c, source)) => {
-                let prog = model
-                    .tuned_program(&c)
-                    .ok_or_else(|| EngineError::NoGpuProgram {
-                        model: kind.clone(),
-                    })?;
-                let name = format!("{kind}.step[{}]", c.label());
-                shaders::validate(&name, &prog.source)?;
-                let p = make_pipeline(&name, &prog.source, &step_layout, "step")?;
-                tuned = Some(Box::new((
-                    prog.clone(),
-                    Chosen {
-                        config: c,
-                        label: c.label(),
-                        source,
-                        vec4: prog.vec4,
-                        timings: vec![],
-                    },
-                )));
-                p
-            }
-            None => make_pipeline(&step_name, &program.source, &step_layout, "step")?,
-        };
-        let observe_pipeline = make_pipeline(&obs_name, &obs_src, &observe_layout, "observe")?;
+        let step_layout = bindings::layout(dev, "vtwin.step.layout", bindings::STEP);
+        let observe_layout = bindings::layout(dev, "vtwin.observe.layout", bindings::OBSERVE);
+        let shape = plan_shape(&ctx, plan, opts.kernel)?;
+        let (step_pipeline, tuned) = build_step(&ctx, plan, &step_layout, shape.preset)?;
+        let observe_pipeline = build_observe(&ctx, plan, &observe_layout)?;
         let fused = match opts.fused {
             Some(k) => Some(FusedStepper::new(&ctx, plan, &step_layout, k)?),
             None => None,
         };
         ctx.save_pipeline_cache();
-        let timer = if opts.timing {
-            PassTimer::new(&ctx)
-        } else {
-            None
-        };
-
-        let state_len = model.state_len();
-        let np = plan.n_params().max(1);
-        let n_obs = plan.observables.ops.len() + 1;
-        let scratch_len = model.scratch_len();
-        let per_batch = members_per_batch(&ctx.limits, model.as_ref(), batch_size);
-        let align = ctx.limits.min_uniform_buffer_offset_alignment as u64;
-        let stride = (std::mem::size_of::<StepUniform>() as u64).div_ceil(align) * align;
-        let uniform = dev.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("vtwin.step.uniform_ring"),
-            size: stride * RING as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let timer = opts.timing.then(|| PassTimer::new(&ctx)).flatten();
+        let (uniform, stride) = uniform_ring(&ctx);
         let aux = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(&format!("vtwin.{kind}.aux")),
             contents: bytemuck::cast_slice(model.aux()),
             usage: wgpu::BufferUsages::STORAGE,
         });
-        let params_all = plan.params_f32();
-        let mut batches = Vec::new();
-        let mut offset = 0u32;
-        let mut init = vec![0.0f32; state_len];
-        while offset < plan.members {
-            let members = per_batch.min(plan.members - offset);
-            let b = batches.len();
-            let mut state_host = Vec::with_capacity(members as usize * state_len);
-            for m in offset..offset + members {
-                let p =
-                    &params_all[m as usize * plan.n_params()..(m as usize + 1) * plan.n_params()];
-                model.init_member(plan.seed, plan.member_offset + m, p, &mut init);
-                state_host.extend_from_slice(&init);
-            }
-            let storage = wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST;
-            let state_a = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(&format!("vtwin.{kind}.state.a.b{b}")),
-                contents: bytemuck::cast_slice(&state_host),
-                usage: storage,
-            });
-            let state_b = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(&format!("vtwin.{kind}.state.b.b{b}")),
-                contents: bytemuck::cast_slice(&state_host),
-                usage: storage,
-            });
-            let mut p = params_all
-                [offset as usize * plan.n_params()..(offset + members) as usize * plan.n_params()]
-                .to_vec();
-            if plan.n_params() == 0 {
-                p = vec![0.0; members as usize * np];
-            }
-            let params = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(&format!("vtwin.{kind}.params.b{b}")),
-                contents: bytemuck::cast_slice(&p),
-                usage: storage,
-            });
-            let status = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(&format!("vtwin.{kind}.status.b{b}")),
-                contents: bytemuck::cast_slice(&vec![0u32; 2 * members as usize]),
-                usage: storage,
-            });
-            let obs = dev.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(&format!("vtwin.{kind}.observables.b{b}")),
-                size: (members as usize * n_obs * 4) as u64,
-                usage: storage,
-                mapped_at_creation: false,
-            });
-            let scratch = dev.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(&format!("vtwin.{kind}.scratch.b{b}")),
-                size: (members as usize * scratch_len).max(1) as u64 * 4,
-                usage: wgpu::BufferUsages::STORAGE,
-                mapped_at_creation: false,
-            });
-            let ubind = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: &uniform,
-                offset: 0,
-                size: NonZeroU64::new(std::mem::size_of::<StepUniform>() as u64),
-            });
-            let state = [state_a, state_b];
-            let step_bg = [0usize, 1].map(|i| {
-                dev.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some(&format!("vtwin.{kind}.step.bg{i}.b{b}")),
-                    layout: &step_layout,
-                    entries: &[
-                        wgpu::BindGroupEntry {
-                            binding: 0,
-                            resource: ubind.clone(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 1,
-                            resource: params.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 2,
-                            resource: aux.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 3,
-                            resource: state[i].as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 4,
-                            resource: state[1 - i].as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 5,
-                            resource: status.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 7,
-                            resource: scratch.as_entire_binding(),
-                        },
-                    ],
-                })
-            });
-            let observe_bg = [0usize, 1].map(|i| {
-                dev.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some(&format!("vtwin.{kind}.observe.bg{i}.b{b}")),
-                    layout: &observe_layout,
-                    entries: &[
-                        wgpu::BindGroupEntry {
-                            binding: 0,
-                            resource: ubind.clone(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 3,
-                            resource: state[i].as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 5,
-                            resource: status.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 6,
-                            resource: obs.as_entire_binding(),
-                        },
-                    ],
-                })
-            });
-            batches.push(Batch {
-                offset,
-                members,
-                state,
-                params,
-                status,
-                obs,
-                _scratch: scratch,
-                step_bg,
-                observe_bg,
-            });
-            offset += members;
-        }
+        let shared = Shared {
+            device: dev,
+            kind: &kind,
+            step_layout: &step_layout,
+            observe_layout: &observe_layout,
+            ring: &uniform,
+            aux: &aux,
+        };
+        let per_batch = members_per_batch(&ctx.limits, model.as_ref(), opts.batch_size);
+        let batches = upload_batches(plan, per_batch, &shared);
         ctx.check("buffer set-up")?;
         let mut engine = GpuEngine {
             ctx,
@@ -452,14 +326,12 @@ impl GpuEngine {
             stride,
             cur: 0,
             step: 0,
-            state_len,
-            n_obs,
+            state_len: model.state_len(),
+            n_obs: plan.observables.ops.len() + 1,
             mixer: None,
         };
-        if want_tune {
-            // An explicit `tune` only reports; an automatic one is cached.
-            let cache = (choice.0 == KernelChoice::Auto).then_some(key.as_str());
-            engine.tune(&step_layout, cache)?;
+        if let Some(cache) = shape.tune {
+            engine.tune(&step_layout, cache.as_deref())?;
         }
         Ok(engine)
     }
@@ -482,8 +354,10 @@ impl GpuEngine {
         let sites = grid.sites() as f64 * b.members as f64;
         // About 20 ms per timed run at 1e11 site updates/s, 2 .. 64 steps.
         let reps = ((2e9 / sites).round() as u32).clamp(2, 64);
-        let record = self.uniform_for(self.step, b);
-        self.write_ring(&[record]);
+        let shapes = self.batch_shapes(false)?;
+        let time_at = |s: u64| model.time_at(s);
+        let records = self.records(&time_at);
+        self.write_ring(&[records.record(&shapes[0], self.step, 0)]);
         let mut results = Vec::new();
         let mut best: Option<(wgpu::ComputePipeline, TunedProgram, f64)> = None;
         for c in autotune::candidates(&self.plan) {
@@ -491,27 +365,7 @@ impl GpuEngine {
                 continue;
             };
             let name = format!("{kind}.step[{}]", c.label());
-            shaders::validate(&name, &prog.source)?;
-            let pipeline = self.ctx.scoped(&format!("pipeline `{name}`"), || {
-                let dev = &self.ctx.device;
-                let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(&name),
-                    source: wgpu::ShaderSource::Wgsl(prog.source.as_str().into()),
-                });
-                let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                    label: Some(&name),
-                    bind_group_layouts: &[Some(layout)],
-                    immediate_size: 0,
-                });
-                dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(&name),
-                    layout: Some(&pl),
-                    module: &module,
-                    entry_point: Some("step"),
-                    compilation_options: Default::default(),
-                    cache: self.ctx.pipeline_cache(),
-                })
-            })?;
+            let pipeline = step_pipeline(&self.ctx, &name, &prog.source, layout)?;
             let [x, y, z] = prog.workgroups(&grid, b.members);
             let run = |n: u32| -> Result<f64, EngineError> {
                 let mut enc =
@@ -601,22 +455,94 @@ impl GpuEngine {
             .map(|f| (f.program.tile, f.program.halo))
     }
 
-    fn uniform_for(&self, step: u64, b: &Batch) -> StepUniform {
-        self.uniform_steps(step, b, 0)
+    /// What every `Step` record of this engine shares.
+    fn records<'a>(&self, time_at: &'a dyn Fn(u64) -> f64) -> Records<'a> {
+        Records {
+            seed: self.plan.seed,
+            member_offset: self.plan.member_offset,
+            time_at,
+        }
     }
 
-    /// The `Step` record of a dispatch at `step` taking `steps` steps
-    /// (`pad0`, read by the fused kernel only).
-    fn uniform_steps(&self, step: u64, b: &Batch, steps: u32) -> StepUniform {
-        StepUniform {
-            step: step as u32,
-            member_offset: self.plan.member_offset + b.offset,
-            members: b.members,
-            seed_lo: self.plan.seed as u32,
-            seed_hi: (self.plan.seed >> 32) as u32,
-            t: self.plan.model.time_at(step) as f32,
-            pad0: steps,
-            pad1: 0,
+    /// The batches as the schedule sees them; `step`: with the workgroups
+    /// of the step kernel in use (fused, shaped or plain).
+    fn batch_shapes(&self, step: bool) -> Result<Vec<BatchShape>, EngineError> {
+        let grid = self.plan.model.grid();
+        let plain = match step {
+            true => Some(
+                self.plan
+                    .model
+                    .gpu_program()
+                    .map(|p| p.workgroups)
+                    .ok_or_else(|| EngineError::NoGpuProgram {
+                        model: self.plan.model.info().kind.clone(),
+                    })?,
+            ),
+            false => None,
+        };
+        let workgroups = |members: u32| match (&self.fused, &self.tuned, plain) {
+            (_, _, None) => [0; 3],
+            (Some(f), _, _) => f.workgroups(grid.nx, grid.ny, members),
+            (None, Some(t), _) => t.0.workgroups(&grid, members),
+            (None, None, Some(w)) => w(&grid, members),
+        };
+        Ok(self
+            .batches
+            .iter()
+            .map(|b| BatchShape {
+                offset: b.offset,
+                members: b.members,
+                workgroups: workgroups(b.members),
+            })
+            .collect())
+    }
+
+    /// Runs one submission of the schedule: its records into the ring
+    /// (dispatch i at slot i), its dispatches in order in one pass.
+    fn execute(&self, sub: &Submission) {
+        let records: Vec<StepUniform> = sub.dispatches.iter().map(|d| d.record).collect();
+        self.write_ring(&records);
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some(sub.encoder),
+            });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(sub.pass),
+                timestamp_writes: self
+                    .timer
+                    .as_ref()
+                    .and_then(|t| t.writes(sub.time_begin, sub.time_end)),
+            });
+            let mut bound = None;
+            for (slot, d) in sub.dispatches.iter().enumerate() {
+                if bound != Some(d.kernel) {
+                    pass.set_pipeline(self.pipeline(d.kernel));
+                    bound = Some(d.kernel);
+                }
+                let b = &self.batches[d.batch];
+                let group = match d.kernel {
+                    schedule::Kernel::Observe => &b.observe_bg[d.side],
+                    _ => &b.step_bg[d.side],
+                };
+                pass.set_bind_group(0, group, &[(slot as u64 * self.stride) as u32]);
+                let [x, y, z] = d.workgroups;
+                pass.dispatch_workgroups(x, y, z);
+            }
+        }
+        if let (Some(t), true) = (&self.timer, sub.time_end) {
+            t.resolve(&mut enc);
+        }
+        self.ctx.queue.submit([enc.finish()]);
+    }
+
+    fn pipeline(&self, kernel: schedule::Kernel) -> &wgpu::ComputePipeline {
+        match (kernel, &self.fused) {
+            (schedule::Kernel::Observe, _) => &self.observe_pipeline,
+            (schedule::Kernel::Fused, Some(f)) => &f.pipeline,
+            _ => &self.step_pipeline,
         }
     }
 
@@ -631,7 +557,7 @@ impl GpuEngine {
 
     fn read_all(
         &self,
-        pick: impl Fn(&Batch) -> (&wgpu::Buffer, u64),
+        pick: impl Fn(&BatchResources) -> (&wgpu::Buffer, u64),
         what: &str,
     ) -> Result<Vec<u8>, EngineError> {
         let mut out = Vec::new();
@@ -670,7 +596,7 @@ impl GpuEngine {
         &'a self,
         data: &'a [T],
         per_member: usize,
-    ) -> impl Iterator<Item = (&'a Batch, &'a [T])> {
+    ) -> impl Iterator<Item = (&'a BatchResources, &'a [T])> {
         self.batches.iter().map(move |b| {
             (
                 b,
@@ -709,112 +635,35 @@ impl Engine for GpuEngine {
     }
 
     fn advance(&mut self, steps: u64) -> Result<(), EngineError> {
-        let nb = self.batches.len() as u64;
-        let per_submit = (RING as u64 / nb).max(1);
-        let grid = self.plan.model.grid();
-        let workgroups = self
-            .plan
-            .model
-            .gpu_program()
-            .map(|p| p.workgroups)
-            .ok_or_else(|| EngineError::NoGpuProgram {
-                model: self.plan.model.info().kind.clone(),
-            })?;
-        // Steps per dispatch: 1 for the single-step kernel, up to the halo
-        // for the fused one.
-        let per_dispatch = self.fused.as_ref().map_or(1, |f| f.steps_per_dispatch());
-        let pipeline = self
-            .fused
-            .as_ref()
-            .map_or(&self.step_pipeline, |f| &f.pipeline);
-        let mut done = 0;
-        while done < steps {
-            // (first step, steps) of each dispatch in this submission.
-            let mut plan = Vec::new();
-            let mut s = done;
-            while s < steps && (plan.len() as u64) < per_submit {
-                let n = per_dispatch.min(steps - s);
-                plan.push((self.step + s, n as u32));
-                s += n;
-            }
-            let mut records = Vec::with_capacity(plan.len() * self.batches.len());
-            for &(first, n) in &plan {
-                for b in &self.batches {
-                    records.push(self.uniform_steps(first, b, n));
-                }
-            }
-            self.write_ring(&records);
-            let mut enc = self
-                .ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("vtwin.advance"),
-                });
-            let last = s == steps;
-            {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("vtwin.step"),
-                    timestamp_writes: self.timer.as_ref().and_then(|t| t.writes(done == 0, last)),
-                });
-                pass.set_pipeline(pipeline);
-                let mut cur = self.cur;
-                for k in 0..plan.len() {
-                    for (bi, b) in self.batches.iter().enumerate() {
-                        let off = ((k * self.batches.len() + bi) as u64 * self.stride) as u32;
-                        pass.set_bind_group(0, &b.step_bg[cur], &[off]);
-                        let [x, y, z] = match (&self.fused, &self.tuned) {
-                            (Some(f), _) => f.workgroups(grid.nx, grid.ny, b.members),
-                            (None, Some(t)) => t.0.workgroups(&grid, b.members),
-                            (None, None) => workgroups(&grid, b.members),
-                        };
-                        pass.dispatch_workgroups(x, y, z);
-                    }
-                    cur = 1 - cur;
-                }
-            }
-            if let (Some(t), true) = (&self.timer, last) {
-                t.resolve(&mut enc);
-            }
-            self.ctx.queue.submit([enc.finish()]);
+        let stepping = Stepping {
+            kernel: match self.fused {
+                Some(_) => schedule::Kernel::Fused,
+                None => schedule::Kernel::Step,
+            },
+            // 1 for the single-step kernel, up to the halo for the fused one.
+            per_dispatch: self.fused.as_ref().map_or(1, |f| f.steps_per_dispatch()),
+            rounds_per_submission: (RING as u64 / self.batches.len() as u64).max(1),
+        };
+        let shapes = self.batch_shapes(true)?;
+        let model = self.plan.model.clone();
+        let time_at = |s: u64| model.time_at(s);
+        let records = self.records(&time_at);
+        for sub in schedule::advance(&records, &shapes, stepping, self.step, steps, self.cur) {
+            self.execute(&sub);
             self.ctx.check("advance")?;
-            if plan.len() % 2 == 1 {
-                self.cur = 1 - self.cur;
+            if let Some(last) = sub.dispatches.last() {
+                self.cur = 1 - last.side;
             }
-            done = s;
         }
         self.step += steps;
         Ok(())
     }
 
     fn observe(&mut self) -> Result<ObsFrame, EngineError> {
-        let records: Vec<StepUniform> = self
-            .batches
-            .iter()
-            .map(|b| self.uniform_for(self.step, b))
-            .collect();
-        self.write_ring(&records);
-        let mut enc = self
-            .ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("vtwin.observe"),
-            });
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("vtwin.observe"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&self.observe_pipeline);
-            for (bi, b) in self.batches.iter().enumerate() {
-                pass.set_bind_group(
-                    0,
-                    &b.observe_bg[self.cur],
-                    &[(bi as u64 * self.stride) as u32],
-                );
-                pass.dispatch_workgroups(b.members, 1, 1);
-            }
-        }
-        self.ctx.queue.submit([enc.finish()]);
+        let shapes = self.batch_shapes(false)?;
+        let time_at = |s: u64| self.plan.model.time_at(s);
+        let sub = schedule::observe(&self.records(&time_at), &shapes, self.step, self.cur);
+        self.execute(&sub);
         let n_obs = self.n_obs as u64;
         let bytes = self.read_all(
             |b| (&b.obs, b.members as u64 * n_obs * 4),

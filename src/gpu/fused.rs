@@ -9,12 +9,12 @@
 //! engine's `advance` does).
 
 use super::context::GpuContext;
+use super::pipelines::{self, Kernel};
 use crate::engine::EngineError;
 use crate::model::FusedProgram;
 use crate::plan::Plan;
-use crate::shaders;
 
-/// The most steps one fused dispatch may take.
+/// The most steps one fused dispatch may take (`backend::MAX_FUSED_STEPS`).
 pub const MAX_HALO: u32 = 32;
 
 /// Tile sides tried, largest first.
@@ -84,27 +84,12 @@ impl FusedStepper {
             ctx.limits.max_compute_workgroup_storage_size as u64,
         )?;
         let name = format!("{}.fused", plan.model.info().kind);
-        shaders::validate(&name, &program.source)?;
-        let dev = &ctx.device;
-        let pipeline = ctx.scoped(&format!("pipeline `{name}`"), || {
-            let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(&name),
-                source: wgpu::ShaderSource::Wgsl(program.source.as_str().into()),
-            });
-            let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some(&name),
-                bind_group_layouts: &[Some(layout)],
-                immediate_size: 0,
-            });
-            dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(&name),
-                layout: Some(&pl),
-                module: &module,
-                entry_point: Some("fused"),
-                compilation_options: Default::default(),
-                cache: ctx.pipeline_cache(),
-            })
-        })?;
+        let kernel = Kernel {
+            name: &name,
+            source: &program.source,
+            entry: "fused",
+        };
+        let pipeline = pipelines::build(ctx, kernel, Some(layout))?;
         Ok(FusedStepper { pipeline, program })
     }
 }

@@ -2,6 +2,7 @@
 //! a device: the GPU half of the RNG check used by tests and `vtwin verify`.
 
 use super::context::GpuContext;
+use super::pipelines::{self, Kernel};
 use crate::engine::EngineError;
 use crate::shaders;
 use wgpu::util::DeviceExt;
@@ -14,7 +15,6 @@ pub fn philox_on_gpu(
     let src = shaders::compose(
         "//#include \"shared/philox.wgsl\"\n//#include \"tests/philox_kat.wgsl\"\n",
     );
-    shaders::validate("tests.philox_kat", &src)?;
     let dev = &ctx.device;
     let mut input = Vec::new();
     for (c, k) in cases {
@@ -32,20 +32,12 @@ pub fn philox_on_gpu(
         usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
         mapped_at_creation: false,
     });
-    let pipeline = ctx.scoped("pipeline `tests.philox_kat`", || {
-        let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("tests.philox_kat"),
-            source: wgpu::ShaderSource::Wgsl(src.as_str().into()),
-        });
-        dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("tests.philox_kat"),
-            layout: None,
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        })
-    })?;
+    let kernel = Kernel {
+        name: "tests.philox_kat",
+        source: &src,
+        entry: "main",
+    };
+    let pipeline = pipelines::build(ctx, kernel, None)?;
     let bg = dev.create_bind_group(&wgpu::BindGroupDescriptor {
         label: Some("vtwin.kat.bg"),
         layout: &pipeline.get_bind_group_layout(0),

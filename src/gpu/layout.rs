@@ -13,7 +13,9 @@ pub struct StepUniform {
     pub seed_lo: u32,
     pub seed_hi: u32,
     pub t: f32,
-    pub pad0: u32,
+    /// Steps the dispatch takes (read by the fused kernel only; 0
+    /// elsewhere). Formerly a padding word: same offset, same layout.
+    pub steps_per_dispatch: u32,
     pub pad1: u32,
 }
 
@@ -59,7 +61,10 @@ mod tests {
                 ("seed_lo", std::mem::offset_of!(StepUniform, seed_lo)),
                 ("seed_hi", std::mem::offset_of!(StepUniform, seed_hi)),
                 ("t", std::mem::offset_of!(StepUniform, t)),
-                ("pad0", std::mem::offset_of!(StepUniform, pad0)),
+                (
+                    "steps_per_dispatch",
+                    std::mem::offset_of!(StepUniform, steps_per_dispatch),
+                ),
                 ("pad1", std::mem::offset_of!(StepUniform, pad1)),
             ];
             for ((n, o), (en, eo)) in offs.iter().zip(expect) {

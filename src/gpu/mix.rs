@@ -13,7 +13,9 @@
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
+use super::bindings;
 use super::context::GpuContext;
+use super::pipelines;
 use crate::engine::EngineError;
 use crate::engine::mix::MemberMix;
 use crate::shaders;
@@ -58,19 +60,6 @@ pub struct Mixer {
     apply: wgpu::ComputePipeline,
 }
 
-fn entry(binding: u32, ty: wgpu::BufferBindingType) -> wgpu::BindGroupLayoutEntry {
-    wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty,
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        },
-        count: None,
-    }
-}
-
 fn bind(binding: u32, buf: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
     wgpu::BindGroupEntry {
         binding,
@@ -92,50 +81,19 @@ enum Passes<'m> {
 impl Mixer {
     pub fn new(ctx: &GpuContext) -> Result<Mixer, EngineError> {
         let src = source();
-        shaders::validate("assim.mix", &src)?;
-        let dev = &ctx.device;
-        let ro = wgpu::BufferBindingType::Storage { read_only: true };
-        let rw = wgpu::BufferBindingType::Storage { read_only: false };
-        let layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("vtwin.mix.layout"),
-            entries: &[
-                entry(0, wgpu::BufferBindingType::Uniform),
-                entry(1, ro),
-                entry(2, rw),
-                entry(3, ro),
-                entry(4, rw),
-                entry(5, ro),
-                entry(6, ro),
-            ],
-        });
-        let module = ctx.scoped("shader `assim.mix`", || {
-            dev.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some("assim.mix"),
-                source: wgpu::ShaderSource::Wgsl(src.as_str().into()),
-            })
-        })?;
-        let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("vtwin.mix"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let make = |entry: &str| {
-            ctx.scoped(&format!("pipeline `assim.mix.{entry}`"), || {
-                dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(&format!("vtwin.mix.{entry}")),
-                    layout: Some(&pl),
-                    module: &module,
-                    entry_point: Some(entry),
-                    compilation_options: Default::default(),
-                    cache: ctx.pipeline_cache(),
-                })
-            })
+        let layout = bindings::layout(&ctx.device, "vtwin.mix.layout", bindings::MIX);
+        let entries = ["mix_mean", "mix_var", "mix_project", "mix_apply"];
+        let mut p =
+            pipelines::build_entries(ctx, "assim.mix", &src, &entries, Some(&layout))?.into_iter();
+        let mut next = || {
+            p.next()
+                .ok_or_else(|| EngineError::Invalid("mix pipelines".into()))
         };
         Ok(Mixer {
-            mean: make("mix_mean")?,
-            var: make("mix_var")?,
-            project: make("mix_project")?,
-            apply: make("mix_apply")?,
+            mean: next()?,
+            var: next()?,
+            project: next()?,
+            apply: next()?,
             layout,
         })
     }

@@ -1,0 +1,390 @@
+//! Layering rules of the crate, checked on the source text of every
+//! `src/**/*.rs` (comments and string literals removed first):
+//!
+//! 1. **GPU boundary.** Only `src/gpu/` and `src/backend.rs` (or a future
+//!    `src/backend/`) name the `gpu` module (`crate::gpu…`,
+//!    `use crate::{gpu, …}`, `super::gpu`, `vtwin::gpu`) or `wgpu`. Everyone
+//!    else reaches the GPU through `backend` (`Backend`, `EngineOptions`,
+//!    `InstrumentedEngine`) and the `Engine` trait. `src/lib.rs` declares the
+//!    module (`pub mod gpu;`) and is allowed that one line.
+//! 2. **Methods and the CPU engine are backend-agnostic.** The method
+//!    modules (`src/twin/`, `src/calibrate*`, `src/cohort*`, `src/design*`,
+//!    `src/sensitivity*`, `src/fit*`, `src/assim/`) and the CPU engine
+//!    (`src/engine/`) never import `gpu` or `wgpu` and never name a GPU type
+//!    or the GPU backend variant (`GpuEngine`, `GpuContext`, `Backend::Gpu`).
+//! 3. **The GPU layer sits below the methods.** `src/gpu/` imports only what
+//!    an engine needs: `backend` (engine options), `engine`, `model`,
+//!    `observe`, `plan`, `shaders`, `io` (atomic writes of its cache files),
+//!    and in its tests `verify` and `scene`; never a method, driver
+//!    (`bench`, `sweep`, `twin`, …), report or CLI module.
+//!
+//! Each rule is also run against a small source that breaks it, so a rule
+//! that could never fail is itself a failure.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// `code` with comments, string and char literals blanked out.
+fn strip(code: &str) -> String {
+    let b = code.as_bytes();
+    let mut out = String::with_capacity(code.len());
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let next = b.get(i + 1).copied();
+        if c == b'/' && next == Some(b'/') {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+        } else if c == b'/' && next == Some(b'*') {
+            i += 2;
+            while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                i += 1;
+            }
+            i += 2;
+            out.push(' ');
+        } else if c == b'r' && (next == Some(b'"') || next == Some(b'#')) && !ident_before(b, i) {
+            // Raw string r"…" or r#"…"#.
+            let mut j = i + 1;
+            let mut hashes = 0;
+            while j < b.len() && b[j] == b'#' {
+                hashes += 1;
+                j += 1;
+            }
+            if j < b.len() && b[j] == b'"' {
+                let close: Vec<u8> = std::iter::once(b'"')
+                    .chain(std::iter::repeat_n(b'#', hashes))
+                    .collect();
+                j += 1;
+                while j < b.len() && !b[j..].starts_with(&close) {
+                    j += 1;
+                }
+                i = j + close.len();
+                out.push_str("\"\"");
+            } else {
+                out.push('r');
+                i += 1;
+            }
+        } else if c == b'"' {
+            i += 1;
+            while i < b.len() && b[i] != b'"' {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+            out.push_str("\"\"");
+        } else if c == b'\'' && (b.get(i + 2) == Some(&b'\'') || next == Some(b'\\')) {
+            // A char literal ('x' or '\n'); lifetimes stay.
+            i += 1;
+            while i < b.len() && b[i] != b'\'' {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+            out.push_str("' '");
+        } else {
+            let ch = code[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+fn ident_before(b: &[u8], i: usize) -> bool {
+    i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')
+}
+
+/// Identifiers of `code` with what precedes each (`::`, `{`, `,` or other).
+fn tokens(code: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut prev = String::new();
+    let mut chars = code.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c.is_alphanumeric() || c == '_' {
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = chars.peek() {
+                if d.is_alphanumeric() || d == '_' {
+                    end = j + d.len_utf8();
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            let word = code[i..end].to_string();
+            out.push((word.clone(), std::mem::take(&mut prev)));
+            prev = word;
+        } else if c == ':' && chars.peek().map(|&(_, d)| d) == Some(':') {
+            chars.next();
+            prev = format!("{prev}::");
+        } else if !c.is_whitespace() {
+            prev = c.to_string();
+        }
+    }
+    out
+}
+
+/// Top-level modules `code` reaches through `crate::` (also inside
+/// `use crate::{a, b::c}` groups), `super::` or `vtwin::`.
+fn modules_named(code: &str) -> BTreeSet<String> {
+    modules_under(code, &["crate::", "super::", "vtwin::"])
+}
+
+/// Modules `code` reaches through the path roots `roots`.
+fn modules_under(code: &str, roots: &[&str]) -> BTreeSet<String> {
+    let code = strip(code);
+    let mut out = BTreeSet::new();
+    for root in roots {
+        let mut rest = code.as_str();
+        while let Some(p) = rest.find(root) {
+            let before = rest[..p].chars().last();
+            rest = &rest[p + root.len()..];
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let t = rest.trim_start();
+            if let Some(group) = t.strip_prefix('{') {
+                let mut depth = 1;
+                let mut item = String::new();
+                let mut first = true;
+                for c in group.chars() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => depth -= 1,
+                        ',' if depth == 1 => {
+                            first = true;
+                            item.clear();
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    if depth == 0 {
+                        break;
+                    }
+                    if depth == 1 && first {
+                        if c.is_alphanumeric() || c == '_' {
+                            item.push(c);
+                        } else if !item.is_empty() {
+                            out.insert(item.clone());
+                            first = false;
+                        }
+                    }
+                }
+                if first && !item.is_empty() {
+                    out.insert(item);
+                }
+            } else {
+                let name: String = t
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() {
+                    out.insert(name);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether `code` names `wgpu` (a path, `use` or `extern crate`).
+fn names_wgpu(code: &str) -> bool {
+    tokens(&strip(code)).iter().any(|(w, _)| w == "wgpu")
+}
+
+/// GPU types or the GPU backend variant named in `code`.
+fn gpu_types(code: &str) -> Vec<String> {
+    tokens(&strip(code))
+        .into_iter()
+        .filter(|(w, before)| {
+            w == "GpuEngine" || w == "GpuContext" || (w == "Gpu" && before == "Backend::")
+        })
+        .map(|(w, b)| format!("{b}{w}"))
+        .collect()
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every `src/**/*.rs` as (path relative to the root, text).
+fn sources() -> Vec<(String, String)> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("readable src/") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&root().join("src"), &mut files);
+    files.sort();
+    assert!(files.len() > 50, "found only {} sources", files.len());
+    files
+        .into_iter()
+        .map(|p| {
+            let rel = p
+                .strip_prefix(root())
+                .expect("under the root")
+                .to_string_lossy()
+                .replace('\\', "/");
+            (rel, std::fs::read_to_string(&p).expect("readable source"))
+        })
+        .collect()
+}
+
+fn in_gpu_layer(path: &str) -> bool {
+    path.starts_with("src/gpu/") || path == "src/backend.rs" || path.starts_with("src/backend/")
+}
+
+fn is_method_or_cpu_engine(path: &str) -> bool {
+    [
+        "src/twin/",
+        "src/calibrate",
+        "src/cohort",
+        "src/design",
+        "src/sensitivity",
+        "src/fit",
+        "src/assim/",
+        "src/engine/",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p))
+}
+
+/// What the GPU layer may import from the crate.
+const GPU_LAYER_MAY_USE: [&str; 10] = [
+    "gpu", "backend", "engine", "model", "observe", "plan", "shaders", "io", "verify", "scene",
+];
+
+/// Rule 1 for one file: what it names that it must not.
+fn rule1(path: &str, code: &str) -> Vec<String> {
+    if in_gpu_layer(path) {
+        return vec![];
+    }
+    let code = match path {
+        "src/lib.rs" => code.replace("pub mod gpu;", ""),
+        _ => code.to_string(),
+    };
+    let mut bad = Vec::new();
+    if modules_named(&code).contains("gpu") {
+        bad.push("the gpu module".to_string());
+    }
+    if names_wgpu(&code) {
+        bad.push("wgpu".to_string());
+    }
+    bad
+}
+
+/// Rule 2 for one file.
+fn rule2(path: &str, code: &str) -> Vec<String> {
+    if !is_method_or_cpu_engine(path) {
+        return vec![];
+    }
+    let mut bad = gpu_types(code);
+    if modules_named(code).contains("gpu") {
+        bad.push("the gpu module".to_string());
+    }
+    if names_wgpu(code) {
+        bad.push("wgpu".to_string());
+    }
+    bad
+}
+
+/// Rule 3 for one file.
+fn rule3(path: &str, code: &str) -> Vec<String> {
+    if !path.starts_with("src/gpu/") {
+        return vec![];
+    }
+    // `super::` inside src/gpu/ stays inside the GPU layer.
+    modules_under(code, &["crate::"])
+        .into_iter()
+        .filter(|m| !GPU_LAYER_MAY_USE.contains(&m.as_str()))
+        .collect()
+}
+
+fn check(rule: fn(&str, &str) -> Vec<String>, name: &str) {
+    let broken: Vec<String> = sources()
+        .iter()
+        .filter_map(|(p, code)| {
+            let bad = rule(p, code);
+            (!bad.is_empty()).then(|| format!("{p}: {}", bad.join(", ")))
+        })
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "{name} broken by:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn only_the_gpu_layer_and_backend_import_gpu_or_wgpu() {
+    check(rule1, "rule 1 (GPU boundary)");
+}
+
+#[test]
+fn methods_and_the_cpu_engine_never_see_the_gpu() {
+    check(rule2, "rule 2 (backend-agnostic methods)");
+}
+
+#[test]
+fn the_gpu_layer_imports_no_method_driver_or_output_module() {
+    check(rule3, "rule 3 (GPU layer below methods)");
+}
+
+/// Every rule fails on a source that breaks it, and comments and strings
+/// mentioning the names do not trip them.
+#[test]
+fn each_rule_can_fail() {
+    let clean = "//! Never imports wgpu or crate::gpu.\nuse crate::engine::Engine;\n\
+                 fn f() -> &'static str { \"wgpu crate::gpu\" }\n\
+                 fn g(c: char) -> bool { c == '{' }\n";
+    for path in ["src/cli/run.rs", "src/twin/run.rs", "src/gpu/engine.rs"] {
+        assert!(rule1(path, clean).is_empty(), "{path}");
+        assert!(rule2(path, clean).is_empty(), "{path}");
+        assert!(rule3(path, clean).is_empty(), "{path}");
+    }
+    for bad in [
+        "use crate::gpu::engine::GpuOptions;",
+        "use crate::{engine::Engine, gpu};",
+        "use crate::{\n    gpu::GpuContext,\n    plan::Plan,\n};",
+        "fn f() { crate::gpu::context::adapters(); }",
+        "fn f(l: &wgpu::Limits) {}",
+        "use super::gpu::kat;",
+    ] {
+        assert!(
+            !rule1("src/cli/info.rs", bad).is_empty(),
+            "rule 1 missed {bad}"
+        );
+        assert!(
+            !rule2("src/cohort/mod.rs", bad).is_empty(),
+            "rule 2 missed {bad}"
+        );
+        assert!(
+            rule1("src/backend.rs", bad).is_empty(),
+            "backend may: {bad}"
+        );
+    }
+    let gpu_lib = "pub mod gpu;\npub mod plan;\n";
+    assert!(rule1("src/lib.rs", gpu_lib).is_empty());
+    assert!(!rule1("src/lib.rs", "pub use crate::gpu::GpuEngine;").is_empty());
+    for bad in [
+        "fn f(b: &Backend) -> bool { matches!(b, Backend::Gpu(_)) }",
+        "fn f(e: &GpuEngine) {}",
+    ] {
+        assert!(!rule2("src/fit/simulator.rs", bad).is_empty(), "{bad}");
+        assert!(!rule2("src/engine/cpu.rs", bad).is_empty(), "{bad}");
+        assert!(rule2("src/bench/rd.rs", bad).is_empty(), "{bad}");
+    }
+    for bad in [
+        "use crate::cohort::CohortSpec;",
+        "use crate::{plan::Plan, twin::run};",
+        "fn f() { crate::cli::run(); }",
+        "fn f(x: &[f64]) -> f64 { crate::bench::median(x) }",
+    ] {
+        assert_eq!(rule3("src/gpu/engine.rs", bad).len(), 1, "{bad}");
+    }
+    assert!(rule3("src/gpu/engine.rs", "use super::schedule::Kernel;").is_empty());
+}
