@@ -243,10 +243,13 @@ pub fn run(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     capsule(py, result, NAME)
 }
 
+/// How one of a run's tables is made from one arm.
+type TableOf = dyn Fn(&ArmRun) -> vtwin::table::Table;
+
 /// params, observables and status, as `vtwin run` writes them (stacked
 /// under a first column `arm` for `arm="all"`).
 fn tables_of(r: &RunResult) -> anyhow::Result<Vec<vtwin::table::Table>> {
-    let each: [(&str, &dyn Fn(&ArmRun) -> vtwin::table::Table); 3] = [
+    let each: [(&str, &TableOf); 3] = [
         ("params", &|a| params_table(&a.plan)),
         ("observables", &|a| a.rec.observables_table(&a.plan)),
         ("status", &|a| a.rec.status_table()),

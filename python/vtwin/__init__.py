@@ -237,8 +237,9 @@ class Scene:
         all``: the tables gain a first column ``arm`` (fields are then not
         supported, as in the CLI). Fields are kept with ``save_fields`` or
         when the scene's ``[output] save_fields`` asks for them.
-        ``progress(step, total_steps)`` is called at every observation;
-        Ctrl-C raises KeyboardInterrupt at the next observation.
+        ``progress(step, total_steps)`` is called at every observation
+        (with ``arm="all"``, through each arm in turn); Ctrl-C raises
+        KeyboardInterrupt at the next observation.
         """
         if not isinstance(save_fields, bool):
             raise TypeError("save_fields must be a bool")
