@@ -142,8 +142,10 @@ t0 = time.monotonic()
 try:
     if call == "run":
         vtwin.cli("run", scene, backend="cpu", out=out)
-    else:
+    elif call == "sweep":
         vtwin.sweep(vtwin.Scene.load(scene), "saltelli", 64, backend="cpu", out=out)
+    else:  # the assimilation ensemble's loop (twin::ensemble), not record's
+        vtwin.twin(vtwin.Scene.load(scene), cycles=10**6, backend="cpu", out=out)
     print("finished", flush=True)
 except KeyboardInterrupt:
     print(f"KeyboardInterrupt after {time.monotonic() - t0:.1f} s", flush=True)
@@ -153,7 +155,7 @@ print("still works", os.path.isfile(os.path.join(small_out, "manifest.json")), f
 """
 
 
-@pytest.mark.parametrize("call", ["run", "sweep"])
+@pytest.mark.parametrize("call", ["run", "sweep", "twin"])
 def test_ctrl_c_stops_a_command_and_writes_no_folder(tmp_path, call):
     import signal
     import subprocess
@@ -165,6 +167,8 @@ def test_ctrl_c_stops_a_command_and_writes_no_folder(tmp_path, call):
     if call == "sweep":
         text = text.replace("k = 0.5", 'k = { dist = "uniform", low = 0.1, high = 1.0 }')
     scene.write_text(text)
+    if call == "twin":
+        scene = ROOT / "scenes" / "lorenz63_sakov2012.toml"
     out = tmp_path / "out"
     small = tmp_path / "small.toml"
     small.write_text(TWO_PARAM_SCENE)
