@@ -178,3 +178,15 @@ def test_saved_fields_folder_equals_cli_with_montage(tmp_path, scene):
     saved = run.save(tmp_path / "py")
     assert_same_folder(saved, cli_dir)
     np.testing.assert_array_equal(np.load(cli_dir / "fields.npy"), run.fields)
+
+
+def test_save_writes_the_scenes_csv_format_as_the_cli(tmp_path):
+    from conftest import TWO_PARAM_SCENE
+
+    scene = tmp_path / "csv.toml"
+    scene.write_text(TWO_PARAM_SCENE + '[output]\nformat = "csv"\n')
+    run_cli("run", scene, "--members", 4, "--backend", "cpu", "--out", tmp_path / "cli")
+    run = vtwin.Scene.load(scene).run(members=4, backend="cpu")
+    saved = run.save(tmp_path / "py")
+    assert (Path(saved) / "observables.csv").is_file()
+    assert_same_folder(saved, tmp_path / "cli")
