@@ -129,6 +129,20 @@ impl Backend {
         )
     }
 
+    /// [`Backend::engine`] in a box that may move between threads, for
+    /// holders that keep an engine across calls (the Python simulator
+    /// handle).
+    pub fn engine_send(
+        &self,
+        plan: &Plan,
+        batch: Option<u32>,
+    ) -> Result<Box<dyn Engine + Send>, EngineError> {
+        match self {
+            Backend::Cpu => Ok(Box::new(CpuEngine::try_new(plan)?)),
+            Backend::Gpu(ctx) => Ok(Box::new(GpuEngine::new(ctx.clone(), plan, batch)?)),
+        }
+    }
+
     /// A new engine with options (batch size, fused kernel, timing, kernel
     /// shape); the CPU backend has none of them and ignores them.
     pub fn engine_with(

@@ -19,6 +19,7 @@ pub mod engine;
 pub mod expr;
 pub mod fit;
 pub mod gpu;
+pub mod interrupt;
 pub mod io;
 pub mod limits;
 pub mod manifest;

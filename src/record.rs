@@ -86,12 +86,14 @@ pub fn record_from<E: From<EngineError>>(
         if k < done || s < engine.step() {
             continue;
         }
+        crate::interrupt::check()?;
         if let Some(c) = checkpoint.as_mut().filter(|c| c.every > 0) {
             loop {
                 let next = (engine.step() / c.every + 1) * c.every;
                 if next >= s {
                     break;
                 }
+                crate::interrupt::check()?;
                 engine.advance(next - engine.step())?;
                 (c.save)(engine, &steps, &frames)?;
                 progress(next);

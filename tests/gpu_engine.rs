@@ -195,3 +195,53 @@ fn state_params_and_member_copies() {
     );
     assert!(a <= 1.0, "gpu vs cpu after edits: {a}");
 }
+
+/// `Engine::restart` puts an engine back at its start under new
+/// parameters: recording again then equals a new engine built for those
+/// parameters, bit for bit (frames, status, final state), on the CPU and
+/// on the GPU, for the stochastic agent model (keyed draws, agent pools).
+#[test]
+fn restart_equals_a_new_engine() {
+    use vtwin::plan::{Plan, PlanOptions};
+    use vtwin::record::record;
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/tumour_abm_therapy.toml");
+    let scene = vtwin::scene::Scene::load(&path).unwrap();
+    let opts = PlanOptions {
+        members: Some(4),
+        seed: Some(3),
+        ..Default::default()
+    };
+    let plan = Plan::freeze(&scene, &opts).unwrap();
+    let mut rows = plan.params.clone();
+    rows.reverse();
+    let second = plan.with_params(rows);
+    let mut backends = vec![Backend::Cpu];
+    backends.extend(common::gpu());
+    for b in backends {
+        let mut e = b.engine(&plan, None).unwrap();
+        let first = record(e.as_mut(), &mut |_| {}).unwrap();
+        e.restart(&second.params_f32()).unwrap();
+        assert_eq!(e.step(), 0);
+        let again = record(e.as_mut(), &mut |_| {}).unwrap();
+        let mut f = b.engine(&second, None).unwrap();
+        let fresh = record(f.as_mut(), &mut |_| {}).unwrap();
+        let name = b.name();
+        assert_ne!(first.frames, again.frames, "{name}: the parameters changed");
+        assert_eq!(again.frames, fresh.frames, "{name}: frames");
+        assert_eq!(again.status, fresh.status, "{name}: status");
+        assert_eq!(
+            e.read_state().unwrap(),
+            f.read_state().unwrap(),
+            "{name}: state"
+        );
+        assert_eq!(
+            e.read_params().unwrap(),
+            f.read_params().unwrap(),
+            "{name}: params"
+        );
+        // A wrong number of values is refused, naming the counts.
+        let err = e.restart(&[1.0]).unwrap_err().to_string();
+        assert!(err.contains("1 parameter values for 4 members"), "{err}");
+    }
+}

@@ -8,14 +8,26 @@
 //! (`io::install_interrupt_cleanup`), which exits the process: in a
 //! notebook that would kill the kernel. [`quiet_interrupt_handler`]
 //! installs it once at import and puts the interpreter's own handlers
-//! back, so Ctrl-C stays Python's (a `KeyboardInterrupt` once the command
-//! returns; its output folder is never half-written either way).
+//! back, so Ctrl-C stays Python's.
+//!
+//! Ctrl-C during a command: the command runs on a worker thread while the
+//! calling thread waits with the GIL released, waking every
+//! [`POLL`] to run the interpreter's signal handlers
+//! (`PyErr_CheckSignals`). When one raises (KeyboardInterrupt), the library
+//! is asked to stop (`vtwin::interrupt::request`): the worker fails at its
+//! next safe point (before an engine advance), its unfinished output
+//! folder is removed and none is put in place; once it has stopped, the
+//! exception is raised. Signals are only seen on the interpreter's main
+//! thread, so a command started from another thread runs to its end.
 
 use crate::arg;
 use crate::errors::wrap;
 use clap::{ArgMatches, Args, Command, FromArgMatches};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
 use vtwin::cli as c;
 
 /// Installs vtwin's interrupt clean-up with the interpreter's signal
@@ -84,10 +96,52 @@ fn dispatch(argv: Vec<String>) -> anyhow::Result<i32> {
     }
 }
 
+/// How often a thread waiting for a command checks for Ctrl-C.
+const POLL: Duration = Duration::from_millis(50);
+
 /// `cli(argv)`: runs one command (argv[0] is the program name) and
-/// returns its exit code; errors raise like every other call.
+/// returns its exit code; errors raise like every other call, Ctrl-C
+/// stops it (see the module docs).
 pub fn run(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let argv: Vec<String> = arg(args, 0, "argv")?;
-    let code = wrap(py, py.detach(|| dispatch(argv)))?;
+    vtwin::interrupt::clear();
+    let (tx, rx) = mpsc::channel::<()>();
+    let worker = std::thread::Builder::new()
+        .name("vtwin-command".into())
+        .spawn(move || {
+            let r = dispatch(argv);
+            // The waiting thread may have gone (interpreter shutdown).
+            let _ = tx.send(());
+            r
+        })
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start the command: {e}")))?;
+    let mut rx = rx;
+    loop {
+        // The receiver is Send but not Sync: it goes into the closure and back.
+        let (got, back) = py.detach(move || (rx.recv_timeout(POLL), rx));
+        rx = back;
+        match got {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if let Err(interrupt) = py.check_signals() {
+            vtwin::interrupt::request();
+            // Whatever the command returns now (an "interrupted" error, or
+            // a result finished just before the request) gives way to the
+            // exception.
+            let _ = py.detach(|| worker.join());
+            vtwin::interrupt::clear();
+            return Err(interrupt);
+        }
+    }
+    let result = py.detach(|| worker.join()).map_err(|panic| {
+        let msg = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("a panic");
+        PyRuntimeError::new_err(format!("vtwin command failed: {msg}"))
+    })?;
+    let code = wrap(py, result)?;
     Ok(code.into_pyobject(py)?.into_any().unbind())
 }

@@ -1,6 +1,9 @@
-//! `Scene.run(...)`: one plan advanced to the end with the GIL released,
-//! held in memory as a `Run` (tables, optional final fields, manifest) and
-//! written on request as the folder `vtwin run` writes.
+//! `Scene.run(...)`: one plan (or with `arm="all"` one per arm, as
+//! `vtwin run --arm all`) advanced to the end with the GIL released, held
+//! in memory as a `Run` (tables, optional final state, manifest) and
+//! written on request as the folder `vtwin run` writes: the same tables in
+//! the scene's format, and with fields the same `fields.npy`, agents table
+//! and `montage.png` (drawn by `vtwin::cli::run::save_fields`).
 //!
 //! The loop is the library's (`record::record_with`); between observations
 //! it takes the GIL back for a moment to call the progress callback and to
@@ -14,22 +17,40 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use vtwin::backend::Backend;
+use vtwin::cli::run::{MontageOptions, MontageScale};
 use vtwin::engine::{BackendChoice, EngineError};
 use vtwin::io::{RunDir, TableFormat};
 use vtwin::plan::Plan;
 use vtwin::record::{self, Recording, params_table};
-use vtwin::scene::Scene;
+use vtwin::scene::{FormatName, Scene};
 
 pub const NAME: &std::ffi::CStr = c"run";
+
+/// One arm's plan and recording.
+struct ArmRun {
+    plan: Plan,
+    rec: Recording,
+}
 
 /// A finished run, in memory.
 pub struct RunResult {
     scene: Scene,
-    plan: Plan,
-    rec: Recording,
-    /// Members × fields × ny × nx, when fields were asked for.
-    fields: Option<Vec<f32>>,
+    /// One per arm: several only for `arm="all"`.
+    arms: Vec<ArmRun>,
+    /// `arm="all"`: tables gain a first column `arm`.
+    all: bool,
+    /// The final state (members × state words), when fields were asked
+    /// for (one arm only, as in the CLI).
+    state: Option<Vec<f32>>,
+    /// The scene's `output.format`, as `vtwin run` would write.
+    format: TableFormat,
     manifest: serde_json::Value,
+}
+
+impl RunResult {
+    fn first(&self) -> &ArmRun {
+        &self.arms[0]
+    }
 }
 
 /// Backends opened so far, by choice: a GPU device is opened once per
@@ -79,9 +100,21 @@ pub fn checkpoint(progress: Option<&Py<PyAny>>, step: u64, total: u64) -> Result
     .map_err(Stop::Python)
 }
 
+/// The montage `vtwin run --save-fields` draws by default: the model's
+/// first field, one colour scale, the scene's `output.montage_members`.
+fn montage(scene: &Scene) -> MontageOptions {
+    MontageOptions {
+        field: 0,
+        scale: MontageScale::Shared,
+        members: scene.file.output.montage_members,
+        draw: true,
+    }
+}
+
 fn simulate(
     scene: &Scene,
-    plan: Plan,
+    plans: Vec<Plan>,
+    all: bool,
     choice: BackendChoice,
     save_fields: bool,
     batch_size: Option<u32>,
@@ -89,45 +122,92 @@ fn simulate(
 ) -> anyhow::Result<RunResult> {
     let started = vtwin::manifest::now();
     let backend = open_backend(choice)?;
-    let mut engine = backend.engine(&plan, batch_size)?;
-    let total = plan.steps;
-    let rec = record::record_with(engine.as_mut(), &mut |_| {}, &mut |_, _, step| {
-        checkpoint(progress, step, total)
-    })?;
-    let fields = if save_fields {
-        let state = engine.read_state()?;
-        Some(record::member_fields(&plan, &state).into_owned())
-    } else {
-        None
+    let mut arms = Vec::with_capacity(plans.len());
+    let mut state = None;
+    let mut kernel = None;
+    for plan in plans {
+        let mut engine = backend.engine(&plan, batch_size)?;
+        let total = plan.steps;
+        let rec = record::record_with(engine.as_mut(), &mut |_| {}, &mut |_, _, step| {
+            checkpoint(progress, step, total)
+        })?;
+        if save_fields {
+            state = Some(engine.read_state()?);
+        }
+        if arms.is_empty() {
+            kernel = engine.kernel_note();
+        }
+        drop(engine);
+        arms.push(ArmRun { plan, rec });
+    }
+    let format = match scene.file.output.format {
+        Some(FormatName::Csv) => TableFormat::Csv,
+        _ => TableFormat::Parquet,
     };
-    let kernel = engine.kernel_note();
-    drop(engine);
     // The manifest `vtwin run` writes, but for the files this run holds.
-    let descr: Vec<serde_json::Value> = plan
+    let first = &arms[0].plan;
+    let descr: Vec<serde_json::Value> = first
         .observables
         .describe()
         .into_iter()
         .map(|(n, u, d)| serde_json::json!({"name": n, "unit": u, "description": d}))
         .collect();
-    let extra = serde_json::json!({
-        "steps": plan.steps,
-        "dt": plan.model.dt(),
-        "time_unit": plan.model.info().time_unit,
-        "format": TableFormat::Parquet.extension(),
+    let mut extra = serde_json::json!({
+        "steps": first.steps,
+        "dt": first.model.dt(),
+        "time_unit": first.model.info().time_unit,
+        "format": format.extension(),
         "observables": descr,
         "posterior": null,
         "kernel": kernel,
-        "shard": null,
-        "python": {"package": env!("CARGO_PKG_VERSION"), "save_fields": save_fields},
     });
-    let manifest = vtwin::manifest::for_plan(&plan, &backend, started, rec.failed(), extra);
+    if all {
+        extra["arms"] =
+            serde_json::json!(arms.iter().map(|a| &a.plan.arm.name).collect::<Vec<_>>());
+    }
+    extra["shard"] = serde_json::Value::Null;
+    if save_fields {
+        let info = first.model.info();
+        extra["montage"] = serde_json::json!({
+            "field": info.fields[0].name,
+            "scale": "shared",
+            "every": null,
+        });
+    }
+    extra["python"] =
+        serde_json::json!({"package": env!("CARGO_PKG_VERSION"), "save_fields": save_fields});
+    let failed = arms.iter().map(|a| a.rec.failed()).sum();
+    let manifest = vtwin::manifest::for_plan(first, &backend, started, failed, extra);
     Ok(RunResult {
         scene: scene.clone(),
-        plan,
-        rec,
-        fields,
+        arms,
+        all,
+        state,
+        format,
         manifest,
     })
+}
+
+/// The plans of a run: one, or with `arm="all"` one per arm of the scene
+/// (an arm itself named `all` wins, as in `vtwin run --arm all`).
+fn plans(
+    sc: &Scene,
+    members: Option<u32>,
+    seed: Option<u64>,
+    arm: Option<&str>,
+) -> anyhow::Result<(Vec<Plan>, bool)> {
+    let all = arm == Some("all") && sc.file.arms.iter().all(|a| a.name != "all");
+    if !all || sc.file.arms.is_empty() {
+        let arm = if all { None } else { arm };
+        return Ok((vec![scene::freeze(sc, members, seed, arm)?], all));
+    }
+    let plans = sc
+        .file
+        .arms
+        .iter()
+        .map(|a| scene::freeze(sc, members, seed, Some(&a.name)))
+        .collect::<anyhow::Result<Vec<Plan>>>()?;
+    Ok((plans, true))
 }
 
 pub fn run(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
@@ -141,12 +221,20 @@ pub fn run(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let progress: Option<Py<PyAny>> = arg(args, 7, "progress")?;
     let choice = scene::backend_choice(&backend)?;
     let result = py.detach(|| {
-        let plan = scene::freeze(&sc, members, seed, arm.as_deref())?;
+        let (plans, all) = plans(&sc, members, seed, arm.as_deref())?;
+        // The scene's `output.save_fields` asks for them too, as in the CLI.
+        let save = save_fields || sc.file.output.save_fields;
+        if all && save {
+            anyhow::bail!(
+                "save_fields with arm=\"all\" is not supported yet (as in `vtwin run`): run each arm on its own"
+            );
+        }
         simulate(
             &sc,
-            plan,
+            plans,
+            all,
             choice,
-            save_fields,
+            save,
             batch_size,
             progress.as_ref(),
         )
@@ -155,19 +243,34 @@ pub fn run(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     capsule(py, result, NAME)
 }
 
-fn tables_of(r: &RunResult) -> Vec<vtwin::table::Table> {
-    vec![
-        params_table(&r.plan),
-        r.rec.observables_table(&r.plan),
-        r.rec.status_table(),
-    ]
+/// How one of a run's tables is made from one arm.
+type TableOf = dyn Fn(&ArmRun) -> vtwin::table::Table;
+
+/// params, observables and status, as `vtwin run` writes them (stacked
+/// under a first column `arm` for `arm="all"`).
+fn tables_of(r: &RunResult) -> anyhow::Result<Vec<vtwin::table::Table>> {
+    let each: [(&str, &TableOf); 3] = [
+        ("params", &|a| params_table(&a.plan)),
+        ("observables", &|a| a.rec.observables_table(&a.plan)),
+        ("status", &|a| a.rec.status_table()),
+    ];
+    each.iter()
+        .map(|(name, f)| {
+            if r.all {
+                let parts = r.arms.iter().map(|a| (a.plan.arm.name.clone(), f(a)));
+                vtwin::table::Table::stack(name, "arm", parts.collect()).map_err(anyhow::Error::msg)
+            } else {
+                Ok(f(r.first()))
+            }
+        })
+        .collect()
 }
 
 pub fn tables(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let obj = args.get_item(0)?;
     let r = lock(held::<RunResult>(&obj, NAME)?);
     let list = PyList::empty(py);
-    for t in tables_of(&r) {
+    for t in wrap(py, tables_of(&r))? {
         list.append(crate::tables::to_py(py, &t)?)?;
     }
     Ok(list.into_any().unbind())
@@ -176,13 +279,15 @@ pub fn tables(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> 
 pub fn fields(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let obj = args.get_item(0)?;
     let r = lock(held::<RunResult>(&obj, NAME)?);
-    let Some(f) = &r.fields else {
+    let Some(state) = &r.state else {
         return Ok(py.None());
     };
-    let g = r.plan.model.grid();
+    let plan = &r.first().plan;
+    let f = record::member_fields(plan, state);
+    let g = plan.model.grid();
     let bytes: Vec<u8> = f.iter().flat_map(|x| x.to_le_bytes()).collect();
     let shape = (
-        r.plan.members as usize,
+        plan.members as usize,
         g.fields as usize,
         g.ny as usize,
         g.nx as usize,
@@ -201,9 +306,11 @@ pub fn manifest(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>
         .unbind())
 }
 
-/// Writes the run folder atomically (temporary sibling, then rename):
-/// params/observables/status as Parquet, fields.npy when fields were kept,
-/// manifest.json with every file's hash. Returns the folder's path.
+/// Writes the run folder `vtwin run` writes, atomically (temporary
+/// sibling, then rename): params/observables/status in the scene's format
+/// and, when fields were kept, fields.npy, the agents table of an agent
+/// model and montage.png; manifest.json with every file's hash. Returns
+/// the folder's path.
 pub fn save(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let obj = args.get_item(0)?;
     let held = held::<RunResult>(&obj, NAME)?;
@@ -213,21 +320,13 @@ pub fn save(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         let r = lock(held);
         let inputs = [r.scene.path.as_path()];
         let dir = RunDir::create_for(&out, force, &inputs)?;
-        for t in tables_of(&r) {
-            dir.write_table(&t, TableFormat::Parquet)?;
+        for t in tables_of(&r)? {
+            dir.write_table(&t, r.format)?;
         }
-        if let Some(f) = &r.fields {
-            let g = r.plan.model.grid();
-            vtwin::io::write_npy_f32(
-                &dir.file("fields.npy"),
-                &[
-                    r.plan.members as usize,
-                    g.fields as usize,
-                    g.ny as usize,
-                    g.nx as usize,
-                ],
-                f,
-            )?;
+        if let Some(state) = &r.state {
+            let plan = &r.first().plan;
+            let opts = montage(&r.scene);
+            vtwin::cli::run::save_fields(&dir, plan, state, &opts, r.format, plan.steps, "")?;
         }
         Ok(dir.finish(r.manifest.clone())?)
     });

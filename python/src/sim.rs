@@ -3,6 +3,13 @@
 //! backend (GPU device) opened once; each call re-parameterises the frozen
 //! plan (`Plan::with_params`, the path `vtwin calibrate`'s simulator takes)
 //! and runs it as one ensemble, row i of the call being member i.
+//!
+//! Engines are kept between calls, one per (rows, seed) shape (the last
+//! [`KEEP`] shapes): a call whose shape was seen before restarts that
+//! engine with its rows (`Engine::restart`: initial state, parameters,
+//! status, step 0) instead of building buffers and compiling GPU pipelines
+//! again. Results are those of a new engine, bit for bit (tested against
+//! fresh runs in python/tests/test_sim.py).
 
 use crate::errors::wrap;
 use crate::run::{checkpoint, open_backend};
@@ -10,16 +17,53 @@ use crate::{arg, capsule, held, lock, scene};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 use vtwin::backend::Backend;
+use vtwin::engine::Engine;
 use vtwin::params::Distribution;
 use vtwin::plan::Plan;
 
 pub const NAME: &std::ffi::CStr = c"simulator";
+
+/// Engine shapes kept between calls; the least recently used goes first.
+const KEEP: usize = 4;
+
+/// What an engine is built for besides parameters: rows (members) and seed.
+type Shape = (u32, u64);
 
 pub struct Simulator {
     plan: Plan,
     backend: Backend,
     batch_size: Option<u32>,
     calls: u64,
+    /// Engines by shape, most recently used last.
+    engines: Vec<(Shape, Box<dyn Engine + Send>)>,
+    /// Engines built so far (a call that restarts one builds none).
+    built: u64,
+}
+
+impl Simulator {
+    /// The engine for `plan` (members and seed as its shape), restarted
+    /// with `plan`'s parameters when one of that shape is kept, else new.
+    fn engine_for(&mut self, plan: &Plan) -> anyhow::Result<&mut (dyn Engine + Send)> {
+        let shape = (plan.members, plan.seed);
+        match self.engines.iter().position(|(s, _)| *s == shape) {
+            Some(i) => {
+                let mut kept = self.engines.remove(i);
+                // A failed restart drops the engine; the next call builds anew.
+                kept.1.restart(&plan.params_f32())?;
+                self.engines.push(kept);
+            }
+            None => {
+                let e = self.backend.engine_send(plan, self.batch_size)?;
+                self.built += 1;
+                if self.engines.len() >= KEEP {
+                    self.engines.remove(0);
+                }
+                self.engines.push((shape, e));
+            }
+        }
+        let last = self.engines.last_mut().expect("an engine was just pushed");
+        Ok(last.1.as_mut())
+    }
 }
 
 pub fn new(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
@@ -36,6 +80,8 @@ pub fn new(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
             backend: open_backend(choice)?,
             batch_size,
             calls: 0,
+            engines: Vec::new(),
+            built: 0,
         })
     });
     let sim = wrap(py, sim)?;
@@ -43,7 +89,7 @@ pub fn new(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
 }
 
 /// Parameters (name, fixed value or None when it varies), the backend and
-/// how many calls were made.
+/// how many calls were made and engines built.
 pub fn info(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let obj = args.get_item(0)?;
     let s = lock(held::<Simulator>(&obj, NAME)?);
@@ -68,6 +114,7 @@ pub fn info(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         "seed": s.plan.seed,
         "steps": s.plan.steps,
         "calls": s.calls,
+        "engines_built": s.built,
     });
     Ok(PyString::new(py, &v.to_string()).into_any().unbind())
 }
@@ -154,9 +201,9 @@ pub fn call(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
             base.seed = seed;
         }
         let plan = base.with_params(member);
-        let mut engine = s.backend.engine(&plan, s.batch_size)?;
+        let engine = s.engine_for(&plan)?;
         let total = plan.steps;
-        let rec = vtwin::record::record_with(engine.as_mut(), &mut |_| {}, &mut |_, _, step| {
+        let rec = vtwin::record::record_with(engine, &mut |_| {}, &mut |_, _, step| {
             checkpoint(progress.as_ref(), step, total)
         })
         .map_err(anyhow::Error::from)?;

@@ -1,6 +1,7 @@
 """The CLI's methods from Python equal the commands' own outputs."""
 
 import pandas as pd
+import pytest
 
 import vtwin
 from conftest import ROOT, TWO_PARAM_SCENE, run_cli
@@ -100,3 +101,98 @@ def test_patient_assimilate_and_score_equal_cli(tmp_path):
     ref = json.loads((tmp_path / "cli.json").read_text())
     assert s["overall"] == ref["overall"]
     assert s["overall"]["n"] == 3
+
+
+# A long run (a 128 × 128 grid for 10⁶ steps, observed every 5 steps: hours
+# uninterrupted) for the Ctrl-C tests.
+LONG_SCENE = """
+[model]
+kind = "custom"
+species = ["u"]
+reactions = { u = "-k * u" }
+[grid]
+nx = 128
+ny = 128
+dx = 1.0
+[time]
+dt = 0.001
+end = 1000.0
+[ensemble]
+members = 4
+seed = 1
+[parameters]
+k = 0.5
+[initial]
+background = { u = 1.0 }
+[observe]
+every = 5
+[[observables]]
+name = "u_mean"
+kind = "mean"
+field = "u"
+"""
+
+# Run in a child interpreter (SIGINT goes to its main thread, as Ctrl-C in a
+# notebook does): starts the command, reports KeyboardInterrupt and then
+# that a small command still works in the same process.
+CHILD = r"""
+import os, sys, time, vtwin
+scene, out, call, small, small_out = sys.argv[1:6]
+t0 = time.monotonic()
+try:
+    if call == "run":
+        vtwin.cli("run", scene, backend="cpu", out=out)
+    elif call == "sweep":
+        vtwin.sweep(vtwin.Scene.load(scene), "saltelli", 64, backend="cpu", out=out)
+    else:  # the assimilation ensemble's loop (twin::ensemble), not record's
+        vtwin.twin(vtwin.Scene.load(scene), cycles=10**6, backend="cpu", out=out)
+    print("finished", flush=True)
+except KeyboardInterrupt:
+    print(f"KeyboardInterrupt after {time.monotonic() - t0:.1f} s", flush=True)
+# The stop request is withdrawn: the next command runs and writes its folder.
+vtwin.cli("run", small, members=2, backend="cpu", out=small_out)
+print("still works", os.path.isfile(os.path.join(small_out, "manifest.json")), flush=True)
+"""
+
+
+@pytest.mark.parametrize("call", ["run", "sweep", "twin"])
+def test_ctrl_c_stops_a_command_and_writes_no_folder(tmp_path, call):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    scene = tmp_path / "long.toml"
+    text = LONG_SCENE
+    if call == "sweep":
+        text = text.replace("k = 0.5", 'k = { dist = "uniform", low = 0.1, high = 1.0 }')
+    scene.write_text(text)
+    if call == "twin":
+        scene = ROOT / "scenes" / "lorenz63_sakov2012.toml"
+    out = tmp_path / "out"
+    small = tmp_path / "small.toml"
+    small.write_text(TWO_PARAM_SCENE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(scene), str(out), call, str(small),
+         str(tmp_path / "small")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        # Interrupt once the command has made its temporary output folder:
+        # the library is working, not merely starting.
+        deadline = time.monotonic() + 120
+        while not any(p.name.startswith(".out.") for p in tmp_path.iterdir()):
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "the command never started its folder"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert "KeyboardInterrupt after" in stdout, stdout + stderr
+    assert "finished" not in stdout
+    assert "still works True" in stdout, stdout + stderr
+    # Neither the output folder nor its temporary sibling is left.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.toml", "small", "small.toml"]

@@ -4,6 +4,7 @@ tables (values and Parquet bytes), and the saved folder is the CLI's."""
 import json
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -118,3 +119,74 @@ def test_callback_errors_propagate():
 
     with pytest.raises(RuntimeError, match="from the callback"):
         vtwin.Scene.load(SCENE).run(members=2, backend="cpu", progress=boom)
+
+
+def assert_same_folder(py_dir, cli_dir):
+    """Every file byte for byte (the manifests aside: times, host, package)."""
+    def files(d):
+        return sorted(str(p.relative_to(d)) for p in Path(d).rglob("*") if p.is_file())
+
+    names = files(cli_dir)
+    assert files(py_dir) == names
+    for name in names:
+        if name == "manifest.json":
+            continue
+        a = (Path(cli_dir) / name).read_bytes()
+        b = (Path(py_dir) / name).read_bytes()
+        assert a == b, f"{name} differs from the CLI's"
+    cm = json.loads((Path(cli_dir) / "manifest.json").read_text())
+    pm = json.loads((Path(py_dir) / "manifest.json").read_text())
+    assert pm["outputs"] == cm["outputs"]
+    for key in ["seed", "members", "arm", "plan_sha256", "steps", "format", "montage"]:
+        assert pm.get(key) == cm.get(key), key
+    assert pm.get("arms") == cm.get("arms")
+
+
+TUMOUR = ROOT / "scenes" / "tumour_rd.toml"
+ABM = ROOT / "scenes" / "tumour_abm_therapy.toml"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_arm_all_equals_cli(tmp_path, backend):
+    cli_dir = tmp_path / "cli"
+    run_cli("run", TUMOUR, "--members", 3, "--seed", 5, "--arm", "all", "--backend", backend,
+            "--out", cli_dir)
+    run = vtwin.Scene.load(TUMOUR).run(members=3, seed=5, arm="all", backend=backend)
+    arms = vtwin.Scene.load(TUMOUR).arms
+    assert len(arms) >= 2
+    assert list(run.observables["arm"].unique()) == arms
+    for name in ["params", "observables", "status"]:
+        cli = pd.read_parquet(cli_dir / f"{name}.parquet")
+        pd.testing.assert_frame_equal(getattr(run, name), cli, check_exact=True)
+    # Each arm's rows are that arm's own run.
+    one = vtwin.Scene.load(TUMOUR).run(members=3, seed=5, arm=arms[1], backend=backend)
+    mine = run.observables[run.observables["arm"] == arms[1]].drop(columns="arm")
+    pd.testing.assert_frame_equal(mine.reset_index(drop=True), one.observables, check_exact=True)
+    assert run.manifest["arms"] == arms
+    assert_same_folder(run.save(tmp_path / "py"), cli_dir)
+    with pytest.raises(vtwin.VtwinError, match="not supported"):
+        vtwin.Scene.load(TUMOUR).run(members=2, arm="all", save_fields=True, backend="cpu")
+
+
+@pytest.mark.parametrize("scene", [TUMOUR, ABM], ids=["grid", "agents"])
+def test_saved_fields_folder_equals_cli_with_montage(tmp_path, scene):
+    cli_dir = tmp_path / "cli"
+    run_cli("run", scene, "--members", 3, "--seed", 8, "--save-fields", "--backend", "cpu",
+            "--out", cli_dir)
+    assert (cli_dir / "montage.png").exists()
+    run = vtwin.Scene.load(scene).run(members=3, seed=8, save_fields=True, backend="cpu")
+    saved = run.save(tmp_path / "py")
+    assert_same_folder(saved, cli_dir)
+    np.testing.assert_array_equal(np.load(cli_dir / "fields.npy"), run.fields)
+
+
+def test_save_writes_the_scenes_csv_format_as_the_cli(tmp_path):
+    from conftest import TWO_PARAM_SCENE
+
+    scene = tmp_path / "csv.toml"
+    scene.write_text(TWO_PARAM_SCENE + '[output]\nformat = "csv"\n')
+    run_cli("run", scene, "--members", 4, "--backend", "cpu", "--out", tmp_path / "cli")
+    run = vtwin.Scene.load(scene).run(members=4, backend="cpu")
+    saved = run.save(tmp_path / "py")
+    assert (Path(saved) / "observables.csv").is_file()
+    assert_same_folder(saved, tmp_path / "cli")

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import vtwin
-from conftest import BACKENDS, TWO_PARAM_SCENE, run_cli
+from conftest import BACKENDS, ROOT, TWO_PARAM_SCENE, run_cli
 
 
 def final_values(obs: pd.DataFrame, name: str) -> np.ndarray:
@@ -87,3 +87,61 @@ def test_sim_progress_and_interrupt():
         sim({"k": [0.3], "s": [0.1]}, progress=interrupt)
     # The handle is still usable after an interrupted call.
     assert len(sim({"k": [0.3], "s": [0.1]})) == 5
+
+
+ABM_SCENE = ROOT / "scenes" / "tumour_abm_therapy.toml"
+
+
+def _scenes():
+    # A deterministic custom model, and a stochastic agent model whose
+    # keyed draws and agent pools a restarted engine must reproduce.
+    return [("two_param", vtwin.Scene.from_toml(TWO_PARAM_SCENE)),
+            ("abm", vtwin.Scene.load(ABM_SCENE))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("which", ["two_param", "abm"])
+def test_sim_restarts_one_engine_and_equals_fresh_runs(backend, which):
+    scene = dict(_scenes())[which]
+    params = scene.run(members=6, seed=4, backend="cpu").params.drop(columns="member")
+    sim = scene.simulator(backend=backend)
+    # Different rows, sizes and orders, shapes seen before coming back.
+    picks = [[0, 1, 2], [3, 4, 5], [5, 1, 4], [0, 1, 2, 3, 4, 5], [2, 0, 3], [4], [5, 4, 3, 2, 1, 0]]
+    for rows in picks:
+        call = params.iloc[rows].reset_index(drop=True)
+        got = sim(call)
+        got_status = sim.status
+        fresh_sim = scene.simulator(backend=backend)
+        fresh = fresh_sim(call)
+        pd.testing.assert_frame_equal(got, fresh, check_exact=True)
+        pd.testing.assert_frame_equal(got_status, fresh_sim.status, check_exact=True)
+    info = sim.info
+    assert info["calls"] == len(picks)
+    # One engine per row count (3, 6, 1): the other calls restarted one.
+    assert info["engines_built"] == 3
+    # A seed is part of an engine's shape: a new seed builds, a repeat restarts.
+    call = params.iloc[[0, 1, 2]].reset_index(drop=True)
+    a = sim(call, seed=99)
+    assert sim.info["engines_built"] == 4
+    pd.testing.assert_frame_equal(a, scene.simulator(backend=backend)(call, seed=99),
+                                  check_exact=True)
+
+
+def test_sim_after_an_interrupted_call_equals_a_fresh_run():
+    import os
+    import signal
+
+    scene = vtwin.Scene.from_toml(TWO_PARAM_SCENE)
+    sim = scene.simulator(backend="cpu")
+    rows = pd.DataFrame({"k": [0.3, 0.7], "s": [0.1, 0.2]})
+
+    def interrupt(step, total):
+        if step == 100:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        sim(rows, progress=interrupt)
+    # The engine stopped half-way is restarted, not continued.
+    pd.testing.assert_frame_equal(sim(rows), scene.simulator(backend="cpu")(rows),
+                                  check_exact=True)
+    assert sim.info["engines_built"] == 1

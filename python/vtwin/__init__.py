@@ -233,8 +233,13 @@ class Scene:
     ) -> "Run":
         """Runs the ensemble to the end (the GIL is released meanwhile).
 
-        ``progress(step, total_steps)`` is called at every observation;
-        Ctrl-C raises KeyboardInterrupt at the next observation.
+        ``arm="all"`` runs every arm of the scene, as ``vtwin run --arm
+        all``: the tables gain a first column ``arm`` (fields are then not
+        supported, as in the CLI). Fields are kept with ``save_fields`` or
+        when the scene's ``[output] save_fields`` asks for them.
+        ``progress(step, total_steps)`` is called at every observation
+        (with ``arm="all"``, through each arm in turn); Ctrl-C raises
+        KeyboardInterrupt at the next observation.
         """
         if not isinstance(save_fields, bool):
             raise TypeError("save_fields must be a bool")
@@ -257,7 +262,8 @@ class Scene:
         arm: Optional[str] = None,
         batch_size: Optional[int] = None,
     ) -> "Simulator":
-        """A handle that runs parameter rows as one ensemble per call."""
+        """A handle that runs parameter rows as one ensemble per call,
+        reusing its engines across calls (see :class:`Simulator`)."""
         return Simulator(
             _vtwin.simulator_new(
                 self._h,
@@ -321,9 +327,12 @@ class Run:
         return json.loads(_vtwin.run_manifest(self._h))
 
     def save(self, path: Union[str, os.PathLike], force: bool = False) -> str:
-        """Writes the run folder ``vtwin run`` writes (Parquet tables,
-        fields.npy when kept, manifest.json), atomically; an existing
-        folder is replaced only with ``force`` and only if vtwin wrote it."""
+        """Writes the folder ``vtwin run`` writes for the same scene and
+        options, file for file (tables in the scene's format; with fields,
+        fields.npy, the agents table of an agent model and montage.png of
+        the first field on one colour scale; manifest.json), atomically; an
+        existing folder is replaced only with ``force`` and only if vtwin
+        wrote it."""
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike, not {type(path).__name__}")
         return _vtwin.run_save(self._h, os.fspath(path), bool(force))
@@ -341,6 +350,14 @@ class Simulator:
     Columns name parameters; a parameter not given keeps its fixed value
     (one that varies in the scene must be given). The status of the last
     call's members is in :attr:`status`.
+
+    Engines are reused: the first call with a given number of rows (and
+    seed) builds one (on the GPU: buffers and compiled pipelines); later
+    calls of that shape restart it with their rows (initial state,
+    parameters, status, step 0), with results equal to a fresh engine's.
+    The last four shapes are kept; :attr:`info` counts ``calls`` and
+    ``engines_built``. Ctrl-C raises KeyboardInterrupt at the next
+    observation; the handle stays usable.
     """
 
     def __init__(self, handle: Any):

@@ -9,8 +9,11 @@ map to flags: ``second_order=True`` → ``--second-order``,
 ``threshold=["u=0.5"]`` → ``--threshold u=0.5`` (repeated), DataFrames are
 written to a temporary CSV file whose path is passed.
 
-Ctrl-C while such a command runs takes effect when it returns
-(KeyboardInterrupt); its output folder appears whole or not at all.
+Ctrl-C while such a command runs (from the main thread, as in a notebook)
+stops it before its next engine advance (within one observation interval)
+and raises KeyboardInterrupt; its unfinished output folder is removed and
+none appears. From another thread a command runs to its end (signals
+reach only the main thread).
 """
 
 from __future__ import annotations

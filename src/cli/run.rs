@@ -159,7 +159,7 @@ pub fn step_tag(step: u64, last: u64) -> String {
 /// with the agents drawn over it as discs coloured by `io::agent_colour`,
 /// and a legend of those colours.
 #[allow(clippy::too_many_arguments)] // the run's options, one snapshot
-fn save_fields(
+pub fn save_fields(
     dir: &RunDir,
     plan: &Plan,
     state: &[f32],

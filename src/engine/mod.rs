@@ -82,6 +82,9 @@ pub enum EngineError {
     NoGpuProgram { model: String },
     #[error("{0}")]
     Invalid(String),
+    /// A host asked the work to stop (`crate::interrupt::request`).
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// Which implementation runs a plan.
@@ -147,6 +150,39 @@ pub trait Engine {
     fn read_params(&mut self) -> Result<Vec<f32>, EngineError>;
 
     fn write_params(&mut self, data: &[f32]) -> Result<(), EngineError>;
+
+    /// Puts every member back at its start under new parameters (members ×
+    /// params, as [`Engine::write_params`] takes them): state from
+    /// `Model::init_member` with the plan's seed and member offset, status
+    /// ok, step 0. An engine reused this way (the Python simulator handle
+    /// runs many parameter sets on one engine, with no pipelines or
+    /// buffers built again) gives the results a new engine built for
+    /// `plan.with_params(..)` gives. `plan()` keeps the parameters the
+    /// engine was built with.
+    fn restart(&mut self, params: &[f32]) -> Result<(), EngineError> {
+        let plan = self.plan();
+        let (n, np, members) = (plan.model.state_len(), plan.n_params(), self.members());
+        if params.len() != members * np {
+            return Err(EngineError::Invalid(format!(
+                "restart: {} parameter values for {members} members of {np}",
+                params.len()
+            )));
+        }
+        let mut state = vec![0.0f32; members * n];
+        for (m, s) in state.chunks_mut(n.max(1)).enumerate() {
+            plan.model.init_member(
+                plan.seed,
+                plan.member_offset + m as u32,
+                &params[m * np..(m + 1) * np],
+                s,
+            );
+        }
+        self.write_params(params)?;
+        self.write_state(&state)?;
+        self.write_status(&vec![MemberStatus::Ok; members])?;
+        self.set_step(0);
+        Ok(())
+    }
 
     /// Member i takes the state, parameters and status of member `src[i]`
     /// (particle resampling, forking arms).

@@ -90,6 +90,9 @@ pub enum IoError {
     },
     #[error("cannot install the Ctrl-C handler: {0}")]
     Interrupt(String),
+    /// `crate::interrupt::request` came before the folder was finished.
+    #[error("{}: interrupted; the folder was not written", path.display())]
+    Interrupted { path: PathBuf },
 }
 
 impl IoError {

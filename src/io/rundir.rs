@@ -217,6 +217,13 @@ impl RunDir {
     /// writes `manifest.json`, and moves the folder to its final path,
     /// replacing an existing one if the run was created with `force`.
     pub fn finish(mut self, mut manifest: Value) -> Result<PathBuf, IoError> {
+        // A host's stop request (`crate::interrupt`): the folder is left
+        // unfinished, to be removed on drop, rather than put in place.
+        if crate::interrupt::requested() {
+            return Err(IoError::Interrupted {
+                path: self.final_dir.clone(),
+            });
+        }
         let manifest_path = self.temp.join(MANIFEST);
         let marker = self.temp.join(stale::MARKER);
         fs::remove_file(&marker).map_err(|e| IoError::io(&marker, e))?;

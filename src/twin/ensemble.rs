@@ -38,6 +38,7 @@ impl Ensemble {
                 "cannot go back from step {now} to step {step}"
             )));
         }
+        crate::interrupt::check()?;
         self.engine.advance(step - now)
     }
 
