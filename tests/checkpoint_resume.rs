@@ -189,9 +189,63 @@ fn assert_same_outputs(base: &Path, out: &Path) {
     }
 }
 
+/// Every file of the uninterrupted cohort `base` equals `out`'s, but the
+/// manifest and the RO-Crate metadata (command line and times); nothing
+/// of the checkpoints stays in `out`.
+fn assert_same_cohort(base: &Path, out: &Path) {
+    let files = |d: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        walk(d)
+            .into_iter()
+            .filter(|(p, _)| {
+                let n = p.file_name().unwrap().to_string_lossy();
+                n != "manifest.json" && n != "ro-crate-metadata.json"
+            })
+            .map(|(p, b)| (p.strip_prefix(d).unwrap().to_path_buf(), b))
+            .collect()
+    };
+    let (a, b) = (files(base), files(out));
+    let names = |v: &[(PathBuf, Vec<u8>)]| v.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&a), names(&b));
+    assert!(a.len() >= 4, "{:?}", names(&a));
+    for ((p, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x == y, "{} differs", p.display());
+    }
+}
+
+/// What differs between the commands `killed_and_resumed` drives.
+struct Kind {
+    /// The manifest key counting failed members or simulations.
+    failed: &'static str,
+    same: fn(&Path, &Path),
+    /// The longest random delay between a checkpoint and the kill, µs.
+    max_delay_us: u64,
+    /// Made of tasks (`cohort`): some kill must land after a task finished.
+    tasks: bool,
+}
+
+const RUN_KIND: Kind = Kind {
+    failed: "members_failed",
+    same: assert_same_outputs,
+    max_delay_us: 20_000,
+    tasks: false,
+};
+
+/// Finished tasks kept beside the checkpoint of the run writing `out`.
+fn finished_tasks(out: &Path) -> usize {
+    kept(out)
+        .into_iter()
+        .filter_map(|t| std::fs::read_dir(t.join(".vtwin-resume/done")).ok())
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".vtc"))
+                .count()
+        })
+        .sum()
+}
+
 /// kill -9 at seeded random moments, resume until done; compare every
 /// output with the uninterrupted command's.
-fn killed_and_resumed(tag: &str, command: &[&str], seed: u64) {
+fn killed_and_resumed(tag: &str, command: &[&str], seed: u64, kind: &Kind) {
     let d = tmp(&format!("kill-{tag}"));
     let scene = write_scene(&d);
     let base = d.join("base");
@@ -204,7 +258,7 @@ fn killed_and_resumed(tag: &str, command: &[&str], seed: u64) {
     };
     ok(&strs(&with(&["--out", base.to_str().unwrap()])));
     assert_eq!(
-        common::manifest(&base)["members_failed"],
+        common::manifest(&base)[kind.failed],
         0,
         "every member runs to the end"
     );
@@ -215,7 +269,7 @@ fn killed_and_resumed(tag: &str, command: &[&str], seed: u64) {
     let mut kills = 0;
     let mut continued_from = Vec::new();
     loop {
-        let delay = Duration::from_micros(rng.next() % 20_000);
+        let delay = Duration::from_micros(rng.next() % kind.max_delay_us);
         let killed = kill_after_checkpoint(child, &out, delay);
         if !killed {
             break;
@@ -226,7 +280,7 @@ fn killed_and_resumed(tag: &str, command: &[&str], seed: u64) {
         let ck = Checkpoint::read(&checkpoint_of(&out).expect("a checkpoint"))
             .expect("the kept checkpoint reads whole");
         assert_eq!(ck.meta.step % 8, 0);
-        continued_from.push(ck.meta.step);
+        continued_from.push((ck.meta.step, finished_tasks(&out)));
         if kills == 4 {
             let err = ok(&["resume", out.to_str().unwrap()]);
             assert!(err.contains("continuing"), "{err}");
@@ -234,18 +288,29 @@ fn killed_and_resumed(tag: &str, command: &[&str], seed: u64) {
         }
         child = spawn(&["resume", out.to_str().unwrap()]);
     }
-    eprintln!("{tag}: killed {kills} times; continued from steps {continued_from:?}");
+    eprintln!(
+        "{tag}: killed {kills} times; continued from (step, finished tasks) {continued_from:?}"
+    );
     assert!(
         kills >= 2,
         "the run was killed only {kills} times: make the scene longer"
     );
-    assert!(continued_from.iter().any(|&s| s > 0), "{continued_from:?}");
+    assert!(
+        continued_from.iter().any(|&(s, _)| s > 0),
+        "{continued_from:?}"
+    );
+    if kind.tasks {
+        assert!(
+            continued_from.iter().any(|&(_, t)| t > 0),
+            "no kill landed after a finished task: {continued_from:?}"
+        );
+    }
     assert!(out.join("manifest.json").is_file());
     assert!(
         kept(&out).is_empty(),
         "the finished run keeps no temp folder"
     );
-    assert_same_outputs(&base, &out);
+    (kind.same)(&base, &out);
     vtwin::io::rundir::verify_outputs(&out).unwrap();
 
     // Resuming the finished folder changes nothing.
@@ -262,14 +327,14 @@ const RUN: [&str; 6] = ["run", "SCENE", "--members", "48", "--backend", "cpu"];
 fn kill_9_then_resume_is_byte_identical_csv() {
     let mut cmd = RUN.to_vec();
     cmd.extend(["--format", "csv"]);
-    killed_and_resumed("csv", &cmd, 15);
+    killed_and_resumed("csv", &cmd, 15, &RUN_KIND);
 }
 
 #[test]
 fn kill_9_then_resume_is_byte_identical_parquet() {
     let mut cmd = RUN.to_vec();
     cmd.extend(["--format", "parquet"]);
-    killed_and_resumed("parquet", &cmd, 1515);
+    killed_and_resumed("parquet", &cmd, 1515, &RUN_KIND);
 }
 
 #[test]
@@ -287,6 +352,36 @@ fn kill_9_then_resume_of_a_sweep_is_byte_identical() {
             "cpu",
         ],
         77,
+        &RUN_KIND,
+    );
+}
+
+/// A cohort of 12 patients in chunks of 4 under two arms: six simulations,
+/// each checkpointed; kills land inside one and between them.
+#[test]
+fn kill_9_then_resume_of_a_cohort_is_byte_identical() {
+    killed_and_resumed(
+        "cohort",
+        &[
+            "cohort",
+            "SCENE",
+            "--patients",
+            "12",
+            "--chunk",
+            "4",
+            "--format",
+            "csv",
+            "--export-obs",
+            "--backend",
+            "cpu",
+        ],
+        2026,
+        &Kind {
+            failed: "simulations_failed",
+            same: assert_same_cohort,
+            max_delay_us: 400_000,
+            tasks: true,
+        },
     );
 }
 
