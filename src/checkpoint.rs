@@ -529,43 +529,48 @@ impl Checkpoint {
     /// Refuses a checkpoint written for another scene, plan, program or
     /// device than `now`.
     pub fn check(&self, path: &Path, now: &Identity) -> Result<(), CheckpointError> {
-        let had = &self.meta.identity;
-        let mismatch = |what, a: String, b: String| CheckpointError::Mismatch {
-            path: path.to_path_buf(),
-            what,
-            had: a,
-            now: b,
-        };
-        if had.scene_sha256 != now.scene_sha256 {
-            return Err(mismatch(
-                "scene (the scene file changed)",
-                format!("scene sha256 {}", had.scene_sha256),
-                now.scene_sha256.clone(),
-            ));
-        }
-        if had.plan_sha256 != now.plan_sha256 {
-            return Err(mismatch(
-                "plan",
-                format!("plan sha256 {}", had.plan_sha256),
-                now.plan_sha256.clone(),
-            ));
-        }
-        if had.commit != now.commit {
-            return Err(mismatch(
-                "vtwin build",
-                format!("commit {:?}", had.commit),
-                format!("{:?}", now.commit),
-            ));
-        }
-        if had.backend != now.backend || had.adapter != now.adapter {
-            return Err(mismatch(
-                "backend or adapter",
-                format!("{} {}", had.backend, had.adapter),
-                format!("{} {}", now.backend, now.adapter),
-            ));
-        }
-        Ok(())
+        check_identity(path, &self.meta.identity, now)
     }
+}
+
+/// Refuses a checkpoint at `path` written for `had` when the run is `now`
+/// (another scene, plan, program or device).
+pub fn check_identity(path: &Path, had: &Identity, now: &Identity) -> Result<(), CheckpointError> {
+    let mismatch = |what, a: String, b: String| CheckpointError::Mismatch {
+        path: path.to_path_buf(),
+        what,
+        had: a,
+        now: b,
+    };
+    if had.scene_sha256 != now.scene_sha256 {
+        return Err(mismatch(
+            "scene (the scene file changed)",
+            format!("scene sha256 {}", had.scene_sha256),
+            now.scene_sha256.clone(),
+        ));
+    }
+    if had.plan_sha256 != now.plan_sha256 {
+        return Err(mismatch(
+            "plan",
+            format!("plan sha256 {}", had.plan_sha256),
+            now.plan_sha256.clone(),
+        ));
+    }
+    if had.commit != now.commit {
+        return Err(mismatch(
+            "vtwin build",
+            format!("commit {:?}", had.commit),
+            format!("{:?}", now.commit),
+        ));
+    }
+    if had.backend != now.backend || had.adapter != now.adapter {
+        return Err(mismatch(
+            "backend or adapter",
+            format!("{} {}", had.backend, had.adapter),
+            format!("{} {}", now.backend, now.adapter),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

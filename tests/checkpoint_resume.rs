@@ -189,7 +189,7 @@ fn assert_same_outputs(base: &Path, out: &Path) {
     }
 }
 
-/// Every file of the uninterrupted cohort `base` equals `out`'s, but the
+/// Every file of the uninterrupted `base` (cohort, twin) equals `out`'s, but the
 /// manifest and the RO-Crate metadata (command line and times); nothing
 /// of the checkpoints stays in `out`.
 fn assert_same_cohort(base: &Path, out: &Path) {
@@ -221,6 +221,17 @@ struct Kind {
     max_delay_us: u64,
     /// Made of tasks (`cohort`): some kill must land after a task finished.
     tasks: bool,
+    /// Writes the scene into a folder, returns its path.
+    scene: fn(&Path) -> String,
+    /// The position a kept checkpoint file holds (steps or analyses).
+    position: fn(&Path) -> u64,
+}
+
+fn engine_step(p: &Path) -> u64 {
+    Checkpoint::read(p)
+        .expect("the kept checkpoint reads whole")
+        .meta
+        .step
 }
 
 const RUN_KIND: Kind = Kind {
@@ -228,6 +239,8 @@ const RUN_KIND: Kind = Kind {
     same: assert_same_outputs,
     max_delay_us: 20_000,
     tasks: false,
+    scene: write_scene,
+    position: engine_step,
 };
 
 /// Finished tasks kept beside the checkpoint of the run writing `out`.
@@ -247,7 +260,7 @@ fn finished_tasks(out: &Path) -> usize {
 /// output with the uninterrupted command's.
 fn killed_and_resumed(tag: &str, command: &[&str], seed: u64, kind: &Kind) {
     let d = tmp(&format!("kill-{tag}"));
-    let scene = write_scene(&d);
+    let scene = (kind.scene)(&d);
     let base = d.join("base");
     let with = |extra: &[&str]| -> Vec<String> {
         command
@@ -277,10 +290,9 @@ fn killed_and_resumed(tag: &str, command: &[&str], seed: u64, kind: &Kind) {
         kills += 1;
         assert!(!out.exists(), "a killed run left {}", out.display());
         assert_eq!(kept(&out).len(), 1, "one kept folder");
-        let ck = Checkpoint::read(&checkpoint_of(&out).expect("a checkpoint"))
-            .expect("the kept checkpoint reads whole");
-        assert_eq!(ck.meta.step % 8, 0);
-        continued_from.push((ck.meta.step, finished_tasks(&out)));
+        let at = (kind.position)(&checkpoint_of(&out).expect("a checkpoint"));
+        assert_eq!(at % 8, 0);
+        continued_from.push((at, finished_tasks(&out)));
         if kills == 4 {
             let err = ok(&["resume", out.to_str().unwrap()]);
             assert!(err.contains("continuing"), "{err}");
@@ -356,7 +368,50 @@ fn kill_9_then_resume_of_a_sweep_is_byte_identical() {
     );
 }
 
-/// A cohort of 12 patients in chunks of 4 under two arms: six simulations,
+/// The Lorenz-96 twin benchmark scene (ETKF with random rotations, so the
+/// filter's stream matters), as shipped.
+fn lorenz96_scene(dir: &Path) -> String {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenes/lorenz96_sakov2008.toml");
+    common::write_scene(dir, "l96.toml", &std::fs::read_to_string(src).unwrap())
+}
+
+fn twin_analyses(p: &Path) -> u64 {
+    vtwin::checkpoint_twin::read_meta(p)
+        .expect("the kept checkpoint reads whole")
+        .0
+        .analyses as u64
+}
+
+/// A twin (truth, free run, 28-member ETKF with rotations, 1,500
+/// analyses) checkpointed every 8 analyses: killed and resumed, its tables
+/// and metrics equal an uninterrupted run's.
+#[test]
+fn kill_9_then_resume_of_a_twin_is_byte_identical() {
+    killed_and_resumed(
+        "twin",
+        &[
+            "twin",
+            "SCENE",
+            "--cycles",
+            "1500",
+            "--format",
+            "csv",
+            "--backend",
+            "cpu",
+        ],
+        4242,
+        &Kind {
+            failed: "members_failed",
+            same: assert_same_cohort,
+            max_delay_us: 100_000,
+            tasks: false,
+            scene: lorenz96_scene,
+            position: twin_analyses,
+        },
+    );
+}
+
+/// A cohort of 48 patients in chunks of 4 under two arms: 24 simulations,
 /// each checkpointed; kills land inside one and between them.
 #[test]
 fn kill_9_then_resume_of_a_cohort_is_byte_identical() {
@@ -366,7 +421,7 @@ fn kill_9_then_resume_of_a_cohort_is_byte_identical() {
             "cohort",
             "SCENE",
             "--patients",
-            "12",
+            "48",
             "--chunk",
             "4",
             "--format",
@@ -379,8 +434,10 @@ fn kill_9_then_resume_of_a_cohort_is_byte_identical() {
         &Kind {
             failed: "simulations_failed",
             same: assert_same_cohort,
-            max_delay_us: 400_000,
+            max_delay_us: 60_000,
             tasks: true,
+            scene: write_scene,
+            position: engine_step,
         },
     );
 }
@@ -688,5 +745,51 @@ fn fork_under_another_arm_equals_a_run_switching_arms_at_the_checkpoint() {
     ]);
     assert_ne!(code, 0);
     assert!(err.contains("another version"), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A killed twin's and cohort's checkpoints are refused once the scene
+/// changed (the kept folder stays); with the scene restored they resume.
+#[test]
+fn a_changed_scene_refuses_a_twin_or_cohort_checkpoint() {
+    let d = tmp("refuse");
+    let cases: [(&str, String, Vec<&str>); 2] = [
+        (
+            "twin",
+            lorenz96_scene(&d),
+            vec!["--cycles", "1500", "--checkpoint-every", "8"],
+        ),
+        (
+            "cohort",
+            write_scene(&d),
+            vec![
+                "--patients",
+                "48",
+                "--chunk",
+                "4",
+                "--checkpoint-every",
+                "8",
+            ],
+        ),
+    ];
+    for (cmd, scene, extra) in cases {
+        let out = d.join(format!("out-{cmd}"));
+        let mut args = vec![cmd, scene.as_str(), "--backend", "cpu", "--format", "csv"];
+        args.extend(extra);
+        args.extend(["--out", out.to_str().unwrap()]);
+        assert!(
+            kill_after_checkpoint(spawn(&args), &out, Duration::ZERO),
+            "{cmd} finished before it was killed"
+        );
+        let text = std::fs::read_to_string(&scene).unwrap();
+        std::fs::write(&scene, format!("{text}\n# edited\n")).unwrap();
+        let (code, err) = vtwin(&["resume", out.to_str().unwrap()]);
+        assert_ne!(code, 0, "{cmd}: {err}");
+        assert!(err.contains("scene file changed"), "{cmd}: {err}");
+        assert!(!out.exists() && kept(&out).len() == 1, "the folder stays");
+        std::fs::write(&scene, text).unwrap();
+        ok(&["resume", out.to_str().unwrap()]);
+        assert!(out.join("manifest.json").is_file() && kept(&out).is_empty());
+    }
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -83,6 +83,7 @@ pub fn run(args: &AssimilateArgs) -> Result<i32> {
         &[&args.scene, &args.obs],
         false,
         extra,
+        super::twin::Resumable::default(),
     )
 }
 

@@ -44,6 +44,7 @@ pub(crate) enum SavedCommand {
     Run(RunArgs),
     Sweep(super::sweep::SweepArgs),
     Cohort(super::cohort::CohortArgs),
+    Twin(super::twin::TwinArgs),
 }
 
 /// Parses a resume record's command line.
@@ -254,12 +255,30 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
     };
     let invocation = checkpoint::read_invocation(&temp)?;
     let path = checkpoint::checkpoint_path(&temp);
-    let ck = if path.is_file() {
+    let command = parse_saved(&invocation, &temp)?;
+    if let SavedCommand::Twin(_) = &command {
+        // A twin's checkpoint is its own format (`checkpoint_twin`), read
+        // by the command itself.
+        if path.is_file() {
+            let (meta, _) = crate::checkpoint_twin::read_meta(&path)?;
+            eprintln!(
+                "vtwin resume: continuing `vtwin {}` from analysis {} ({})",
+                invocation.argv.join(" "),
+                meta.analyses,
+                path.display()
+            );
+        } else {
+            eprintln!(
+                "vtwin resume: `vtwin {}` was stopped before its first checkpoint; starting it again from analysis 0",
+                invocation.argv.join(" ")
+            );
+        }
+    }
+    let ck = if path.is_file() && !matches!(command, SavedCommand::Twin(_)) {
         Some((path.clone(), Checkpoint::read(&path)?))
     } else {
         None
     };
-    let command = parse_saved(&invocation, &temp)?;
     std::env::set_current_dir(&invocation.cwd).with_context(|| {
         format!(
             "cannot enter {}, the folder the run was started in",
@@ -267,6 +286,7 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
         )
     })?;
     match &ck {
+        _ if matches!(command, SavedCommand::Twin(_)) => {}
         Some((p, c)) => eprintln!(
             "vtwin resume: continuing `vtwin {}` from step {} ({})",
             invocation.argv.join(" "),
@@ -288,5 +308,6 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
         SavedCommand::Run(a) => super::run::run_with(&a, Some(&resume)),
         SavedCommand::Sweep(a) => super::sweep::run_with(&a, Some(&resume)).map(|()| 0),
         SavedCommand::Cohort(a) => super::cohort::run_with(&a, Some(&resume)),
+        SavedCommand::Twin(a) => super::twin::run_with(&a, Some(&resume)),
     }
 }
