@@ -43,6 +43,12 @@ pub struct AssimilateArgs {
     /// Also write every member's forecast (`forecast_members`).
     #[arg(long)]
     pub members_out: bool,
+    /// Patient runs: assimilate only shard I of K (counted from 0) of the
+    /// patients, in the order they first appear in the observation file
+    /// (patients ⌊N·I/K⌋ .. ⌊N·(I+1)/K⌋); join shard folders with
+    /// `vtwin merge`. A patient's results never depend on the shard.
+    #[arg(long)]
+    pub shard: Option<crate::shard::Shard>,
     #[command(flatten)]
     pub output: OutArgs,
     #[command(flatten)]
@@ -55,6 +61,13 @@ pub fn run(args: &AssimilateArgs) -> Result<i32> {
     let any_empty_sd = records.iter().any(|r| r.sd.is_none());
     if has_patient || any_empty_sd || args.forecast_at.is_some() {
         return run_patients(args, &scene, &records);
+    }
+    if args.shard.is_some() {
+        anyhow::bail!(
+            "--shard splits the patients of a patient run (docs/patients.md); {} has no \
+             patient column, so this is one ensemble and cannot be sharded",
+            args.obs.display()
+        );
     }
     // The single-ensemble run, exactly as before patient files existed.
     let records = read_obs_file(&args.obs)?;
@@ -85,6 +98,15 @@ pub fn run(args: &AssimilateArgs) -> Result<i32> {
         extra,
         super::twin::Resumable::default(),
     )
+}
+
+/// The `--forecast-at` file's SHA-256 (shards must share it).
+fn requests_sha(args: &AssimilateArgs) -> Result<Option<String>> {
+    args.forecast_at
+        .as_deref()
+        .map(crate::io::sha256_file)
+        .transpose()
+        .map_err(Into::into)
 }
 
 fn no_section_warning(scene: &Path) -> String {
@@ -132,6 +154,8 @@ fn run_patients(
         Some(f) => patients::read_requests(f, &setup.plan, &patients)?,
         None => Vec::new(),
     };
+    let block = super::assimilate_shard::Block::new(args.shard, patients, requests)?;
+    let (patients, requests) = (&block.patients, &block.requests);
     let backend = args.engine.open()?;
     let started = crate::manifest::now();
     let mut inputs: Vec<&Path> = vec![&args.scene, &args.obs];
@@ -162,13 +186,14 @@ fn run_patients(
         backend.name()
     );
     let bar = super::progress_bar(0, "stops");
-    let out = patients::run(
+    let out = patients::run::run_block(
         &setup,
         &backend,
         args.engine.batch_size,
-        &patients,
-        &requests,
+        patients,
+        requests,
         &levels,
+        block.first,
         &mut |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64)
@@ -238,6 +263,11 @@ fn run_patients(
         "format": fmt.extension(),
         "time_unit": setup.plan.model.info().time_unit,
     });
+    let mut extra = extra;
+    if let Some(shard) = args.shard {
+        block.write_rows(&dir, &out, setup.plan.model.dt())?;
+        extra["shard"] = block.manifest_json(shard, args, requests_sha(args)?);
+    }
     let manifest = crate::manifest::for_plan(&out.plan, &backend, started, 0, extra);
     let final_dir = dir.finish(manifest)?;
     println!("{}", final_dir.display());

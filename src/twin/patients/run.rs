@@ -151,6 +151,28 @@ pub fn run(
     levels: &[f64],
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<PatientOutput, TwinError> {
+    run_block(
+        setup, backend, batch, patients, requests, levels, 0, progress,
+    )
+}
+
+/// [`run`] for a block of patients that starts at position `first` of
+/// the whole run's patient list (`assimilate --shard`): patient p's
+/// members are global members (first + p)·M .. (first + p + 1)·M for
+/// every keyed draw (`Plan::member_offset`) and the initial ensemble, and
+/// its filter stream is keyed by its name, so its results are those of
+/// the whole run.
+#[allow(clippy::too_many_arguments)]
+pub fn run_block(
+    setup: &Setup,
+    backend: &Backend,
+    batch: Option<u32>,
+    patients: &[Patient],
+    requests: &[Request],
+    levels: &[f64],
+    first: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<PatientOutput, TwinError> {
     let method = match setup.filter.method {
         MethodName::Etkf => Method::Etkf {
             rotate: setup.filter.rotate,
@@ -173,6 +195,10 @@ pub fn run(
         .checked_mul(m)
         .filter(|t| *t <= u32::MAX as usize)
         .ok_or_else(|| TwinError::Invalid(format!("{np} patients × {m} members is too many")))?;
+    let offset = first
+        .checked_mul(m)
+        .filter(|o| o.checked_add(total).is_some_and(|e| e <= u32::MAX as usize))
+        .ok_or_else(|| TwinError::Invalid(format!("patient {first} × {m} members is too many")))?;
     let space = space(setup)?;
     let models = error_models(&setup.section);
     // Stops: every reading's step and every forecast's steps.
@@ -199,7 +225,7 @@ pub fn run(
         scene.file.time.steps = Some(last);
         scene.file.time.end = None;
     }
-    let freeze = |members: usize| {
+    let freeze = |members: usize, offset: usize| {
         Plan::freeze(
             &scene,
             &PlanOptions {
@@ -207,7 +233,7 @@ pub fn run(
                 seed: Some(setup.seed),
                 arm: Some(setup.arm.clone()),
                 member_params: None,
-                member_offset: 0,
+                member_offset: offset as u32,
             },
         )
     };
@@ -227,8 +253,8 @@ pub fn run(
             p.with_process_noise(&noise).map_err(TwinError::Invalid)
         }
     };
-    let plan = noisy(freeze(total)?)?;
-    let prior_plan = noisy(freeze(m)?)?;
+    let plan = noisy(freeze(total, offset)?)?;
+    let prior_plan = noisy(freeze(m, 0)?)?;
     let n_state = plan.model.state_len();
     let sites = plan.model.grid().sites();
     let est: Vec<usize> = setup.estimate.iter().map(|e| e.0).collect();
@@ -240,7 +266,9 @@ pub fn run(
     };
     if let Some(mean) = &setup.section.init_mean {
         let var = &setup.section.init_var;
-        ens.write_state(&draw_initial(mean, n_state, var, total, setup.seed, 3))?;
+        // One stream for the whole run: a block takes its own columns.
+        let all = draw_initial(mean, n_state, var, offset + total, setup.seed, 3);
+        ens.write_state(&all.columns(offset, total).into_owned())?;
         if let Some(pr) = &mut prior {
             pr.write_state(&draw_initial(mean, n_state, var, m, setup.seed, 3))?;
         }
