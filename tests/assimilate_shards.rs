@@ -10,7 +10,7 @@
 //! 7 shards equals the unsharded run file for file, byte for byte, but
 //! the manifest, in CSV and in Parquet. Merge refuses a missing shard,
 //! shards run with other options, a shard of another command and a
-//! tampered table.
+//! tampered table; `vtwin slurm assimilate` writes the array.
 
 mod common;
 
@@ -246,5 +246,23 @@ fn merge_refuses_mismatched_assimilate_shards() {
         s(&d.join("plain-out")),
     ]);
     assert!(!good && e.contains("cannot be sharded"), "{e}");
+    // `vtwin slurm` writes the array for patient assimilation.
+    let job = d.join("job");
+    ok(&[
+        "slurm",
+        "assimilate",
+        SCENE,
+        "--obs",
+        s(&obs),
+        "--backend",
+        "cpu",
+        "--shards",
+        "3",
+        "--out",
+        s(&job),
+    ]);
+    let script = std::fs::read_to_string(job.join("job.sbatch")).unwrap();
+    assert!(script.contains("#SBATCH --array=0-2"), "{script}");
+    assert!(script.contains(" assimilate "), "{script}");
     let _ = std::fs::remove_dir_all(&d);
 }
