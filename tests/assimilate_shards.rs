@@ -246,6 +246,15 @@ fn merge_refuses_mismatched_assimilate_shards() {
         s(&d.join("plain-out")),
     ]);
     assert!(!good && e.contains("cannot be sharded"), "{e}");
+    // Patient runs are split with --shard, not checkpointed (yet).
+    let (good, e) = vtwin(&assimilate(
+        &obs,
+        &at,
+        "csv",
+        &d.join("ck"),
+        &["--checkpoint-every", "2"],
+    ));
+    assert!(!good && e.contains("not yet to patient runs"), "{e}");
     // `vtwin slurm` writes the array for patient assimilation.
     let job = d.join("job");
     ok(&[

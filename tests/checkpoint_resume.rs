@@ -206,7 +206,7 @@ fn assert_same_cohort(base: &Path, out: &Path) {
     let (a, b) = (files(base), files(out));
     let names = |v: &[(PathBuf, Vec<u8>)]| v.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
     assert_eq!(names(&a), names(&b));
-    assert!(a.len() >= 4, "{:?}", names(&a));
+    assert!(a.len() >= 3, "{:?}", names(&a));
     for ((p, x), (_, y)) in a.iter().zip(&b) {
         assert!(x == y, "{} differs", p.display());
     }
@@ -265,7 +265,10 @@ fn killed_and_resumed(tag: &str, command: &[&str], seed: u64, kind: &Kind) {
     let with = |extra: &[&str]| -> Vec<String> {
         command
             .iter()
-            .map(|s| s.replace("SCENE", &scene))
+            .map(|s| {
+                s.replace("SCENE", &scene)
+                    .replace("DIR", d.to_str().unwrap())
+            })
             .chain(extra.iter().map(|s| s.to_string()))
             .collect()
     };
@@ -406,6 +409,54 @@ fn kill_9_then_resume_of_a_twin_is_byte_identical() {
             max_delay_us: 100_000,
             tasks: false,
             scene: lorenz96_scene,
+            position: twin_analyses,
+        },
+    );
+}
+
+/// The Lorenz-96 scene and, in `dir/truth/observations.csv`, the
+/// observations of a 600-analysis twin run of it.
+fn lorenz96_with_obs(dir: &Path) -> String {
+    let scene = lorenz96_scene(dir);
+    let truth = dir.join("truth");
+    ok(&[
+        "twin",
+        &scene,
+        "--cycles",
+        "600",
+        "--format",
+        "csv",
+        "--backend",
+        "cpu",
+        "--out",
+        truth.to_str().unwrap(),
+    ]);
+    scene
+}
+
+/// A single-ensemble `assimilate` of those observations (600 analyses)
+/// checkpointed every 8 analyses: killed and resumed, byte-identical.
+#[test]
+fn kill_9_then_resume_of_an_assimilation_is_byte_identical() {
+    killed_and_resumed(
+        "assimilate",
+        &[
+            "assimilate",
+            "SCENE",
+            "--obs",
+            "DIR/truth/observations.csv",
+            "--format",
+            "csv",
+            "--backend",
+            "cpu",
+        ],
+        99,
+        &Kind {
+            failed: "members_failed",
+            same: assert_same_cohort,
+            max_delay_us: 50_000,
+            tasks: false,
+            scene: lorenz96_with_obs,
             position: twin_analyses,
         },
     );

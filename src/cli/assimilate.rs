@@ -49,6 +49,11 @@ pub struct AssimilateArgs {
     /// `vtwin merge`. A patient's results never depend on the shard.
     #[arg(long)]
     pub shard: Option<crate::shard::Shard>,
+    /// Single-ensemble runs: save a checkpoint every N analyses into the
+    /// run's temporary folder; an interrupted run continues with
+    /// `vtwin resume OUT`.
+    #[arg(long, value_name = "N")]
+    pub checkpoint_every: Option<u64>,
     #[command(flatten)]
     pub output: OutArgs,
     #[command(flatten)]
@@ -56,10 +61,22 @@ pub struct AssimilateArgs {
 }
 
 pub fn run(args: &AssimilateArgs) -> Result<i32> {
+    run_with(args, None)
+}
+
+/// `assimilate`, or with `resume` the continuation of an interrupted
+/// single-ensemble run in its kept temporary folder (`vtwin resume`).
+pub fn run_with(args: &AssimilateArgs, resume: Option<&super::resume::Resume>) -> Result<i32> {
     let scene = Scene::load(&args.scene)?;
     let (records, has_patient) = read_patient_obs(&args.obs)?;
     let any_empty_sd = records.iter().any(|r| r.sd.is_none());
     if has_patient || any_empty_sd || args.forecast_at.is_some() {
+        if args.checkpoint_every.is_some() {
+            anyhow::bail!(
+                "--checkpoint-every applies to single-ensemble runs, not yet to patient runs \
+                 (split a long patient run with --shard instead)"
+            );
+        }
         return run_patients(args, &scene, &records);
     }
     if args.shard.is_some() {
@@ -96,7 +113,10 @@ pub fn run(args: &AssimilateArgs) -> Result<i32> {
         &[&args.scene, &args.obs],
         false,
         extra,
-        super::twin::Resumable::default(),
+        super::twin::Resumable {
+            every: args.checkpoint_every,
+            resume,
+        },
     )
 }
 

@@ -45,6 +45,7 @@ pub(crate) enum SavedCommand {
     Sweep(super::sweep::SweepArgs),
     Cohort(super::cohort::CohortArgs),
     Twin(super::twin::TwinArgs),
+    Assimilate(super::assimilate::AssimilateArgs),
 }
 
 /// Parses a resume record's command line.
@@ -256,8 +257,8 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
     let invocation = checkpoint::read_invocation(&temp)?;
     let path = checkpoint::checkpoint_path(&temp);
     let command = parse_saved(&invocation, &temp)?;
-    if let SavedCommand::Twin(_) = &command {
-        // A twin's checkpoint is its own format (`checkpoint_twin`), read
+    if matches!(command, SavedCommand::Twin(_) | SavedCommand::Assimilate(_)) {
+        // A twin's or assimilation's checkpoint is its own format (`checkpoint_twin`), read
         // by the command itself.
         if path.is_file() {
             let (meta, _) = crate::checkpoint_twin::read_meta(&path)?;
@@ -274,7 +275,9 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
             );
         }
     }
-    let ck = if path.is_file() && !matches!(command, SavedCommand::Twin(_)) {
+    let ck = if path.is_file()
+        && !matches!(command, SavedCommand::Twin(_) | SavedCommand::Assimilate(_))
+    {
         Some((path.clone(), Checkpoint::read(&path)?))
     } else {
         None
@@ -286,7 +289,7 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
         )
     })?;
     match &ck {
-        _ if matches!(command, SavedCommand::Twin(_)) => {}
+        _ if matches!(command, SavedCommand::Twin(_) | SavedCommand::Assimilate(_)) => {}
         Some((p, c)) => eprintln!(
             "vtwin resume: continuing `vtwin {}` from step {} ({})",
             invocation.argv.join(" "),
@@ -309,5 +312,6 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
         SavedCommand::Sweep(a) => super::sweep::run_with(&a, Some(&resume)).map(|()| 0),
         SavedCommand::Cohort(a) => super::cohort::run_with(&a, Some(&resume)),
         SavedCommand::Twin(a) => super::twin::run_with(&a, Some(&resume)),
+        SavedCommand::Assimilate(a) => super::assimilate::run_with(&a, Some(&resume)),
     }
 }
