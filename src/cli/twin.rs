@@ -128,6 +128,7 @@ pub fn run_with(args: &TwinArgs, resume: Option<&super::resume::Resume>) -> Resu
 /// Runs the cycles and writes the run directory; shared by `assimilate`.
 /// `inputs` are the command's input files, the scene first (never
 /// overwritten or replaced by the output folder).
+#[allow(clippy::too_many_arguments)] // the command's parts, one call each from twin and assimilate
 pub fn execute(
     setup: &Setup,
     backend: &Backend,

@@ -165,8 +165,7 @@ impl Assimilator {
     /// Puts back a position saved by [`Assimilator::position`].
     pub fn restore(&mut self, word: u128, log_w: Option<Vec<f64>>) {
         self.rng.set_word_pos(word);
-        self.filter
-            .set_log_weights(log_w.map(|l| DVector::from_vec(l)));
+        self.filter.set_log_weights(log_w.map(DVector::from_vec));
     }
 
     /// The members' current weights (equal unless a particle filter has
