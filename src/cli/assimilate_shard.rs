@@ -55,9 +55,10 @@ impl Block {
         requests: Vec<Request>,
     ) -> Result<Block> {
         let total = patients.len() as u64;
+        let sharded = shard.is_some();
         let shard = shard.unwrap_or(Shard { index: 0, count: 1 });
         let range = shard.range(total);
-        if range.is_empty() {
+        if sharded && range.is_empty() {
             bail!(
                 "--shard {}/{}: the shard holds none of the {total} patients; use at most {total} shards",
                 shard.index,
