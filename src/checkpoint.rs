@@ -32,6 +32,7 @@
 use crate::engine::{Engine, EngineError, MemberStatus};
 use crate::io::stale::{self, CHECKPOINT, RESUME_DIR, RUN_RECORD};
 use crate::io::{IoError, write_atomic};
+use crate::record::{Checkpointing, Recording, record_from};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -162,6 +163,136 @@ pub fn clean_partial(temp: &Path) {
         if name != RUN_RECORD && name != CHECKPOINT {
             let _ = fs::remove_file(e.path());
         }
+    }
+}
+
+/// Before the folder of a run whose checkpoints only serve `vtwin resume`
+/// (`cohort`, `twin`) is finished: the resume folder goes, nothing of it
+/// stays in the output.
+pub fn discard(temp: &Path) -> Result<(), IoError> {
+    let dir = resume_dir(temp);
+    if !dir.exists() {
+        return Ok(());
+    }
+    fs::remove_dir_all(&dir).map_err(|e| IoError::io(&dir, e))
+}
+
+/// Where [`TaskCheckpoints`] keeps finished tasks, inside the resume folder.
+pub const DONE_DIR: &str = "done";
+
+/// Checkpoints of a command made of several engine runs in a fixed order
+/// (`cohort`: one per arm and chunk of patients), each a task named by a
+/// key. A finished task's statuses and observations are kept in
+/// `done/<key>.vtc` (a checkpoint without state or parameters, so it stays
+/// small); the running task's checkpoint is the usual `checkpoint.vtc`,
+/// replaced every `every` steps. Continuing, a finished task is read back
+/// instead of run, and the running one continues from its checkpoint: the
+/// recordings equal an uninterrupted run's bit for bit.
+#[derive(Clone, Debug)]
+pub struct TaskCheckpoints {
+    /// The temporary run folder.
+    pub temp: PathBuf,
+    pub every: u64,
+    /// Scene, build and device (its `plan_sha256` is set per task).
+    pub identity: Identity,
+    pub invocation: Invocation,
+}
+
+impl TaskCheckpoints {
+    /// Runs `engine` (fresh, at step 0) to its plan's end as task `key`,
+    /// or reads the task back when it finished before, or continues it
+    /// from its checkpoint. A checkpoint of another scene, build or device
+    /// is refused; one of another task (another plan) is left alone.
+    pub fn record(&self, engine: &mut dyn Engine, key: &str) -> Result<Recording, CheckpointError> {
+        let plan = engine.plan().clone();
+        let id = Identity {
+            plan_sha256: plan.sha256.clone(),
+            ..self.identity.clone()
+        };
+        let done = resume_dir(&self.temp)
+            .join(DONE_DIR)
+            .join(format!("{key}.vtc"));
+        let stride = plan.observables.ops.len() + 1;
+        if done.is_file() {
+            let c = Checkpoint::read(&done)?;
+            c.check(&done, &id)?;
+            if c.meta.members != plan.members as usize
+                || c.meta.frame_stride != stride
+                || c.steps != plan.observation_steps()
+            {
+                return Err(CheckpointError::Format {
+                    path: done,
+                    reason: "its shape differs from the task's plan".into(),
+                });
+            }
+            let times = c.steps.iter().map(|&s| plan.model.time_at(s)).collect();
+            return Ok(Recording {
+                steps: c.steps,
+                times,
+                frames: c.frames,
+                status: c.status,
+                n_ops: plan.observables.ops.len(),
+            });
+        }
+        let current = checkpoint_path(&self.temp);
+        let mut start = None;
+        if current.is_file() {
+            let c = Checkpoint::read(&current)?;
+            let mine = c.meta.identity.plan_sha256 == id.plan_sha256;
+            let other = Identity {
+                plan_sha256: c.meta.identity.plan_sha256.clone(),
+                ..id.clone()
+            };
+            c.check(&current, if mine { &id } else { &other })?;
+            if mine {
+                c.restore(engine)?;
+                start = Some((c.steps, c.frames));
+            }
+        }
+        let (steps0, frames0) = start.unwrap_or_default();
+        let mut save = |e: &mut dyn Engine,
+                        steps: &[u64],
+                        frames: &[Vec<f32>]|
+         -> Result<(), CheckpointError> {
+            Checkpoint::capture(e, steps, frames, id.clone(), self.invocation.clone())?
+                .write_into(&self.temp)?;
+            Ok(())
+        };
+        let rec = record_from(
+            engine,
+            steps0,
+            frames0,
+            Some(Checkpointing {
+                every: self.every,
+                save: &mut save,
+            }),
+            &mut |_| {},
+            &mut |_, _, _| Ok(()),
+        )?;
+        let finished = Checkpoint {
+            meta: Meta {
+                format: 1,
+                identity: id.clone(),
+                invocation: self.invocation.clone(),
+                step: engine.step(),
+                members: plan.members as usize,
+                state_len: 0,
+                n_params: 0,
+                frame_stride: stride,
+                observations: rec.steps.len(),
+                body_bytes: 0,
+                body_sha256: String::new(),
+            },
+            state: Vec::new(),
+            params: Vec::new(),
+            status: rec.status.clone(),
+            steps: rec.steps.clone(),
+            frames: rec.frames.clone(),
+        };
+        let parent = resume_dir(&self.temp).join(DONE_DIR);
+        fs::create_dir_all(&parent).map_err(|e| IoError::io(&parent, e))?;
+        write_atomic(&done, &finished.to_bytes())?;
+        Ok(rec)
     }
 }
 
@@ -398,43 +529,48 @@ impl Checkpoint {
     /// Refuses a checkpoint written for another scene, plan, program or
     /// device than `now`.
     pub fn check(&self, path: &Path, now: &Identity) -> Result<(), CheckpointError> {
-        let had = &self.meta.identity;
-        let mismatch = |what, a: String, b: String| CheckpointError::Mismatch {
-            path: path.to_path_buf(),
-            what,
-            had: a,
-            now: b,
-        };
-        if had.scene_sha256 != now.scene_sha256 {
-            return Err(mismatch(
-                "scene (the scene file changed)",
-                format!("scene sha256 {}", had.scene_sha256),
-                now.scene_sha256.clone(),
-            ));
-        }
-        if had.plan_sha256 != now.plan_sha256 {
-            return Err(mismatch(
-                "plan",
-                format!("plan sha256 {}", had.plan_sha256),
-                now.plan_sha256.clone(),
-            ));
-        }
-        if had.commit != now.commit {
-            return Err(mismatch(
-                "vtwin build",
-                format!("commit {:?}", had.commit),
-                format!("{:?}", now.commit),
-            ));
-        }
-        if had.backend != now.backend || had.adapter != now.adapter {
-            return Err(mismatch(
-                "backend or adapter",
-                format!("{} {}", had.backend, had.adapter),
-                format!("{} {}", now.backend, now.adapter),
-            ));
-        }
-        Ok(())
+        check_identity(path, &self.meta.identity, now)
     }
+}
+
+/// Refuses a checkpoint at `path` written for `had` when the run is `now`
+/// (another scene, plan, program or device).
+pub fn check_identity(path: &Path, had: &Identity, now: &Identity) -> Result<(), CheckpointError> {
+    let mismatch = |what, a: String, b: String| CheckpointError::Mismatch {
+        path: path.to_path_buf(),
+        what,
+        had: a,
+        now: b,
+    };
+    if had.scene_sha256 != now.scene_sha256 {
+        return Err(mismatch(
+            "scene (the scene file changed)",
+            format!("scene sha256 {}", had.scene_sha256),
+            now.scene_sha256.clone(),
+        ));
+    }
+    if had.plan_sha256 != now.plan_sha256 {
+        return Err(mismatch(
+            "plan",
+            format!("plan sha256 {}", had.plan_sha256),
+            now.plan_sha256.clone(),
+        ));
+    }
+    if had.commit != now.commit {
+        return Err(mismatch(
+            "vtwin build",
+            format!("commit {:?}", had.commit),
+            format!("{:?}", now.commit),
+        ));
+    }
+    if had.backend != now.backend || had.adapter != now.adapter {
+        return Err(mismatch(
+            "backend or adapter",
+            format!("{} {}", had.backend, had.adapter),
+            format!("{} {}", now.backend, now.adapter),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

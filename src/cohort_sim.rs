@@ -11,8 +11,9 @@
 //! (initial noise included): a patient's trajectories depend only on
 //! (scene, seed, patient id), never on the chunk or shard it ran in. Every
 //! arm of a patient uses the same parameters and the same member index,
-//! hence the same random streams. Never writes files and never draws
-//! patients (that is `cohort::patients`).
+//! hence the same random streams. Never draws patients (that is
+//! `cohort::patients`); writes files only through
+//! `checkpoint::TaskCheckpoints` (`cohort --checkpoint-every`).
 
 use crate::backend::Backend;
 use crate::cohort::{
@@ -39,6 +40,8 @@ pub enum CohortSimError {
     Cohort(CohortError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
 }
 
 /// What the rest of a scene tells its `[cohort]` section, resolved the way a
@@ -135,6 +138,9 @@ pub struct EngineSource<'a> {
     pub failed: u64,
     /// Patients with at least one failed simulation, ascending.
     failed_patients: Vec<u64>,
+    /// With `--checkpoint-every`: each (arm, chunk) run is a task.
+    checkpoints: Option<crate::checkpoint::TaskCheckpoints>,
+    arms: Vec<String>,
 }
 
 impl<'a> EngineSource<'a> {
@@ -159,7 +165,16 @@ impl<'a> EngineSource<'a> {
             progress: Box::new(progress),
             failed: 0,
             failed_patients: Vec::new(),
+            checkpoints: None,
+            arms: setup.arms.clone(),
         }
+    }
+
+    /// Checkpoints every run of an arm and a chunk of patients as a task
+    /// keyed `<arm index>-<first patient>` (`cohort --checkpoint-every`).
+    pub fn with_checkpoints(mut self, c: Option<crate::checkpoint::TaskCheckpoints>) -> Self {
+        self.checkpoints = c;
+        self
     }
 
     /// Patients with at least one failed simulation, ascending.
@@ -197,7 +212,17 @@ impl<'a> EngineSource<'a> {
             }));
         }
         let mut engine = self.backend.engine(&plan, self.batch)?;
-        let rec = record::record(engine.as_mut(), &mut |_| {})?;
+        let rec = match &self.checkpoints {
+            Some(c) => {
+                let a = self
+                    .arms
+                    .iter()
+                    .position(|x| x == arm)
+                    .unwrap_or(usize::MAX);
+                c.record(engine.as_mut(), &format!("{a}-{first}"))?
+            }
+            None => record::record(engine.as_mut(), &mut |_| {})?,
+        };
         for (m, st) in rec.status.iter().enumerate() {
             if !st.is_ok() {
                 self.failed += 1;

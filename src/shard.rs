@@ -1,4 +1,5 @@
-//! Shard sets: what a shard folder of `run`, `sweep` or `cohort` says about
+//! Shard sets: what a shard folder of `run`, `sweep`, `cohort` or
+//! `assimilate` (patient runs) says about
 //! itself in its manifest, and the checks that decide whether a set of shard
 //! folders is one whole run that `vtwin merge` may join.
 //!
@@ -23,6 +24,9 @@ pub enum ShardKind {
     Sweep,
     /// `vtwin cohort --shard`: patients.
     Cohort,
+    /// `vtwin assimilate --shard` (patient runs): patients, in the order
+    /// they first appear in the observation file.
+    Assimilate,
 }
 
 impl ShardKind {
@@ -31,13 +35,14 @@ impl ShardKind {
             ShardKind::Run => "run",
             ShardKind::Sweep => "sweep",
             ShardKind::Cohort => "cohort",
+            ShardKind::Assimilate => "assimilate",
         }
     }
 
     /// What one unit of the range is called in messages.
     pub fn unit(self) -> &'static str {
         match self {
-            ShardKind::Cohort => "patients",
+            ShardKind::Cohort | ShardKind::Assimilate => "patients",
             ShardKind::Sweep => "design rows",
             ShardKind::Run => "members",
         }
@@ -110,9 +115,10 @@ pub fn read_record(dir: &Path, manifest: &Value) -> Result<ShardRecord, ShardErr
         let kind = match s["kind"].as_str() {
             Some("run") => ShardKind::Run,
             Some("sweep") => ShardKind::Sweep,
+            Some("assimilate") => ShardKind::Assimilate,
             other => {
                 return Err(bad(format!(
-                    "manifest.json: shard kind {other:?} is not run, sweep or cohort"
+                    "manifest.json: shard kind {other:?} is not run, sweep, assimilate or cohort"
                 )));
             }
         };

@@ -189,22 +189,92 @@ fn assert_same_outputs(base: &Path, out: &Path) {
     }
 }
 
+/// Every file of the uninterrupted `base` (cohort, twin) equals `out`'s, but the
+/// manifest and the RO-Crate metadata (command line and times); nothing
+/// of the checkpoints stays in `out`.
+fn assert_same_cohort(base: &Path, out: &Path) {
+    let files = |d: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        walk(d)
+            .into_iter()
+            .filter(|(p, _)| {
+                let n = p.file_name().unwrap().to_string_lossy();
+                n != "manifest.json" && n != "ro-crate-metadata.json"
+            })
+            .map(|(p, b)| (p.strip_prefix(d).unwrap().to_path_buf(), b))
+            .collect()
+    };
+    let (a, b) = (files(base), files(out));
+    let names = |v: &[(PathBuf, Vec<u8>)]| v.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&a), names(&b));
+    assert!(a.len() >= 3, "{:?}", names(&a));
+    for ((p, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x == y, "{} differs", p.display());
+    }
+}
+
+/// What differs between the commands `killed_and_resumed` drives.
+struct Kind {
+    /// The manifest key counting failed members or simulations.
+    failed: &'static str,
+    same: fn(&Path, &Path),
+    /// The longest random delay between a checkpoint and the kill, µs.
+    max_delay_us: u64,
+    /// Made of tasks (`cohort`): some kill must land after a task finished.
+    tasks: bool,
+    /// Writes the scene into a folder, returns its path.
+    scene: fn(&Path) -> String,
+    /// The position a kept checkpoint file holds (steps or analyses).
+    position: fn(&Path) -> u64,
+}
+
+fn engine_step(p: &Path) -> u64 {
+    Checkpoint::read(p)
+        .expect("the kept checkpoint reads whole")
+        .meta
+        .step
+}
+
+const RUN_KIND: Kind = Kind {
+    failed: "members_failed",
+    same: assert_same_outputs,
+    max_delay_us: 20_000,
+    tasks: false,
+    scene: write_scene,
+    position: engine_step,
+};
+
+/// Finished tasks kept beside the checkpoint of the run writing `out`.
+fn finished_tasks(out: &Path) -> usize {
+    kept(out)
+        .into_iter()
+        .filter_map(|t| std::fs::read_dir(t.join(".vtwin-resume/done")).ok())
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".vtc"))
+                .count()
+        })
+        .sum()
+}
+
 /// kill -9 at seeded random moments, resume until done; compare every
 /// output with the uninterrupted command's.
-fn killed_and_resumed(tag: &str, command: &[&str], seed: u64) {
+fn killed_and_resumed(tag: &str, command: &[&str], seed: u64, kind: &Kind) {
     let d = tmp(&format!("kill-{tag}"));
-    let scene = write_scene(&d);
+    let scene = (kind.scene)(&d);
     let base = d.join("base");
     let with = |extra: &[&str]| -> Vec<String> {
         command
             .iter()
-            .map(|s| s.replace("SCENE", &scene))
+            .map(|s| {
+                s.replace("SCENE", &scene)
+                    .replace("DIR", d.to_str().unwrap())
+            })
             .chain(extra.iter().map(|s| s.to_string()))
             .collect()
     };
     ok(&strs(&with(&["--out", base.to_str().unwrap()])));
     assert_eq!(
-        common::manifest(&base)["members_failed"],
+        common::manifest(&base)[kind.failed],
         0,
         "every member runs to the end"
     );
@@ -215,7 +285,7 @@ fn killed_and_resumed(tag: &str, command: &[&str], seed: u64) {
     let mut kills = 0;
     let mut continued_from = Vec::new();
     loop {
-        let delay = Duration::from_micros(rng.next() % 20_000);
+        let delay = Duration::from_micros(rng.next() % kind.max_delay_us);
         let killed = kill_after_checkpoint(child, &out, delay);
         if !killed {
             break;
@@ -223,10 +293,9 @@ fn killed_and_resumed(tag: &str, command: &[&str], seed: u64) {
         kills += 1;
         assert!(!out.exists(), "a killed run left {}", out.display());
         assert_eq!(kept(&out).len(), 1, "one kept folder");
-        let ck = Checkpoint::read(&checkpoint_of(&out).expect("a checkpoint"))
-            .expect("the kept checkpoint reads whole");
-        assert_eq!(ck.meta.step % 8, 0);
-        continued_from.push(ck.meta.step);
+        let at = (kind.position)(&checkpoint_of(&out).expect("a checkpoint"));
+        assert_eq!(at % 8, 0);
+        continued_from.push((at, finished_tasks(&out)));
         if kills == 4 {
             let err = ok(&["resume", out.to_str().unwrap()]);
             assert!(err.contains("continuing"), "{err}");
@@ -234,18 +303,29 @@ fn killed_and_resumed(tag: &str, command: &[&str], seed: u64) {
         }
         child = spawn(&["resume", out.to_str().unwrap()]);
     }
-    eprintln!("{tag}: killed {kills} times; continued from steps {continued_from:?}");
+    eprintln!(
+        "{tag}: killed {kills} times; continued from (step, finished tasks) {continued_from:?}"
+    );
     assert!(
         kills >= 2,
         "the run was killed only {kills} times: make the scene longer"
     );
-    assert!(continued_from.iter().any(|&s| s > 0), "{continued_from:?}");
+    assert!(
+        continued_from.iter().any(|&(s, _)| s > 0),
+        "{continued_from:?}"
+    );
+    if kind.tasks {
+        assert!(
+            continued_from.iter().any(|&(_, t)| t > 0),
+            "no kill landed after a finished task: {continued_from:?}"
+        );
+    }
     assert!(out.join("manifest.json").is_file());
     assert!(
         kept(&out).is_empty(),
         "the finished run keeps no temp folder"
     );
-    assert_same_outputs(&base, &out);
+    (kind.same)(&base, &out);
     vtwin::io::rundir::verify_outputs(&out).unwrap();
 
     // Resuming the finished folder changes nothing.
@@ -262,14 +342,14 @@ const RUN: [&str; 6] = ["run", "SCENE", "--members", "48", "--backend", "cpu"];
 fn kill_9_then_resume_is_byte_identical_csv() {
     let mut cmd = RUN.to_vec();
     cmd.extend(["--format", "csv"]);
-    killed_and_resumed("csv", &cmd, 15);
+    killed_and_resumed("csv", &cmd, 15, &RUN_KIND);
 }
 
 #[test]
 fn kill_9_then_resume_is_byte_identical_parquet() {
     let mut cmd = RUN.to_vec();
     cmd.extend(["--format", "parquet"]);
-    killed_and_resumed("parquet", &cmd, 1515);
+    killed_and_resumed("parquet", &cmd, 1515, &RUN_KIND);
 }
 
 #[test]
@@ -287,6 +367,129 @@ fn kill_9_then_resume_of_a_sweep_is_byte_identical() {
             "cpu",
         ],
         77,
+        &RUN_KIND,
+    );
+}
+
+/// The Lorenz-96 twin benchmark scene (ETKF with random rotations, so the
+/// filter's stream matters), as shipped.
+fn lorenz96_scene(dir: &Path) -> String {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenes/lorenz96_sakov2008.toml");
+    common::write_scene(dir, "l96.toml", &std::fs::read_to_string(src).unwrap())
+}
+
+fn twin_analyses(p: &Path) -> u64 {
+    vtwin::checkpoint_twin::read_meta(p)
+        .expect("the kept checkpoint reads whole")
+        .0
+        .analyses as u64
+}
+
+/// A twin (truth, free run, 28-member ETKF with rotations, 1,500
+/// analyses) checkpointed every 8 analyses: killed and resumed, its tables
+/// and metrics equal an uninterrupted run's.
+#[test]
+fn kill_9_then_resume_of_a_twin_is_byte_identical() {
+    killed_and_resumed(
+        "twin",
+        &[
+            "twin",
+            "SCENE",
+            "--cycles",
+            "1500",
+            "--format",
+            "csv",
+            "--backend",
+            "cpu",
+        ],
+        4242,
+        &Kind {
+            failed: "members_failed",
+            same: assert_same_cohort,
+            max_delay_us: 100_000,
+            tasks: false,
+            scene: lorenz96_scene,
+            position: twin_analyses,
+        },
+    );
+}
+
+/// The Lorenz-96 scene and, in `dir/truth/observations.csv`, the
+/// observations of a 600-analysis twin run of it.
+fn lorenz96_with_obs(dir: &Path) -> String {
+    let scene = lorenz96_scene(dir);
+    let truth = dir.join("truth");
+    ok(&[
+        "twin",
+        &scene,
+        "--cycles",
+        "600",
+        "--format",
+        "csv",
+        "--backend",
+        "cpu",
+        "--out",
+        truth.to_str().unwrap(),
+    ]);
+    scene
+}
+
+/// A single-ensemble `assimilate` of those observations (600 analyses)
+/// checkpointed every 8 analyses: killed and resumed, byte-identical.
+#[test]
+fn kill_9_then_resume_of_an_assimilation_is_byte_identical() {
+    killed_and_resumed(
+        "assimilate",
+        &[
+            "assimilate",
+            "SCENE",
+            "--obs",
+            "DIR/truth/observations.csv",
+            "--format",
+            "csv",
+            "--backend",
+            "cpu",
+        ],
+        99,
+        &Kind {
+            failed: "members_failed",
+            same: assert_same_cohort,
+            max_delay_us: 50_000,
+            tasks: false,
+            scene: lorenz96_with_obs,
+            position: twin_analyses,
+        },
+    );
+}
+
+/// A cohort of 48 patients in chunks of 4 under two arms: 24 simulations,
+/// each checkpointed; kills land inside one and between them.
+#[test]
+fn kill_9_then_resume_of_a_cohort_is_byte_identical() {
+    killed_and_resumed(
+        "cohort",
+        &[
+            "cohort",
+            "SCENE",
+            "--patients",
+            "48",
+            "--chunk",
+            "4",
+            "--format",
+            "csv",
+            "--export-obs",
+            "--backend",
+            "cpu",
+        ],
+        2026,
+        &Kind {
+            failed: "simulations_failed",
+            same: assert_same_cohort,
+            max_delay_us: 60_000,
+            tasks: true,
+            scene: write_scene,
+            position: engine_step,
+        },
     );
 }
 
@@ -593,5 +796,51 @@ fn fork_under_another_arm_equals_a_run_switching_arms_at_the_checkpoint() {
     ]);
     assert_ne!(code, 0);
     assert!(err.contains("another version"), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A killed twin's and cohort's checkpoints are refused once the scene
+/// changed (the kept folder stays); with the scene restored they resume.
+#[test]
+fn a_changed_scene_refuses_a_twin_or_cohort_checkpoint() {
+    let d = tmp("refuse");
+    let cases: [(&str, String, Vec<&str>); 2] = [
+        (
+            "twin",
+            lorenz96_scene(&d),
+            vec!["--cycles", "1500", "--checkpoint-every", "8"],
+        ),
+        (
+            "cohort",
+            write_scene(&d),
+            vec![
+                "--patients",
+                "48",
+                "--chunk",
+                "4",
+                "--checkpoint-every",
+                "8",
+            ],
+        ),
+    ];
+    for (cmd, scene, extra) in cases {
+        let out = d.join(format!("out-{cmd}"));
+        let mut args = vec![cmd, scene.as_str(), "--backend", "cpu", "--format", "csv"];
+        args.extend(extra);
+        args.extend(["--out", out.to_str().unwrap()]);
+        assert!(
+            kill_after_checkpoint(spawn(&args), &out, Duration::ZERO),
+            "{cmd} finished before it was killed"
+        );
+        let text = std::fs::read_to_string(&scene).unwrap();
+        std::fs::write(&scene, format!("{text}\n# edited\n")).unwrap();
+        let (code, err) = vtwin(&["resume", out.to_str().unwrap()]);
+        assert_ne!(code, 0, "{cmd}: {err}");
+        assert!(err.contains("scene file changed"), "{cmd}: {err}");
+        assert!(!out.exists() && kept(&out).len() == 1, "the folder stays");
+        std::fs::write(&scene, text).unwrap();
+        ok(&["resume", out.to_str().unwrap()]);
+        assert!(out.join("manifest.json").is_file() && kept(&out).is_empty());
+    }
     let _ = std::fs::remove_dir_all(&d);
 }

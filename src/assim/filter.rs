@@ -174,6 +174,16 @@ impl Filter {
         self.log_w.as_ref().map(|l| l.map(f64::exp))
     }
 
+    /// The particle filter's normalised log weights (a checkpoint's).
+    pub fn log_weights(&self) -> Option<&DVector<f64>> {
+        self.log_w.as_ref()
+    }
+
+    /// Puts back log weights saved by [`Filter::log_weights`].
+    pub fn set_log_weights(&mut self, log_w: Option<DVector<f64>>) {
+        self.log_w = log_w;
+    }
+
     /// Forgets the particle weights (equal weights from the next analysis on),
     /// e.g. after the members were replaced outside the filter.
     pub fn reset_weights(&mut self) {

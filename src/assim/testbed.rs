@@ -75,7 +75,18 @@ pub struct TwinMetrics {
 
 /// Independent generator for one purpose of the experiment.
 pub fn stream(seed: u64, purpose: u64) -> StdRng {
-    StdRng::seed_from_u64(seed ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    StdRng::seed_from_u64(stream_seed(seed, purpose))
+}
+
+fn stream_seed(seed: u64, purpose: u64) -> u64 {
+    seed ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// [`stream`] as the ChaCha12 generator it is, whose position (in 32-bit
+/// words, `get_word_pos`/`set_word_pos`) can be saved and restored: the
+/// same numbers in the same order (`StdRng` is ChaCha12 seeded the same way).
+pub fn stream_at(seed: u64, purpose: u64) -> chacha20::ChaCha12Rng {
+    chacha20::ChaCha12Rng::seed_from_u64(stream_seed(seed, purpose))
 }
 
 /// Accumulates a time average.
@@ -277,6 +288,31 @@ impl TwinExperiment {
             diverged_at,
             resamplings,
         })
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+    use rand::Rng;
+
+    #[test]
+    fn stream_at_is_stream_and_its_position_restores() {
+        let (mut a, mut b) = (stream(7, 4), stream_at(7, 4));
+        for k in 0..300 {
+            if k % 3 == 0 {
+                assert_eq!(a.next_u32(), b.next_u32());
+            } else {
+                assert_eq!(a.next_u64(), b.next_u64());
+            }
+        }
+        let pos = b.get_word_pos();
+        let want: Vec<u64> = (0..40).map(|_| b.next_u64()).collect();
+        let mut c = stream_at(7, 4);
+        c.set_word_pos(pos);
+        let got: Vec<u64> = (0..40).map(|_| c.next_u64()).collect();
+        assert_eq!(got, want);
+        assert_eq!(a.next_u64(), want[0]);
     }
 }
 

@@ -52,6 +52,17 @@ pub struct AssimilateArgs {
     /// species, amount (docs/patients.md).
     #[arg(long)]
     pub events: Option<PathBuf>,
+    /// Patient runs: assimilate only shard I of K (counted from 0) of the
+    /// patients, in the order they first appear in the observation file
+    /// (patients ⌊N·I/K⌋ .. ⌊N·(I+1)/K⌋); join shard folders with
+    /// `vtwin merge`. A patient's results never depend on the shard.
+    #[arg(long)]
+    pub shard: Option<crate::shard::Shard>,
+    /// Single-ensemble runs: save a checkpoint every N analyses into the
+    /// run's temporary folder; an interrupted run continues with
+    /// `vtwin resume OUT`.
+    #[arg(long, value_name = "N")]
+    pub checkpoint_every: Option<u64>,
     #[command(flatten)]
     pub output: OutArgs,
     #[command(flatten)]
@@ -59,11 +70,30 @@ pub struct AssimilateArgs {
 }
 
 pub fn run(args: &AssimilateArgs) -> Result<i32> {
+    run_with(args, None)
+}
+
+/// `assimilate`, or with `resume` the continuation of an interrupted
+/// single-ensemble run in its kept temporary folder (`vtwin resume`).
+pub fn run_with(args: &AssimilateArgs, resume: Option<&super::resume::Resume>) -> Result<i32> {
     let scene = Scene::load(&args.scene)?;
     let (records, has_patient) = read_patient_obs(&args.obs)?;
     let any_empty_sd = records.iter().any(|r| r.sd.is_none());
     if has_patient || any_empty_sd || args.forecast_at.is_some() {
+        if args.checkpoint_every.is_some() {
+            anyhow::bail!(
+                "--checkpoint-every applies to single-ensemble runs, not yet to patient runs \
+                 (split a long patient run with --shard instead)"
+            );
+        }
         return run_patients(args, &scene, &records);
+    }
+    if args.shard.is_some() {
+        anyhow::bail!(
+            "--shard splits the patients of a patient run (docs/patients.md); {} has no \
+             patient column, so this is one ensemble and cannot be sharded",
+            args.obs.display()
+        );
     }
     // The single-ensemble run, exactly as before patient files existed.
     let records = read_obs_file(&args.obs)?;
@@ -92,7 +122,20 @@ pub fn run(args: &AssimilateArgs) -> Result<i32> {
         &[&args.scene, &args.obs],
         false,
         extra,
+        super::twin::Resumable {
+            every: args.checkpoint_every,
+            resume,
+        },
     )
+}
+
+/// The `--forecast-at` file's SHA-256 (shards must share it).
+fn requests_sha(args: &AssimilateArgs) -> Result<Option<String>> {
+    args.forecast_at
+        .as_deref()
+        .map(crate::io::sha256_file)
+        .transpose()
+        .map_err(Into::into)
 }
 
 fn no_section_warning(scene: &Path) -> String {
@@ -146,6 +189,15 @@ fn run_patients(
         Some(f) => Some(patients::read_patient_events(f, &patients)?),
         None => None,
     };
+    let block = super::assimilate_shard::Block::new(args.shard, patients, requests)?;
+    let (patients, requests) = (&block.patients, &block.requests);
+    if args.shard.is_some() && kind != PopulationPrior::None {
+        anyhow::bail!(
+            "--shard cannot be combined with --population-prior {}: a learned prior needs every \
+             patient's first pass; run the population prior unsharded",
+            kind.name()
+        );
+    }
     let backend = args.engine.open()?;
     let started = crate::manifest::now();
     let mut inputs: Vec<&Path> = vec![&args.scene, &args.obs];
@@ -179,13 +231,14 @@ fn run_patients(
         levels: &levels,
         priors: None,
         events: events.as_ref(),
+        first: block.first,
     };
     let out = patients::run_population(
         &setup,
         &backend,
         args.engine.batch_size,
-        &patients,
-        &requests,
+        patients,
+        requests,
         opts,
         kind,
         &mut |done, total| {
@@ -266,6 +319,11 @@ fn run_patients(
         "format": fmt.extension(),
         "time_unit": setup.plan.model.info().time_unit,
     });
+    let mut extra = extra;
+    if let Some(shard) = args.shard {
+        block.write_rows(&dir, &out, setup.plan.model.dt())?;
+        extra["shard"] = block.manifest_json(shard, args, requests_sha(args)?);
+    }
     let manifest = crate::manifest::for_plan(&out.plan, &backend, started, 0, extra);
     let final_dir = dir.finish(manifest)?;
     println!("{}", final_dir.display());

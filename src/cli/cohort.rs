@@ -49,12 +49,23 @@ pub struct CohortArgs {
     /// (`[cohort.export]`, docs/cohort.md). Not with --shard.
     #[arg(long)]
     pub export_obs: bool,
+    /// Save a checkpoint every N steps of each simulation (one per arm and
+    /// chunk of patients) into the cohort's temporary folder; an
+    /// interrupted cohort continues with `vtwin resume OUT`.
+    #[arg(long, value_name = "N")]
+    pub checkpoint_every: Option<u64>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
 
 /// Returns the process exit code.
 pub fn run(args: &CohortArgs) -> Result<i32> {
+    run_with(args, None)
+}
+
+/// `cohort`, or with `resume` the continuation of an interrupted one in
+/// its kept temporary folder (`vtwin resume`).
+pub fn run_with(args: &CohortArgs, resume: Option<&super::resume::Resume>) -> Result<i32> {
     let started = crate::manifest::now();
     let scene = Scene::load(&args.scene)?;
     let setup = CohortSetup::new(&scene, args.seed)?;
@@ -86,7 +97,14 @@ pub fn run(args: &CohortArgs) -> Result<i32> {
         .adapter()
         .map(|a| format!("{} ({})", a.name, a.backend))
         .unwrap_or_else(|| "cpu".into());
-    let dir = super::create_run_dir(&args.out, args.force, &[args.scene.as_path()])?;
+    let (dir, checkpoints) = super::resume::task_checkpointed_dir(
+        &args.out,
+        args.force,
+        &[args.scene.as_path()],
+        args.checkpoint_every,
+        super::resume::identity(&scene.sha256, "", &backend)?,
+        resume,
+    )?;
     let count = range.end - range.start;
     eprintln!(
         "vtwin cohort: {} patients {}..{} of {n} × {} arms ({}), seed {}, backend {}",
@@ -106,7 +124,8 @@ pub fn run(args: &CohortArgs) -> Result<i32> {
         args.engine.batch_size,
         args.chunk,
         |k| bar.inc(k),
-    );
+    )
+    .with_checkpoints(checkpoints);
     let (mut tables, visits) =
         build_cohort_with_visits(&sampler, range.clone(), &mut source, args.export_obs)
             .map_err(|e| cohort_sim::locate(&scene, e))?;
@@ -199,6 +218,7 @@ pub fn run(args: &CohortArgs) -> Result<i32> {
     if let Some(c) = &exported {
         manifest["export_obs"] = json!(c);
     }
+    crate::checkpoint::discard(dir.path())?;
     let final_dir = dir.finish(manifest)?;
     println!("{}", final_dir.display());
     eprintln!(

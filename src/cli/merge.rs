@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct MergeArgs {
-    /// Shard folders written by `vtwin run|sweep|cohort --shard I/K` (any
+    /// Shard folders written by `vtwin run|sweep|cohort|assimilate --shard I/K` (any
     /// order; all from the same command, scene, seed, K and size, together
     /// covering every member, design row or patient exactly once).
     #[arg(required = true, num_args = 1..)]
@@ -61,6 +61,7 @@ pub fn run(args: &MergeArgs) -> Result<()> {
         ShardKind::Cohort => merge_cohort(args, started),
         ShardKind::Run => super::merge_runs::merge_run(args, &records, started),
         ShardKind::Sweep => super::merge_runs::merge_sweep(args, &records, started),
+        ShardKind::Assimilate => super::assimilate_shard::merge(args, &records, started),
     }
 }
 

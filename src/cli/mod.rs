@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod assimilate;
+pub mod assimilate_shard;
 pub mod bench;
 pub mod calibrate;
 pub mod cohort;

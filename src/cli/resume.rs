@@ -43,6 +43,9 @@ pub(crate) struct Saved {
 pub(crate) enum SavedCommand {
     Run(RunArgs),
     Sweep(super::sweep::SweepArgs),
+    Cohort(super::cohort::CohortArgs),
+    Twin(super::twin::TwinArgs),
+    Assimilate(super::assimilate::AssimilateArgs),
 }
 
 /// Parses a resume record's command line.
@@ -58,6 +61,59 @@ pub(crate) fn parse_saved(inv: &Invocation, whence: &Path) -> Result<SavedComman
         )
     })?;
     Ok(saved.command)
+}
+
+/// What a checkpoint of this scene and plan on `backend` is valid for.
+pub fn identity(
+    scene_sha256: &str,
+    plan_sha256: &str,
+    backend: &crate::backend::Backend,
+) -> Result<checkpoint::Identity> {
+    Ok(checkpoint::Identity {
+        scene_sha256: scene_sha256.to_string(),
+        plan_sha256: plan_sha256.to_string(),
+        commit: crate::manifest::commit().map(str::to_string),
+        backend: backend.name().to_string(),
+        adapter: serde_json::to_value(backend.adapter())?,
+    })
+}
+
+/// The run directory of a command whose checkpoints are kept per task
+/// (`checkpoint::TaskCheckpoints`): a new one, or with `resume` the kept
+/// one; with `every`, the resume record is written into a new one.
+pub fn task_checkpointed_dir(
+    out: &Path,
+    force: bool,
+    inputs: &[&Path],
+    every: Option<u64>,
+    identity: checkpoint::Identity,
+    resume: Option<&Resume>,
+) -> Result<(crate::io::RunDir, Option<checkpoint::TaskCheckpoints>)> {
+    if every == Some(0) {
+        anyhow::bail!("--checkpoint-every must be at least 1");
+    }
+    let dir = match resume {
+        Some(r) => adopt_run_dir(r, out, force, inputs)?,
+        None => super::create_run_dir(out, force, inputs)?,
+    };
+    let Some(every) = every else {
+        return Ok((dir, None));
+    };
+    let invocation = match resume {
+        Some(r) => r.invocation.clone(),
+        None => {
+            let inv = Invocation::current()?;
+            checkpoint::write_invocation(dir.path(), &inv)?;
+            inv
+        }
+    };
+    let tasks = checkpoint::TaskCheckpoints {
+        temp: dir.path().to_path_buf(),
+        every,
+        identity,
+        invocation,
+    };
+    Ok((dir, Some(tasks)))
 }
 
 /// Takes over the kept temporary folder for the continued run.
@@ -96,13 +152,7 @@ pub fn checkpointed_dir<'a>(
     if every == Some(0) {
         anyhow::bail!("--checkpoint-every must be at least 1 (steps between checkpoints)");
     }
-    let identity = checkpoint::Identity {
-        scene_sha256: plan.scene_sha256.clone(),
-        plan_sha256: plan.sha256.clone(),
-        commit: crate::manifest::commit().map(str::to_string),
-        backend: backend.name().to_string(),
-        adapter: serde_json::to_value(backend.adapter())?,
-    };
+    let identity = identity(&plan.scene_sha256, &plan.sha256, backend)?;
     let start = match resume.and_then(|r| r.checkpoint.as_ref()) {
         Some((path, c)) => {
             c.check(path, &identity)?;
@@ -206,12 +256,32 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
     };
     let invocation = checkpoint::read_invocation(&temp)?;
     let path = checkpoint::checkpoint_path(&temp);
-    let ck = if path.is_file() {
+    let command = parse_saved(&invocation, &temp)?;
+    if matches!(command, SavedCommand::Twin(_) | SavedCommand::Assimilate(_)) {
+        // A twin's or assimilation's checkpoint is its own format (`checkpoint_twin`), read
+        // by the command itself.
+        if path.is_file() {
+            let (meta, _) = crate::checkpoint_twin::read_meta(&path)?;
+            eprintln!(
+                "vtwin resume: continuing `vtwin {}` from analysis {} ({})",
+                invocation.argv.join(" "),
+                meta.analyses,
+                path.display()
+            );
+        } else {
+            eprintln!(
+                "vtwin resume: `vtwin {}` was stopped before its first checkpoint; starting it again from analysis 0",
+                invocation.argv.join(" ")
+            );
+        }
+    }
+    let ck = if path.is_file()
+        && !matches!(command, SavedCommand::Twin(_) | SavedCommand::Assimilate(_))
+    {
         Some((path.clone(), Checkpoint::read(&path)?))
     } else {
         None
     };
-    let command = parse_saved(&invocation, &temp)?;
     std::env::set_current_dir(&invocation.cwd).with_context(|| {
         format!(
             "cannot enter {}, the folder the run was started in",
@@ -219,6 +289,7 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
         )
     })?;
     match &ck {
+        _ if matches!(command, SavedCommand::Twin(_) | SavedCommand::Assimilate(_)) => {}
         Some((p, c)) => eprintln!(
             "vtwin resume: continuing `vtwin {}` from step {} ({})",
             invocation.argv.join(" "),
@@ -239,5 +310,8 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
     match command {
         SavedCommand::Run(a) => super::run::run_with(&a, Some(&resume)),
         SavedCommand::Sweep(a) => super::sweep::run_with(&a, Some(&resume)).map(|()| 0),
+        SavedCommand::Cohort(a) => super::cohort::run_with(&a, Some(&resume)),
+        SavedCommand::Twin(a) => super::twin::run_with(&a, Some(&resume)),
+        SavedCommand::Assimilate(a) => super::assimilate::run_with(&a, Some(&resume)),
     }
 }

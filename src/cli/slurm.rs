@@ -39,7 +39,7 @@ pub struct SlurmArgs {
     /// Submit the array and the merge with `sbatch` (else only write them).
     #[arg(long)]
     pub submit: bool,
-    /// The command to shard (`run`, `sweep` or `cohort`) and its arguments;
+    /// The command to shard (`run`, `sweep`, `cohort` or `assimilate`) and its arguments;
     /// `slurm`'s own options may be mixed in after it.
     #[arg(
         required = true,
@@ -72,19 +72,20 @@ enum Probe {
     Run(super::run::RunArgs),
     Sweep(super::sweep::SweepArgs),
     Cohort(super::cohort::CohortArgs),
+    Assimilate(super::assimilate::AssimilateArgs),
 }
 
-const SHARDABLE: [&str; 3] = ["run", "sweep", "cohort"];
+const SHARDABLE: [&str; 4] = ["run", "sweep", "cohort", "assimilate"];
 
 /// Separates `slurm`'s options from the forwarded words and checks both.
 pub fn parse_request(a: &SlurmArgs) -> Result<Request> {
     let (sub, rest) = a.command.split_first().context(
-        "give the command to shard: vtwin slurm run|sweep|cohort ARGS… --shards K --out DIR",
+        "give the command to shard: vtwin slurm run|sweep|cohort|assimilate ARGS… --shards K --out DIR",
     )?;
     if !SHARDABLE.contains(&sub.as_str()) {
         bail!(
-            "vtwin slurm shards `run`, `sweep` and `cohort`; `{sub}` has no --shard \
-             (assimilate shards patients only once multi-patient assimilation exists)"
+            "vtwin slurm shards `run`, `sweep`, `cohort` and `assimilate` (patient runs); \
+             `{sub}` has no --shard"
         );
     }
     let mut shards = a.shards.map(|k| k.to_string());

@@ -83,13 +83,30 @@ pub struct TwinArgs {
     /// Analysis cycles, burn-in included (default: the scene's `assimilation.cycles`).
     #[arg(long)]
     pub cycles: Option<u64>,
+    /// Save a checkpoint every N analyses into the run's temporary folder;
+    /// an interrupted twin continues with `vtwin resume OUT`.
+    #[arg(long, value_name = "N")]
+    pub checkpoint_every: Option<u64>,
     #[command(flatten)]
     pub output: OutArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
 
+/// `--checkpoint-every` and the run `vtwin resume` continues, for [`execute`].
+#[derive(Clone, Copy, Default)]
+pub struct Resumable<'a> {
+    pub every: Option<u64>,
+    pub resume: Option<&'a super::resume::Resume>,
+}
+
 pub fn run(args: &TwinArgs) -> Result<i32> {
+    run_with(args, None)
+}
+
+/// `twin`, or with `resume` the continuation of an interrupted one in its
+/// kept temporary folder (`vtwin resume`).
+pub fn run_with(args: &TwinArgs, resume: Option<&super::resume::Resume>) -> Result<i32> {
     let scene = Scene::load(&args.scene)?;
     let setup = Setup::new(&scene, &args.filter.options(args.cycles), ObsSource::Twin)?;
     let backend = args.engine.open()?;
@@ -101,12 +118,17 @@ pub fn run(args: &TwinArgs) -> Result<i32> {
         &[&args.scene],
         true,
         json!({"command_kind": "twin"}),
+        Resumable {
+            every: args.checkpoint_every,
+            resume,
+        },
     )
 }
 
 /// Runs the cycles and writes the run directory; shared by `assimilate`.
 /// `inputs` are the command's input files, the scene first (never
 /// overwritten or replaced by the output folder).
+#[allow(clippy::too_many_arguments)] // the command's parts, one call each from twin and assimilate
 pub fn execute(
     setup: &Setup,
     backend: &Backend,
@@ -115,14 +137,39 @@ pub fn execute(
     inputs: &[&Path],
     twin: bool,
     extra: Value,
+    resumable: Resumable<'_>,
 ) -> Result<i32> {
     let scene_path = inputs.first().copied().unwrap_or(Path::new("scene"));
     let started = crate::manifest::now();
-    let out_dir = output
-        .out
-        .clone()
-        .unwrap_or_else(|| super::run::default_out(scene_path, "twin"));
-    let dir = super::create_run_dir(&out_dir, output.force, inputs)?;
+    let out_dir = match (&output.out, resumable.resume) {
+        (Some(o), _) => o.clone(),
+        (None, Some(r)) => r.out.clone(),
+        (None, None) => super::run::default_out(scene_path, "twin"),
+    };
+    let every = match resumable.every {
+        Some(n) => Some(usize::try_from(n)?),
+        None => None,
+    };
+    let identity = super::resume::identity(&setup.plan.scene_sha256, &setup.plan.sha256, backend)?;
+    let (dir, tasks) = super::resume::task_checkpointed_dir(
+        &out_dir,
+        output.force,
+        inputs,
+        resumable.every,
+        identity.clone(),
+        resumable.resume,
+    )?;
+    let start = match (&tasks, resumable.resume) {
+        (Some(t), Some(_)) => {
+            let path = crate::checkpoint::checkpoint_path(&t.temp);
+            if path.is_file() {
+                Some(crate::checkpoint_twin::read(&path, &identity, setup)?)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
     let fmt = output
         .format
         .unwrap_or(match setup.scene.file.output.format {
@@ -149,9 +196,27 @@ pub fn execute(
         backend.name()
     );
     let bar = progress_bar(setup.schedule.len() as u64, "cycles");
-    let out = crate::twin::run(setup, backend, engine.batch_size, twin, &mut |done, _| {
-        bar.set_position(done as u64)
-    })
+    let mut save = |st: &crate::twin::run::TwinState| -> Result<(), crate::twin::TwinError> {
+        if let Some(t) = &tasks {
+            crate::checkpoint_twin::write_into(&t.temp, st, &t.identity, &t.invocation).map_err(
+                |e| crate::twin::TwinError::Invalid(format!("writing a checkpoint: {e}")),
+            )?;
+        }
+        Ok(())
+    };
+    let ckpt = every.map(|every| crate::twin::run::Checkpointing {
+        every,
+        start,
+        save: &mut save,
+    });
+    let out = crate::twin::run::run_from(
+        setup,
+        backend,
+        engine.batch_size,
+        twin,
+        ckpt,
+        &mut |done, _| bar.set_position(done as u64),
+    )
     .context("assimilation failed")?;
     bar.finish_and_clear();
     let mut extra_metrics = Map::new();
@@ -199,6 +264,7 @@ pub fn execute(
     }
     let kind = extra["command_kind"].as_str().unwrap_or("twin").to_string();
     let manifest = crate::manifest::for_plan(&setup.plan, backend, started, 0, extra);
+    crate::checkpoint::discard(dir.path())?;
     let final_dir = dir.finish(manifest)?;
     println!("{}", final_dir.display());
     super::report::print_summary(&kind, &final_dir);

@@ -10,7 +10,6 @@
 //! dimension), its random stream, and the per-analysis summaries.
 
 use nalgebra::{DMatrix, DVector};
-use rand::rngs::StdRng;
 
 use super::ensemble::Ensemble;
 use super::error::TwinError;
@@ -19,7 +18,7 @@ use super::scores;
 use super::setup::Setup;
 use crate::assim::joint::JointLayout;
 use crate::assim::stats::weighted_mean_var;
-use crate::assim::testbed::stream;
+use crate::assim::testbed::stream_at;
 use crate::assim::{
     AnalysisForm, AnomalyWeights, Domain, EnsembleTransform, Filter, FilterConfig, GaspariCohn,
     LetkfConfig, Method, ObsBatch, PfConfig, Site, Transform,
@@ -75,7 +74,7 @@ pub struct Application {
 
 pub struct Assimilator {
     filter: Filter,
-    rng: StdRng,
+    rng: chacha20::ChaCha12Rng,
     layout: JointLayout,
     est: Vec<usize>,
     clamp: Vec<(usize, f64, f64)>,
@@ -144,12 +143,29 @@ impl Assimilator {
         .map_err(|e| TwinError::Invalid(e.to_string()))?;
         Ok(Assimilator {
             filter,
-            rng: stream(setup.seed, FILTER_STREAM),
+            rng: stream_at(setup.seed, FILTER_STREAM),
             layout,
             est: setup.estimate.iter().map(|e| e.0).collect(),
             clamp: setup.clamp.clone(),
             sites: g.sites(),
         })
+    }
+
+    /// The filter's position for a checkpoint: its random stream's word
+    /// position and the particle filter's log weights.
+    pub fn position(&self) -> (u128, Option<Vec<f64>>) {
+        (
+            self.rng.get_word_pos(),
+            self.filter
+                .log_weights()
+                .map(|l| l.iter().copied().collect()),
+        )
+    }
+
+    /// Puts back a position saved by [`Assimilator::position`].
+    pub fn restore(&mut self, word: u128, log_w: Option<Vec<f64>>) {
+        self.rng.set_word_pos(word);
+        self.filter.set_log_weights(log_w.map(DVector::from_vec));
     }
 
     /// The members' current weights (equal unless a particle filter has

@@ -9,6 +9,15 @@
 //! initial ensemble equal the host reference's for the same seed): 1 truth
 //! initial state, 2 observation noise, 3 initial ensemble, 4 filter.
 //!
+//! With [`Checkpointing`] (`--checkpoint-every N` analyses) the loop hands
+//! a [`TwinState`] to a saver after every N-th analysis and can start from
+//! one: engines' states, the filter's stream position and weights, the
+//! observation stream's position and the records so far are everything
+//! the rest of the run depends on, so a continued run equals an
+//! uninterrupted one bit for bit. (The filter and observation streams are
+//! ChaCha12 with a word position, `testbed::stream_at`: the same numbers
+//! as `testbed::stream`.)
+//!
 //! Owns: the loop, the per-cycle records and the time-averaged scores.
 
 use nalgebra::{DMatrix, DVector};
@@ -21,8 +30,9 @@ use super::obs::{self, ObsItem};
 use super::setup::Setup;
 use crate::assim::gauss::std_normal;
 use crate::assim::stats::rms_diff;
-use crate::assim::testbed::stream;
+use crate::assim::testbed::{stream, stream_at};
 use crate::backend::Backend;
+use crate::engine::{Engine, MemberStatus};
 
 /// Truth and free run of a twin experiment.
 pub struct Reference {
@@ -82,6 +92,58 @@ pub struct RunOutput {
     pub observable_names: Vec<String>,
 }
 
+/// An engine's member states, parameters, statuses and step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineState {
+    pub step: u64,
+    pub state: Vec<f32>,
+    pub params: Vec<f32>,
+    pub status: Vec<MemberStatus>,
+}
+
+impl EngineState {
+    pub fn capture(e: &mut dyn Engine) -> Result<EngineState, TwinError> {
+        Ok(EngineState {
+            step: e.step(),
+            state: e.read_state()?,
+            params: e.read_params()?,
+            status: e.status()?,
+        })
+    }
+
+    pub fn restore(&self, e: &mut dyn Engine) -> Result<(), TwinError> {
+        e.write_state(&self.state)?;
+        e.write_params(&self.params)?;
+        e.write_status(&self.status)?;
+        e.set_step(self.step);
+        Ok(())
+    }
+}
+
+/// Where a run stands after an analysis (see the module docs).
+#[derive(Clone, Debug)]
+pub struct TwinState {
+    /// One record per analysis done.
+    pub cycles: Vec<CycleRecord>,
+    pub ens: EngineState,
+    /// Twin only: the truth and the free run.
+    pub truth: Option<EngineState>,
+    pub free: Option<EngineState>,
+    /// Word positions of the observation-noise and filter streams.
+    pub obs_rng: u128,
+    pub filter_rng: u128,
+    /// The particle filter's log weights.
+    pub log_w: Option<Vec<f64>>,
+}
+
+/// What [`run_from`] saves and starts from.
+pub struct Checkpointing<'a> {
+    /// Analyses between saves.
+    pub every: usize,
+    pub start: Option<TwinState>,
+    pub save: &'a mut dyn FnMut(&TwinState) -> Result<(), TwinError>,
+}
+
 /// Draws `cols` states from N(mean, diag(var)), as `TwinExperiment` does;
 /// `mean` and `var` hold one value for all words or one per word (`var`
 /// empty: 0).
@@ -113,6 +175,19 @@ pub fn run(
     twin: bool,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<RunOutput, TwinError> {
+    run_from(setup, backend, batch, twin, None, progress)
+}
+
+/// [`run`], saving a [`TwinState`] every `ckpt.every` analyses and, with
+/// `ckpt.start`, continuing from one.
+pub fn run_from(
+    setup: &Setup,
+    backend: &Backend,
+    batch: Option<u32>,
+    twin: bool,
+    mut ckpt: Option<Checkpointing<'_>>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<RunOutput, TwinError> {
     let plan = &setup.plan;
     let n = setup.members as usize;
     let n_state = plan.model.state_len();
@@ -138,10 +213,26 @@ pub fn run(
         }
     }
     let mut assimilator = Assimilator::new(setup)?;
-    let mut obs_rng = stream(setup.seed, 2);
+    let mut obs_rng = stream_at(setup.seed, 2);
     let total = setup.schedule.len();
     let mut cycles = Vec::with_capacity(total);
-    for (c, ot) in setup.schedule.iter().enumerate() {
+    if let Some(st) = ckpt.as_mut().and_then(|c| c.start.take()) {
+        st.ens.restore(ens.engine.as_mut())?;
+        if let Some(r) = &mut reference {
+            let (Some(t), Some(f)) = (&st.truth, &st.free) else {
+                return Err(TwinError::Invalid(
+                    "the checkpoint holds no truth or free run".into(),
+                ));
+            };
+            t.restore(r.truth.engine.as_mut())?;
+            f.restore(r.free.engine.as_mut())?;
+        }
+        obs_rng.set_word_pos(st.obs_rng);
+        assimilator.restore(st.filter_rng, st.log_w);
+        cycles = st.cycles;
+        progress(cycles.len(), total);
+    }
+    for (c, ot) in setup.schedule.iter().enumerate().skip(cycles.len()) {
         let cycle = c + 1;
         ens.advance_to(ot.step)?;
         let mut items = ot.items.clone();
@@ -209,6 +300,28 @@ pub fn run(
             analysis: strip(analysis),
             items,
         });
+        if let Some(k) = ckpt
+            .as_mut()
+            .filter(|k| k.every > 0 && cycle % k.every == 0)
+        {
+            let (filter_rng, log_w) = assimilator.position();
+            let (truth, free) = match &mut reference {
+                Some(r) => (
+                    Some(EngineState::capture(r.truth.engine.as_mut())?),
+                    Some(EngineState::capture(r.free.engine.as_mut())?),
+                ),
+                None => (None, None),
+            };
+            (k.save)(&TwinState {
+                cycles: cycles.clone(),
+                ens: EngineState::capture(ens.engine.as_mut())?,
+                truth,
+                free,
+                obs_rng: obs_rng.get_word_pos(),
+                filter_rng,
+                log_w,
+            })?;
+        }
         progress(cycle, total);
     }
     let scores = twin.then(|| scores(&cycles)).transpose()?;

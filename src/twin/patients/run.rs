@@ -147,6 +147,12 @@ pub struct RunOptions<'a> {
     /// Treatment events by patient name; patients not in the run are
     /// ignored (the caller checks the names against its data).
     pub events: Option<&'a indexmap::IndexMap<String, Vec<TreatmentEvent>>>,
+    /// Position of the first patient in the whole run's patient list
+    /// (`assimilate --shard`): patient p's members are global members
+    /// (first + p)·M .. (first + p + 1)·M for every keyed draw
+    /// (`Plan::member_offset`) and the initial ensemble, and its streams
+    /// are keyed by its name, so its results are those of the whole run.
+    pub first: usize,
 }
 
 /// A stream of one patient for one `purpose`: keyed by its name, so a
@@ -246,6 +252,7 @@ pub fn run(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<PatientOutput, TwinError> {
     let levels = opts.levels;
+    let first = opts.first;
     let method = match setup.filter.method {
         MethodName::Etkf => Method::Etkf {
             rotate: setup.filter.rotate,
@@ -268,6 +275,10 @@ pub fn run(
         .checked_mul(m)
         .filter(|t| *t <= u32::MAX as usize)
         .ok_or_else(|| TwinError::Invalid(format!("{np} patients × {m} members is too many")))?;
+    let offset = first
+        .checked_mul(m)
+        .filter(|o| o.checked_add(total).is_some_and(|e| e <= u32::MAX as usize))
+        .ok_or_else(|| TwinError::Invalid(format!("patient {first} × {m} members is too many")))?;
     let space = space(setup)?;
     let models = error_models(&setup.section);
     // Stops: every reading's step and every forecast's steps.
@@ -294,7 +305,7 @@ pub fn run(
         scene.file.time.steps = Some(last);
         scene.file.time.end = None;
     }
-    let freeze = |members: usize| {
+    let freeze = |members: usize, offset: usize| {
         Plan::freeze(
             &scene,
             &PlanOptions {
@@ -302,7 +313,7 @@ pub fn run(
                 seed: Some(setup.seed),
                 arm: Some(setup.arm.clone()),
                 member_params: None,
-                member_offset: 0,
+                member_offset: offset as u32,
             },
         )
     };
@@ -322,13 +333,18 @@ pub fn run(
             p.with_process_noise(&noise).map_err(TwinError::Invalid)
         }
     };
-    let mut plan = noisy(freeze(total)?)?;
+    let mut plan = noisy(freeze(total, offset)?)?;
     if let Some(events) = opts.events {
         let member_events = MemberEvents {
             block: m as u32,
-            groups: patients
-                .iter()
-                .map(|p| events.get(&p.name).cloned().unwrap_or_default())
+            // Groups are indexed by global member / block: a shard's
+            // patients come after `first` empty ones.
+            groups: std::iter::repeat_n(Vec::new(), first)
+                .chain(
+                    patients
+                        .iter()
+                        .map(|p| events.get(&p.name).cloned().unwrap_or_default()),
+                )
                 .collect(),
         };
         if member_events.groups.iter().any(|g| !g.is_empty()) {
@@ -337,7 +353,7 @@ pub fn run(
                 .map_err(TwinError::Invalid)?;
         }
     }
-    let prior_plan = noisy(freeze(m)?)?;
+    let prior_plan = noisy(freeze(m, 0)?)?;
     let drift = drift_rows(setup)?;
     let n_state = plan.model.state_len();
     let sites = plan.model.grid().sites();
@@ -350,7 +366,9 @@ pub fn run(
     };
     if let Some(mean) = &setup.section.init_mean {
         let var = &setup.section.init_var;
-        ens.write_state(&draw_initial(mean, n_state, var, total, setup.seed, 3))?;
+        // One stream for the whole run: a block takes its own columns.
+        let all = draw_initial(mean, n_state, var, offset + total, setup.seed, 3);
+        ens.write_state(&all.columns(offset, total).into_owned())?;
         if let Some(pr) = &mut prior {
             pr.write_state(&draw_initial(mean, n_state, var, m, setup.seed, 3))?;
         }
