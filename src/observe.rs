@@ -392,25 +392,37 @@ pub fn non_finite(x: f32) -> bool {
     (x.to_bits() & 0x7f80_0000) == 0x7f80_0000
 }
 
-fn tree<T: Copy>(p: &mut [T; OBSERVE_THREADS], f: impl Fn(T, T) -> T) -> T {
+/// The per-lane partial results of a strided reduction: lanes at and
+/// after `live` never saw an element and hold the identity `init`.
+struct Lanes<T> {
+    p: [T; OBSERVE_THREADS],
+    live: usize,
+}
+
+/// The kernel's shared-memory tree over the lanes, in the kernel's order.
+/// A pair of lanes that both hold the identity is skipped: f(init, init)
+/// is init for every reduction here (+0 + +0, max/min of the extreme, u32
+/// sums and maxima), so the result is bit for bit the full tree's, at a
+/// cost that follows the live lanes (8 steps for a one-site grid instead
+/// of 255).
+fn tree<T: Copy>(l: &mut Lanes<T>, f: impl Fn(T, T) -> T) -> T {
+    let p = &mut l.p;
+    let mut live = l.live;
     let mut s = OBSERVE_THREADS / 2;
     while s > 0 {
-        for t in 0..s {
+        for t in 0..s.min(live) {
             p[t] = f(p[t], p[t + s]);
         }
+        live = live.min(s);
         s /= 2;
     }
     p[0]
 }
 
-fn strided<T: Copy>(
-    n: usize,
-    init: T,
-    v: impl Fn(usize) -> T,
-    f: impl Fn(T, T) -> T,
-) -> [T; OBSERVE_THREADS] {
+fn strided<T: Copy>(n: usize, init: T, v: impl Fn(usize) -> T, f: impl Fn(T, T) -> T) -> Lanes<T> {
     let mut p = [init; OBSERVE_THREADS];
-    for (t, slot) in p.iter_mut().enumerate() {
+    let live = n.min(OBSERVE_THREADS);
+    for (t, slot) in p.iter_mut().enumerate().take(live) {
         let mut acc = init;
         let mut i = t;
         while i < n {
@@ -419,7 +431,7 @@ fn strided<T: Copy>(
         }
         *slot = acc;
     }
-    p
+    Lanes { p, live }
 }
 
 /// CPU twin of the observe kernel for one member: the op values followed by

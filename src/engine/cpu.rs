@@ -194,6 +194,48 @@ impl Engine for CpuEngine {
         Ok(out)
     }
 
+    fn observe_ranges(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+    ) -> Result<ObsFrame, EngineError> {
+        let members = self.members();
+        if let Some(r) = ranges.iter().find(|r| r.start > r.end || r.end > members) {
+            return Err(EngineError::Invalid(format!(
+                "observe_ranges: members {}..{} outside the ensemble's {members}",
+                r.start, r.end
+            )));
+        }
+        let n = self.plan.model.state_len();
+        let ops = &self.plan.observables.ops;
+        let stride = ops.len() + 1;
+        let grid = self.plan.model.grid();
+        let mut out = vec![0.0f32; members * stride];
+        let per = self.per;
+        let listed: Vec<usize> = ranges.iter().flat_map(|r| r.clone()).collect();
+        let rows: Vec<(usize, Vec<f32>)> = listed
+            .par_iter()
+            .map(|&m| {
+                let (b, i) = (m / per, m % per);
+                let mut o = vec![0.0f32; stride];
+                observe_member(ops, &grid, &self.state[b][i * n..(i + 1) * n], &mut o);
+                (m, o)
+            })
+            .collect();
+        let word = self.plan.model.status_word();
+        for (m, o) in rows {
+            if o[stride - 1] != 0.0 && self.status[m].is_ok() {
+                self.status[m] = MemberStatus::Diverged { step: self.step };
+            }
+            if let Some(step) = saturated_at(self.member(m), word)
+                && self.status[m].is_ok()
+            {
+                self.status[m] = MemberStatus::Saturated { step };
+            }
+            out[m * stride..(m + 1) * stride].copy_from_slice(&o);
+        }
+        Ok(out)
+    }
+
     fn status(&mut self) -> Result<Vec<MemberStatus>, EngineError> {
         Ok(self.status.clone())
     }

@@ -135,6 +135,20 @@ pub trait Engine {
     /// and marks members with non-finite state as diverged.
     fn observe(&mut self) -> Result<ObsFrame, EngineError>;
 
+    /// [`Engine::observe`] for the members in `ranges` only (a driver that
+    /// looks at a few blocks of a large ensemble: patient runs). The frame
+    /// has every member's rows; rows outside `ranges` are unspecified
+    /// (zero on the CPU backend, which computes only the listed rows), and
+    /// only listed members are marked diverged. The default observes
+    /// every member.
+    fn observe_ranges(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+    ) -> Result<ObsFrame, EngineError> {
+        let _ = ranges;
+        self.observe()
+    }
+
     fn status(&mut self) -> Result<Vec<MemberStatus>, EngineError>;
 
     /// Sets every member's status (restoring a checkpoint): members marked

@@ -451,9 +451,15 @@ pub fn run(
     };
     for (done, &s) in stops.iter().enumerate() {
         ens.advance_to(s)?;
-        let frame = ens.frame()?;
         let here = by_step.get(&s);
         let reqs = req_by_step.get(&s);
+        // Only the blocks of patients with a reading or a request here are
+        // observed (on the CPU backend the others are not computed).
+        let block = |p: usize| p * m..(p + 1) * m;
+        let mut seen: BTreeSet<usize> = here.into_iter().flatten().map(|(p, _)| *p).collect();
+        seen.extend(reqs.into_iter().flatten().map(|(r, _)| requests[*r].patient));
+        let ranges: Vec<_> = seen.iter().map(|&p| block(p)).collect();
+        let frame = ens.engine.observe_ranges(&ranges)?;
         // A forecast is taken before this step's analysis when the patient
         // has a reading here at or after the requested time.
         let before = |r: usize| {
@@ -636,7 +642,7 @@ pub fn run(
         let frame_after = if pending.is_empty() {
             frame
         } else {
-            ens.frame()?
+            ens.engine.observe_ranges(&ranges)?
         };
         for (p, items, st2, first_row) in pending {
             let c0 = p * m;
