@@ -416,7 +416,10 @@ pub fn read(path: &Path, now: &Identity, setup: &Setup) -> Result<TwinState, Che
 /// (`vtwin fork` checks the scene and plan itself and may continue on
 /// another build or device); its records are checked against `setup`'s
 /// schedule.
-pub fn read_unchecked(path: &Path, setup: &Setup) -> Result<(TwinMeta, TwinState), CheckpointError> {
+pub fn read_unchecked(
+    path: &Path,
+    setup: &Setup,
+) -> Result<(TwinMeta, TwinState), CheckpointError> {
     let (meta, body) = read_meta(path)?;
     let s = parse(path, &meta, &body, setup)?;
     Ok((meta, s))

@@ -140,7 +140,11 @@ fn arm_rows(path: &Path, arm: &str) -> Vec<String> {
         .filter(|l| l.split(',').next() == Some(arm))
         .map(str::to_string)
         .collect();
-    assert!(!rows.is_empty(), "{} has no rows of arm {arm}", path.display());
+    assert!(
+        !rows.is_empty(),
+        "{} has no rows of arm {arm}",
+        path.display()
+    );
     std::iter::once(header).chain(rows).collect()
 }
 
@@ -307,7 +311,10 @@ fn a_changed_scene_an_unknown_arm_and_a_structural_set_are_refused() {
         let mut args = vec!["fork", s(&ck), "--backend", "cpu", "--out", s(&out)];
         args.extend_from_slice(extra);
         let err = refused(&args);
-        assert!(err.contains(s(&ck)), "the message names the checkpoint: {err}");
+        assert!(
+            err.contains(s(&ck)),
+            "the message names the checkpoint: {err}"
+        );
         assert!(!out.exists(), "nothing written");
         err
     };

@@ -149,12 +149,10 @@ pub fn run(args: &ForkArgs, path: &Path) -> Result<i32> {
             backend.name()
         );
     }
-    let fmt = args
-        .format
-        .unwrap_or(match setup.scene.file.output.format {
-            Some(FormatName::Csv) => TableFormat::Csv,
-            _ => TableFormat::Parquet,
-        });
+    let fmt = args.format.unwrap_or(match setup.scene.file.output.format {
+        Some(FormatName::Csv) => TableFormat::Csv,
+        _ => TableFormat::Parquet,
+    });
     let mut inputs = vec![src.scene_path.as_path(), path];
     if let Some(o) = &src.obs {
         inputs.push(o);

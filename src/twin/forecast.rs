@@ -3,6 +3,8 @@
 //! own engine forked at the analysis step, so only the treatment differs.
 //! In a twin the truth and the free run (the population prior: prior
 //! parameters, never assimilated) are forked the same way, for scoring.
+//! `vtwin fork` runs the same forks for one arm from a saved analysis, with
+//! parameters set for every member ([`WhatIf`]).
 //!
 //! Owns: the fork and the recorded frames; the statistics are in `tables`.
 

@@ -381,8 +381,7 @@ pub fn forecast_from(
     saved.ens.restore(ens.engine.as_mut())?;
     let mut reference = match (&saved.truth, &saved.free) {
         (Some(t), Some(f)) => {
-            let truth_plan =
-                setup.plan_for(&setup.arm, Some(vec![setup.truth_params.clone()]))?;
+            let truth_plan = setup.plan_for(&setup.arm, Some(vec![setup.truth_params.clone()]))?;
             let mut r = Reference {
                 truth: Ensemble::new(backend.engine(&truth_plan, batch)?),
                 free: Ensemble::new(backend.engine(&setup.plan, batch)?),
