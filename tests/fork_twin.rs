@@ -13,6 +13,8 @@
 //! - a changed scene, an unknown arm and a `--set` of something that is not
 //!   a parameter are refused, naming the checkpoint, and write nothing.
 //!
+//! - on the GPU backend, a GPU twin's fork equals its own forecast.
+//!
 //! The scene is a tiny tumour twin (8 × 8 grid, 8 members, ETKF, two
 //! imaging observables every 10 days, three arms that differ from day 49).
 
@@ -167,11 +169,15 @@ fn assert_same_arm(base: &Path, fork: &Path, arm: &str, twin: bool) {
 }
 
 fn twin(scene: &str, out: &Path, extra: &[&str]) {
+    twin_on("cpu", scene, out, extra)
+}
+
+fn twin_on(backend: &str, scene: &str, out: &Path, extra: &[&str]) {
     let mut args = vec![
         "twin",
         scene,
         "--backend",
-        "cpu",
+        backend,
         "--format",
         "csv",
         "--out",
@@ -182,11 +188,15 @@ fn twin(scene: &str, out: &Path, extra: &[&str]) {
 }
 
 fn fork(ck: &Path, out: &Path, extra: &[&str]) -> String {
+    fork_on("cpu", ck, out, extra)
+}
+
+fn fork_on(backend: &str, ck: &Path, out: &Path, extra: &[&str]) -> String {
     let mut args = vec![
         "fork",
         s(ck),
         "--backend",
-        "cpu",
+        backend,
         "--format",
         "csv",
         "--out",
@@ -267,6 +277,28 @@ fn a_forked_twin_checkpoint_equals_the_forecast_switching_arms_at_its_analysis()
     let m = common::manifest(&h);
     assert_eq!(m["fork"]["set"][0]["param"], "kappa");
     assert_eq!(m["fork"]["set"][0]["value"], 0.9);
+}
+
+/// On the GPU backend (lavapipe in CI) too: a GPU twin's checkpoint forked
+/// on the GPU gives the GPU twin's forecast bit for bit.
+#[test]
+fn a_forked_gpu_twin_checkpoint_equals_the_gpu_twins_forecast() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let d = TempDir::new("fork-twin-gpu");
+    let scene = common::write_scene(d.path(), "twin.toml", SCENE);
+    let a = d.path().join("a");
+    twin_on(
+        "gpu",
+        &scene,
+        &a,
+        &["--cycles", "4", "--checkpoint-every", "2"],
+    );
+    let f = d.path().join("fork");
+    fork_on("gpu", &a, &f, &["--arm", "rt_chemo"]);
+    assert_same_arm(&a, &f, "rt_chemo", true);
+    assert_eq!(common::manifest(&f)["backend"], "gpu");
 }
 
 /// A single-ensemble assimilation's checkpoint forks the same way.
