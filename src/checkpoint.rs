@@ -167,7 +167,7 @@ pub fn clean_partial(temp: &Path) {
 }
 
 /// Before the folder of a run whose checkpoints only serve `vtwin resume`
-/// (`cohort`, `twin`) is finished: the resume folder goes, nothing of it
+/// (`cohort`) is finished: the resume folder goes, nothing of it
 /// stays in the output.
 pub fn discard(temp: &Path) -> Result<(), IoError> {
     let dir = resume_dir(temp);
@@ -296,7 +296,8 @@ impl TaskCheckpoints {
     }
 }
 
-/// Before a run's folder is finished: the latest checkpoint moves to
+/// Before a run's (`run`, `sweep`, `twin`, single-ensemble `assimilate`)
+/// folder is finished: the latest checkpoint moves to
 /// `checkpoint.vtc` at the top of the run (hashed into the manifest, the
 /// state `vtwin fork` starts from) and the resume folder goes.
 pub fn finalize(temp: &Path) -> Result<(), IoError> {

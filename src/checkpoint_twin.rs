@@ -409,11 +409,43 @@ pub fn read_meta(path: &Path) -> Result<(TwinMeta, Vec<u8>), CheckpointError> {
 pub fn read(path: &Path, now: &Identity, setup: &Setup) -> Result<TwinState, CheckpointError> {
     let (meta, body) = read_meta(path)?;
     check_identity(path, &meta.identity, now)?;
+    parse(path, &meta, &body, setup)
+}
+
+/// Reads a twin checkpoint without comparing its identity with a run
+/// (`vtwin fork` checks the scene and plan itself and may continue on
+/// another build or device); its records are checked against `setup`'s
+/// schedule.
+pub fn read_unchecked(
+    path: &Path,
+    setup: &Setup,
+) -> Result<(TwinMeta, TwinState), CheckpointError> {
+    let (meta, body) = read_meta(path)?;
+    let s = parse(path, &meta, &body, setup)?;
+    Ok((meta, s))
+}
+
+/// Whether the file at `path` starts as a twin checkpoint does.
+pub fn is_twin_checkpoint(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 8];
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head == MAGIC
+}
+
+fn parse(
+    path: &Path,
+    meta: &TwinMeta,
+    body: &[u8],
+    setup: &Setup,
+) -> Result<TwinState, CheckpointError> {
     let bad = |reason: String| CheckpointError::Format {
         path: path.to_path_buf(),
         reason,
     };
-    let mut r = R { b: &body, at: 0 };
+    let mut r = R { b: body, at: 0 };
     let mut go = || -> Result<TwinState, Short> {
         let obs_rng = r.u128()?;
         let filter_rng = r.u128()?;

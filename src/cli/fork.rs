@@ -1,5 +1,6 @@
 //! `vtwin fork CHECKPOINT --arm NAME [--set PARAM=VALUE …] --out DIR`:
-//! continues a saved ensemble (a `vtwin run --checkpoint-every` checkpoint)
+//! continues a saved ensemble (a `vtwin run --checkpoint-every` checkpoint;
+//! a twin's or an assimilation's is forecast by `fork_twin`)
 //! from its step under another treatment arm or with parameters changed
 //! for every member — the what-if from a saved state, without running the
 //! past again. The outputs are those of a run: the observations so far
@@ -23,11 +24,12 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct ForkArgs {
-    /// A checkpoint file (checkpoint.vtc of a finished run with
-    /// --checkpoint-every, or of an interrupted run's kept folder), or a
-    /// finished run folder holding one.
+    /// A checkpoint file (checkpoint.vtc of a finished run, twin or
+    /// assimilation with --checkpoint-every, or of an interrupted one's kept
+    /// folder), or a finished run folder holding one.
     pub checkpoint: PathBuf,
-    /// Treatment arm to continue under (default: the checkpoint's arm).
+    /// Treatment arm to continue under (default: the checkpoint's arm; a
+    /// twin's: its assimilation arm).
     #[arg(long)]
     pub arm: Option<String>,
     /// Set a parameter for every member from the checkpoint's step on
@@ -48,7 +50,7 @@ pub struct ForkArgs {
 }
 
 /// Parses `PARAM=VALUE`.
-fn parse_set(s: &str) -> Result<(String, f64)> {
+pub(crate) fn parse_set(s: &str) -> Result<(String, f64)> {
     let (k, v) = s
         .split_once('=')
         .ok_or_else(|| anyhow::anyhow!("--set {s}: expected PARAM=VALUE"))?;
@@ -67,10 +69,14 @@ pub fn run(args: &ForkArgs) -> Result<i32> {
     } else {
         args.checkpoint.clone()
     };
+    if crate::checkpoint_twin::is_twin_checkpoint(&path) {
+        return super::fork_twin::run(args, &path);
+    }
     let ck = Checkpoint::read(&path)?;
     let SavedCommand::Run(mut run) = parse_saved(&ck.meta.invocation, &path)? else {
         anyhow::bail!(
-            "{}: a checkpoint of `vtwin {}`; fork continues checkpoints of `vtwin run`",
+            "{}: a checkpoint of `vtwin {}`; fork continues checkpoints of `vtwin run`, \
+             `vtwin twin` and `vtwin assimilate`",
             path.display(),
             ck.meta.invocation.argv.join(" ")
         );

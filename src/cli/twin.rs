@@ -264,7 +264,8 @@ pub fn execute(
     }
     let kind = extra["command_kind"].as_str().unwrap_or("twin").to_string();
     let manifest = crate::manifest::for_plan(&setup.plan, backend, started, 0, extra);
-    crate::checkpoint::discard(dir.path())?;
+    // The last checkpoint stays as `checkpoint.vtc`: the state `vtwin fork` continues from.
+    crate::checkpoint::finalize(dir.path())?;
     let final_dir = dir.finish(manifest)?;
     println!("{}", final_dir.display());
     super::report::print_summary(&kind, &final_dir);

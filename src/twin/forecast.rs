@@ -3,6 +3,8 @@
 //! own engine forked at the analysis step, so only the treatment differs.
 //! In a twin the truth and the free run (the population prior: prior
 //! parameters, never assimilated) are forked the same way, for scoring.
+//! `vtwin fork` runs the same forks for one arm from a saved analysis, with
+//! parameters set for every member ([`WhatIf`]).
 //!
 //! Owns: the fork and the recorded frames; the statistics are in `tables`.
 
@@ -56,6 +58,17 @@ pub fn forecast_steps(start: u64, horizon: u64, every: u64) -> Vec<u64> {
     v
 }
 
+/// What the forecasts run: which arms, and parameters set for every
+/// member of every forked ensemble (`vtwin fork --set`: the block's index
+/// and the value).
+#[derive(Clone, Debug, Default)]
+pub struct WhatIf {
+    /// None: every arm of the scene, in its order.
+    pub arms: Option<Vec<String>>,
+    pub set: Vec<(usize, f64)>,
+}
+
+#[allow(clippy::too_many_arguments)] // one ensemble's fork: plan, source, step and changes
 fn fork(
     setup: &Setup,
     backend: &Backend,
@@ -64,16 +77,46 @@ fn fork(
     params: Option<Vec<Vec<f64>>>,
     from: &mut Ensemble,
     step: u64,
+    set: &[(usize, f64)],
 ) -> Result<Ensemble, TwinError> {
     let plan = setup.plan_for(arm, params)?;
     let mut e = Ensemble::new(backend.engine(&plan, batch)?);
     e.write_state(&from.state()?)?;
-    e.write_params(&from.params()?)?;
+    let mut p = from.params()?;
+    for &(j, v) in set {
+        p.row_mut(j).fill(v);
+    }
+    e.write_params(&p)?;
     e.engine.set_step(step);
     Ok(e)
 }
 
+/// Every arm of the scene forecast from `ens` (and in a twin from the
+/// truth and the free run) to `horizon`.
 pub fn run(
+    setup: &Setup,
+    backend: &Backend,
+    batch: Option<u32>,
+    ens: &mut Ensemble,
+    weights: &[f64],
+    reference: Option<&mut Reference>,
+    horizon: u64,
+) -> Result<ForecastOutput, TwinError> {
+    run_what_if(
+        setup,
+        backend,
+        batch,
+        ens,
+        weights,
+        reference,
+        horizon,
+        &WhatIf::default(),
+    )
+}
+
+/// [`run`] for the arms and parameter changes of `what_if`.
+#[allow(clippy::too_many_arguments)] // `run`'s arguments and the what-if
+pub fn run_what_if(
     setup: &Setup,
     backend: &Backend,
     batch: Option<u32>,
@@ -81,30 +124,37 @@ pub fn run(
     weights: &[f64],
     mut reference: Option<&mut Reference>,
     horizon: u64,
+    what_if: &WhatIf,
 ) -> Result<ForecastOutput, TwinError> {
     let start = ens.engine.step();
     let steps = forecast_steps(start, horizon, setup.plan.every.max(1));
     let model = setup.plan.model.clone();
+    let names: Vec<String> = match &what_if.arms {
+        Some(a) => a.clone(),
+        None => setup.scene.arms().iter().map(|a| a.name.clone()).collect(),
+    };
+    let set = &what_if.set;
     let mut arms = Vec::new();
-    for arm in setup.scene.arms() {
-        let mut post = fork(setup, backend, batch, &arm.name, None, ens, start)?;
+    for name in &names {
+        let mut post = fork(setup, backend, batch, name, None, ens, start, set)?;
         let mut side = match reference.as_deref_mut() {
             Some(r) => Some((
                 fork(
                     setup,
                     backend,
                     batch,
-                    &arm.name,
+                    name,
                     Some(vec![setup.truth_params.clone()]),
                     &mut r.truth,
                     start,
+                    set,
                 )?,
-                fork(setup, backend, batch, &arm.name, None, &mut r.free, start)?,
+                fork(setup, backend, batch, name, None, &mut r.free, start, set)?,
             )),
             None => None,
         };
         let mut a = ArmForecast {
-            arm: arm.name.clone(),
+            arm: name.clone(),
             steps: steps.clone(),
             times: steps.iter().map(|&s| model.time_at(s)).collect(),
             frames: Vec::new(),

@@ -362,6 +362,58 @@ pub fn run_from(
     })
 }
 
+/// The forecasts of `what_if` from a saved [`TwinState`] (`vtwin fork`):
+/// the analysed ensemble (and in a twin the truth and the free run) is
+/// restored at the saved analysis and forked exactly as [`run_from`] forks
+/// it after its last analysis, so a checkpoint at the last analysis gives
+/// the run's own forecasts, and one at analysis k those of a run of k
+/// analyses. Members are weighted by the saved particle weights.
+pub fn forecast_from(
+    setup: &Setup,
+    backend: &Backend,
+    batch: Option<u32>,
+    saved: &TwinState,
+    horizon: u64,
+    what_if: &forecast::WhatIf,
+) -> Result<ForecastOutput, TwinError> {
+    let n = setup.members as usize;
+    let mut ens = Ensemble::new(backend.engine(&setup.plan, batch)?);
+    saved.ens.restore(ens.engine.as_mut())?;
+    let mut reference = match (&saved.truth, &saved.free) {
+        (Some(t), Some(f)) => {
+            let truth_plan = setup.plan_for(&setup.arm, Some(vec![setup.truth_params.clone()]))?;
+            let mut r = Reference {
+                truth: Ensemble::new(backend.engine(&truth_plan, batch)?),
+                free: Ensemble::new(backend.engine(&setup.plan, batch)?),
+            };
+            t.restore(r.truth.engine.as_mut())?;
+            f.restore(r.free.engine.as_mut())?;
+            Some(r)
+        }
+        _ => None,
+    };
+    let weights = match &saved.log_w {
+        Some(l) if l.len() == n => l.iter().map(|v| v.exp()).collect(),
+        Some(l) => {
+            return Err(TwinError::Invalid(format!(
+                "the saved state holds {} particle weights for {n} members",
+                l.len()
+            )));
+        }
+        None => super::scores::equal(n),
+    };
+    forecast::run_what_if(
+        setup,
+        backend,
+        batch,
+        &mut ens,
+        &weights,
+        reference.as_mut(),
+        horizon,
+        what_if,
+    )
+}
+
 /// Drops the state vectors (kept only as spreads) to keep long runs small.
 fn strip(mut a: Analysis) -> Analysis {
     for s in [&mut a.forecast, &mut a.analysis] {
