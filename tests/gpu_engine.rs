@@ -245,3 +245,36 @@ fn restart_equals_a_new_engine() {
         assert!(err.contains("1 parameter values for 4 members"), "{err}");
     }
 }
+
+/// `observe_ranges` gives exactly the listed members' rows of `observe`,
+/// range after range, on the CPU backend (which computes only those rows)
+/// and on the GPU (the trait's default); a range past the ensemble is an
+/// error, not a panic.
+#[test]
+fn observe_ranges_equals_the_rows_of_observe() {
+    use vtwin::plan::{Plan, PlanOptions};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/gray_scott.toml");
+    let scene = vtwin::scene::Scene::load(&path).unwrap();
+    let opts = PlanOptions {
+        members: Some(7),
+        seed: Some(5),
+        ..Default::default()
+    };
+    let plan = Plan::freeze(&scene, &opts).unwrap();
+    let mut backends = vec![Backend::Cpu];
+    backends.extend(common::gpu());
+    for b in backends {
+        let mut e = b.engine(&plan, None).unwrap();
+        e.advance(20).unwrap();
+        let all = e.observe().unwrap();
+        let stride = all.len() / 7;
+        let ranges = [5..7, 0..2, 3..3];
+        let some = e.observe_ranges(&ranges).unwrap();
+        let want: Vec<f32> = ranges
+            .iter()
+            .flat_map(|r| all[r.start * stride..r.end * stride].to_vec())
+            .collect();
+        assert_eq!(some, want, "{}", b.name());
+        assert!(e.observe_ranges(&[6..8]).is_err());
+    }
+}

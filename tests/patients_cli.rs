@@ -169,9 +169,22 @@ fn synthetic_cohort_forecasts_are_calibrated_and_beat_carry_forward() {
     assert!(strs(&f, "status").iter().all(|s| s == "ok"), "{err}");
     let sc = score(&c, &f);
     eprintln!("synthetic cohort: {sc:?}");
-    assert!((0.85..=0.95).contains(&sc.c90), "90 % interval covers {}", sc.c90);
-    assert!((0.40..=0.60).contains(&sc.c50), "50 % interval covers {}", sc.c50);
-    assert!(sc.mae < sc.mae_lvcf, "MAE {} vs LVCF {}", sc.mae, sc.mae_lvcf);
+    assert!(
+        (0.85..=0.95).contains(&sc.c90),
+        "90 % interval covers {}",
+        sc.c90
+    );
+    assert!(
+        (0.40..=0.60).contains(&sc.c50),
+        "50 % interval covers {}",
+        sc.c50
+    );
+    assert!(
+        sc.mae < sc.mae_lvcf,
+        "MAE {} vs LVCF {}",
+        sc.mae,
+        sc.mae_lvcf
+    );
     assert!(sc.zeros > 0, "the cohort has censored held-out readings");
 }
 
@@ -263,9 +276,23 @@ fn leave_one_out_population_prior_beats_the_scene_prior() {
     let loo_table = table("loo", "leave-one-out");
     let loo = score(&c, &loo_table);
     eprintln!("scene prior: {none:?}\nleave-one-out: {loo:?}");
-    assert!(loo.mae < none.mae, "MAE {} vs {} with the scene prior", loo.mae, none.mae);
-    assert!(loo.mae_q50 < none.mae_q50, "q50 MAE {} vs {}", loo.mae_q50, none.mae_q50);
-    assert!((0.85..=0.95).contains(&loo.c90), "90 % interval covers {}", loo.c90);
+    assert!(
+        loo.mae < none.mae,
+        "MAE {} vs {} with the scene prior",
+        loo.mae,
+        none.mae
+    );
+    assert!(
+        loo.mae_q50 < none.mae_q50,
+        "q50 MAE {} vs {}",
+        loo.mae_q50,
+        none.mae_q50
+    );
+    assert!(
+        (0.85..=0.95).contains(&loo.c90),
+        "90 % interval covers {}",
+        loo.c90
+    );
     let man: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("loo/manifest.json")).unwrap(),
     )
@@ -275,7 +302,12 @@ fn leave_one_out_population_prior_beats_the_scene_prior() {
     assert_eq!(man["patients"]["learned_priors"], c.truth.len() / 2);
     // A patient's own data enter a pooled prior, not a leave-one-out one.
     let pooled = score(&c, &table("pooled", "pooled"));
-    assert!(pooled.mae < none.mae, "pooled MAE {} vs {}", pooled.mae, none.mae);
+    assert!(
+        pooled.mae < none.mae,
+        "pooled MAE {} vs {}",
+        pooled.mae,
+        none.mae
+    );
     assert_ne!(pooled.mae, loo.mae);
 }
 
@@ -692,10 +724,17 @@ fn treatment_events_reach_only_their_patient() {
     for (i, p) in pa.iter().enumerate() {
         if p == "A" {
             let d = dosed[i] - plain[i];
-            assert!(lo * 0.999 <= d && d <= hi * 1.001, "member {i}: raised by {d}");
+            assert!(
+                lo * 0.999 <= d && d <= hi * 1.001,
+                "member {i}: raised by {d}"
+            );
             a_members += 1;
         } else {
-            assert_eq!(dosed[i].to_bits(), plain[i].to_bits(), "patient {p} changed");
+            assert_eq!(
+                dosed[i].to_bits(),
+                plain[i].to_bits(),
+                "patient {p} changed"
+            );
         }
     }
     assert_eq!(a_members, 32);
@@ -731,7 +770,11 @@ fn parameter_drift_widens_patient_posteriors() {
     let base = std::fs::read_to_string(SCENE).unwrap();
     let scene = |tag: &str, section: &str| {
         let p = dir.path().join(format!("{tag}.toml"));
-        std::fs::write(&p, format!("{base}\n[assimilation.model_error]\n{section}\n")).unwrap();
+        std::fs::write(
+            &p,
+            format!("{base}\n[assimilation.model_error]\n{section}\n"),
+        )
+        .unwrap();
         p
     };
     let drifting = scene("drift", "drift = { r = 0.2 }");
@@ -750,7 +793,10 @@ fn parameter_drift_widens_patient_posteriors() {
     assert_eq!(wide, widths(s(&drifting), "drift-again"), "reproducible");
     assert_eq!(plain.len(), 4);
     for (i, (a, b)) in plain.iter().zip(&wide).enumerate() {
-        assert!(b > a, "patient {i}: 90 % width {b} with drift vs {a} without");
+        assert!(
+            b > a,
+            "patient {i}: 90 % width {b} with drift vs {a} without"
+        );
     }
     let bad = dir.path().join("bad.toml");
     std::fs::write(
@@ -775,5 +821,8 @@ fn parameter_drift_widens_patient_posteriors() {
     ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("drift.k2") && err.contains("not estimated"), "{err}");
+    assert!(
+        err.contains("drift.k2") && err.contains("not estimated"),
+        "{err}"
+    );
 }

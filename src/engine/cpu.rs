@@ -198,31 +198,22 @@ impl Engine for CpuEngine {
         &mut self,
         ranges: &[std::ops::Range<usize>],
     ) -> Result<ObsFrame, EngineError> {
-        let members = self.members();
-        if let Some(r) = ranges.iter().find(|r| r.start > r.end || r.end > members) {
-            return Err(EngineError::Invalid(format!(
-                "observe_ranges: members {}..{} outside the ensemble's {members}",
-                r.start, r.end
-            )));
-        }
+        crate::engine::check_ranges(ranges, self.members())?;
         let n = self.plan.model.state_len();
         let ops = &self.plan.observables.ops;
         let stride = ops.len() + 1;
         let grid = self.plan.model.grid();
-        let mut out = vec![0.0f32; members * stride];
-        let per = self.per;
         let listed: Vec<usize> = ranges.iter().flat_map(|r| r.clone()).collect();
-        let rows: Vec<(usize, Vec<f32>)> = listed
-            .par_iter()
-            .map(|&m| {
+        let mut out = vec![0.0f32; listed.len() * stride];
+        let per = self.per;
+        out.par_chunks_mut(stride)
+            .zip(listed.par_iter())
+            .for_each(|(o, &m)| {
                 let (b, i) = (m / per, m % per);
-                let mut o = vec![0.0f32; stride];
-                observe_member(ops, &grid, &self.state[b][i * n..(i + 1) * n], &mut o);
-                (m, o)
-            })
-            .collect();
+                observe_member(ops, &grid, &self.state[b][i * n..(i + 1) * n], o)
+            });
         let word = self.plan.model.status_word();
-        for (m, o) in rows {
+        for (o, &m) in out.chunks(stride).zip(&listed) {
             if o[stride - 1] != 0.0 && self.status[m].is_ok() {
                 self.status[m] = MemberStatus::Diverged { step: self.step };
             }
@@ -231,7 +222,6 @@ impl Engine for CpuEngine {
             {
                 self.status[m] = MemberStatus::Saturated { step };
             }
-            out[m * stride..(m + 1) * stride].copy_from_slice(&o);
         }
         Ok(out)
     }

@@ -136,17 +136,22 @@ pub trait Engine {
     fn observe(&mut self) -> Result<ObsFrame, EngineError>;
 
     /// [`Engine::observe`] for the members in `ranges` only (a driver that
-    /// looks at a few blocks of a large ensemble: patient runs). The frame
-    /// has every member's rows; rows outside `ranges` are unspecified
-    /// (zero on the CPU backend, which computes only the listed rows), and
-    /// only listed members are marked diverged. The default observes
-    /// every member.
+    /// looks at a few blocks of a large ensemble: patient runs): the rows
+    /// of the listed members, range after range, and only they are marked
+    /// diverged. The CPU backend computes only these rows; the default
+    /// observes every member and picks them.
     fn observe_ranges(
         &mut self,
         ranges: &[std::ops::Range<usize>],
     ) -> Result<ObsFrame, EngineError> {
-        let _ = ranges;
-        self.observe()
+        let members = self.members();
+        check_ranges(ranges, members)?;
+        let all = self.observe()?;
+        let stride = all.len() / members.max(1);
+        Ok(ranges
+            .iter()
+            .flat_map(|r| all[r.start * stride..r.end * stride].iter().copied())
+            .collect())
     }
 
     fn status(&mut self) -> Result<Vec<MemberStatus>, EngineError>;
@@ -249,6 +254,20 @@ impl fmt::Debug for dyn Engine {
             self.members(),
             self.step()
         )
+    }
+}
+
+/// Checks member ranges given to `observe_ranges`.
+pub(crate) fn check_ranges(
+    ranges: &[std::ops::Range<usize>],
+    members: usize,
+) -> Result<(), EngineError> {
+    match ranges.iter().find(|r| r.start > r.end || r.end > members) {
+        Some(r) => Err(EngineError::Invalid(format!(
+            "observe_ranges: members {}..{} outside the ensemble's {members}",
+            r.start, r.end
+        ))),
+        None => Ok(()),
     }
 }
 

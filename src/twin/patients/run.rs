@@ -437,10 +437,11 @@ pub fn run(
     let mut analyses = Vec::new();
     let mut samples: Vec<[Vec<f64>; 2]> = vec![[Vec::new(), Vec::new()]; requests.len()];
     let mut prior_samples: Vec<[Vec<f64>; 2]> = samples.clone();
-    let record = |frame: &[f32], p: usize, op: usize| -> Vec<f64> {
+    // `frame` holds blocks of m members; `b` picks one.
+    let record = |frame: &[f32], b: usize, op: usize| -> Vec<f64> {
         (0..m)
             .map(|j| {
-                let c = &frame[(p * m + j) * stride..(p * m + j + 1) * stride];
+                let c = &frame[(b * m + j) * stride..(b * m + j + 1) * stride];
                 if c[stride - 1] != 0.0 {
                     f64::NAN
                 } else {
@@ -454,11 +455,17 @@ pub fn run(
         let here = by_step.get(&s);
         let reqs = req_by_step.get(&s);
         // Only the blocks of patients with a reading or a request here are
-        // observed (on the CPU backend the others are not computed).
-        let block = |p: usize| p * m..(p + 1) * m;
+        // observed (on the CPU backend the others are not computed): the
+        // frame holds their blocks in patient order, `slot_of(p)` the place.
         let mut seen: BTreeSet<usize> = here.into_iter().flatten().map(|(p, _)| *p).collect();
-        seen.extend(reqs.into_iter().flatten().map(|(r, _)| requests[*r].patient));
-        let ranges: Vec<_> = seen.iter().map(|&p| block(p)).collect();
+        seen.extend(
+            reqs.into_iter()
+                .flatten()
+                .map(|(r, _)| requests[*r].patient),
+        );
+        let seen: Vec<usize> = seen.into_iter().collect();
+        let ranges: Vec<_> = seen.iter().map(|&p| p * m..(p + 1) * m).collect();
+        let slot_of = |p: usize| seen.binary_search(&p).expect("observed patient");
         let frame = ens.engine.observe_ranges(&ranges)?;
         // A forecast is taken before this step's analysis when the patient
         // has a reading here at or after the requested time.
@@ -473,7 +480,7 @@ pub fn run(
         let mut later = Vec::new();
         for &(r, slot) in reqs.into_iter().flatten() {
             if before(r) {
-                samples[r][slot] = record(&frame, requests[r].patient, requests[r].op);
+                samples[r][slot] = record(&frame, slot_of(requests[r].patient), requests[r].op);
             } else {
                 later.push((r, slot));
             }
@@ -498,7 +505,8 @@ pub fn run(
                     .collect();
                 let st = state.columns(c0, m).into_owned();
                 let pe = DMatrix::from_fn(est.len(), m, |k, j| params[(est[k], c0 + j)]);
-                let block_frame = &frame[c0 * stride..(c0 + m) * stride];
+                let b0 = slot_of(p) * m;
+                let block_frame = &frame[b0 * stride..(b0 + m) * stride];
                 let obs_ok: Vec<bool> = (0..m)
                     .map(|j| {
                         let c = &block_frame[j * stride..(j + 1) * stride];
@@ -645,10 +653,9 @@ pub fn run(
             ens.engine.observe_ranges(&ranges)?
         };
         for (p, items, st2, first_row) in pending {
-            let c0 = p * m;
             let hx = obs::apply(
                 &items,
-                &frame_after[c0 * stride..(c0 + m) * stride],
+                &frame_after[slot_of(p) * m * stride..(slot_of(p) + 1) * m * stride],
                 n_ops,
                 &st2,
                 sites,
@@ -661,7 +668,7 @@ pub fn run(
             }
         }
         for (r, slot) in later {
-            samples[r][slot] = record(&frame_after, requests[r].patient, requests[r].op);
+            samples[r][slot] = record(&frame_after, slot_of(requests[r].patient), requests[r].op);
         }
         if let (Some(pr), Some(reqs)) = (&mut prior, reqs) {
             pr.advance_to(s)?;
