@@ -95,12 +95,18 @@ def _long_scene(path):
 
 
 # In a child interpreter (SIGINT reaches its main thread, as Ctrl-C in a
-# notebook): a checkpointed run from Python, interrupted.
+# notebook): a checkpointed run from Python, interrupted. With "text" the
+# scene is given as text (written to a temporary file by the wrapper, which
+# is gone after the call: the kept folder must hold a copy).
 CHILD = r"""
 import sys, vtwin
-scene, out = sys.argv[1:3]
+scene, out, how = sys.argv[1:4]
+if how == "text":
+    scene = vtwin.Scene.from_toml(open(scene).read())
+else:
+    scene = vtwin.Scene.load(scene)
 try:
-    vtwin.run(vtwin.Scene.load(scene), members=16, backend="cpu", format="csv",
+    vtwin.run(scene, members=16, backend="cpu", format="csv",
               checkpoint_every=16, out=out)
     print("finished", flush=True)
 except KeyboardInterrupt:
@@ -108,12 +114,13 @@ except KeyboardInterrupt:
 """
 
 
-def test_an_interrupted_python_run_resumes_equal_to_the_cli(tmp_path):
+@pytest.mark.parametrize("how", ["file", "text"])
+def test_an_interrupted_python_run_resumes_equal_to_the_cli(tmp_path, how):
     scene = _long_scene(tmp_path / "scene.toml")
     run_cli("run", scene, "--members", 16, "--backend", "cpu", "--format", "csv",
             "--checkpoint-every", 16, "--out", tmp_path / "cli")
     out = tmp_path / "out"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(scene), str(out)],
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(scene), str(out), how],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def kept():
@@ -136,6 +143,8 @@ def test_an_interrupted_python_run_resumes_equal_to_the_cli(tmp_path):
     # The resume record names the vtwin command, not the interpreter's.
     record = json.loads((folder / ".vtwin-resume" / "run.json").read_text())
     assert record["argv"][0] == "run" and "--checkpoint-every" in record["argv"]
+    if how == "text":
+        assert record["argv"][1] == str(folder / ".vtwin-resume" / "inputs" / "scene.toml")
     cwd = os.getcwd()
     done = vtwin.resume(out)
     assert os.getcwd() == cwd
