@@ -97,9 +97,10 @@ def _long_scene(path):
 # In a child interpreter (SIGINT reaches its main thread, as Ctrl-C in a
 # notebook): a checkpointed run from Python, interrupted. With "text" the
 # scene is given as text (written to a temporary file by the wrapper, which
-# is gone after the call: the kept folder must hold a copy).
+# is gone after the call: the kept folder must hold a copy). With "here"
+# the child then resumes it itself, as a notebook would after Ctrl-C.
 CHILD = r"""
-import sys, vtwin
+import json, os, sys, vtwin
 scene, out, how = sys.argv[1:4]
 if how == "text":
     scene = vtwin.Scene.from_toml(open(scene).read())
@@ -111,10 +112,17 @@ try:
     print("finished", flush=True)
 except KeyboardInterrupt:
     print("KeyboardInterrupt", flush=True)
+if how == "here":
+    parent, name = os.path.split(out)
+    [kept] = [e for e in os.listdir(parent) if e.startswith("." + name + ".tmp-")]
+    record = json.load(open(os.path.join(parent, kept, ".vtwin-resume", "run.json")))
+    print("record", json.dumps(record["argv"]), flush=True)
+    vtwin.resume(out)
+    print("resumed", flush=True)
 """
 
 
-@pytest.mark.parametrize("how", ["file", "text"])
+@pytest.mark.parametrize("how", ["file", "text", "here"])
 def test_an_interrupted_python_run_resumes_equal_to_the_cli(tmp_path, how):
     scene = _long_scene(tmp_path / "scene.toml")
     run_cli("run", scene, "--members", 16, "--backend", "cpu", "--format", "csv",
@@ -138,6 +146,13 @@ def test_an_interrupted_python_run_resumes_equal_to_the_cli(tmp_path, how):
         if child.poll() is None:
             child.kill()
     assert "KeyboardInterrupt" in stdout, "the run finished first; make it longer\n" + stderr
+    if how == "here":
+        assert "resumed" in stdout, stdout + stderr
+        argv = json.loads(stdout.split("record ", 1)[1].splitlines()[0])
+        assert argv[0] == "run" and "--checkpoint-every" in argv
+        assert kept() == []
+        _same_folder(out, tmp_path / "cli")
+        return
     assert not out.exists()
     [folder] = kept()
     # The resume record names the vtwin command, not the interpreter's.

@@ -167,6 +167,8 @@ def _folder_command(
 # record the library writes for `vtwin resume` (see src/checkpoint.rs).
 _RESUME_DIR = ".vtwin-resume"
 _RUN_RECORD = "run.json"
+# The marker naming the process that owns a temporary run folder (src/io/stale.rs).
+_MARKER = ".vtwin-temp"
 
 
 def _keep_resumable(target: str, argv: List[str], args_dir: str) -> None:
@@ -179,7 +181,13 @@ def _keep_resumable(target: str, argv: List[str], args_dir: str) -> None:
     edited scenes) live in a temporary folder removed after the call. So
     the argument files are copied into the kept folder's resume folder
     (which the library removes when the run finishes) and the record is
-    rewritten with the vtwin command line pointing at them."""
+    rewritten with the vtwin command line pointing at them.
+
+    And the folder's marker names this process, which lives on (a
+    notebook): ``vtwin resume`` leaves alone a folder whose process is
+    alive, as it may still be writing it. This call has ended, so nothing
+    writes it any more: the marker goes (``vtwin resume`` writes its own),
+    and the run can be continued from this same process."""
     target = os.path.abspath(target)
     parent, name = os.path.split(target)
     prefix = f".{name}.tmp-{os.getpid()}-"
@@ -211,6 +219,14 @@ def _keep_resumable(target: str, argv: List[str], args_dir: str) -> None:
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump({"cwd": os.getcwd(), "argv": saved}, f, indent=2)
     os.replace(tmp, record)
+    marker = os.path.join(parent, folder, _MARKER)
+    try:
+        with open(marker, encoding="utf-8") as f:
+            mine = f"pid={os.getpid()}" in f.read().splitlines()
+        if mine:
+            os.remove(marker)
+    except OSError:
+        pass
 
 
 def _file_command(
@@ -386,11 +402,10 @@ def resume(dir: PathLike) -> Outputs:
     command line) from its last checkpoint, and returns the finished
     folder; a finished ``dir`` is returned as it is.
 
-    Continue from another process than the one that was interrupted (a
-    restarted kernel, a script, or ``vtwin resume DIR`` in a shell): the
-    kept folder belongs to its process while that process lives. The
-    command runs in the folder the run was started in; the working folder
-    is restored afterwards."""
+    The run may be continued from the same Python process after Ctrl-C or
+    an error, from a restarted kernel, or with ``vtwin resume DIR`` in a
+    shell. The command runs in the folder the run was started in; the
+    working folder is restored afterwards."""
     if not isinstance(dir, (str, os.PathLike)):
         raise TypeError(f"dir must be a str or os.PathLike, not {type(dir).__name__}")
     path = os.path.abspath(os.fspath(dir))
