@@ -173,7 +173,7 @@ _MARKER = ".vtwin-temp"
 
 def _keep_resumable(target: str, argv: List[str], args_dir: str) -> None:
     """Makes the folder an interrupted checkpointed command kept beside
-    ``target`` resumable from another process.
+    ``target`` resumable, from this process or another.
 
     The library records the process's command line for ``vtwin resume``,
     which in Python is the interpreter's (``python -c ...``), not the vtwin
@@ -198,6 +198,7 @@ def _keep_resumable(target: str, argv: List[str], args_dir: str) -> None:
     kept = [e for e in kept if os.path.isfile(os.path.join(parent, e, _RESUME_DIR, _RUN_RECORD))]
     if not kept:
         return  # finished, or stopped before it made its folder
+
     # The newest: the one this call made.
     def started(entry: str) -> int:
         nanos = entry.rsplit("-", 1)[1]
