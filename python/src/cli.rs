@@ -75,6 +75,8 @@ fn command() -> Command {
         .subcommand(sub::<c::twin::TwinArgs>("twin"))
         .subcommand(sub::<c::assimilate::AssimilateArgs>("assimilate"))
         .subcommand(sub::<c::score::ScoreArgs>("score"))
+        .subcommand(sub::<c::resume::ResumeArgs>("resume"))
+        .subcommand(sub::<c::merge::MergeArgs>("merge"))
 }
 
 fn dispatch(argv: Vec<String>) -> anyhow::Result<i32> {
@@ -92,6 +94,8 @@ fn dispatch(argv: Vec<String>) -> anyhow::Result<i32> {
         "twin" => c::twin::run(&parsed(m)?),
         "assimilate" => c::assimilate::run(&parsed(m)?),
         "score" => c::score::run(&parsed(m)?).map(|_| 0),
+        "resume" => c::resume::run(&parsed(m)?),
+        "merge" => c::merge::run(&parsed(m)?).map(|_| 0),
         other => anyhow::bail!("unknown command `{other}`"),
     }
 }

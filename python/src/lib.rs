@@ -59,7 +59,7 @@ const FUNCTIONS: &[(&CStr, &CStr, Entry)] = &[
     ),
     (
         c"run",
-        c"run(scene, members, seed, arm, backend, save_fields, batch_size, progress) -> capsule",
+        c"run(scene, members, seed, arm, backend, save_fields, batch_size, progress, every, montage_field, montage_scale) -> capsule",
         run::run,
     ),
     (c"run_tables", c"run_tables(run) -> list", run::tables),
@@ -67,6 +67,11 @@ const FUNCTIONS: &[(&CStr, &CStr, Entry)] = &[
         c"run_fields",
         c"run_fields(run) -> (bytes, shape) | None",
         run::fields,
+    ),
+    (
+        c"run_snapshots",
+        c"run_snapshots(run) -> list[(step, bytes, shape)]",
+        run::snapshots,
     ),
     (c"run_manifest", c"run_manifest(run) -> json", run::manifest),
     (c"run_save", c"run_save(run, dir, force) -> str", run::save),

@@ -42,6 +42,11 @@ pub struct RunResult {
     /// The final state (members × state words), when fields were asked
     /// for (one arm only, as in the CLI).
     state: Option<Vec<f32>>,
+    /// Time-lapse snapshots (`every`): (step, state) at the observations
+    /// `record::snapshot_indices` picks, as `vtwin run --every K` saves.
+    snapshots: Vec<(u64, Vec<f32>)>,
+    /// What the montages show (`montage_field`, `montage_scale`).
+    montage: MontageOptions,
     /// The scene's `output.format`, as `vtwin run` would write.
     format: TableFormat,
     manifest: serde_json::Value,
@@ -100,15 +105,35 @@ pub fn checkpoint(progress: Option<&Py<PyAny>>, step: u64, total: u64) -> Result
     .map_err(Stop::Python)
 }
 
-/// The montage `vtwin run --save-fields` draws by default: the model's
-/// first field, one colour scale, the scene's `output.montage_members`.
-fn montage(scene: &Scene) -> MontageOptions {
-    MontageOptions {
-        field: 0,
-        scale: MontageScale::Shared,
+/// What a run keeps and draws besides its tables (`save_fields`,
+/// `every`, `montage_field`, `montage_scale`).
+struct Keep {
+    save_fields: bool,
+    every: Option<u32>,
+    montage: MontageOptions,
+}
+
+/// The montage options of `vtwin run --save-fields [--montage-field NAME]
+/// [--montage-scale S]`: the scene's `output.montage_members` members.
+fn montage(
+    scene: &Scene,
+    plan: &Plan,
+    field: Option<&str>,
+    scale: &str,
+) -> anyhow::Result<MontageOptions> {
+    let scale = match scale {
+        "shared" => MontageScale::Shared,
+        "per-panel" => MontageScale::PerPanel,
+        other => {
+            anyhow::bail!("montage_scale must be \"shared\" or \"per-panel\", not \"{other}\"")
+        }
+    };
+    Ok(MontageOptions {
+        field: vtwin::cli::run::montage_field(plan, field)?,
+        scale,
         members: scene.file.output.montage_members,
         draw: true,
-    }
+    })
 }
 
 fn simulate(
@@ -116,21 +141,34 @@ fn simulate(
     plans: Vec<Plan>,
     all: bool,
     choice: BackendChoice,
-    save_fields: bool,
+    keep: Keep,
     batch_size: Option<u32>,
     progress: Option<&Py<PyAny>>,
 ) -> anyhow::Result<RunResult> {
+    let save_fields = keep.save_fields;
     let started = vtwin::manifest::now();
     let backend = open_backend(choice)?;
     let mut arms = Vec::with_capacity(plans.len());
     let mut state = None;
+    let mut snapshots = Vec::new();
     let mut kernel = None;
     for plan in plans {
         let mut engine = backend.engine(&plan, batch_size)?;
         let total = plan.steps;
-        let rec = record::record_with(engine.as_mut(), &mut |_| {}, &mut |_, _, step| {
-            checkpoint(progress, step, total)
-        })?;
+        let snaps = match keep.every {
+            Some(k) if save_fields => {
+                record::snapshot_indices(plan.observation_steps().len(), k as usize)
+            }
+            _ => Vec::new(),
+        };
+        let rec =
+            record::record_with::<Stop>(engine.as_mut(), &mut |_| {}, &mut |engine, k, step| {
+                checkpoint(progress, step, total)?;
+                if snaps.contains(&k) {
+                    snapshots.push((step, engine.read_state()?));
+                }
+                Ok(())
+            })?;
         if save_fields {
             state = Some(engine.read_state()?);
         }
@@ -169,9 +207,12 @@ fn simulate(
     if save_fields {
         let info = first.model.info();
         extra["montage"] = serde_json::json!({
-            "field": info.fields[0].name,
-            "scale": "shared",
-            "every": null,
+            "field": info.fields[keep.montage.field].name,
+            "scale": match keep.montage.scale {
+                MontageScale::Shared => "shared",
+                MontageScale::PerPanel => "per-panel",
+            },
+            "every": keep.every,
         });
     }
     extra["python"] =
@@ -183,6 +224,8 @@ fn simulate(
         arms,
         all,
         state,
+        snapshots,
+        montage: keep.montage,
         format,
         manifest,
     })
@@ -219,6 +262,9 @@ pub fn run(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let save_fields: bool = arg(args, 5, "save_fields")?;
     let batch_size: Option<u32> = arg(args, 6, "batch_size")?;
     let progress: Option<Py<PyAny>> = arg(args, 7, "progress")?;
+    let every: Option<u32> = arg(args, 8, "every")?;
+    let montage_field: Option<String> = arg(args, 9, "montage_field")?;
+    let montage_scale: String = arg(args, 10, "montage_scale")?;
     let choice = scene::backend_choice(&backend)?;
     let result = py.detach(|| {
         let (plans, all) = plans(&sc, members, seed, arm.as_deref())?;
@@ -229,15 +275,24 @@ pub fn run(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
                 "save_fields with arm=\"all\" is not supported yet (as in `vtwin run`): run each arm on its own"
             );
         }
-        simulate(
-            &sc,
-            plans,
-            all,
-            choice,
-            save,
-            batch_size,
-            progress.as_ref(),
-        )
+        // The checks and messages of `vtwin run --every`.
+        if every == Some(0) {
+            anyhow::bail!("every must be at least 1 (observations between snapshots)");
+        }
+        if every.is_some() && !save {
+            anyhow::bail!("every=K saves fields every K observations: add save_fields=True");
+        }
+        let keep = Keep {
+            save_fields: save,
+            every,
+            montage: montage(
+                &sc,
+                &plans[0],
+                montage_field.as_deref(),
+                &montage_scale,
+            )?,
+        };
+        simulate(&sc, plans, all, choice, keep, batch_size, progress.as_ref())
     });
     let result = wrap(py, result)?;
     capsule(py, result, NAME)
@@ -298,6 +353,28 @@ pub fn fields(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> 
         .unbind())
 }
 
+/// The time-lapse snapshots: a list of (step, bytes, shape) like
+/// [`fields`], in step order.
+pub fn snapshots(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+    let obj = args.get_item(0)?;
+    let r = lock(held::<RunResult>(&obj, NAME)?);
+    let plan = &r.first().plan;
+    let g = plan.model.grid();
+    let shape = (
+        plan.members as usize,
+        g.fields as usize,
+        g.ny as usize,
+        g.nx as usize,
+    );
+    let list = PyList::empty(py);
+    for (step, state) in &r.snapshots {
+        let f = record::member_fields(plan, state);
+        let bytes: Vec<u8> = f.iter().flat_map(|x| x.to_le_bytes()).collect();
+        list.append((*step, PyBytes::new(py, &bytes), shape))?;
+    }
+    Ok(list.into_any().unbind())
+}
+
 pub fn manifest(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let obj = args.get_item(0)?;
     let r = lock(held::<RunResult>(&obj, NAME)?);
@@ -323,10 +400,14 @@ pub fn save(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         for t in tables_of(&r)? {
             dir.write_table(&t, r.format)?;
         }
+        let plan = &r.first().plan;
+        // In the CLI's order: the time-lapse snapshots, then the final state.
+        for (step, state) in &r.snapshots {
+            let tag = format!("_{}", vtwin::cli::run::step_tag(*step, plan.steps));
+            vtwin::cli::run::save_fields(&dir, plan, state, &r.montage, r.format, *step, &tag)?;
+        }
         if let Some(state) = &r.state {
-            let plan = &r.first().plan;
-            let opts = montage(&r.scene);
-            vtwin::cli::run::save_fields(&dir, plan, state, &opts, r.format, plan.steps, "")?;
+            vtwin::cli::run::save_fields(&dir, plan, state, &r.montage, r.format, plan.steps, "")?;
         }
         Ok(dir.finish(r.manifest.clone())?)
     });

@@ -32,6 +32,9 @@ from ._commands import (
     cli,
     cohort,
     design,
+    merge,
+    resume,
+    run,
     score,
     sweep,
     twin,
@@ -46,6 +49,7 @@ __all__ = [
     "SceneError",
     "VtwinError",
     "Outputs",
+    "run",
     "design",
     "analyze",
     "sweep",
@@ -54,6 +58,8 @@ __all__ = [
     "twin",
     "assimilate",
     "score",
+    "resume",
+    "merge",
     "cli",
 ]
 __version__ = _vtwin.__version__
@@ -230,6 +236,9 @@ class Scene:
         save_fields: bool = False,
         batch_size: Optional[int] = None,
         progress: Optional[Progress] = None,
+        every: Optional[int] = None,
+        montage_field: Optional[str] = None,
+        montage_scale: str = "shared",
     ) -> "Run":
         """Runs the ensemble to the end (the GIL is released meanwhile).
 
@@ -240,9 +249,21 @@ class Scene:
         ``progress(step, total_steps)`` is called at every observation
         (with ``arm="all"``, through each arm in turn); Ctrl-C raises
         KeyboardInterrupt at the next observation.
+
+        As ``vtwin run --save-fields --every K``, ``every=K`` (with fields)
+        also keeps the fields at every K-th observation (the first, every
+        K-th after it and the last) as :attr:`Run.snapshots`, which
+        :meth:`Run.save` writes as ``fields_t<step>.npy`` and
+        ``montage_t<step>.png``. ``montage_field`` names the field the
+        montages show (default: the model's first) and ``montage_scale`` is
+        ``"shared"`` (one colour scale) or ``"per-panel"``.
         """
         if not isinstance(save_fields, bool):
             raise TypeError("save_fields must be a bool")
+        if montage_scale not in ("shared", "per-panel"):
+            raise ValueError(
+                f'montage_scale must be "shared" or "per-panel", not {montage_scale!r}'
+            )
         handle = _vtwin.run(
             self._h,
             _count("members", self._opt("members", members), 1),
@@ -252,6 +273,9 @@ class Scene:
             save_fields,
             _count("batch_size", batch_size, 1),
             _callback(progress),
+            _count("every", every, 1),
+            _text("montage_field", montage_field),
+            montage_scale,
         )
         return Run(handle)
 
@@ -323,6 +347,16 @@ class Run:
         return np.frombuffer(data, dtype="<f4").reshape(shape)
 
     @property
+    def snapshots(self) -> Dict[int, np.ndarray]:
+        """The time-lapse snapshots of a run made with ``every=K``: step →
+        fields (members × fields × ny × nx, float32), in step order; empty
+        otherwise."""
+        return {
+            int(step): np.frombuffer(data, dtype="<f4").reshape(shape)
+            for step, data, shape in _vtwin.run_snapshots(self._h)
+        }
+
+    @property
     def manifest(self) -> Dict[str, Any]:
         return json.loads(_vtwin.run_manifest(self._h))
 
@@ -330,7 +364,9 @@ class Run:
         """Writes the folder ``vtwin run`` writes for the same scene and
         options, file for file (tables in the scene's format; with fields,
         fields.npy, the agents table of an agent model and montage.png of
-        the first field on one colour scale; manifest.json), atomically; an
+        the run's montage field, and with ``every`` the time-lapse
+        ``fields_t<step>.npy`` and ``montage_t<step>.png``; manifest.json),
+        atomically; an
         existing folder is replaced only with ``force`` and only if vtwin
         wrote it."""
         if not isinstance(path, (str, os.PathLike)):

@@ -12,6 +12,9 @@ from ._commands import calibrate as calibrate
 from ._commands import cli as cli
 from ._commands import cohort as cohort
 from ._commands import design as design
+from ._commands import merge as merge
+from ._commands import resume as resume
+from ._commands import run as run
 from ._commands import score as score
 from ._commands import sweep as sweep
 from ._commands import twin as twin
@@ -56,6 +59,9 @@ class Scene:
         save_fields: bool = ...,
         batch_size: Optional[int] = ...,
         progress: Optional[Progress] = ...,
+        every: Optional[int] = ...,
+        montage_field: Optional[str] = ...,
+        montage_scale: str = ...,
     ) -> Run: ...
     def simulator(
         self,
@@ -75,6 +81,8 @@ class Run:
     def status(self) -> pd.DataFrame: ...
     @property
     def fields(self) -> Optional[np.ndarray]: ...
+    @property
+    def snapshots(self) -> Dict[int, np.ndarray]: ...
     @property
     def manifest(self) -> Dict[str, Any]: ...
     def save(self, path: Union[str, os.PathLike[str]], force: bool = ...) -> str: ...

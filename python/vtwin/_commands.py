@@ -19,6 +19,7 @@ reach only the main thread).
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import shutil
 import tempfile
@@ -107,6 +108,8 @@ def _value(v: Any, tmp: str, name: str) -> str:
 
     if isinstance(v, Scene):
         return v.file(tmp)
+    if isinstance(v, Outputs):
+        return v.path
     if isinstance(v, pd.DataFrame):
         path = os.path.join(tmp, f"{name}.csv")
         v.to_csv(path, index=False)
@@ -149,10 +152,82 @@ def _folder_command(
     keep = tempfile.TemporaryDirectory(prefix=f"vtwin-{command}-")
     target = os.fspath(out) if out is not None else os.path.join(keep.name, "out")
     flags = dict(flags, out=target, force=force)
-    code = _vtwin.cli(_argv([command], args, flags, keep.name))
+    argv = _argv([command], args, flags, keep.name)
+    try:
+        code = _vtwin.cli(argv)
+    finally:
+        if flags.get("checkpoint_every") is not None:
+            _keep_resumable(target, argv, keep.name)
     result = Outputs(target, keep)
     result.exit_code = code
     return result
+
+
+# Inside a run's temporary folder (`.<name>.tmp-<pid>-<nanos>`): the resume
+# record the library writes for `vtwin resume` (see src/checkpoint.rs).
+_RESUME_DIR = ".vtwin-resume"
+_RUN_RECORD = "run.json"
+# The marker naming the process that owns a temporary run folder (src/io/stale.rs).
+_MARKER = ".vtwin-temp"
+
+
+def _keep_resumable(target: str, argv: List[str], args_dir: str) -> None:
+    """Makes the folder an interrupted checkpointed command kept beside
+    ``target`` resumable, from this process or another.
+
+    The library records the process's command line for ``vtwin resume``,
+    which in Python is the interpreter's (``python -c ...``), not the vtwin
+    command that ran; and the argument files the wrapper wrote (DataFrames,
+    edited scenes) live in a temporary folder removed after the call. So
+    the argument files are copied into the kept folder's resume folder
+    (which the library removes when the run finishes) and the record is
+    rewritten with the vtwin command line pointing at them.
+
+    And the folder's marker names this process, which lives on (a
+    notebook): ``vtwin resume`` leaves alone a folder whose process is
+    alive, as it may still be writing it. This call has ended, so nothing
+    writes it any more: the marker goes (``vtwin resume`` writes its own),
+    and the run can be continued from this same process."""
+    target = os.path.abspath(target)
+    parent, name = os.path.split(target)
+    prefix = f".{name}.tmp-{os.getpid()}-"
+    try:
+        kept = [e for e in os.listdir(parent) if e.startswith(prefix)]
+    except OSError:
+        return
+    kept = [e for e in kept if os.path.isfile(os.path.join(parent, e, _RESUME_DIR, _RUN_RECORD))]
+    if not kept:
+        return  # finished, or stopped before it made its folder
+
+    # The newest: the one this call made.
+    def started(entry: str) -> int:
+        nanos = entry.rsplit("-", 1)[1]
+        return int(nanos) if nanos.isdigit() else -1
+
+    folder = max(kept, key=started)
+    resume_dir = os.path.join(parent, folder, _RESUME_DIR)
+    inputs = os.path.join(resume_dir, "inputs")
+    saved = []
+    for a in argv[1:]:
+        if os.path.isfile(a) and os.path.dirname(os.path.abspath(a)) == os.path.abspath(args_dir):
+            os.makedirs(inputs, exist_ok=True)
+            copy = os.path.join(inputs, os.path.basename(a))
+            shutil.copyfile(a, copy)
+            a = copy
+        saved.append(a)
+    record = os.path.join(resume_dir, _RUN_RECORD)
+    tmp = record + ".python"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"cwd": os.getcwd(), "argv": saved}, f, indent=2)
+    os.replace(tmp, record)
+    marker = os.path.join(parent, folder, _MARKER)
+    try:
+        with open(marker, encoding="utf-8") as f:
+            mine = f"pid={os.getpid()}" in f.read().splitlines()
+        if mine:
+            os.remove(marker)
+    except OSError:
+        pass
 
 
 def _file_command(
@@ -180,12 +255,69 @@ def analyze(
     )
 
 
-def sweep(
-    scene: Any, method: str, n: int, out: Optional[PathLike] = None, force: bool = False,
+def _checkpointed(
+    checkpoint_every: Any, out: Optional[PathLike], flags: Dict[str, Any]
+) -> Dict[str, Any]:
+    """``checkpoint_every=N`` → ``--checkpoint-every N``; checkpoints only
+    serve to continue the run in its folder, so ``out=`` is required."""
+    if checkpoint_every is None:
+        return flags
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, numbers.Integral):
+        raise TypeError(
+            f"checkpoint_every must be an integer, not {type(checkpoint_every).__name__}"
+        )
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be at least 1, not {checkpoint_every}")
+    if out is None:
+        raise ValueError(
+            "checkpoint_every needs out=: the checkpoints are kept beside that folder "
+            "so that vtwin.resume(out) can continue an interrupted run"
+        )
+    return dict(flags, checkpoint_every=int(checkpoint_every))
+
+
+def _shard(shard: Any) -> Optional[str]:
+    """``"1/4"`` or ``(1, 4)`` → ``--shard 1/4``."""
+    if shard is None or isinstance(shard, str):
+        return shard
+    if isinstance(shard, tuple) and len(shard) == 2:
+        i, k = shard
+        if all(isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in (i, k)):
+            return f"{int(i)}/{int(k)}"
+    raise TypeError(f"shard must be \"I/K\" or a tuple (I, K), not {shard!r}")
+
+
+def run(
+    scene: Any,
+    out: Optional[PathLike] = None,
+    force: bool = False,
+    *,
+    checkpoint_every: Optional[int] = None,
+    shard: Any = None,
     **flags: Any,
 ) -> Outputs:
-    """``vtwin sweep``: design, outputs and indices (``out["indices"]``)."""
-    return _folder_command("sweep", [scene], dict(flags, method=method, n=n), out, force)
+    """``vtwin run``: the run folder the command writes, read back (for a
+    run held in memory see :meth:`Scene.run`). Every flag of the command
+    is a keyword (``save_fields=True, every=5, montage_field="v"``,
+    ``posterior=dir``, ``fused=8``); ``shard="0/2"`` or ``(0, 2)`` runs one
+    shard; ``checkpoint_every=N`` (with ``out=``) saves a checkpoint every
+    N steps so that :func:`resume` can continue an interrupted run, and
+    keeps the last one as ``checkpoint.vtc``."""
+    flags = _checkpointed(checkpoint_every, out, dict(flags, shard=_shard(shard)))
+    return _folder_command("run", [scene], flags, out, force)
+
+
+def sweep(
+    scene: Any, method: str, n: int, out: Optional[PathLike] = None, force: bool = False,
+    *, checkpoint_every: Optional[int] = None, shard: Any = None, **flags: Any,
+) -> Outputs:
+    """``vtwin sweep``: design, outputs and indices (``out["indices"]``).
+    ``checkpoint_every=N`` (with ``out=``) saves a checkpoint every N steps
+    for :func:`resume`; ``shard="I/K"`` runs one shard of the design rows."""
+    flags = dict(flags, method=method, n=n, shard=_shard(shard))
+    return _folder_command(
+        "sweep", [scene], _checkpointed(checkpoint_every, out, flags), out, force
+    )
 
 
 def calibrate(
@@ -195,24 +327,106 @@ def calibrate(
     return _folder_command("calibrate", [scene], dict(flags, data=data), out, force)
 
 
-def cohort(scene: Any, out: Optional[PathLike] = None, force: bool = False, **flags: Any) -> Outputs:
-    """``vtwin cohort``: a synthetic cohort under every arm."""
+def cohort(
+    scene: Any, out: Optional[PathLike] = None, force: bool = False,
+    *, checkpoint_every: Optional[int] = None, shard: Any = None, **flags: Any,
+) -> Outputs:
+    """``vtwin cohort``: a synthetic cohort under every arm.
+    ``checkpoint_every=N`` (with ``out=``) saves a checkpoint every N steps
+    of each simulation for :func:`resume`; ``shard="I/K"`` writes one shard."""
+    flags = _checkpointed(checkpoint_every, out, dict(flags, shard=_shard(shard)))
     return _folder_command("cohort", [scene], flags, out, force)
 
 
-def twin(scene: Any, out: Optional[PathLike] = None, force: bool = False, **flags: Any) -> Outputs:
-    """``vtwin twin``: a twin experiment (truth, observations, analyses, forecasts)."""
-    return _folder_command("twin", [scene], flags, out, force)
+def twin(
+    scene: Any, out: Optional[PathLike] = None, force: bool = False,
+    *, checkpoint_every: Optional[int] = None, **flags: Any,
+) -> Outputs:
+    """``vtwin twin``: a twin experiment (truth, observations, analyses,
+    forecasts). ``checkpoint_every=N`` (with ``out=``) saves a checkpoint
+    every N analyses for :func:`resume`."""
+    return _folder_command("twin", [scene], _checkpointed(checkpoint_every, out, flags), out, force)
+
+
+_PRIORS = ("none", "pooled", "leave-one-out")
 
 
 def assimilate(
-    scene: Any, obs: Any, out: Optional[PathLike] = None, force: bool = False, **flags: Any
+    scene: Any,
+    obs: Any,
+    out: Optional[PathLike] = None,
+    force: bool = False,
+    *,
+    forecast_at: Any = None,
+    population_prior: str = "none",
+    events: Any = None,
+    shard: Any = None,
+    checkpoint_every: Optional[int] = None,
+    **flags: Any,
 ) -> Outputs:
     """``vtwin assimilate``: observations (DataFrame with time, observable,
-    location, value, sd, or a CSV path) into the scene's ensemble, then
-    forecasts. Extra flags pass through (``forecast_at=…`` where the
-    command has ``--forecast-at``)."""
-    return _folder_command("assimilate", [scene], dict(flags, obs=obs), out, force)
+    location, value, sd and optionally patient, or a CSV path) into the
+    scene's ensemble, then forecasts.
+
+    Patient runs (a ``patient`` column, an empty ``sd`` or ``forecast_at``;
+    docs/patients.md): ``forecast_at`` (DataFrame or CSV with patient,
+    time[, observable]) asks for the wide ``forecast`` table;
+    ``population_prior`` is ``"none"`` (the scene's prior), ``"pooled"``
+    or ``"leave-one-out"`` (learned from a first pass over every / every
+    other patient); ``events`` (DataFrame or CSV with patient, time,
+    species, amount) gives treatment events; ``shard="I/K"`` or ``(I, K)``
+    assimilates one shard of the patients (no population prior then).
+    Single-ensemble runs: ``checkpoint_every=N`` (with ``out=``) saves a
+    checkpoint every N analyses for :func:`resume`. Other flags pass
+    through (``quantiles=[0.025, 0.975]``, ``members_out=True``, ...)."""
+    if population_prior not in _PRIORS:
+        raise ValueError(
+            f"population_prior must be one of {', '.join(_PRIORS)}, not {population_prior!r}"
+        )
+    flags = dict(
+        flags,
+        obs=obs,
+        forecast_at=forecast_at,
+        # The command's default is left implicit, so that a shard (which
+        # refuses any --population-prior) runs with it.
+        population_prior=None if population_prior == "none" else population_prior,
+        events=events,
+        shard=_shard(shard),
+    )
+    flags = _checkpointed(checkpoint_every, out, flags)
+    return _folder_command("assimilate", [scene], flags, out, force)
+
+
+def resume(dir: PathLike) -> Outputs:
+    """``vtwin resume DIR``: continues the interrupted run whose ``out``
+    was ``dir`` (started with ``checkpoint_every``, from Python or the
+    command line) from its last checkpoint, and returns the finished
+    folder; a finished ``dir`` is returned as it is.
+
+    The run may be continued from the same Python process after Ctrl-C or
+    an error, from a restarted kernel, or with ``vtwin resume DIR`` in a
+    shell. The command runs in the folder the run was started in; the
+    working folder is restored afterwards."""
+    if not isinstance(dir, (str, os.PathLike)):
+        raise TypeError(f"dir must be a str or os.PathLike, not {type(dir).__name__}")
+    path = os.path.abspath(os.fspath(dir))
+    cwd = os.getcwd()
+    try:
+        code = _vtwin.cli(["vtwin", "resume", path])
+    finally:
+        os.chdir(cwd)
+    result = Outputs(path)
+    result.exit_code = code
+    return result
+
+
+def merge(dirs: List[Any], out: Optional[PathLike] = None, force: bool = False) -> Outputs:
+    """``vtwin merge``: joins the shard folders (paths or :class:`Outputs`)
+    of a run, sweep, cohort or patient assimilation made with ``shard=``
+    into the unsharded result."""
+    if isinstance(dirs, (str, os.PathLike, Outputs)):
+        raise TypeError("dirs must be a list of shard folders")
+    return _folder_command("merge", list(dirs), {}, out, force)
 
 
 def score(forecast: Any, truth: Any, obs: Any = None, **flags: Any) -> Dict[str, Any]:
