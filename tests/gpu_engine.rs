@@ -275,6 +275,6 @@ fn observe_ranges_equals_the_rows_of_observe() {
             .flat_map(|r| all[r.start * stride..r.end * stride].to_vec())
             .collect();
         assert_eq!(some, want, "{}", b.name());
-        assert!(e.observe_ranges(&[6..8]).is_err());
+        assert!(e.observe_ranges(std::slice::from_ref(&(6..8))).is_err());
     }
 }

@@ -158,14 +158,6 @@ fn synthetic_cohort_forecasts_are_calibrated_and_beat_carry_forward() {
     let err = String::from_utf8_lossy(&o.stderr);
     let f = read_csv(&out.join("forecast.csv")).unwrap();
     assert_eq!(f.rows(), c.truth.len(), "one row per request");
-    let (pat, time) = (strs(&f, "patient"), nums(&f, "time"));
-    let (mean, q05, q25, q75, q95) = (
-        nums(&f, "mean"),
-        nums(&f, "q05"),
-        nums(&f, "q25"),
-        nums(&f, "q75"),
-        nums(&f, "q95"),
-    );
     assert!(strs(&f, "status").iter().all(|s| s == "ok"), "{err}");
     let sc = score(&c, &f);
     eprintln!("synthetic cohort: {sc:?}");

@@ -144,31 +144,33 @@ impl Engine for CpuEngine {
         // One scratch buffer per rayon job, zeroed per member exactly as a
         // fresh one: no allocation per member and step call (a patient run
         // advances 10⁶ members hundreds of times).
-        members.into_par_iter().for_each_init(Vec::new, |other, (m, s)| {
-            if !status[m].is_ok() {
-                return; // failed members are frozen, as on the GPU
-            }
-            let p = &params[m * np..(m + 1) * np];
-            other.clear();
-            other.resize(n, 0.0f32);
-            let mut in_s = true;
-            for k in 0..steps {
-                let ctx = StepCtx {
-                    seed,
-                    member: member_offset + m as u32,
-                    step: (step0 + k) as u32,
-                };
-                if in_s {
-                    model.step_cpu(&ctx, p, s, other);
-                } else {
-                    model.step_cpu(&ctx, p, other, s);
+        members
+            .into_par_iter()
+            .for_each_init(Vec::new, |other, (m, s)| {
+                if !status[m].is_ok() {
+                    return; // failed members are frozen, as on the GPU
                 }
-                in_s = !in_s;
-            }
-            if !in_s {
-                s.copy_from_slice(other);
-            }
-        });
+                let p = &params[m * np..(m + 1) * np];
+                other.clear();
+                other.resize(n, 0.0f32);
+                let mut in_s = true;
+                for k in 0..steps {
+                    let ctx = StepCtx {
+                        seed,
+                        member: member_offset + m as u32,
+                        step: (step0 + k) as u32,
+                    };
+                    if in_s {
+                        model.step_cpu(&ctx, p, s, other);
+                    } else {
+                        model.step_cpu(&ctx, p, other, s);
+                    }
+                    in_s = !in_s;
+                }
+                if !in_s {
+                    s.copy_from_slice(other);
+                }
+            });
         self.step += steps;
         Ok(())
     }
