@@ -77,6 +77,15 @@ fn command() -> Command {
         .subcommand(sub::<c::score::ScoreArgs>("score"))
         .subcommand(sub::<c::resume::ResumeArgs>("resume"))
         .subcommand(sub::<c::merge::MergeArgs>("merge"))
+        .subcommand(sub::<c::fork::ForkArgs>("fork"))
+        .subcommand(sub::<c::report::ReportArgs>("report"))
+        .subcommand(sub::<c::verify::VerifyArgs>("verify"))
+        .subcommand(sub::<c::info::CheckArgs>("check"))
+        .subcommand(sub::<c::estimate::EstimateArgs>("estimate"))
+        .subcommand(sub::<c::select::SelectArgs>("select"))
+        .subcommand(sub::<c::compare::CompareArgs>("compare"))
+        .subcommand(sub::<c::slurm::SlurmArgs>("slurm"))
+        .subcommand(sub::<c::bench::BenchArgs>("bench"))
 }
 
 fn dispatch(argv: Vec<String>) -> anyhow::Result<i32> {
@@ -96,6 +105,15 @@ fn dispatch(argv: Vec<String>) -> anyhow::Result<i32> {
         "score" => c::score::run(&parsed(m)?).map(|_| 0),
         "resume" => c::resume::run(&parsed(m)?),
         "merge" => c::merge::run(&parsed(m)?).map(|_| 0),
+        "fork" => c::fork::run(&parsed(m)?),
+        "report" => c::report::run(&parsed(m)?).map(|_| 0),
+        "verify" => c::verify::run(&parsed(m)?),
+        "check" => c::info::check(&parsed(m)?).map(|_| 0),
+        "estimate" => c::estimate::run(&parsed(m)?).map(|_| 0),
+        "select" => c::select::run(&parsed(m)?).map(|_| 0),
+        "compare" => c::compare::run(&parsed(m)?).map(|_| 0),
+        "slurm" => c::slurm::run(&parsed(m)?).map(|_| 0),
+        "bench" => c::bench::run(&parsed(m)?).map(|_| 0),
         other => anyhow::bail!("unknown command `{other}`"),
     }
 }

@@ -196,3 +196,21 @@ def test_ctrl_c_stops_a_command_and_writes_no_folder(tmp_path, call):
     assert "still works True" in stdout, stdout + stderr
     # Neither the output folder nor its temporary sibling is left.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.toml", "small", "small.toml"]
+
+
+def test_every_other_command_through_cli(tmp_path):
+    """``vtwin.cli`` reaches the commands without their own wrapper
+    (report, check, fork, …): the report of a run written from Python is
+    byte for byte the CLI's, ``check`` of a good scene exits 0, and a bad
+    one raises the same located error as the CLI."""
+    scene = ROOT / "scenes" / "gray_scott.toml"
+    run_cli("run", scene, "--members", 2, "--backend", "cpu", "--format", "csv",
+            "--out", tmp_path / "run")
+    run_cli("report", tmp_path / "run", "--out", tmp_path / "cli.html")
+    assert vtwin.cli("report", tmp_path / "run", out=tmp_path / "py.html") == 0
+    assert (tmp_path / "py.html").read_bytes() == (tmp_path / "cli.html").read_bytes()
+    assert vtwin.cli("check", scene) == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text(scene.read_text().replace("[grid]", "[grid]\nnx = -3\n", 1))
+    with pytest.raises(vtwin.SceneError):
+        vtwin.cli("check", bad)
