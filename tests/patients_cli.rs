@@ -818,3 +818,51 @@ fn parameter_drift_widens_patient_posteriors() {
         "{err}"
     );
 }
+
+/// An `[[assimilation.observe]]` entry without `times`/`every` declares an
+/// observable and its error model only: a patient run (its times come
+/// from the file) gives the same bytes as with an `every` it never uses,
+/// while a twin, which needs a synthetic schedule, refuses it naming the
+/// key. `vtwin check` refuses an `init_var` of the wrong length.
+#[test]
+fn observe_entries_need_times_only_for_a_twin() {
+    let dir = Scratch::new("patients-no-every");
+    let text = std::fs::read_to_string(SCENE).unwrap();
+    let bare = dir.path().join("bare.toml");
+    assert!(text.contains("\nevery = 1.0\n"));
+    std::fs::write(&bare, text.replace("\nevery = 1.0\n", "\n")).unwrap();
+    let (obs, at) = (dir.path().join("obs.csv"), dir.path().join("at.csv"));
+    std::fs::write(&obs, SMALL_OBS).unwrap();
+    std::fs::write(&at, "patient,time\nA,3.0\nB,4.0\n").unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    forecast(SCENE, &obs, &at, &a);
+    forecast(s(&bare), &obs, &at, &b);
+    for f in ["forecast.csv", "analysis.csv", "posterior.csv", "patients.csv"] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let o = run(&["twin", s(&bare), "--backend", "cpu", "--out", s(&dir.path().join("t"))]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bare.toml") && err.contains("assimilation.observe.0.every"),
+        "{err}"
+    );
+    let wrong = dir.path().join("wrong.toml");
+    std::fs::write(
+        &wrong,
+        text.replace("init_var = [0.01, 0.01, 0.01]", "init_var = [0.01, 0.01]"),
+    )
+    .unwrap();
+    let o = run(&["check", s(&wrong)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("wrong.toml") && err.contains("assimilation.init_var") && err.contains("got 2"),
+        "{err}"
+    );
+    ok(&["check", SCENE]);
+}

@@ -47,6 +47,7 @@ pub fn check(args: &CheckArgs) -> Result<()> {
         args.arm.as_deref(),
         args.posterior.as_deref(),
     )?;
+    crate::twin::setup::check_section(&scene, &plan)?;
     // Shaders are validated without an adapter.
     if let Some(p) = plan.model.gpu_program() {
         crate::shaders::validate(&format!("{}.step", plan.model.info().kind), &p.source)?;

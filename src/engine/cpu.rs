@@ -236,6 +236,17 @@ impl Engine for CpuEngine {
         Ok(self.status.clone())
     }
 
+    fn status_ranges(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+    ) -> Result<Vec<MemberStatus>, EngineError> {
+        crate::engine::check_ranges(ranges, self.members())?;
+        Ok(ranges
+            .iter()
+            .flat_map(|r| self.status[r.clone()].iter().copied())
+            .collect())
+    }
+
     fn write_status(&mut self, status: &[MemberStatus]) -> Result<(), EngineError> {
         check_len("write_status", status.len(), self.status.len())?;
         self.status.copy_from_slice(status);
@@ -279,6 +290,69 @@ impl Engine for CpuEngine {
         Ok(())
     }
 
+    fn read_state_ranges(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+    ) -> Result<Vec<f32>, EngineError> {
+        crate::engine::check_ranges(ranges, self.members())?;
+        let n = self.plan.model.state_len();
+        let mut out = Vec::with_capacity(crate::engine::ranges_len(ranges) * n);
+        for r in ranges {
+            for m in r.clone() {
+                out.extend_from_slice(self.member(m));
+            }
+        }
+        Ok(out)
+    }
+
+    fn write_state_ranges(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+        data: &[f32],
+    ) -> Result<(), EngineError> {
+        crate::engine::check_ranges(ranges, self.members())?;
+        let n = self.plan.model.state_len();
+        check_len(
+            "write_state_ranges",
+            data.len(),
+            crate::engine::ranges_len(ranges) * n,
+        )?;
+        let mut rows = data.chunks(n.max(1));
+        for r in ranges {
+            for m in r.clone() {
+                if n > 0 {
+                    self.member_mut(m).copy_from_slice(rows.next().expect("checked length"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn read_params_ranges(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+    ) -> Result<Vec<f32>, EngineError> {
+        crate::engine::check_ranges(ranges, self.members())?;
+        let np = self.plan.n_params();
+        Ok(crate::engine::pick_ranges(&self.params, ranges, np))
+    }
+
+    fn write_params_ranges(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+        data: &[f32],
+    ) -> Result<(), EngineError> {
+        crate::engine::check_ranges(ranges, self.members())?;
+        let np = self.plan.n_params();
+        check_len(
+            "write_params_ranges",
+            data.len(),
+            crate::engine::ranges_len(ranges) * np,
+        )?;
+        crate::engine::put_ranges(&mut self.params, ranges, np, data);
+        Ok(())
+    }
+
     fn copy_members(&mut self, src: &[u32]) -> Result<(), EngineError> {
         check_len("copy_members", src.len(), self.members())?;
         let n = self.plan.model.state_len();
@@ -288,16 +362,31 @@ impl Engine for CpuEngine {
                 "copy_members: no member {bad}"
             )));
         }
-        let (state, params, status) =
-            (self.state.clone(), self.params.clone(), self.status.clone());
-        let per = self.per;
-        for (i, &s) in src.iter().enumerate() {
-            let s = s as usize;
-            let (b, j) = (s / per, s % per);
-            self.member_mut(i)
-                .copy_from_slice(&state[b][j * n..(j + 1) * n]);
-            self.params[i * np..(i + 1) * np].copy_from_slice(&params[s * np..(s + 1) * np]);
-            self.status[i] = status[s];
+        // Only the members that move: their sources are copied out first,
+        // so a member that is both a source and a target gives its old
+        // values (a large ensemble with a few replacements copies little).
+        let moves: Vec<(usize, usize)> = src
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| **s as usize != *i)
+            .map(|(i, &s)| (i, s as usize))
+            .collect();
+        let saved: Vec<(Vec<f32>, Vec<f32>, MemberStatus)> = moves
+            .iter()
+            .map(|&(_, s)| {
+                (
+                    self.member(s).to_vec(),
+                    self.params[s * np..(s + 1) * np].to_vec(),
+                    self.status[s],
+                )
+            })
+            .collect();
+        for (&(i, _), (st, pa, status)) in moves.iter().zip(saved) {
+            if n > 0 {
+                self.member_mut(i).copy_from_slice(&st);
+            }
+            self.params[i * np..(i + 1) * np].copy_from_slice(&pa);
+            self.status[i] = status;
         }
         Ok(())
     }

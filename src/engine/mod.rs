@@ -148,13 +148,20 @@ pub trait Engine {
         check_ranges(ranges, members)?;
         let all = self.observe()?;
         let stride = all.len() / members.max(1);
-        Ok(ranges
-            .iter()
-            .flat_map(|r| all[r.start * stride..r.end * stride].iter().copied())
-            .collect())
+        Ok(pick_ranges(&all, ranges, stride))
     }
 
     fn status(&mut self) -> Result<Vec<MemberStatus>, EngineError>;
+
+    /// [`Engine::status`] of the members in `ranges`, range after range.
+    fn status_ranges(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+    ) -> Result<Vec<MemberStatus>, EngineError> {
+        check_ranges(ranges, self.members())?;
+        let all = self.status()?;
+        Ok(ranges.iter().flat_map(|r| all[r.clone()].iter().copied()).collect())
+    }
 
     /// Sets every member's status (restoring a checkpoint): members marked
     /// failed stay frozen from then on, as if they had failed here.
@@ -169,6 +176,62 @@ pub trait Engine {
     fn read_params(&mut self) -> Result<Vec<f32>, EngineError>;
 
     fn write_params(&mut self, data: &[f32]) -> Result<(), EngineError>;
+
+    /// The states of the members in `ranges`, range after range (members ×
+    /// state_len): a driver that analyses a few blocks of a large ensemble
+    /// (patient runs) reads only those. The CPU backend copies only these
+    /// members; the default reads every state and picks them.
+    fn read_state_ranges(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+    ) -> Result<Vec<f32>, EngineError> {
+        let n = self.plan().model.state_len();
+        check_ranges(ranges, self.members())?;
+        let all = self.read_state()?;
+        Ok(pick_ranges(&all, ranges, n))
+    }
+
+    /// Writes the states of the members in `ranges` (laid out as
+    /// [`Engine::read_state_ranges`] returns them); every other member is
+    /// unchanged. The default reads every state, replaces these and writes
+    /// them all back.
+    fn write_state_ranges(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+        data: &[f32],
+    ) -> Result<(), EngineError> {
+        let n = self.plan().model.state_len();
+        check_ranges(ranges, self.members())?;
+        check_len("write_state_ranges", data.len(), ranges_len(ranges) * n)?;
+        let mut all = self.read_state()?;
+        put_ranges(&mut all, ranges, n, data);
+        self.write_state(&all)
+    }
+
+    /// [`Engine::read_state_ranges`] for the member parameters.
+    fn read_params_ranges(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+    ) -> Result<Vec<f32>, EngineError> {
+        let np = self.plan().n_params();
+        check_ranges(ranges, self.members())?;
+        let all = self.read_params()?;
+        Ok(pick_ranges(&all, ranges, np))
+    }
+
+    /// [`Engine::write_state_ranges`] for the member parameters.
+    fn write_params_ranges(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+        data: &[f32],
+    ) -> Result<(), EngineError> {
+        let np = self.plan().n_params();
+        check_ranges(ranges, self.members())?;
+        check_len("write_params_ranges", data.len(), ranges_len(ranges) * np)?;
+        let mut all = self.read_params()?;
+        put_ranges(&mut all, ranges, np, data);
+        self.write_params(&all)
+    }
 
     /// Puts every member back at its start under new parameters (members ×
     /// params, as [`Engine::write_params`] takes them): state from
@@ -264,10 +327,38 @@ pub(crate) fn check_ranges(
 ) -> Result<(), EngineError> {
     match ranges.iter().find(|r| r.start > r.end || r.end > members) {
         Some(r) => Err(EngineError::Invalid(format!(
-            "observe_ranges: members {}..{} outside the ensemble's {members}",
+            "member range {}..{} outside the ensemble's {members} members",
             r.start, r.end
         ))),
         None => Ok(()),
+    }
+}
+
+/// How many members `ranges` hold.
+pub(crate) fn ranges_len(ranges: &[std::ops::Range<usize>]) -> usize {
+    ranges.iter().map(|r| r.len()).sum()
+}
+
+/// The rows (`width` values per member) of the members in `ranges`.
+pub(crate) fn pick_ranges(all: &[f32], ranges: &[std::ops::Range<usize>], width: usize) -> Vec<f32> {
+    ranges
+        .iter()
+        .flat_map(|r| all[r.start * width..r.end * width].iter().copied())
+        .collect()
+}
+
+/// Puts `data` (laid out as [`pick_ranges`] returns it) back into `all`.
+pub(crate) fn put_ranges(
+    all: &mut [f32],
+    ranges: &[std::ops::Range<usize>],
+    width: usize,
+    data: &[f32],
+) {
+    let mut at = 0;
+    for r in ranges {
+        let len = r.len() * width;
+        all[r.start * width..r.end * width].copy_from_slice(&data[at..at + len]);
+        at += len;
     }
 }
 

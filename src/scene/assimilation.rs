@@ -314,12 +314,11 @@ pub(super) fn validate(a: &AssimilationSection) -> Result<(), (String, String)> 
             if t.is_empty() || t.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
                 return err(k("times"), "times must be positive numbers".into());
             }
-        } else if o.every.or(a.every).is_none() {
-            return err(
-                k("every"),
-                "give `times`, `every` here, or a default `assimilation.every`".into(),
-            );
         }
+        // Without `times`/`every` the entry only declares an observable and
+        // its error model: observation files (`vtwin assimilate --obs`)
+        // bring their own times; a twin's synthetic schedule asks for them
+        // (`twin::obs::scene_schedule`).
         if let Some(e) = o.every
             && !positive(e)
         {

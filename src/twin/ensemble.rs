@@ -5,6 +5,8 @@
 //!
 //! Owns: those conversions and the non-finite checks of what is read.
 
+use std::ops::Range;
+
 use nalgebra::DMatrix;
 
 use crate::engine::{Engine, EngineError};
@@ -69,6 +71,47 @@ impl Ensemble {
     pub fn write_params(&mut self, p: &DMatrix<f64>) -> Result<(), EngineError> {
         let v: Vec<f32> = p.iter().map(|&x| x as f32).collect();
         self.engine.write_params(&v)
+    }
+
+    /// [`Ensemble::state`] of the members in `ranges` only (columns range
+    /// after range).
+    pub fn state_ranges(&mut self, ranges: &[Range<usize>]) -> Result<DMatrix<f64>, EngineError> {
+        let s = self.engine.read_state_ranges(ranges)?;
+        let cols = ranges.iter().map(|r| r.len()).sum();
+        Ok(DMatrix::from_iterator(
+            self.n_state(),
+            cols,
+            s.iter().map(|&v| v as f64),
+        ))
+    }
+
+    /// Writes the states of the members in `ranges` (laid out as
+    /// [`Ensemble::state_ranges`] gives them).
+    pub fn write_state_ranges(
+        &mut self,
+        ranges: &[Range<usize>],
+        e: &DMatrix<f64>,
+    ) -> Result<(), EngineError> {
+        let v: Vec<f32> = e.iter().map(|&x| x as f32).collect();
+        self.engine.write_state_ranges(ranges, &v)
+    }
+
+    /// [`Ensemble::params`] of the members in `ranges` only.
+    pub fn params_ranges(&mut self, ranges: &[Range<usize>]) -> Result<DMatrix<f64>, EngineError> {
+        let p = self.engine.read_params_ranges(ranges)?;
+        let np = self.engine.plan().n_params();
+        let cols = ranges.iter().map(|r| r.len()).sum();
+        Ok(DMatrix::from_iterator(np, cols, p.iter().map(|&v| v as f64)))
+    }
+
+    /// Writes the parameters of the members in `ranges`.
+    pub fn write_params_ranges(
+        &mut self,
+        ranges: &[Range<usize>],
+        p: &DMatrix<f64>,
+    ) -> Result<(), EngineError> {
+        let v: Vec<f32> = p.iter().map(|&x| x as f32).collect();
+        self.engine.write_params_ranges(ranges, &v)
     }
 
     /// Observables of every member (members × (ops + 1); the last value per

@@ -178,6 +178,15 @@ pub fn scene_schedule(
     }
     for (i, o) in section.observe.iter().enumerate() {
         let key = format!("assimilation.observe.{i}");
+        if o.times.is_none() && o.every.or(section.every).is_none() {
+            return Err(scene
+                .error_at(
+                    &format!("{key}.every"),
+                    "a twin's synthetic observations need `times`, `every` here, or a \
+                     default `assimilation.every` (only observation files bring their own times)",
+                )
+                .into());
+        }
         let every = o.every.or(section.every).unwrap_or(1.0);
         let times = entry_times(&o.times, every, o.start, o.end, cycles, t_end);
         let mut items = Vec::new();

@@ -455,6 +455,20 @@ fn check_log_observables(
     Ok(())
 }
 
+/// The `[assimilation]` checks that need the frozen plan but no
+/// observations (`vtwin check`): observables in log space, estimated
+/// parameters, clamps and the lengths of `init_mean`/`init_var`. `twin` and
+/// `assimilate` run the same checks (and more) in [`Setup::new`].
+pub fn check_section(scene: &Scene, plan: &Plan) -> Result<(), TwinError> {
+    let Some(section) = &scene.file.assimilation else {
+        return Ok(());
+    };
+    check_log_observables(scene, section, plan)?;
+    estimated(scene, section, plan)?;
+    clamps(scene, section, plan)?;
+    check_init(scene, section, plan)
+}
+
 fn check_init(scene: &Scene, a: &AssimilationSection, plan: &Plan) -> Result<(), TwinError> {
     if let Some(m) = &a.init_mean {
         let n = plan.model.state_len();

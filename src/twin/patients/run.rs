@@ -487,18 +487,23 @@ pub fn run(
         }
         let mut pending: Vec<(usize, Vec<ObsItem>, DMatrix<f64>, usize)> = Vec::new();
         if let Some(here) = here {
-            let mut state = ens.state()?;
-            let mut params = ens.params()?;
-            let status = ens.engine.status()?;
-            let mut src_all: Vec<u32> = (0..total as u32).collect();
-            let mut copied = false;
-            for (p, idx) in here {
+            // Only the analysed patients' blocks are read and written: a
+            // stop touches a few hundred of 10,000 patients.
+            let live: Vec<&(usize, Vec<usize>)> = here
+                .iter()
+                .filter(|(p, _)| results[*p].failed.is_none())
+                .collect();
+            let blocks: Vec<_> = live.iter().map(|(p, _)| p * m..(p + 1) * m).collect();
+            let mut state = ens.state_ranges(&blocks)?;
+            let mut params = ens.params_ranges(&blocks)?;
+            let status = ens.engine.status_ranges(&blocks)?;
+            // (global target, global source) of members replaced by copies.
+            let mut moves: Vec<(usize, usize)> = Vec::new();
+            for (a, (p, idx)) in live.into_iter().enumerate() {
                 let p = *p;
-                if results[p].failed.is_some() {
-                    continue;
-                }
                 let time = patients[p].obs[idx[0]].time;
-                let c0 = p * m;
+                // Column of the patient's first member in `state`/`params`.
+                let c0 = a * m;
                 let items: Vec<ObsItem> = idx
                     .iter()
                     .map(|&i| patients[p].obs[i].item.clone())
@@ -609,10 +614,9 @@ pub fn run(
                 }
                 for j in 0..m {
                     if src[j] != j {
-                        src_all[c0 + j] = (c0 + src[j]) as u32;
+                        moves.push((p * m + j, p * m + src[j]));
                         let col = params.column(c0 + src[j]).into_owned();
                         params.set_column(c0 + j, &col);
-                        copied = true;
                     }
                 }
                 state.columns_mut(c0, m).copy_from(&st2);
@@ -639,13 +643,16 @@ pub fn run(
                 }
                 pending.push((p, items, st2, first_row));
             }
-            if copied {
+            if !moves.is_empty() {
+                let mut src_all: Vec<u32> = (0..total as u32).collect();
+                for (to, from) in moves.drain(..) {
+                    src_all[to] = from as u32;
+                }
                 ens.engine.copy_members(&src_all)?;
             }
-            if !pending.is_empty() || copied {
-                ens.write_state(&state)?;
-                ens.write_params(&params)?;
-            }
+            // Blocks of patients that failed here are written back as read.
+            ens.write_state_ranges(&blocks, &state)?;
+            ens.write_params_ranges(&blocks, &params)?;
         }
         let frame_after = if pending.is_empty() {
             frame
