@@ -278,3 +278,83 @@ fn observe_ranges_equals_the_rows_of_observe() {
         assert!(e.observe_ranges(std::slice::from_ref(&(6..8))).is_err());
     }
 }
+
+/// The ranged state/parameter/status reads give exactly the listed members'
+/// rows of the full reads, and the ranged writes change exactly those
+/// members (CPU override and the GPU's trait default alike); a range past
+/// the ensemble or data of the wrong length is an error.
+#[test]
+fn ranged_reads_and_writes_touch_only_the_listed_members() {
+    use vtwin::plan::{Plan, PlanOptions};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/gray_scott.toml");
+    let scene = vtwin::scene::Scene::load(&path).unwrap();
+    let opts = PlanOptions {
+        members: Some(6),
+        seed: Some(9),
+        ..Default::default()
+    };
+    let plan = Plan::freeze(&scene, &opts).unwrap();
+    let mut backends = vec![Backend::Cpu];
+    backends.extend(common::gpu());
+    for b in backends {
+        let name = b.name();
+        let mut e = b.engine(&plan, None).unwrap();
+        e.advance(10).unwrap();
+        let state = e.read_state().unwrap();
+        let params = e.read_params().unwrap();
+        let status = e.status().unwrap();
+        let (n, np) = (state.len() / 6, params.len() / 6);
+        let ranges = [4..6, 1..2];
+        let rows = |all: &[f32], w: usize| -> Vec<f32> {
+            ranges
+                .iter()
+                .flat_map(|r| all[r.start * w..r.end * w].to_vec())
+                .collect()
+        };
+        assert_eq!(
+            e.read_state_ranges(&ranges).unwrap(),
+            rows(&state, n),
+            "{name}"
+        );
+        assert_eq!(
+            e.read_params_ranges(&ranges).unwrap(),
+            rows(&params, np),
+            "{name}"
+        );
+        let st: Vec<MemberStatus> = ranges
+            .iter()
+            .flat_map(|r| status[r.clone()].to_vec())
+            .collect();
+        assert_eq!(e.status_ranges(&ranges).unwrap(), st, "{name}");
+
+        // Write distinct values into members 4, 5 and 1 only.
+        let new_state: Vec<f32> = (0..3 * n).map(|i| 0.25 + (i % 97) as f32 * 1e-3).collect();
+        let new_params: Vec<f32> = (0..3 * np).map(|i| 0.01 * (i + 1) as f32).collect();
+        e.write_state_ranges(&ranges, &new_state).unwrap();
+        e.write_params_ranges(&ranges, &new_params).unwrap();
+        let state2 = e.read_state().unwrap();
+        let params2 = e.read_params().unwrap();
+        let order = [4usize, 5, 1];
+        for m in 0..6 {
+            let (s, p) = match order.iter().position(|&o| o == m) {
+                Some(k) => (
+                    &new_state[k * n..(k + 1) * n],
+                    &new_params[k * np..(k + 1) * np],
+                ),
+                None => (&state[m * n..(m + 1) * n], &params[m * np..(m + 1) * np]),
+            };
+            assert_eq!(
+                &state2[m * n..(m + 1) * n],
+                s,
+                "{name}: state of member {m}"
+            );
+            assert_eq!(
+                &params2[m * np..(m + 1) * np],
+                p,
+                "{name}: params of member {m}"
+            );
+        }
+        assert!(e.read_state_ranges(std::slice::from_ref(&(5..7))).is_err());
+        assert!(e.write_params_ranges(&ranges, &new_params[1..]).is_err());
+    }
+}

@@ -837,14 +837,26 @@ fn observe_entries_need_times_only_for_a_twin() {
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     forecast(SCENE, &obs, &at, &a);
     forecast(s(&bare), &obs, &at, &b);
-    for f in ["forecast.csv", "analysis.csv", "posterior.csv", "patients.csv"] {
+    for f in [
+        "forecast.csv",
+        "analysis.csv",
+        "posterior.csv",
+        "patients.csv",
+    ] {
         assert_eq!(
             std::fs::read(a.join(f)).unwrap(),
             std::fs::read(b.join(f)).unwrap(),
             "{f}"
         );
     }
-    let o = run(&["twin", s(&bare), "--backend", "cpu", "--out", s(&dir.path().join("t"))]);
+    let o = run(&[
+        "twin",
+        s(&bare),
+        "--backend",
+        "cpu",
+        "--out",
+        s(&dir.path().join("t")),
+    ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
@@ -861,7 +873,9 @@ fn observe_entries_need_times_only_for_a_twin() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("wrong.toml") && err.contains("assimilation.init_var") && err.contains("got 2"),
+        err.contains("wrong.toml")
+            && err.contains("assimilation.init_var")
+            && err.contains("got 2"),
         "{err}"
     );
     ok(&["check", SCENE]);

@@ -321,7 +321,8 @@ impl Engine for CpuEngine {
         for r in ranges {
             for m in r.clone() {
                 if n > 0 {
-                    self.member_mut(m).copy_from_slice(rows.next().expect("checked length"));
+                    self.member_mut(m)
+                        .copy_from_slice(rows.next().expect("checked length"));
                 }
             }
         }

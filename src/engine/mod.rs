@@ -160,7 +160,10 @@ pub trait Engine {
     ) -> Result<Vec<MemberStatus>, EngineError> {
         check_ranges(ranges, self.members())?;
         let all = self.status()?;
-        Ok(ranges.iter().flat_map(|r| all[r.clone()].iter().copied()).collect())
+        Ok(ranges
+            .iter()
+            .flat_map(|r| all[r.clone()].iter().copied())
+            .collect())
     }
 
     /// Sets every member's status (restoring a checkpoint): members marked
@@ -340,7 +343,11 @@ pub(crate) fn ranges_len(ranges: &[std::ops::Range<usize>]) -> usize {
 }
 
 /// The rows (`width` values per member) of the members in `ranges`.
-pub(crate) fn pick_ranges(all: &[f32], ranges: &[std::ops::Range<usize>], width: usize) -> Vec<f32> {
+pub(crate) fn pick_ranges(
+    all: &[f32],
+    ranges: &[std::ops::Range<usize>],
+    width: usize,
+) -> Vec<f32> {
     ranges
         .iter()
         .flat_map(|r| all[r.start * width..r.end * width].iter().copied())

@@ -101,7 +101,11 @@ impl Ensemble {
         let p = self.engine.read_params_ranges(ranges)?;
         let np = self.engine.plan().n_params();
         let cols = ranges.iter().map(|r| r.len()).sum();
-        Ok(DMatrix::from_iterator(np, cols, p.iter().map(|&v| v as f64)))
+        Ok(DMatrix::from_iterator(
+            np,
+            cols,
+            p.iter().map(|&v| v as f64),
+        ))
     }
 
     /// Writes the parameters of the members in `ranges`.
