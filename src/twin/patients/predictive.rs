@@ -102,14 +102,15 @@ pub fn predictive(v: &[f64], err: Option<&ErrorModel>, log: bool, levels: &[f64]
         m2 += b / n as f64;
     }
     let cdf = |x: f64| -> f64 {
+        // The point on the components' scale, once per evaluation.
+        let z = if log {
+            x.max(f64::MIN_POSITIVE).ln()
+        } else {
+            x
+        };
         comps
             .iter()
             .map(|&(mu, s)| {
-                let z = if log {
-                    x.max(f64::MIN_POSITIVE).ln()
-                } else {
-                    x
-                };
                 if s > 0.0 {
                     norm_cdf((z - mu) / s)
                 } else if z >= mu {
