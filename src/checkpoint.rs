@@ -71,15 +71,90 @@ pub struct Invocation {
     pub argv: Vec<String>,
 }
 
+/// A command a host runs in-process (the Python package): its command
+/// line, and the folder of temporary input files the host wrote for it.
+struct Hosted {
+    argv: Vec<String>,
+    inputs: Option<PathBuf>,
+}
+
+thread_local! {
+    static HOSTED: std::cell::RefCell<Option<Hosted>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Where [`record_invocation`] copies a host's input files, inside the
+/// resume folder (so they last as long as the kept folder does).
+pub const INPUTS_DIR: &str = "inputs";
+
 impl Invocation {
-    /// This process's command line and working folder.
+    /// Runs `f` on this thread as the command `argv` (program name first):
+    /// manifests and resume records written meanwhile name it, not the
+    /// host process's own command line, so a command run from Python
+    /// records what the same command run by `vtwin` records. Files of
+    /// `argv` inside `inputs` (temporary files the host wrote) are copied
+    /// into a checkpointed run's folder by [`record_invocation`].
+    pub fn scoped<R>(argv: Vec<String>, inputs: Option<PathBuf>, f: impl FnOnce() -> R) -> R {
+        struct Restore(Option<Hosted>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                HOSTED.with(|h| *h.borrow_mut() = previous);
+            }
+        }
+        let previous = HOSTED.with(|h| h.borrow_mut().replace(Hosted { argv, inputs }));
+        let _restore = Restore(previous);
+        f()
+    }
+
+    /// The command line of the command this thread runs, program name
+    /// first: the host's (see [`scoped`](Self::scoped)), else the process's.
+    pub fn command_line() -> Vec<String> {
+        HOSTED
+            .with(|h| h.borrow().as_ref().map(|h| h.argv.clone()))
+            .unwrap_or_else(|| std::env::args().collect())
+    }
+
+    /// This command's command line and working folder.
     pub fn current() -> Result<Invocation, IoError> {
         let cwd = std::env::current_dir().map_err(|e| IoError::io(Path::new("."), e))?;
         Ok(Invocation {
             cwd,
-            argv: std::env::args().skip(1).collect(),
+            argv: Self::command_line().into_iter().skip(1).collect(),
         })
     }
+}
+
+/// Writes the resume record of a new checkpointed run into its temporary
+/// folder `temp` and returns it: [`Invocation::current`], where a host's
+/// temporary input files are first copied into the resume folder and the
+/// record names the copies, so that `vtwin resume` finds them after the
+/// host's own temporary folder is gone (the host killed, say). They go
+/// with the resume folder when the run finishes.
+pub fn record_invocation(temp: &Path) -> Result<Invocation, IoError> {
+    let mut inv = Invocation::current()?;
+    let inputs = HOSTED.with(|h| h.borrow().as_ref().and_then(|h| h.inputs.clone()));
+    if let Some(inputs) = inputs {
+        let inputs = std::path::absolute(&inputs).map_err(|e| IoError::io(&inputs, e))?;
+        let dir = resume_dir(temp).join(INPUTS_DIR);
+        for a in inv.argv.iter_mut() {
+            let path = Path::new(a.as_str());
+            let Ok(abs) = std::path::absolute(path) else {
+                continue;
+            };
+            if abs.parent() != Some(inputs.as_path()) || !abs.is_file() {
+                continue;
+            }
+            let Some(name) = abs.file_name() else {
+                continue;
+            };
+            fs::create_dir_all(&dir).map_err(|e| IoError::io(&dir, e))?;
+            let copy = dir.join(name);
+            fs::copy(&abs, &copy).map_err(|e| IoError::io(&copy, e))?;
+            *a = copy.to_string_lossy().into_owned();
+        }
+    }
+    write_invocation(temp, &inv)?;
+    Ok(inv)
 }
 
 /// What a checkpoint is valid for.

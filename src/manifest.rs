@@ -39,7 +39,7 @@ pub fn for_plan(
     let mut m = json!({
         "schema_version": SCHEMA_VERSION,
         "engine": engine_json(),
-        "command": std::env::args().collect::<Vec<_>>(),
+        "command": crate::checkpoint::Invocation::command_line(),
         "scene": { "path": plan.scene_path.display().to_string(), "sha256": plan.scene_sha256 },
         "plan_sha256": plan.sha256,
         "seed": plan.seed,

@@ -13,8 +13,9 @@
 //! Ctrl-C during a command: the command runs on a worker thread while the
 //! calling thread waits with the GIL released, waking every
 //! [`POLL`] to run the interpreter's signal handlers
-//! (`PyErr_CheckSignals`). When one raises (KeyboardInterrupt), the library
-//! is asked to stop (`vtwin::interrupt::request`): the worker fails at its
+//! (`PyErr_CheckSignals`). When one raises (KeyboardInterrupt), the call
+//! is asked to stop (its own `vtwin::interrupt::Stop`, so a command running
+//! on another thread goes on): the worker fails at its
 //! next safe point (before an engine advance), its unfinished output
 //! folder is removed and none is put in place; once it has stopped, the
 //! exception is raised. Signals are only seen on the interpreter's main
@@ -118,42 +119,97 @@ fn dispatch(argv: Vec<String>) -> anyhow::Result<i32> {
     }
 }
 
-/// How often a thread waiting for a command checks for Ctrl-C.
+/// How often a thread waiting for a command checks for Ctrl-C and
+/// reports progress.
 const POLL: Duration = Duration::from_millis(50);
 
-/// `cli(argv)`: runs one command (argv[0] is the program name) and
-/// returns its exit code; errors raise like every other call, Ctrl-C
-/// stops it (see the module docs).
+/// Optional argument `i`: None when absent or None.
+fn optional<'py, T>(args: &Bound<'py, PyTuple>, i: usize, what: &str) -> PyResult<Option<T>>
+where
+    T: for<'a> FromPyObject<'a, 'py>,
+{
+    if args.len() <= i {
+        return Ok(None);
+    }
+    arg(args, i, what)
+}
+
+/// Calls `progress(done, total)` when the command's progress changed
+/// since `last`.
+fn report(
+    py: Python<'_>,
+    progress: Option<&Py<PyAny>>,
+    watch: &c::ProgressWatch,
+    last: &mut Option<(u64, u64)>,
+) -> PyResult<()> {
+    let Some(cb) = progress else {
+        return Ok(());
+    };
+    let Some((done, total, _unit)) = watch.get() else {
+        return Ok(());
+    };
+    if *last != Some((done, total)) {
+        *last = Some((done, total));
+        cb.call1(py, (done, total))?;
+    }
+    Ok(())
+}
+
+/// `cli(argv, inputs=None, progress=None)`: runs one command (argv[0] is
+/// the program name) and returns its exit code; errors raise like every
+/// other call, Ctrl-C stops it (see the module docs). The command records
+/// `argv` as its command line (manifests, resume records), as `vtwin`
+/// would; files of `argv` in the folder `inputs` (temporary files the
+/// wrapper wrote) are copied into a checkpointed run's folder
+/// (`checkpoint::record_invocation`). `progress(done, total)` is called
+/// from this thread whenever the command's progress bar moved (checked
+/// every [`POLL`]); an exception it raises stops the command as Ctrl-C
+/// does and is raised in its place.
 pub fn run(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let argv: Vec<String> = arg(args, 0, "argv")?;
-    vtwin::interrupt::clear();
+    let inputs: Option<std::path::PathBuf> = optional(args, 1, "inputs")?;
+    let progress: Option<Py<PyAny>> = optional(args, 2, "progress")?;
+    // This call's own stop flag and progress: another command running in
+    // the process (from another thread) is neither stopped nor reported.
+    let stop = vtwin::interrupt::Stop::new();
+    let watch = c::ProgressWatch::new();
     let (tx, rx) = mpsc::channel::<()>();
-    let worker = std::thread::Builder::new()
-        .name("vtwin-command".into())
-        .spawn(move || {
-            let r = dispatch(argv);
-            // The waiting thread may have gone (interpreter shutdown).
-            let _ = tx.send(());
-            r
-        })
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot start the command: {e}")))?;
+    let worker = {
+        let (stop, watch) = (stop.clone(), watch.clone());
+        std::thread::Builder::new()
+            .name("vtwin-command".into())
+            .spawn(move || {
+                let r = stop.scope(|| {
+                    watch.scope(|| {
+                        vtwin::checkpoint::Invocation::scoped(argv.clone(), inputs, || {
+                            dispatch(argv)
+                        })
+                    })
+                });
+                // The waiting thread may have gone (interpreter shutdown).
+                let _ = tx.send(());
+                r
+            })
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the command: {e}")))?
+    };
     let mut rx = rx;
+    let mut last = None;
     loop {
         // The receiver is Send but not Sync: it goes into the closure and back.
         let (got, back) = py.detach(move || (rx.recv_timeout(POLL), rx));
         rx = back;
-        match got {
-            Err(RecvTimeoutError::Timeout) => {}
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+        let finished = !matches!(got, Err(RecvTimeoutError::Timeout));
+        let reported = report(py, progress.as_ref(), &watch, &mut last);
+        if finished && reported.is_ok() {
+            break;
         }
-        if let Err(interrupt) = py.check_signals() {
-            vtwin::interrupt::request();
+        if let Err(stopping) = reported.and_then(|()| py.check_signals()) {
+            stop.request();
             // Whatever the command returns now (an "interrupted" error, or
             // a result finished just before the request) gives way to the
             // exception.
             let _ = py.detach(|| worker.join());
-            vtwin::interrupt::clear();
-            return Err(interrupt);
+            return Err(stopping);
         }
     }
     let result = py.detach(|| worker.join()).map_err(|panic| {

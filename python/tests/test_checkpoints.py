@@ -69,6 +69,12 @@ def test_checkpoint_every_equals_cli(tmp_path, command):
     if command == "run":
         # The last checkpoint stays for `vtwin fork`, as the CLI's does.
         assert "checkpoint.vtc" in out.files
+        # It records the vtwin command, so `vtwin fork` continues it as it
+        # does the CLI's (the interpreter's command line would be refused).
+        for who in ["py", "cli"]:
+            run_cli("fork", tmp_path / who / "checkpoint.vtc", "--set", "k=0.3",
+                    "--backend", "cpu", "--out", tmp_path / f"fork-{who}")
+        _same_folder(tmp_path / "fork-py", tmp_path / "fork-cli")
     # Nothing kept beside the folder once it finished.
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
@@ -122,14 +128,15 @@ if how == "here":
 """
 
 
-@pytest.mark.parametrize("how", ["file", "text", "here"])
+@pytest.mark.parametrize("how", ["file", "text", "here", "killed"])
 def test_an_interrupted_python_run_resumes_equal_to_the_cli(tmp_path, how):
     scene = _long_scene(tmp_path / "scene.toml")
     run_cli("run", scene, "--members", 16, "--backend", "cpu", "--format", "csv",
             "--checkpoint-every", 16, "--out", tmp_path / "cli")
     out = tmp_path / "out"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(scene), str(out), how],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(scene), str(out), "text" if how == "killed" else how],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def kept():
         return [p for p in tmp_path.iterdir() if p.name.startswith(".out.tmp-")]
@@ -140,11 +147,32 @@ def test_an_interrupted_python_run_resumes_equal_to_the_cli(tmp_path, how):
             assert child.poll() is None, child.communicate()
             assert time.monotonic() < deadline, "no checkpoint"
             time.sleep(0.005)
-        child.send_signal(signal.SIGINT)
+        # "killed": the interpreter dies at once (SIGKILL), Python's
+        # clean-up never runs and its temporary files are gone.
+        child.send_signal(signal.SIGKILL if how == "killed" else signal.SIGINT)
         stdout, stderr = child.communicate(timeout=120)
     finally:
         if child.poll() is None:
             child.kill()
+    if how == "killed":
+        assert child.returncode == -signal.SIGKILL and "finished" not in stdout, stdout
+        [folder] = kept()
+        # The record the library wrote before the first step names the
+        # vtwin command and a copy of the scene inside the kept folder, so
+        # the command line's `vtwin resume` continues it.
+        record = json.loads((folder / ".vtwin-resume" / "run.json").read_text())
+        assert record["argv"][0] == "run" and "--checkpoint-every" in record["argv"]
+        copy = folder / ".vtwin-resume" / "inputs" / "scene.toml"
+        assert record["argv"][1] == str(copy) and copy.read_text() == scene.read_text()
+        ck = vtwin.cli("fork", folder / ".vtwin-resume" / "checkpoint.vtc",
+                       out=tmp_path / "forked", backend="cpu")
+        assert ck == 0 and (tmp_path / "forked" / "manifest.json").is_file()
+        run_cli("resume", out)
+        assert kept() == []
+        _same_folder(out, tmp_path / "cli")
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["command"][1:3] == ["resume", str(out)]
+        return
     assert "KeyboardInterrupt" in stdout, "the run finished first; make it longer\n" + stderr
     if how == "here":
         assert "resumed" in stdout, stdout + stderr

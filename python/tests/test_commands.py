@@ -1,5 +1,8 @@
 """The CLI's methods from Python equal the commands' own outputs."""
 
+import json
+import os
+
 import pandas as pd
 import pytest
 
@@ -214,3 +217,119 @@ def test_every_other_command_through_cli(tmp_path):
     bad.write_text(scene.read_text().replace("[grid]", "[grid]\nnx = -3\n", 1))
     with pytest.raises(vtwin.SceneError):
         vtwin.cli("check", bad)
+
+
+def _same_files(py_dir, cli_dir, skip=("manifest.json",)):
+    """Every file but ``skip`` (times, paths) byte for byte."""
+    names = sorted(os.listdir(py_dir))
+    assert names == sorted(os.listdir(cli_dir))
+    for name in names:
+        if name not in skip:
+            assert (py_dir / name).read_bytes() == (cli_dir / name).read_bytes(), name
+
+
+def test_calibrate_equals_cli_byte_for_byte(tmp_path):
+    scene = ROOT / "scenes" / "decay_calibration.toml"
+    data = pd.read_csv(ROOT / "tests" / "data" / "decay_data.csv", comment="#")
+    # The CSV the wrapper writes for a DataFrame (targets.csv names source
+    # lines, so the CLI reads the same text).
+    data.to_csv(tmp_path / "data.csv", index=False)
+    run_cli("calibrate", scene, "--data", tmp_path / "data.csv", "--method", "abc-smc",
+            "--backend", "cpu", "--out", tmp_path / "cli")
+    from_df = vtwin.calibrate(vtwin.Scene.load(scene), data, method="abc-smc", backend="cpu",
+                              out=tmp_path / "df")
+    from_path = vtwin.calibrate(scene, tmp_path / "data.csv", method="abc-smc", backend="cpu",
+                                out=tmp_path / "path")
+    for out in [from_df, from_path]:
+        _same_files(tmp_path / os.path.basename(out.path), tmp_path / "cli")
+    assert {"posterior", "posterior_summary", "abc_generations"} <= set(from_df.keys())
+    # The manifest names the vtwin command, as the CLI's does, not the
+    # interpreter's command line.
+    cli = json.loads((tmp_path / "cli" / "manifest.json").read_text())
+    assert from_path.manifest["command"][1:3] == cli["command"][1:3] == ["calibrate", str(scene)]
+    assert from_path.manifest["command"][0] == "vtwin"
+    assert from_path.manifest["outputs"] == cli["outputs"]
+
+
+def test_command_progress_is_reported():
+    calls = []
+    out = vtwin.twin(vtwin.Scene.load(ROOT / "scenes" / "lorenz63_sakov2012.toml"), cycles=100,
+                     backend="cpu", progress=lambda done, total: calls.append((done, total)))
+    assert out.exit_code == 0
+    # At least the end (a call shorter than one poll sees only that), in
+    # order, counted in the command's unit (here cycles).
+    assert calls and calls[-1] == (100, 100)
+    assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
+    with pytest.raises(TypeError, match="progress"):
+        vtwin.sweep(ROOT / "scenes" / "decay_calibration.toml", "saltelli", 8, progress=3)
+
+
+# Two commands at once in a child interpreter: the main thread's is
+# interrupted (Ctrl-C); the other thread's goes on (a stop flag per call,
+# not per process) until its own progress callback stops it.
+CONCURRENT = r"""
+import sys, threading, vtwin
+scene, out_main, out_other = sys.argv[1:4]
+main_stopped, started = threading.Event(), threading.Event()
+seen = {}
+class Enough(Exception):
+    pass
+def other_progress(done, total):
+    started.set()
+    if main_stopped.is_set():
+        seen["after"] = done
+        raise Enough()
+def other():
+    try:
+        vtwin.cli("run", scene, backend="cpu", out=out_other, progress=other_progress)
+        seen["other"] = "finished"
+    except Enough:
+        seen["other"] = "stopped by its callback"
+    except BaseException as e:
+        seen["other"] = f"{type(e).__name__}: {e}"
+t = threading.Thread(target=other)
+t.start()
+started.wait()
+print("other started", flush=True)
+try:
+    vtwin.cli("run", scene, backend="cpu", out=out_main)
+    print("finished", flush=True)
+except KeyboardInterrupt:
+    print("KeyboardInterrupt", flush=True)
+main_stopped.set()
+t.join()
+print("other:", seen["other"], flush=True)
+"""
+
+
+def test_ctrl_c_stops_its_own_call_only(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    scene = tmp_path / "long.toml"
+    scene.write_text(LONG_SCENE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CONCURRENT, str(scene), str(tmp_path / "main"),
+         str(tmp_path / "other")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p.name.startswith(".main.") for p in tmp_path.iterdir()):
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "the command never started its folder"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert "KeyboardInterrupt" in stdout and "finished" not in stdout, stdout + stderr
+    # The other command ran on after the interrupt; a process-wide flag
+    # would have stopped it with "interrupted".
+    assert "other: stopped by its callback" in stdout, stdout + stderr
+    # A callback's exception stops its command as Ctrl-C does: no folders.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.toml"]

@@ -7,13 +7,21 @@ folder back: Parquet and CSV tables as pandas DataFrames through pyarrow,
 ``manifest.json`` as a dict, ``.npy`` arrays with numpy. Keyword arguments
 map to flags: ``second_order=True`` → ``--second-order``,
 ``threshold=["u=0.5"]`` → ``--threshold u=0.5`` (repeated), DataFrames are
-written to a temporary CSV file whose path is passed.
+written to a temporary CSV file whose path is passed (with
+``checkpoint_every=`` the run keeps a copy in its folder for
+:func:`resume`). The command records the same command line as ``vtwin``
+would (manifest, resume record), so ``vtwin resume`` in a shell continues
+a run started here. ``progress=callable`` on every command calls
+``progress(done, total)`` as the command's progress bar moves (tqdm:
+``progress=lambda d, t: (setattr(bar, "total", t), bar.update(d - bar.n))``).
 
 Ctrl-C while such a command runs (from the main thread, as in a notebook)
 stops it before its next engine advance (within one observation interval)
 and raises KeyboardInterrupt; its unfinished output folder is removed and
-none appears. From another thread a command runs to its end (signals
-reach only the main thread).
+none appears. Only that call stops: a command running on another thread
+goes on, and the next call starts afresh. From another thread a command
+runs to its end (signals reach only the main thread); an exception raised
+by its ``progress`` callback stops it the same way.
 """
 
 from __future__ import annotations
@@ -138,26 +146,45 @@ def _argv(command: List[str], args: List[Any], flags: Dict[str, Any], tmp: str) 
     return argv
 
 
-def cli(*argv: Any, **flags: Any) -> int:
+def _progress(flags: Dict[str, Any]) -> Any:
+    """Takes ``progress=`` out of the flags: a callable
+    ``progress(done, total)``."""
+    progress = flags.pop("progress", None)
+    if progress is not None and not callable(progress):
+        raise TypeError("progress must be callable as progress(done, total)")
+    return progress
+
+
+def cli(*argv: Any, progress: Any = None, **flags: Any) -> int:
     """Runs one vtwin command exactly as the command line would
     (``vtwin.cli("sweep", scene, method="sobol", n=8, out="runs/s")``);
-    returns its exit code. Files go where the flags say."""
+    returns its exit code. Files go where the flags say.
+    ``progress(done, total)`` is called as the command's progress bar
+    moves (steps, cycles, generations, … as the command counts them)."""
+    progress = _progress(dict(progress=progress))
     with tempfile.TemporaryDirectory(prefix="vtwin-args-") as tmp:
-        return _vtwin.cli(_argv([str(argv[0])], list(argv[1:]), flags, tmp))
+        argv_ = _argv([str(argv[0])], list(argv[1:]), flags, tmp)
+        return _vtwin.cli(argv_, tmp, progress)
 
 
 def _folder_command(
     command: str, args: List[Any], flags: Dict[str, Any], out: Optional[PathLike], force: bool
 ) -> Outputs:
+    flags = dict(flags)
+    progress = _progress(flags)
     keep = tempfile.TemporaryDirectory(prefix=f"vtwin-{command}-")
     target = os.fspath(out) if out is not None else os.path.join(keep.name, "out")
     flags = dict(flags, out=target, force=force)
     argv = _argv([command], args, flags, keep.name)
     try:
-        code = _vtwin.cli(argv)
+        # The command records `argv` as its command line (manifest, resume
+        # record), as `vtwin` would, and a checkpointed one copies the
+        # files written into `keep` into its kept folder, naming the
+        # copies: `vtwin resume` continues it even after this process died.
+        code = _vtwin.cli(argv, keep.name, progress)
     finally:
         if flags.get("checkpoint_every") is not None:
-            _keep_resumable(target, argv, keep.name)
+            _release_kept(target)
     result = Outputs(target, keep)
     result.exit_code = code
     return result
@@ -171,23 +198,16 @@ _RUN_RECORD = "run.json"
 _MARKER = ".vtwin-temp"
 
 
-def _keep_resumable(target: str, argv: List[str], args_dir: str) -> None:
-    """Makes the folder an interrupted checkpointed command kept beside
-    ``target`` resumable, from this process or another.
+def _release_kept(target: str) -> None:
+    """Lets an interrupted checkpointed command's kept folder beside
+    ``target`` be continued from this same process.
 
-    The library records the process's command line for ``vtwin resume``,
-    which in Python is the interpreter's (``python -c ...``), not the vtwin
-    command that ran; and the argument files the wrapper wrote (DataFrames,
-    edited scenes) live in a temporary folder removed after the call. So
-    the argument files are copied into the kept folder's resume folder
-    (which the library removes when the run finishes) and the record is
-    rewritten with the vtwin command line pointing at them.
-
-    And the folder's marker names this process, which lives on (a
-    notebook): ``vtwin resume`` leaves alone a folder whose process is
-    alive, as it may still be writing it. This call has ended, so nothing
-    writes it any more: the marker goes (``vtwin resume`` writes its own),
-    and the run can be continued from this same process."""
+    Its marker names this process, which lives on (a notebook): ``vtwin
+    resume`` leaves alone a folder whose process is alive, as it may still
+    be writing it. This call has ended, so nothing writes it any more: the
+    marker goes (``vtwin resume`` writes its own). The resume record
+    itself is the library's, the same as the command line's (see
+    :func:`_folder_command`)."""
     target = os.path.abspath(target)
     parent, name = os.path.split(target)
     prefix = f".{name}.tmp-{os.getpid()}-"
@@ -195,39 +215,17 @@ def _keep_resumable(target: str, argv: List[str], args_dir: str) -> None:
         kept = [e for e in os.listdir(parent) if e.startswith(prefix)]
     except OSError:
         return
-    kept = [e for e in kept if os.path.isfile(os.path.join(parent, e, _RESUME_DIR, _RUN_RECORD))]
-    if not kept:
-        return  # finished, or stopped before it made its folder
-
-    # The newest: the one this call made.
-    def started(entry: str) -> int:
-        nanos = entry.rsplit("-", 1)[1]
-        return int(nanos) if nanos.isdigit() else -1
-
-    folder = max(kept, key=started)
-    resume_dir = os.path.join(parent, folder, _RESUME_DIR)
-    inputs = os.path.join(resume_dir, "inputs")
-    saved = []
-    for a in argv[1:]:
-        if os.path.isfile(a) and os.path.dirname(os.path.abspath(a)) == os.path.abspath(args_dir):
-            os.makedirs(inputs, exist_ok=True)
-            copy = os.path.join(inputs, os.path.basename(a))
-            shutil.copyfile(a, copy)
-            a = copy
-        saved.append(a)
-    record = os.path.join(resume_dir, _RUN_RECORD)
-    tmp = record + ".python"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"cwd": os.getcwd(), "argv": saved}, f, indent=2)
-    os.replace(tmp, record)
-    marker = os.path.join(parent, folder, _MARKER)
-    try:
-        with open(marker, encoding="utf-8") as f:
-            mine = f"pid={os.getpid()}" in f.read().splitlines()
-        if mine:
-            os.remove(marker)
-    except OSError:
-        pass
+    for folder in kept:
+        if not os.path.isfile(os.path.join(parent, folder, _RESUME_DIR, _RUN_RECORD)):
+            continue
+        marker = os.path.join(parent, folder, _MARKER)
+        try:
+            with open(marker, encoding="utf-8") as f:
+                mine = f"pid={os.getpid()}" in f.read().splitlines()
+            if mine:
+                os.remove(marker)
+        except OSError:
+            pass
 
 
 def _file_command(
@@ -235,7 +233,9 @@ def _file_command(
 ) -> pd.DataFrame:
     with tempfile.TemporaryDirectory(prefix="vtwin-") as tmp:
         target = os.path.join(tmp, "result.csv")
-        _vtwin.cli(_argv(command, args, dict(flags, **{flag: target}), tmp))
+        flags = dict(flags)
+        progress = _progress(flags)
+        _vtwin.cli(_argv(command, args, dict(flags, **{flag: target}), tmp), tmp, progress)
         return _read_csv(target)
 
 
@@ -397,7 +397,7 @@ def assimilate(
     return _folder_command("assimilate", [scene], flags, out, force)
 
 
-def resume(dir: PathLike) -> Outputs:
+def resume(dir: PathLike, progress: Any = None) -> Outputs:
     """``vtwin resume DIR``: continues the interrupted run whose ``out``
     was ``dir`` (started with ``checkpoint_every``, from Python or the
     command line) from its last checkpoint, and returns the finished
@@ -406,13 +406,14 @@ def resume(dir: PathLike) -> Outputs:
     The run may be continued from the same Python process after Ctrl-C or
     an error, from a restarted kernel, or with ``vtwin resume DIR`` in a
     shell. The command runs in the folder the run was started in; the
-    working folder is restored afterwards."""
+    working folder is restored afterwards. ``progress(done, total)`` as
+    for the other commands."""
     if not isinstance(dir, (str, os.PathLike)):
         raise TypeError(f"dir must be a str or os.PathLike, not {type(dir).__name__}")
     path = os.path.abspath(os.fspath(dir))
     cwd = os.getcwd()
     try:
-        code = _vtwin.cli(["vtwin", "resume", path])
+        code = _vtwin.cli(["vtwin", "resume", path], None, _progress(dict(progress=progress)))
     finally:
         os.chdir(cwd)
     result = Outputs(path)
@@ -445,7 +446,7 @@ def score(forecast: Any, truth: Any, obs: Any = None, **flags: Any) -> Dict[str,
             forecast = path
         target = os.path.join(tmp, "score.json")
         flags = dict(flags, truth=truth, obs=obs, json=target)
-        code = _vtwin.cli(_argv(["score"], [forecast], flags, tmp))
+        code = _vtwin.cli(_argv(["score"], [forecast], flags, tmp), tmp, None)
         if code != 0:
             raise VtwinError(f"vtwin score exited with {code}")
         with open(target, encoding="utf-8") as f:

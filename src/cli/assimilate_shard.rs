@@ -548,7 +548,7 @@ fn merged_manifest(folders: &[Folder], started: DateTime<Utc>) -> Value {
         o.remove("shard");
         o.insert(
             "command".into(),
-            json!(std::env::args().collect::<Vec<_>>()),
+            json!(crate::checkpoint::Invocation::command_line()),
         );
         o.insert("started".into(), json!(crate::manifest::rfc3339(started)));
         o.insert(

@@ -200,7 +200,7 @@ pub fn run_with(args: &CohortArgs, resume: Option<&super::resume::Resume>) -> Re
     let mut manifest = json!({
         "schema_version": crate::manifest::SCHEMA_VERSION,
         "engine": crate::manifest::engine_json(),
-        "command": std::env::args().collect::<Vec<_>>(),
+        "command": crate::checkpoint::Invocation::command_line(),
         "scene": { "path": scene.path.display().to_string(), "sha256": scene.sha256 },
         "seed": setup.seed,
         "backend": backend.name(),

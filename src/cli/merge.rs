@@ -158,7 +158,7 @@ fn merge_cohort(args: &MergeArgs, started: chrono::DateTime<chrono::Utc>) -> Res
     let manifest = json!({
         "schema_version": crate::manifest::SCHEMA_VERSION,
         "engine": crate::manifest::engine_json(),
-        "command": std::env::args().collect::<Vec<_>>(),
+        "command": crate::checkpoint::Invocation::command_line(),
         "scene": { "sha256": info.scene_sha256 },
         "seed": info.seed,
         "patients": info.patients,

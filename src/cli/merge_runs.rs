@@ -213,7 +213,7 @@ fn merged_manifest(
         o.remove("shard");
         o.insert(
             "command".into(),
-            json!(std::env::args().collect::<Vec<_>>()),
+            json!(crate::checkpoint::Invocation::command_line()),
         );
         o.insert("members".into(), json!(folders[0].rec.total));
         o.insert("members_failed".into(), json!(failed));

@@ -101,11 +101,7 @@ pub fn task_checkpointed_dir(
     };
     let invocation = match resume {
         Some(r) => r.invocation.clone(),
-        None => {
-            let inv = Invocation::current()?;
-            checkpoint::write_invocation(dir.path(), &inv)?;
-            inv
-        }
+        None => checkpoint::record_invocation(dir.path())?,
     };
     let tasks = checkpoint::TaskCheckpoints {
         temp: dir.path().to_path_buf(),
@@ -169,11 +165,7 @@ pub fn checkpointed_dir<'a>(
     };
     let invocation = match resume {
         Some(r) => r.invocation.clone(),
-        None => {
-            let inv = Invocation::current()?;
-            checkpoint::write_invocation(dir.path(), &inv)?;
-            inv
-        }
+        None => checkpoint::record_invocation(dir.path())?,
     };
     Ok((
         dir,

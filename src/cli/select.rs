@@ -108,7 +108,7 @@ pub fn run(args: &SelectArgs) -> Result<()> {
     let manifest = json!({
         "schema_version": crate::manifest::SCHEMA_VERSION,
         "engine": crate::manifest::engine_json(),
-        "command": std::env::args().collect::<Vec<_>>(),
+        "command": crate::checkpoint::Invocation::command_line(),
         "cohort": {
             "path": args.cohort.display().to_string(),
             "scene_sha256": cohort.info.scene_sha256,
