@@ -480,6 +480,72 @@ fn kill_9_then_resume_of_an_assimilation_is_byte_identical() {
     );
 }
 
+/// An assimilation started in one folder with relative paths (scene,
+/// observations, `--out`), killed after a checkpoint and resumed from
+/// another folder: `vtwin resume` reads the paths against the folder the
+/// run was started in (it never changes its own working folder) and the
+/// outputs equal an uninterrupted run's byte for byte.
+#[test]
+fn resume_from_another_folder_is_byte_identical() {
+    let d = tmp("cwd");
+    let scene = lorenz96_with_obs(&d);
+    let base = d.join("base");
+    let cmd = |scene: &str, obs: &str, out: &str| -> Vec<String> {
+        [
+            "assimilate",
+            scene,
+            "--obs",
+            obs,
+            "--format",
+            "csv",
+            "--backend",
+            "cpu",
+            "--out",
+            out,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let obs = d.join("truth/observations.csv");
+    ok(&strs(&cmd(
+        &scene,
+        obs.to_str().unwrap(),
+        base.to_str().unwrap(),
+    )));
+    let elsewhere = d.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let mut args = cmd("l96.toml", "truth/observations.csv", "out");
+    args.extend(["--checkpoint-every".to_string(), "8".to_string()]);
+    let child = Command::new(env!("CARGO_BIN_EXE_vtwin"))
+        .args(&args)
+        .current_dir(&d)
+        .env("VTWIN_PIPELINE_CACHE", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = d.join("out");
+    assert!(
+        kill_after_checkpoint(child, &out, Duration::ZERO),
+        "the run finished before it was killed; make it longer"
+    );
+    // Resumed from another folder, DIR given relative to that one.
+    let o = Command::new(env!("CARGO_BIN_EXE_vtwin"))
+        .args(["resume", "../out"])
+        .current_dir(&elsewhere)
+        .env("VTWIN_PIPELINE_CACHE", "off")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("continuing"), "{err}");
+    assert!(kept(&out).is_empty());
+    assert!(!elsewhere.join("out").exists() && !elsewhere.join("runs").exists());
+    assert_same_twin(&base, &out);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 /// A cohort of 48 patients in chunks of 4 under two arms: 24 simulations,
 /// each checkpointed; kills land inside one and between them.
 #[test]
