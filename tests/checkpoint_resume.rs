@@ -928,3 +928,69 @@ fn a_changed_scene_refuses_a_twin_or_cohort_checkpoint() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// What checkpoints do not cover is refused up front with a clear error,
+/// before any output or kept folder exists: `--checkpoint-every` with
+/// `run --arm all`, and `fork` of a checkpoint that is not a run's, a
+/// twin's or an assimilation's (here a sweep's).
+#[test]
+fn unsupported_checkpoint_uses_are_refused() {
+    let d = tmp("refused");
+    let scene = write_scene(&d);
+    let out = d.join("all");
+    let (code, err) = vtwin(&[
+        "run",
+        &scene,
+        "--members",
+        "8",
+        "--arm",
+        "all",
+        "--backend",
+        "cpu",
+        "--checkpoint-every",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("--checkpoint-every with --arm all is not supported"),
+        "{err}"
+    );
+    assert!(!out.exists() && kept(&out).is_empty());
+
+    let sweep = d.join("sweep");
+    ok(&[
+        "sweep",
+        &scene,
+        "--method",
+        "lhs",
+        "-n",
+        "8",
+        "--backend",
+        "cpu",
+        "--checkpoint-every",
+        "100",
+        "--out",
+        sweep.to_str().unwrap(),
+    ]);
+    let ck = sweep.join("checkpoint.vtc");
+    assert!(ck.is_file(), "a finished sweep keeps its last checkpoint");
+    let forked = d.join("forked");
+    let (code, err) = vtwin(&[
+        "fork",
+        ck.to_str().unwrap(),
+        "--arm",
+        "rt",
+        "--out",
+        forked.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("a checkpoint of `vtwin sweep")
+            && err.contains("fork continues checkpoints of `vtwin run`"),
+        "{err}"
+    );
+    assert!(!forked.exists() && kept(&forked).is_empty());
+    let _ = std::fs::remove_dir_all(&d);
+}
