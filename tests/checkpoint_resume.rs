@@ -994,3 +994,71 @@ fn unsupported_checkpoint_uses_are_refused() {
     assert!(!forked.exists() && kept(&forked).is_empty());
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A twin's records are appended to `twin-records.bin` beside its
+/// checkpoint. A torn append after the last checkpoint (bytes past what
+/// the checkpoint covers, as kill -9 in the middle of an append leaves) is
+/// cut back on resume and the outputs are byte-identical; a damaged byte
+/// inside the covered part is refused, naming the file.
+#[test]
+fn a_torn_record_append_is_cut_back_and_a_damaged_one_refused() {
+    let d = tmp("torn");
+    let scene = lorenz96_scene(&d);
+    let cmd = |out: &Path| -> Vec<String> {
+        [
+            "twin",
+            &scene,
+            "--cycles",
+            "1500",
+            "--format",
+            "csv",
+            "--backend",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let base = d.join("base");
+    ok(&strs(&cmd(&base)));
+    let out = d.join("out");
+    let mut args = cmd(&out);
+    args.extend(["--checkpoint-every".to_string(), "8".to_string()]);
+    assert!(
+        kill_after_checkpoint(spawn(&strs(&args)), &out, Duration::ZERO),
+        "the twin finished before it was killed; make it longer"
+    );
+    let ck = checkpoint_of(&out).unwrap();
+    let records = ck.with_file_name("twin-records.bin");
+    let (meta, _) = vtwin::checkpoint_twin::read_meta(&ck).unwrap();
+    let covered = meta
+        .records
+        .expect("records kept beside the checkpoint")
+        .bytes;
+    let whole = std::fs::read(&records).unwrap();
+    assert!(whole.len() as u64 >= covered && covered > 0);
+    // Damaged inside what the checkpoint covers: refused, the folder stays.
+    let mut bad = whole.clone();
+    bad[covered as usize - 1] ^= 0x55;
+    std::fs::write(&records, &bad).unwrap();
+    let (code, err) = vtwin(&["resume", out.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("twin-records.bin") && err.contains("damaged"),
+        "{err}"
+    );
+    assert!(!out.exists() && kept(&out).len() == 1);
+    // Whole again, plus a torn frame after it: cut back, then resumed.
+    let mut torn = whole[..covered as usize].to_vec();
+    torn.extend_from_slice(&[7u8; 100]);
+    std::fs::write(&records, &torn).unwrap();
+    let err = ok(&["resume", out.to_str().unwrap()]);
+    assert!(err.contains("continuing"), "{err}");
+    assert!(kept(&out).is_empty());
+    assert_same_twin(&base, &out);
+    let (meta, _) = vtwin::checkpoint_twin::read_meta(&out.join("checkpoint.vtc")).unwrap();
+    assert!(meta.records.is_none(), "the kept checkpoint stands alone");
+    let _ = std::fs::remove_dir_all(&d);
+}
