@@ -235,7 +235,7 @@ pub fn clean_partial(temp: &Path) {
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name != RUN_RECORD && name != CHECKPOINT {
+        if name != RUN_RECORD && name != CHECKPOINT && name != crate::checkpoint_twin::RECORDS {
             let _ = fs::remove_file(e.path());
         }
     }

@@ -1,7 +1,19 @@
 //! Checkpoints of `twin` and `assimilate` (`--checkpoint-every N`
-//! analyses): a `twin::run::TwinState` as one file, `checkpoint.vtc` in the
-//! run's resume folder (`crate::checkpoint`), replaced atomically after
-//! every N-th analysis.
+//! analyses): a `twin::run::TwinState` as `checkpoint.vtc` in the run's
+//! resume folder (`crate::checkpoint`), replaced atomically after every
+//! N-th analysis.
+//!
+//! While a run goes on, the per-analysis records are not rewritten at each
+//! checkpoint (that made a long twin quadratic): they are appended to
+//! `twin-records.bin` beside it, one frame per checkpoint (record count
+//! u64, length u64, the chained SHA-256 of the previous frame's hash and
+//! this frame's bytes, then the records), and the checkpoint's header
+//! ([`RecordsRef`]) names how many records and bytes of that file it
+//! covers and the chain hash at that point. Reading checks the chain, and
+//! a file longer than the header says (a kill -9 during or just after an
+//! append, before the checkpoint was replaced) is cut back to the last
+//! whole checkpoint before the run continues appending. The checkpoint a
+//! finished run keeps (`inline`) holds its records itself.
 //!
 //! File layout: the 8 bytes `VTWINTW1`, a little-endian u64 header length,
 //! the header as JSON ([`TwinMeta`]: identity, command line, analyses done,
@@ -42,6 +54,159 @@ pub struct TwinMeta {
     pub analyses: usize,
     pub body_bytes: u64,
     pub body_sha256: String,
+    /// The records are in [`RECORDS`] beside the checkpoint (its body then
+    /// ends with a record count of 0); absent: they are in the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<RecordsRef>,
+}
+
+/// The records file beside a checkpoint of a run that goes on.
+pub const RECORDS: &str = "twin-records.bin";
+
+/// How much of [`RECORDS`] a checkpoint covers.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RecordsRef {
+    pub count: usize,
+    pub bytes: u64,
+    /// The chained SHA-256 after the last covered frame.
+    pub chain_sha256: String,
+}
+
+/// The append side of [`RECORDS`] for a run that checkpoints.
+#[derive(Debug)]
+pub struct RecordLog {
+    path: PathBuf,
+    count: usize,
+    bytes: u64,
+    chain: [u8; 32],
+}
+
+impl RecordLog {
+    /// An empty records file in the resume folder of `temp` (one left by a
+    /// run killed before its first checkpoint is emptied).
+    pub fn fresh(temp: &Path) -> Result<RecordLog, IoError> {
+        let dir = resume_dir(temp);
+        fs::create_dir_all(&dir).map_err(|e| IoError::io(&dir, e))?;
+        let path = dir.join(RECORDS);
+        fs::File::create(&path).map_err(|e| IoError::io(&path, e))?;
+        Ok(RecordLog {
+            path,
+            count: 0,
+            bytes: 0,
+            chain: [0; 32],
+        })
+    }
+
+    /// Appends the records of `cycles` not yet in the file as one frame,
+    /// flushed to disk.
+    fn append(&mut self, cycles: &[CycleRecord]) -> Result<RecordsRef, IoError> {
+        use std::io::Write;
+        let new = cycles.get(self.count..).unwrap_or(&[]);
+        let mut w = W::default();
+        new.iter().for_each(|r| w.record(r));
+        let chunk = w.0;
+        let chain = chain_next(&self.chain, &chunk);
+        let mut frame = Vec::with_capacity(48 + chunk.len());
+        frame.extend_from_slice(&(new.len() as u64).to_le_bytes());
+        frame.extend_from_slice(&(chunk.len() as u64).to_le_bytes());
+        frame.extend_from_slice(&chain);
+        frame.extend_from_slice(&chunk);
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| IoError::io(&self.path, e))?;
+        f.write_all(&frame)
+            .and_then(|()| f.sync_data())
+            .map_err(|e| IoError::io(&self.path, e))?;
+        self.count = cycles.len();
+        self.bytes += frame.len() as u64;
+        self.chain = chain;
+        Ok(self.reference())
+    }
+
+    fn reference(&self) -> RecordsRef {
+        RecordsRef {
+            count: self.count,
+            bytes: self.bytes,
+            chain_sha256: crate::scene::hex(&self.chain),
+        }
+    }
+}
+
+fn chain_next(prev: &[u8; 32], chunk: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(prev);
+    h.update(chunk);
+    h.finalize().into()
+}
+
+/// The records bytes (frames' payloads, concatenated) that `r` covers in
+/// the records file `path`; with `truncate`, a longer file is cut back to
+/// them. Returns the bytes and the log to append to.
+fn load_records(
+    path: &Path,
+    r: &RecordsRef,
+    truncate: bool,
+) -> Result<(Vec<u8>, RecordLog), CheckpointError> {
+    let bad = |reason: String| CheckpointError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = fs::read(path).map_err(|e| IoError::io(path, e))?;
+    let Some(covered) = file.get(..r.bytes as usize) else {
+        return Err(bad(format!(
+            "it holds {} bytes; its checkpoint covers {} (a damaged file)",
+            file.len(),
+            r.bytes
+        )));
+    };
+    let (mut at, mut count, mut chain) = (0usize, 0usize, [0u8; 32]);
+    let mut out = Vec::with_capacity(covered.len());
+    while at < covered.len() {
+        let word = |i: usize| -> Option<u64> {
+            covered
+                .get(at + i..at + i + 8)
+                .map(|s| u64::from_le_bytes(s.try_into().unwrap_or([0; 8])))
+        };
+        let (Some(n), Some(len)) = (word(0), word(8)) else {
+            return Err(bad(format!("a frame is cut short at byte {at}")));
+        };
+        let Some(chunk) = covered.get(at + 48..(at + 48).saturating_add(len as usize)) else {
+            return Err(bad(format!("a frame is cut short at byte {at}")));
+        };
+        chain = chain_next(&chain, chunk);
+        if covered[at + 16..at + 48] != chain {
+            return Err(bad(format!(
+                "the frame at byte {at} fails its hash chain (a damaged file)"
+            )));
+        }
+        out.extend_from_slice(chunk);
+        count += n as usize;
+        at += 48 + chunk.len();
+    }
+    if count != r.count || crate::scene::hex(&chain) != r.chain_sha256 {
+        return Err(bad(
+            "its records differ from what its checkpoint covers (a damaged file)".into(),
+        ));
+    }
+    if truncate && file.len() as u64 > r.bytes {
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| IoError::io(path, e))?;
+        f.set_len(r.bytes)
+            .and_then(|()| f.sync_data())
+            .map_err(|e| IoError::io(path, e))?;
+    }
+    Ok((
+        out,
+        RecordLog {
+            path: path.to_path_buf(),
+            count,
+            bytes: r.bytes,
+            chain,
+        },
+    ))
 }
 
 #[derive(Default)]
@@ -325,7 +490,8 @@ impl R<'_> {
     }
 }
 
-fn body(s: &TwinState) -> Vec<u8> {
+/// The body up to (not including) the record count.
+fn body_head(s: &TwinState) -> Vec<u8> {
     let mut w = W::default();
     w.u128(s.obs_rng);
     w.u128(s.filter_rng);
@@ -334,21 +500,36 @@ fn body(s: &TwinState) -> Vec<u8> {
     w.engine(Some(&s.ens));
     w.engine(s.truth.as_ref());
     w.engine(s.free.as_ref());
+    w.0
+}
+
+fn body(s: &TwinState) -> Vec<u8> {
+    let mut w = W(body_head(s));
     w.u64(s.cycles.len() as u64);
     s.cycles.iter().for_each(|r| w.record(r));
     w.0
 }
 
-/// The checkpoint as bytes (module docs).
+/// The checkpoint as bytes (module docs), its records in its body.
 pub fn to_bytes(s: &TwinState, identity: &Identity, invocation: &Invocation) -> Vec<u8> {
-    let body = body(s);
+    assemble(body(s), s.cycles.len(), identity, invocation, None)
+}
+
+fn assemble(
+    body: Vec<u8>,
+    analyses: usize,
+    identity: &Identity,
+    invocation: &Invocation,
+    records: Option<RecordsRef>,
+) -> Vec<u8> {
     let meta = TwinMeta {
         format: 1,
         identity: identity.clone(),
         invocation: invocation.clone(),
-        analyses: s.cycles.len(),
+        analyses,
         body_bytes: body.len() as u64,
         body_sha256: crate::scene::hex(&Sha256::digest(&body)),
+        records,
     };
     // A struct of plain fields always serialises.
     let header = serde_json::to_vec(&meta).unwrap_or_default();
@@ -360,19 +541,67 @@ pub fn to_bytes(s: &TwinState, identity: &Identity, invocation: &Invocation) -> 
     out
 }
 
-/// Writes the checkpoint of the run in temporary folder `temp` atomically,
-/// replacing the last one.
+/// Writes the checkpoint of the run in temporary folder `temp`: appends
+/// the records since the last one to `log` (flushed), then replaces the
+/// checkpoint atomically.
 pub fn write_into(
     temp: &Path,
     s: &TwinState,
     identity: &Identity,
     invocation: &Invocation,
+    log: &mut RecordLog,
 ) -> Result<PathBuf, IoError> {
     let dir = resume_dir(temp);
     fs::create_dir_all(&dir).map_err(|e| IoError::io(&dir, e))?;
     let path = dir.join(CHECKPOINT);
-    write_atomic(&path, &to_bytes(s, identity, invocation))?;
+    let records = log.append(&s.cycles)?;
+    let mut w = W(body_head(s));
+    w.u64(0);
+    let bytes = assemble(w.0, s.cycles.len(), identity, invocation, Some(records));
+    write_atomic(&path, &bytes)?;
     Ok(path)
+}
+
+/// Rewrites the checkpoint in the resume folder of `temp`, if any, with
+/// its records in its body, so that it stands alone once the resume
+/// folder is gone (the checkpoint a finished run keeps).
+pub fn inline(temp: &Path) -> Result<(), CheckpointError> {
+    let path = resume_dir(temp).join(CHECKPOINT);
+    if !path.is_file() {
+        return Ok(());
+    }
+    let (meta, body) = read_meta(&path)?;
+    let Some(r) = &meta.records else {
+        return Ok(());
+    };
+    let full = full_body(&path, &meta, body, r, false)?.0;
+    let bytes = assemble(full, meta.analyses, &meta.identity, &meta.invocation, None);
+    write_atomic(&path, &bytes)?;
+    Ok(())
+}
+
+/// A body whose records are in the records file beside `path`, with them
+/// put back in.
+fn full_body(
+    path: &Path,
+    meta: &TwinMeta,
+    body: Vec<u8>,
+    r: &RecordsRef,
+    truncate: bool,
+) -> Result<(Vec<u8>, RecordLog), CheckpointError> {
+    let records_path = path.with_file_name(RECORDS);
+    let (records, log) = load_records(&records_path, r, truncate)?;
+    if body.len() < 8 || body[body.len() - 8..] != [0; 8] || r.count != meta.analyses {
+        return Err(CheckpointError::Format {
+            path: path.to_path_buf(),
+            reason: "its body does not end as one with external records does".into(),
+        });
+    }
+    let mut full = body;
+    full.truncate(full.len() - 8);
+    full.extend_from_slice(&(r.count as u64).to_le_bytes());
+    full.extend_from_slice(&records);
+    Ok((full, log))
 }
 
 /// The header of a twin checkpoint file (magic, header, body hash checked).
@@ -405,11 +634,33 @@ pub fn read_meta(path: &Path) -> Result<(TwinMeta, Vec<u8>), CheckpointError> {
 }
 
 /// Reads a twin checkpoint for the run `setup` on `now`, refusing one
-/// written for another scene, plan, build or device.
-pub fn read(path: &Path, now: &Identity, setup: &Setup) -> Result<TwinState, CheckpointError> {
+/// written for another scene, plan, build or device, to continue the run:
+/// its records file is cut back to what the checkpoint covers, and the
+/// log to append to is returned with the state.
+pub fn read(
+    path: &Path,
+    now: &Identity,
+    setup: &Setup,
+) -> Result<(TwinState, RecordLog), CheckpointError> {
     let (meta, body) = read_meta(path)?;
     check_identity(path, &meta.identity, now)?;
-    parse(path, &meta, &body, setup)
+    match meta.records.clone() {
+        Some(r) => {
+            let (full, log) = full_body(path, &meta, body, &r, true)?;
+            Ok((parse(path, &meta, &full, setup)?, log))
+        }
+        None => {
+            // A self-contained checkpoint: its records start the file anew.
+            let s = parse(path, &meta, &body, setup)?;
+            let temp = path
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new("."));
+            let mut log = RecordLog::fresh(temp)?;
+            log.append(&s.cycles)?;
+            Ok((s, log))
+        }
+    }
 }
 
 /// Reads a twin checkpoint without comparing its identity with a run
@@ -421,6 +672,10 @@ pub fn read_unchecked(
     setup: &Setup,
 ) -> Result<(TwinMeta, TwinState), CheckpointError> {
     let (meta, body) = read_meta(path)?;
+    let body = match &meta.records {
+        Some(r) => full_body(path, &meta, body, r, false)?.0,
+        None => body,
+    };
     let s = parse(path, &meta, &body, setup)?;
     Ok((meta, s))
 }

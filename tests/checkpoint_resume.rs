@@ -480,6 +480,72 @@ fn kill_9_then_resume_of_an_assimilation_is_byte_identical() {
     );
 }
 
+/// An assimilation started in one folder with relative paths (scene,
+/// observations, `--out`), killed after a checkpoint and resumed from
+/// another folder: `vtwin resume` reads the paths against the folder the
+/// run was started in (it never changes its own working folder) and the
+/// outputs equal an uninterrupted run's byte for byte.
+#[test]
+fn resume_from_another_folder_is_byte_identical() {
+    let d = tmp("cwd");
+    let scene = lorenz96_with_obs(&d);
+    let base = d.join("base");
+    let cmd = |scene: &str, obs: &str, out: &str| -> Vec<String> {
+        [
+            "assimilate",
+            scene,
+            "--obs",
+            obs,
+            "--format",
+            "csv",
+            "--backend",
+            "cpu",
+            "--out",
+            out,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let obs = d.join("truth/observations.csv");
+    ok(&strs(&cmd(
+        &scene,
+        obs.to_str().unwrap(),
+        base.to_str().unwrap(),
+    )));
+    let elsewhere = d.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let mut args = cmd("l96.toml", "truth/observations.csv", "out");
+    args.extend(["--checkpoint-every".to_string(), "8".to_string()]);
+    let child = Command::new(env!("CARGO_BIN_EXE_vtwin"))
+        .args(&args)
+        .current_dir(&d)
+        .env("VTWIN_PIPELINE_CACHE", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = d.join("out");
+    assert!(
+        kill_after_checkpoint(child, &out, Duration::ZERO),
+        "the run finished before it was killed; make it longer"
+    );
+    // Resumed from another folder, DIR given relative to that one.
+    let o = Command::new(env!("CARGO_BIN_EXE_vtwin"))
+        .args(["resume", "../out"])
+        .current_dir(&elsewhere)
+        .env("VTWIN_PIPELINE_CACHE", "off")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("continuing"), "{err}");
+    assert!(kept(&out).is_empty());
+    assert!(!elsewhere.join("out").exists() && !elsewhere.join("runs").exists());
+    assert_same_twin(&base, &out);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 /// A cohort of 48 patients in chunks of 4 under two arms: 24 simulations,
 /// each checkpointed; kills land inside one and between them.
 #[test]
@@ -860,5 +926,139 @@ fn a_changed_scene_refuses_a_twin_or_cohort_checkpoint() {
         ok(&["resume", out.to_str().unwrap()]);
         assert!(out.join("manifest.json").is_file() && kept(&out).is_empty());
     }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// What checkpoints do not cover is refused up front with a clear error,
+/// before any output or kept folder exists: `--checkpoint-every` with
+/// `run --arm all`, and `fork` of a checkpoint that is not a run's, a
+/// twin's or an assimilation's (here a sweep's).
+#[test]
+fn unsupported_checkpoint_uses_are_refused() {
+    let d = tmp("refused");
+    let scene = write_scene(&d);
+    let out = d.join("all");
+    let (code, err) = vtwin(&[
+        "run",
+        &scene,
+        "--members",
+        "8",
+        "--arm",
+        "all",
+        "--backend",
+        "cpu",
+        "--checkpoint-every",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("--checkpoint-every with --arm all is not supported"),
+        "{err}"
+    );
+    assert!(!out.exists() && kept(&out).is_empty());
+
+    let sweep = d.join("sweep");
+    ok(&[
+        "sweep",
+        &scene,
+        "--method",
+        "lhs",
+        "-n",
+        "8",
+        "--backend",
+        "cpu",
+        "--checkpoint-every",
+        "100",
+        "--out",
+        sweep.to_str().unwrap(),
+    ]);
+    let ck = sweep.join("checkpoint.vtc");
+    assert!(ck.is_file(), "a finished sweep keeps its last checkpoint");
+    let forked = d.join("forked");
+    let (code, err) = vtwin(&[
+        "fork",
+        ck.to_str().unwrap(),
+        "--arm",
+        "rt",
+        "--out",
+        forked.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("a checkpoint of `vtwin sweep")
+            && err.contains("fork continues checkpoints of `vtwin run`"),
+        "{err}"
+    );
+    assert!(!forked.exists() && kept(&forked).is_empty());
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A twin's records are appended to `twin-records.bin` beside its
+/// checkpoint. A torn append after the last checkpoint (bytes past what
+/// the checkpoint covers, as kill -9 in the middle of an append leaves) is
+/// cut back on resume and the outputs are byte-identical; a damaged byte
+/// inside the covered part is refused, naming the file.
+#[test]
+fn a_torn_record_append_is_cut_back_and_a_damaged_one_refused() {
+    let d = tmp("torn");
+    let scene = lorenz96_scene(&d);
+    let cmd = |out: &Path| -> Vec<String> {
+        [
+            "twin",
+            &scene,
+            "--cycles",
+            "1500",
+            "--format",
+            "csv",
+            "--backend",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let base = d.join("base");
+    ok(&strs(&cmd(&base)));
+    let out = d.join("out");
+    let mut args = cmd(&out);
+    args.extend(["--checkpoint-every".to_string(), "8".to_string()]);
+    assert!(
+        kill_after_checkpoint(spawn(&strs(&args)), &out, Duration::ZERO),
+        "the twin finished before it was killed; make it longer"
+    );
+    let ck = checkpoint_of(&out).unwrap();
+    let records = ck.with_file_name("twin-records.bin");
+    let (meta, _) = vtwin::checkpoint_twin::read_meta(&ck).unwrap();
+    let covered = meta
+        .records
+        .expect("records kept beside the checkpoint")
+        .bytes;
+    let whole = std::fs::read(&records).unwrap();
+    assert!(whole.len() as u64 >= covered && covered > 0);
+    // Damaged inside what the checkpoint covers: refused, the folder stays.
+    let mut bad = whole.clone();
+    bad[covered as usize - 1] ^= 0x55;
+    std::fs::write(&records, &bad).unwrap();
+    let (code, err) = vtwin(&["resume", out.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("twin-records.bin") && err.contains("damaged"),
+        "{err}"
+    );
+    assert!(!out.exists() && kept(&out).len() == 1);
+    // Whole again, plus a torn frame after it: cut back, then resumed.
+    let mut torn = whole[..covered as usize].to_vec();
+    torn.extend_from_slice(&[7u8; 100]);
+    std::fs::write(&records, &torn).unwrap();
+    let err = ok(&["resume", out.to_str().unwrap()]);
+    assert!(err.contains("continuing"), "{err}");
+    assert!(kept(&out).is_empty());
+    assert_same_twin(&base, &out);
+    let (meta, _) = vtwin::checkpoint_twin::read_meta(&out.join("checkpoint.vtc")).unwrap();
+    assert!(meta.records.is_none(), "the kept checkpoint stands alone");
     let _ = std::fs::remove_dir_all(&d);
 }

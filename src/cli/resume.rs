@@ -4,9 +4,12 @@
 //!
 //! The run is found by its kept temporary folder beside DIR (a run started
 //! with `--checkpoint-every` keeps it on SIGTERM/SIGHUP, errors and stale
-//! sweeps); its resume record gives the original command line, which is
-//! parsed again and run in the original working folder, continuing in the
-//! same temporary folder.
+//! sweeps); its resume record gives the original command line and working
+//! folder. The command line is parsed again, each relative path in it
+//! (scene, observation and event files, `--out`, …) is made absolute
+//! against the recorded working folder, and the run continues in the same
+//! temporary folder. The process's own working folder is never changed, so
+//! resuming from a library or Python caller leaves the caller's as it was.
 
 use super::run::RunArgs;
 use crate::checkpoint::{self, Checkpoint, Invocation};
@@ -48,7 +51,55 @@ pub(crate) enum SavedCommand {
     Assimilate(super::assimilate::AssimilateArgs),
 }
 
-/// Parses a resume record's command line.
+/// `p` made absolute against `cwd` (unchanged when already absolute).
+fn absolute(cwd: &Path, p: &mut PathBuf) {
+    if p.is_relative() {
+        *p = cwd.join(&*p);
+    }
+}
+
+impl SavedCommand {
+    /// Makes every path argument absolute against `cwd`, the folder the
+    /// command was started in, so that it runs the same from any folder.
+    fn absolutize(&mut self, cwd: &Path) {
+        let abs = |p: &mut PathBuf| absolute(cwd, p);
+        let abs_opt = |p: &mut Option<PathBuf>| {
+            if let Some(p) = p {
+                absolute(cwd, p)
+            }
+        };
+        match self {
+            SavedCommand::Run(a) => {
+                abs(&mut a.scene);
+                abs_opt(&mut a.out);
+                abs_opt(&mut a.posterior);
+            }
+            SavedCommand::Sweep(a) => {
+                abs(&mut a.scene);
+                abs_opt(&mut a.out);
+                abs_opt(&mut a.posterior);
+            }
+            SavedCommand::Cohort(a) => {
+                abs(&mut a.scene);
+                abs(&mut a.out);
+            }
+            SavedCommand::Twin(a) => {
+                abs(&mut a.scene);
+                abs_opt(&mut a.output.out);
+            }
+            SavedCommand::Assimilate(a) => {
+                abs(&mut a.scene);
+                abs(&mut a.obs);
+                abs_opt(&mut a.forecast_at);
+                abs_opt(&mut a.events);
+                abs_opt(&mut a.output.out);
+            }
+        }
+    }
+}
+
+/// Parses a resume record's command line, its relative paths made
+/// absolute against the recorded working folder.
 pub(crate) fn parse_saved(inv: &Invocation, whence: &Path) -> Result<SavedCommand> {
     use clap::Parser;
     let argv = std::iter::once("vtwin".to_string()).chain(inv.argv.iter().cloned());
@@ -60,7 +111,9 @@ pub(crate) fn parse_saved(inv: &Invocation, whence: &Path) -> Result<SavedComman
             e.render().to_string().trim()
         )
     })?;
-    Ok(saved.command)
+    let mut command = saved.command;
+    command.absolutize(&inv.cwd);
+    Ok(command)
 }
 
 /// What a checkpoint of this scene and plan on `backend` is valid for.
@@ -274,12 +327,6 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
     } else {
         None
     };
-    std::env::set_current_dir(&invocation.cwd).with_context(|| {
-        format!(
-            "cannot enter {}, the folder the run was started in",
-            invocation.cwd.display()
-        )
-    })?;
     match &ck {
         _ if matches!(command, SavedCommand::Twin(_) | SavedCommand::Assimilate(_)) => {}
         Some((p, c)) => eprintln!(

@@ -159,16 +159,24 @@ pub fn execute(
         identity.clone(),
         resumable.resume,
     )?;
-    let start = match (&tasks, resumable.resume) {
+    let (start, mut log) = match (&tasks, resumable.resume) {
         (Some(t), Some(_)) => {
             let path = crate::checkpoint::checkpoint_path(&t.temp);
             if path.is_file() {
-                Some(crate::checkpoint_twin::read(&path, &identity, setup)?)
+                let (s, log) = crate::checkpoint_twin::read(&path, &identity, setup)?;
+                (Some(s), Some(log))
             } else {
-                None
+                (
+                    None,
+                    Some(crate::checkpoint_twin::RecordLog::fresh(&t.temp)?),
+                )
             }
         }
-        _ => None,
+        (Some(t), None) => (
+            None,
+            Some(crate::checkpoint_twin::RecordLog::fresh(&t.temp)?),
+        ),
+        _ => (None, None),
     };
     let fmt = output
         .format
@@ -197,10 +205,11 @@ pub fn execute(
     );
     let bar = progress_bar(setup.schedule.len() as u64, "cycles");
     let mut save = |st: &crate::twin::run::TwinState| -> Result<(), crate::twin::TwinError> {
-        if let Some(t) = &tasks {
-            crate::checkpoint_twin::write_into(&t.temp, st, &t.identity, &t.invocation).map_err(
-                |e| crate::twin::TwinError::Invalid(format!("writing a checkpoint: {e}")),
-            )?;
+        if let (Some(t), Some(log)) = (&tasks, log.as_mut()) {
+            crate::checkpoint_twin::write_into(&t.temp, st, &t.identity, &t.invocation, log)
+                .map_err(|e| {
+                    crate::twin::TwinError::Invalid(format!("writing a checkpoint: {e}"))
+                })?;
         }
         Ok(())
     };
@@ -265,6 +274,7 @@ pub fn execute(
     let kind = extra["command_kind"].as_str().unwrap_or("twin").to_string();
     let manifest = crate::manifest::for_plan(&setup.plan, backend, started, 0, extra);
     // The last checkpoint stays as `checkpoint.vtc`: the state `vtwin fork` continues from.
+    crate::checkpoint_twin::inline(dir.path())?;
     crate::checkpoint::finalize(dir.path())?;
     let final_dir = dir.finish(manifest)?;
     println!("{}", final_dir.display());
