@@ -2,7 +2,8 @@
 //! the flux-form 5-point Laplacian, in the same operation order, in f32.
 //!
 //! `step_member` takes a specialised path where one exists (`fast.rs`:
-//! Gray–Scott without a tissue map, rows as slices so the compiler
+//! Gray–Scott without a tissue map; `fast_tumour.rs`: the tumour model
+//! with precomputed face weights; rows as slices so the compiler
 //! vectorises them) and otherwise the general site-by-site loop
 //! `step_member_general`, which mirrors the WGSL line by line. Both give
 //! bit-identical results (a test compares them on random states).
@@ -46,7 +47,9 @@ pub fn step_member(m: &RdModel, step: u32, params: &[f32], src: &[f32], dst: &mu
 /// One step of global member `ctx.member` (what process noise and
 /// per-member events are keyed by).
 pub fn step_member_at(m: &RdModel, ctx: &StepCtx, params: &[f32], src: &[f32], dst: &mut [f32]) {
-    if !super::fast::step_member(m, params, src, dst) {
+    if !super::fast::step_member(m, params, src, dst)
+        && !super::fast_tumour::step_member(m, ctx.step, params, src, dst)
+    {
         general(m, ctx, params, src, dst);
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod cpu;
 mod fast;
+mod fast_tumour;
 pub mod init;
 pub mod kinetics;
 pub mod wgsl;
@@ -61,6 +62,9 @@ pub struct RdModel {
     /// Custom kinetics only: what is added after each step (doses, events,
     /// process noise); `crate::dosing`, `crate::model_error`.
     pub(crate) extras: Extras,
+    /// Tumour only: face weights of every site, precomputed for the CPU
+    /// twin's specialised step (`fast_tumour`).
+    pub(crate) faces: Option<std::sync::Arc<fast_tumour::Faces>>,
 }
 
 /// Additions after the Euler update of models with user kinetics, applied
@@ -374,6 +378,10 @@ impl RdModel {
         extras.tail = aux.len();
         aux.extend([0.0; 4]); // never empty: a zero-sized binding is invalid
         let init = init::InitialState::from_scene(scene, &species, &param_names)?;
+        let faces = (f.model.kind == ModelKind::Tumour).then(|| {
+            let map = map_off.map(|o| &aux[o..o + grid.sites()]);
+            std::sync::Arc::new(fast_tumour::Faces::build(&grid, map))
+        });
         Ok(RdModel {
             info,
             kinetics: kin,
@@ -391,6 +399,7 @@ impl RdModel {
             stim_off,
             init,
             extras,
+            faces,
         })
     }
 
