@@ -54,9 +54,10 @@ impl Gs {
     }
 }
 
-/// Neighbour indices of `i` in `0..n` (periodic wrap or no-flux clamp).
+/// Neighbour indices of `i` in `0..n` (periodic wrap or no-flux clamp),
+/// as the general twin chooses them (also used by `fast_tumour`).
 #[inline(always)]
-fn around(i: usize, n: usize, periodic: bool) -> (usize, usize) {
+pub(super) fn around(i: usize, n: usize, periodic: bool) -> (usize, usize) {
     let lo = if i > 0 {
         i - 1
     } else if periodic {
@@ -159,8 +160,9 @@ fn rows(
     }
 }
 
+/// Row `r` of a row-major `nx`-wide plane.
 #[inline(always)]
-fn row(a: &[f32], nx: usize, r: usize) -> &[f32] {
+pub(super) fn row(a: &[f32], nx: usize, r: usize) -> &[f32] {
     &a[r * nx..(r + 1) * nx]
 }
 

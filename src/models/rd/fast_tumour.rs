@@ -16,6 +16,7 @@
 //! and the WGSL first; the test in this file holds the paths equal.
 
 use super::cpu::flush_tiny;
+use super::fast::{around, row};
 use super::{Kinetics, RdModel};
 use crate::observe::GridShape;
 
@@ -59,27 +60,6 @@ impl Faces {
         let (c, d) = rest.split_at(n);
         [a, b, c, d]
     }
-}
-
-/// Neighbour indices of `i` in `0..n` (periodic wrap or no-flux clamp), as
-/// the general twin chooses them.
-#[inline(always)]
-fn around(i: usize, n: usize, periodic: bool) -> (usize, usize) {
-    let lo = if i > 0 {
-        i - 1
-    } else if periodic {
-        n - 1
-    } else {
-        i
-    };
-    let hi = if i + 1 < n {
-        i + 1
-    } else if periodic {
-        0
-    } else {
-        i
-    };
-    (lo, hi)
 }
 
 /// Per-member, per-step constants of a tumour step.
@@ -230,11 +210,6 @@ fn rows<const RT: bool>(
         ];
         row_step::<RT>(c, u, f, out, periodic);
     }
-}
-
-#[inline(always)]
-fn row(a: &[f32], nx: usize, r: usize) -> &[f32] {
-    &a[r * nx..(r + 1) * nx]
 }
 
 /// One row: edge sites one at a time, the interior as slices.
