@@ -62,32 +62,6 @@ pub struct GpuEngine {
     mixer: Option<Mixer>,
 }
 
-/// Members per GPU batch for `model`: `requested` (`--batch-size`) capped
-/// by what the adapter allows for the larger of the member's state and
-/// step scratch (both are bound as one storage buffer per batch). The one
-/// batching rule: the engine, `vtwin check` and `vtwin estimate` (through
-/// `Backend::batches`) all use it.
-pub fn members_per_batch(
-    limits: &wgpu::Limits,
-    model: &dyn crate::model::Model,
-    requested: Option<u32>,
-) -> u32 {
-    let words = model.state_len().max(model.scratch_len()) as u64;
-    let limit = max_batch(limits, words * 4);
-    requested.unwrap_or(limit).clamp(1, limit)
-}
-
-/// The largest batch the adapter allows for `state_bytes` per member.
-pub fn max_batch(limits: &wgpu::Limits, state_bytes: u64) -> u32 {
-    let by_binding = (limits.max_storage_buffer_binding_size / state_bytes.max(1)).max(1);
-    let by_buffer = (limits.max_buffer_size / state_bytes.max(1)).max(1);
-    let by_dispatch = limits.max_compute_workgroups_per_dimension as u64;
-    by_binding
-        .min(by_buffer)
-        .min(by_dispatch)
-        .min(u32::MAX as u64) as u32
-}
-
 /// How the single-step kernel's shape is settled at construction.
 struct ShapePlan {
     /// A shape fixed now (option, environment, cache or default).
@@ -310,7 +284,8 @@ impl GpuEngine {
             ring: &uniform,
             aux: &aux,
         };
-        let per_batch = members_per_batch(&ctx.limits, model.as_ref(), opts.batch_size);
+        let per_batch =
+            crate::backend::members_per_batch(&ctx.limits, model.as_ref(), opts.batch_size);
         let batches = upload_batches(plan, per_batch, &shared);
         ctx.check("buffer set-up")?;
         let mut engine = GpuEngine {
