@@ -17,6 +17,8 @@
 #   compare.json     benches/compare.sh: vtwin GPU (single-step, fused-8) vs the JAX peer
 #                    at 4,096 × 64², 16,384 × 64² and 1 × 512²
 #   abm_gpu.json     vtwin bench --suite abm --backend gpu
+#   closed_loop.txt  wall time of the 52-analysis tissue twin, 1,000 members,
+#                    32² and 128², GPU and CPU backends (issue 12 targets)
 #   table.md         the summary table: cell-updates/s, GB/s, % of peak,
 #                    % of copy, vtwin ÷ JAX, fused ÷ single-step
 # Optional: VTWIN_BEFORE=path/to/older/vtwin adds that binary's rd rows
@@ -58,7 +60,24 @@ VTWIN="$vtwin" benches/compare.sh --sizes 4096x64x400,16384x64x200,1x512x2000 --
 # 4. Agents.
 "$vtwin" bench --suite abm --backend gpu --repeats 3 --force --json "$out/abm_gpu.json" 2>&1 | tee "$out/abm_gpu.txt"
 
-# 5. The table.
+# 5. The closed loop (issue 12): the 52-analysis weekly tissue twin at 1,000
+# members, 32 × 32 as shipped and the same tissue on 128 × 128 (dx 0.5 mm,
+# dt 0.25 day for stability, forecast outputs still weekly), wall time of
+# `vtwin twin` end to end (truth, free run, 52 analyses, 3-arm forecast).
+sed -e 's/^nx = 32/nx = 128/' -e 's/^ny = 32/ny = 128/' -e 's/^dx = 2.0 .*/dx = 0.5/' \
+    -e 's/^dt = 0.5 .*/dt = 0.25/' -e 's/^every = 14 .*/every = 28/' \
+    scenes/tumour_twin_52w.toml > "$out/tumour_twin_52w_128.toml"
+for scene in scenes/tumour_twin_52w.toml "$out/tumour_twin_52w_128.toml"; do
+    for backend in gpu cpu; do
+        name=$(basename "$scene" .toml)-$backend
+        rm -rf "$out/$name"
+        /usr/bin/time -f "$name wall %e s" "$vtwin" twin "$scene" --members 1000 --backend "$backend" \
+            --out "$out/$name" > "$out/$name.log" 2>&1
+        tail -1 "$out/$name.log" | tee -a "$out/closed_loop.txt"
+    done
+done
+
+# 6. The table.
 python3 - "$out" <<'PY' | tee "$out/table.md"
 import json, os, sys
 out = sys.argv[1]
