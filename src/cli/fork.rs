@@ -31,7 +31,8 @@ pub struct ForkArgs {
     /// --out of an interrupted run (its kept folder's checkpoint).
     pub checkpoint: PathBuf,
     /// Treatment arm to continue under (default: the checkpoint's arm; a
-    /// twin's: its assimilation arm).
+    /// twin's: its assimilation arm; a cohort's: the arm of its running
+    /// task).
     #[arg(long)]
     pub arm: Option<String>,
     /// Set a parameter for every member from the checkpoint's step on
