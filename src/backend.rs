@@ -163,9 +163,7 @@ impl Backend {
         let per = match self {
             Backend::Cpu => crate::engine::cpu::batch_members(plan.model.state_len())
                 .min(u32::MAX as usize) as u32,
-            Backend::Gpu(ctx) => {
-                crate::gpu::engine::members_per_batch(&ctx.limits, plan.model.as_ref(), batch)
-            }
+            Backend::Gpu(ctx) => members_per_batch(&ctx.limits, plan.model.as_ref(), batch),
         };
         let mut v = Vec::new();
         let mut left = plan.members;
@@ -262,4 +260,30 @@ impl InstrumentedEngine {
             InstrumentedEngine::Cpu(_) => None,
         }
     }
+}
+
+/// Members per GPU batch for `model`: `requested` (`--batch-size`) capped
+/// by what the adapter allows for the larger of the member's state and
+/// step scratch (both are bound as one storage buffer per batch). The one
+/// batching rule, owned here: the GPU engine, `vtwin check` and
+/// `vtwin estimate` (through `Backend::batches`) all use it.
+pub fn members_per_batch(
+    limits: &wgpu::Limits,
+    model: &dyn crate::model::Model,
+    requested: Option<u32>,
+) -> u32 {
+    let words = model.state_len().max(model.scratch_len()) as u64;
+    let limit = max_batch(limits, words * 4);
+    requested.unwrap_or(limit).clamp(1, limit)
+}
+
+/// The largest batch the adapter allows for `state_bytes` per member.
+pub fn max_batch(limits: &wgpu::Limits, state_bytes: u64) -> u32 {
+    let by_binding = (limits.max_storage_buffer_binding_size / state_bytes.max(1)).max(1);
+    let by_buffer = (limits.max_buffer_size / state_bytes.max(1)).max(1);
+    let by_dispatch = limits.max_compute_workgroups_per_dimension as u64;
+    by_binding
+        .min(by_buffer)
+        .min(by_dispatch)
+        .min(u32::MAX as u64) as u32
 }

@@ -184,6 +184,10 @@ fn da_suite_runs() {
         "4",
         "--repeats",
         "3",
+        "--da-patients",
+        "3",
+        "--da-patient-members",
+        "4",
         "--json",
         "-",
     ]));
@@ -193,7 +197,8 @@ fn da_suite_runs() {
         .map(|r| format!("{}/{}", r["case"].as_str().unwrap(), r["members"]))
         .collect();
     // Per method: the N sweep at p = 64 (here N = 4), then the p sweep at
-    // the largest N (4); then the closed loop at that N.
+    // the largest N (4); then the closed loop at that N; then the patients
+    // row (3 patients × 4 members).
     let mut want = Vec::new();
     for m in ["enkf", "etkf", "letkf", "pf"] {
         for p in [64, 1, 16, 256, 1024] {
@@ -201,12 +206,13 @@ fn da_suite_runs() {
         }
     }
     want.push("closed-loop-52w/4".into());
+    want.push("patients/4".into());
     assert_eq!(cases, want);
     // Every figure follows from the timed runs: the median of 3 wall
     // times; 32² = 1024 state values per member updated per analysis;
     // 16 bytes per update.
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
-    for r in &results[..results.len() - 1] {
+    for r in &results[..results.len() - 2] {
         let f = |k: &str| r[k].as_f64().unwrap_or_else(|| panic!("{k}: {r}"));
         assert_eq!(r["suite"], "da");
         assert_eq!(r["members"], 4);
@@ -241,13 +247,86 @@ fn da_suite_runs() {
     }
     // The closed loop: 52 analyses, forecast to day 455 (910 steps of 0.5),
     // and the twin's scores in the note.
-    let cl = &results[results.len() - 1];
+    let cl = &results[results.len() - 2];
     assert_eq!(cl["steps"], 910);
     let note = cl["note"].as_str().unwrap();
     assert!(
         note.contains("52 analyses") && note.contains("rmse_free"),
         "{cl}"
     );
+    // The patients row: the counts the run's manifest records (3 patients
+    // of 8 readings and 2 forecast requests each, 4 members each), and the
+    // analysis time per patient = the run's time / 3.
+    let pr = &results[results.len() - 1];
+    let p = &pr["patients"];
+    assert_eq!(p["patients"], 3, "{pr}");
+    assert_eq!(p["members_per_patient"], 4, "{pr}");
+    assert_eq!(p["observations"], 24, "{pr}");
+    assert_eq!(p["forecast_requests"], 6, "{pr}");
+    assert!(p["failed"].as_u64().unwrap() <= 3, "{pr}");
+    let run = p["run_seconds"].as_f64().unwrap();
+    assert!(run > 0.0 && run <= pr["seconds"].as_f64().unwrap(), "{pr}");
+    assert!(
+        close(
+            p["analysis_seconds_per_patient"].as_f64().unwrap(),
+            run / 3.0
+        ),
+        "{pr}"
+    );
+    assert!(
+        pr["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("3 patients × 4 members, 24 readings, 6 forecasts"),
+        "{pr}"
+    );
+}
+
+/// `--da-patients-only` runs the patients row alone; `--da-patients 0`
+/// skips it; the default size is 1,000 × 128 (not run here).
+#[test]
+fn da_patients_row_alone_and_skipped() {
+    let v = json_of(&vtwin(&[
+        "bench",
+        "--suite",
+        "da",
+        "--backend",
+        "cpu",
+        "--da-patients-only",
+        "--da-patients",
+        "2",
+        "--da-patient-members",
+        "3",
+        "--json",
+        "-",
+    ]));
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{v}");
+    assert_eq!(results[0]["case"], "patients");
+    assert_eq!(results[0]["patients"]["patients"], 2);
+    assert_eq!(results[0]["patients"]["members_per_patient"], 3);
+    assert_eq!(results[0]["patients"]["observations"], 16);
+    let v = json_of(&vtwin(&[
+        "bench",
+        "--suite",
+        "da",
+        "--backend",
+        "cpu",
+        "--da-loop-only",
+        "--members",
+        "2",
+        "--repeats",
+        "1",
+        "--json",
+        "-",
+    ]));
+    let cases: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["case"].as_str().unwrap())
+        .collect();
+    assert_eq!(cases, ["closed-loop-52w"]);
 }
 
 #[test]
@@ -258,6 +337,7 @@ fn bad_arguments_are_refused() {
         (vec!["--peak-gbs", "0"], "--peak-gbs"),
         (vec!["--members", "0"], "--members"),
         (vec!["--fused", "0"], "--fused"),
+        (vec!["--da-patient-members", "1"], "--da-patient-members"),
     ] {
         let mut a = vec!["bench", "--suite", "peer", "--backend", "cpu"];
         a.extend(args);

@@ -281,8 +281,11 @@ fn observe_ranges_equals_the_rows_of_observe() {
 
 /// The ranged state/parameter/status reads give exactly the listed members'
 /// rows of the full reads, and the ranged writes change exactly those
-/// members (CPU override and the GPU's trait default alike); a range past
-/// the ensemble or data of the wrong length is an error.
+/// members, as the trait's default (read all, replace, write all) does:
+/// on the CPU override and the GPU's per-batch ranged reads and writes, in
+/// one batch and in batches of 2 members (ranges spanning batches, out of
+/// order); a range past the ensemble or data of the wrong length is an
+/// error.
 #[test]
 fn ranged_reads_and_writes_touch_only_the_listed_members() {
     use vtwin::plan::{Plan, PlanOptions};
@@ -294,17 +297,22 @@ fn ranged_reads_and_writes_touch_only_the_listed_members() {
         ..Default::default()
     };
     let plan = Plan::freeze(&scene, &opts).unwrap();
-    let mut backends = vec![Backend::Cpu];
-    backends.extend(common::gpu());
-    for b in backends {
-        let name = b.name();
-        let mut e = b.engine(&plan, None).unwrap();
+    let mut cases = vec![(Backend::Cpu, None, vec![4..6, 1..2])];
+    if let Some(g) = common::gpu() {
+        cases.push((g.clone(), None, vec![4..6, 1..2]));
+        // Batches {0,1}, {2,3}, {4,5}: 3..6 spans two, 0..2 fills one.
+        cases.push((g, Some(2), vec![3..6, 0..2]));
+    }
+    for (b, batch, ranges) in cases {
+        let name = format!("{} batch {batch:?}", b.name());
+        let mut e = b.engine(&plan, batch).unwrap();
         e.advance(10).unwrap();
         let state = e.read_state().unwrap();
         let params = e.read_params().unwrap();
         let status = e.status().unwrap();
         let (n, np) = (state.len() / 6, params.len() / 6);
-        let ranges = [4..6, 1..2];
+        let order: Vec<usize> = ranges.iter().flat_map(|r| r.clone()).collect();
+        let k = order.len();
         let rows = |all: &[f32], w: usize| -> Vec<f32> {
             ranges
                 .iter()
@@ -327,14 +335,13 @@ fn ranged_reads_and_writes_touch_only_the_listed_members() {
             .collect();
         assert_eq!(e.status_ranges(&ranges).unwrap(), st, "{name}");
 
-        // Write distinct values into members 4, 5 and 1 only.
-        let new_state: Vec<f32> = (0..3 * n).map(|i| 0.25 + (i % 97) as f32 * 1e-3).collect();
-        let new_params: Vec<f32> = (0..3 * np).map(|i| 0.01 * (i + 1) as f32).collect();
+        // Write distinct values into the listed members only.
+        let new_state: Vec<f32> = (0..k * n).map(|i| 0.25 + (i % 97) as f32 * 1e-3).collect();
+        let new_params: Vec<f32> = (0..k * np).map(|i| 0.01 * (i + 1) as f32).collect();
         e.write_state_ranges(&ranges, &new_state).unwrap();
         e.write_params_ranges(&ranges, &new_params).unwrap();
         let state2 = e.read_state().unwrap();
         let params2 = e.read_params().unwrap();
-        let order = [4usize, 5, 1];
         for m in 0..6 {
             let (s, p) = match order.iter().position(|&o| o == m) {
                 Some(k) => (
@@ -354,6 +361,9 @@ fn ranged_reads_and_writes_touch_only_the_listed_members() {
                 "{name}: params of member {m}"
             );
         }
+        // The ranged reads see the ranged writes.
+        assert_eq!(e.read_state_ranges(&ranges).unwrap(), new_state, "{name}");
+        assert_eq!(e.read_params_ranges(&ranges).unwrap(), new_params, "{name}");
         assert!(e.read_state_ranges(std::slice::from_ref(&(5..7))).is_err());
         assert!(e.write_params_ranges(&ranges, &new_params[1..]).is_err());
     }

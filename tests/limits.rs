@@ -323,17 +323,17 @@ fn gpu_batches_are_sized_by_the_larger_of_state_and_scratch() {
         max_storage_buffer_binding_size: scratch as u64 * 4 * 3 + 1,
         ..wgpu::Limits::default()
     };
-    let per = vtwin::gpu::engine::members_per_batch(&limits, plan.model.as_ref(), None);
+    let per = vtwin::backend::members_per_batch(&limits, plan.model.as_ref(), None);
     assert_eq!(
         per, 3,
         "three members' scratch fit the binding, four do not"
     );
     assert_eq!(
-        vtwin::gpu::engine::members_per_batch(&limits, plan.model.as_ref(), Some(2)),
+        vtwin::backend::members_per_batch(&limits, plan.model.as_ref(), Some(2)),
         2
     );
     assert_eq!(
-        vtwin::gpu::engine::members_per_batch(&limits, plan.model.as_ref(), Some(99)),
+        vtwin::backend::members_per_batch(&limits, plan.model.as_ref(), Some(99)),
         3
     );
 }

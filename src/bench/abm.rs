@@ -123,6 +123,7 @@ pub fn suite(
                      member's two field solves",
                     live / members as f64
                 )),
+                patients: None,
             });
         }
     }

@@ -2,7 +2,9 @@
 //! ensemble size N and the observation count p, for the stochastic EnKF, the
 //! ETKF, the LETKF and the particle filter, and one closed-loop row (the
 //! 52-analysis weekly tissue twin, `scenes/tumour_twin_52w.toml`, end to
-//! end on the bench's backend).
+//! end on the bench's backend), and one patient-run row (`patients`:
+//! N patients × M members of a one-species ODE assimilated and forecast
+//! in one `vtwin assimilate` run, `bench::patients`).
 //!
 //! An analysis case is one `assim::Filter::analyse` (host, f64: the
 //! transform, then its application to the host ensemble) of a seeded
@@ -68,6 +70,9 @@ pub struct DaOptions {
     pub obs: Vec<usize>,
     /// Members of the closed-loop twin (none: skip it).
     pub closed_loop: Option<u32>,
+    /// Patients and members per patient of the patient-run row
+    /// (`bench::patients`; none: skip it).
+    pub patients: Option<(u64, u32)>,
     pub repeats: u32,
 }
 
@@ -82,6 +87,7 @@ impl DaOptions {
                 sweep_n: SWEEP_N,
                 obs: OBS.to_vec(),
                 closed_loop: Some(LOOP_MEMBERS),
+                patients: Some((super::patients::PATIENTS, super::patients::MEMBERS)),
                 repeats,
             };
         }
@@ -92,18 +98,31 @@ impl DaOptions {
             sweep_n: max,
             obs: OBS.to_vec(),
             closed_loop: Some(max.max(2)),
+            patients: Some((super::patients::PATIENTS, super::patients::MEMBERS)),
             repeats,
         }
     }
 }
 
 impl DaOptions {
-    /// The same closed loop without the analysis sweeps.
+    /// The same closed loop without the analysis sweeps and patients.
     pub fn closed_loop_only(self) -> Self {
         DaOptions {
             members: vec![],
             pf_extra: vec![],
             obs: vec![],
+            patients: None,
+            ..self
+        }
+    }
+
+    /// Only the patient-run row.
+    pub fn patients_only(self) -> Self {
+        DaOptions {
+            members: vec![],
+            pf_extra: vec![],
+            obs: vec![],
+            closed_loop: None,
             ..self
         }
     }
@@ -207,6 +226,7 @@ fn analysis_case(
             "host f64 analysis + application, {STATE} state values, {} observations, {form} form",
             obs.len()
         )),
+        patients: None,
     })
 }
 
@@ -274,6 +294,7 @@ fn closed_loop(backend: &Backend, n: u32, repeats: u32) -> Result<CaseResult, Be
         kernel: None,
         checksum: None,
         note: Some(note),
+        patients: None,
     })
 }
 
@@ -301,6 +322,10 @@ pub fn suite(
     if let Some(n) = o.closed_loop {
         log(&format!("da closed loop, tumour_twin_52w, {n} members"));
         rows.push(closed_loop(backend, n, o.repeats)?);
+    }
+    if let Some((n, m)) = o.patients {
+        log(&format!("da patients, {n} patients × {m} members"));
+        rows.push(super::patients::case(backend, n, m)?);
     }
     Ok(rows)
 }

@@ -1,7 +1,8 @@
 //! Benchmarks and the computational envelope: the pinned Gray–Scott problem
 //! every implementation computes (`problem`), timed engine runs (`timed`),
 //! the RD suite with its scaling curve and copy-bandwidth row (`rd`), the
-//! agent-based suite (`abm`), the plain-matrix assimilation analyses (`da`), known peak bandwidths and roofline arithmetic (`peak`), the
+//! agent-based suite (`abm`), the plain-matrix assimilation analyses and the patient-run row (`da`,
+//! `patients`), known peak bandwidths and roofline arithmetic (`peak`), the
 //! report and its JSON (`report`) and run-time/memory estimates
 //! (`estimate`). Drives engines only through `Backend`, `Engine` and the GPU
 //! engine's timing hooks.
@@ -12,6 +13,7 @@
 pub mod abm;
 pub mod da;
 pub mod estimate;
+pub mod patients;
 pub mod peak;
 pub mod problem;
 pub mod rd;

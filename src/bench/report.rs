@@ -10,7 +10,10 @@
 //! (`gpu` or `wall`), `wall_seconds`, `cell_updates_per_s` or
 //! `agent_steps_per_s`, `member_steps_per_s`, `bytes_per_update`,
 //! `bytes_per_s`, `fraction_of_peak` (null when the peak is unknown), and
-//! `checksum` / `note` where they apply.
+//! `checksum` / `note` where they apply; the da suite's `patients` row adds
+//! `patients` (`bench::patients::PatientsRow`: patients,
+//! members_per_patient, observations, forecast_requests, failed,
+//! run_seconds, analysis_seconds_per_patient, cpu_seconds).
 //!
 //! Owns: the report's shape. Never runs anything.
 
@@ -47,6 +50,9 @@ pub struct CaseResult {
     pub checksum: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The patient-run row's counts and times (`bench::patients`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patients: Option<super::patients::PatientsRow>,
 }
 
 impl CaseResult {
@@ -84,6 +90,7 @@ impl CaseResult {
             kernel: None,
             checksum: None,
             note: None,
+            patients: None,
         }
     }
 }

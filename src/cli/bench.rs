@@ -88,6 +88,17 @@ pub struct BenchArgs {
     /// sweeps.
     #[arg(long)]
     pub da_loop_only: bool,
+    /// da suite: patients of the patient-run row (`patients`: a
+    /// one-species ODE, 8 readings and 2 forecasts per patient; default
+    /// 1,000; 0 skips it; issue 11's benchmark is 10000).
+    #[arg(long, default_value_t = crate::bench::patients::PATIENTS)]
+    pub da_patients: u64,
+    /// da suite: members per patient of the `patients` row.
+    #[arg(long, default_value_t = crate::bench::patients::MEMBERS)]
+    pub da_patient_members: u32,
+    /// da suite: run only the `patients` row.
+    #[arg(long, conflicts_with = "da_loop_only")]
+    pub da_patients_only: bool,
     /// Side of the one-member rd case (`single-member`; 0 skips it).
     #[arg(long, default_value_t = 512)]
     pub single_grid: u32,
@@ -110,6 +121,12 @@ fn check_args(a: &BenchArgs) -> Result<()> {
     }
     if a.steps == Some(0) {
         bail!("--steps must be at least 1");
+    }
+    if a.da_patient_members < 2 {
+        bail!(
+            "--da-patient-members must be at least 2, got {}",
+            a.da_patient_members
+        );
     }
     if a.single_grid != 0 && (a.single_grid < 16 || a.single_grid > 8192) {
         bail!(
@@ -214,6 +231,12 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         let mut o = crate::bench::da::DaOptions::from_members(&a.members, a.repeats);
         if a.da_loop_only {
             o = o.closed_loop_only();
+        }
+        if a.da_patients_only {
+            o = o.patients_only();
+        }
+        if o.patients.is_some() {
+            o.patients = (a.da_patients > 0).then_some((a.da_patients, a.da_patient_members));
         }
         results.extend(crate::bench::da::suite(&backend, &o, &mut log)?);
     }

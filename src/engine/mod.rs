@@ -183,7 +183,8 @@ pub trait Engine {
     /// The states of the members in `ranges`, range after range (members ×
     /// state_len): a driver that analyses a few blocks of a large ensemble
     /// (patient runs) reads only those. The CPU backend copies only these
-    /// members; the default reads every state and picks them.
+    /// members, the GPU engine one span per batch; the default reads every
+    /// state and picks them.
     fn read_state_ranges(
         &mut self,
         ranges: &[std::ops::Range<usize>],
@@ -196,8 +197,9 @@ pub trait Engine {
 
     /// Writes the states of the members in `ranges` (laid out as
     /// [`Engine::read_state_ranges`] returns them); every other member is
-    /// unchanged. The default reads every state, replaces these and writes
-    /// them all back.
+    /// unchanged. The CPU and GPU engines write only these members (the GPU
+    /// one `write_buffer` per range and batch); the default reads every
+    /// state, replaces these and writes them all back.
     fn write_state_ranges(
         &mut self,
         ranges: &[std::ops::Range<usize>],

@@ -4,7 +4,7 @@
 //! `vtwin.<model>.<what>.b<batch>`.
 //!
 //! Owns: one batch's buffers and bind groups. Never records commands and
-//! never decides the batch layout (`members_per_batch` does).
+//! never decides the batch layout (`backend::members_per_batch` does).
 
 use super::bindings::{self, AUX, DST, OBS, PARAMS, SCRATCH, SRC, STATUS};
 use wgpu::util::DeviceExt;

@@ -21,7 +21,9 @@ use super::schedule::{self, BatchShape, Records, Stepping, Submission};
 use super::timing::PassTimer;
 use crate::backend::KernelChoice;
 use crate::engine::mix::{self, MemberMix, MixOutcome};
-use crate::engine::{Engine, EngineError, MemberStatus, ObsFrame, check_len};
+use crate::engine::{
+    Engine, EngineError, MemberStatus, ObsFrame, check_len, check_ranges, ranges_len,
+};
 use crate::model::{KernelConfig, TunedProgram};
 use crate::observe::observe_wgsl;
 use crate::plan::Plan;
@@ -60,32 +62,6 @@ pub struct GpuEngine {
     n_obs: usize,
     /// The analysis-transform kernel, built on first use.
     mixer: Option<Mixer>,
-}
-
-/// Members per GPU batch for `model`: `requested` (`--batch-size`) capped
-/// by what the adapter allows for the larger of the member's state and
-/// step scratch (both are bound as one storage buffer per batch). The one
-/// batching rule: the engine, `vtwin check` and `vtwin estimate` (through
-/// `Backend::batches`) all use it.
-pub fn members_per_batch(
-    limits: &wgpu::Limits,
-    model: &dyn crate::model::Model,
-    requested: Option<u32>,
-) -> u32 {
-    let words = model.state_len().max(model.scratch_len()) as u64;
-    let limit = max_batch(limits, words * 4);
-    requested.unwrap_or(limit).clamp(1, limit)
-}
-
-/// The largest batch the adapter allows for `state_bytes` per member.
-pub fn max_batch(limits: &wgpu::Limits, state_bytes: u64) -> u32 {
-    let by_binding = (limits.max_storage_buffer_binding_size / state_bytes.max(1)).max(1);
-    let by_buffer = (limits.max_buffer_size / state_bytes.max(1)).max(1);
-    let by_dispatch = limits.max_compute_workgroups_per_dimension as u64;
-    by_binding
-        .min(by_buffer)
-        .min(by_dispatch)
-        .min(u32::MAX as u64) as u32
 }
 
 /// How the single-step kernel's shape is settled at construction.
@@ -310,7 +286,8 @@ impl GpuEngine {
             ring: &uniform,
             aux: &aux,
         };
-        let per_batch = members_per_batch(&ctx.limits, model.as_ref(), opts.batch_size);
+        let per_batch =
+            crate::backend::members_per_batch(&ctx.limits, model.as_ref(), opts.batch_size);
         let batches = upload_batches(plan, per_batch, &shared);
         ctx.check("buffer set-up")?;
         let mut engine = GpuEngine {
@@ -604,6 +581,88 @@ impl GpuEngine {
             )
         })
     }
+
+    /// Where the members of `ranges` lie, in the ranges' order: (batch,
+    /// first member within the batch, members, position of the first in
+    /// the ranges' concatenation). A range may span batches.
+    fn range_pieces(&self, ranges: &[std::ops::Range<usize>]) -> Vec<(usize, usize, usize, usize)> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for r in ranges {
+            for (k, b) in self.batches.iter().enumerate() {
+                let (lo, hi) = (b.offset as usize, (b.offset + b.members) as usize);
+                let (s, e) = (r.start.max(lo), r.end.min(hi));
+                if s < e {
+                    out.push((k, s - lo, e - s, at + s - r.start));
+                }
+            }
+            at += r.len();
+        }
+        out
+    }
+
+    /// Writes the members of `ranges` (`per_member` values each, laid out
+    /// as the ranges' concatenation) into the buffer `pick` names, one
+    /// `write_buffer` per piece at its offset within its batch.
+    fn write_ranges(
+        &self,
+        ranges: &[std::ops::Range<usize>],
+        data: &[f32],
+        per_member: usize,
+        pick: impl Fn(&BatchResources) -> &wgpu::Buffer,
+        what: &str,
+    ) -> Result<(), EngineError> {
+        if per_member == 0 {
+            return Ok(());
+        }
+        for (k, first, count, at) in self.range_pieces(ranges) {
+            let d = &data[at * per_member..(at + count) * per_member];
+            self.ctx.queue.write_buffer(
+                pick(&self.batches[k]),
+                (first * per_member * 4) as u64,
+                bytemuck::cast_slice(d),
+            );
+        }
+        self.ctx.check(what)
+    }
+
+    /// Reads the members of `ranges` from the buffer `pick` names: one
+    /// staging copy per batch touched, of only the span its pieces cover.
+    fn read_ranges(
+        &self,
+        ranges: &[std::ops::Range<usize>],
+        per_member: usize,
+        pick: impl Fn(&BatchResources) -> &wgpu::Buffer,
+        what: &str,
+    ) -> Result<Vec<f32>, EngineError> {
+        let pm = per_member;
+        let mut out = vec![0.0f32; ranges_len(ranges) * pm];
+        if out.is_empty() {
+            return Ok(out);
+        }
+        let pieces = self.range_pieces(ranges);
+        for (k, b) in self.batches.iter().enumerate() {
+            let mine: Vec<_> = pieces.iter().filter(|p| p.0 == k).collect();
+            let (Some(lo), Some(hi)) = (
+                mine.iter().map(|p| p.1).min(),
+                mine.iter().map(|p| p.1 + p.2).max(),
+            ) else {
+                continue;
+            };
+            let bytes = self.ctx.read_buffer(
+                pick(b),
+                (lo * pm * 4) as u64,
+                ((hi - lo) * pm * 4) as u64,
+                what,
+            )?;
+            let vals: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
+            for &&(_, first, count, at) in &mine {
+                out[at * pm..(at + count) * pm]
+                    .copy_from_slice(&vals[(first - lo) * pm..(first - lo + count) * pm]);
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl Engine for GpuEngine {
@@ -733,6 +792,52 @@ impl Engine for GpuEngine {
                 .write_buffer(&b.params, 0, bytemuck::cast_slice(d));
         }
         self.ctx.check("write params")
+    }
+
+    fn read_state_ranges(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+    ) -> Result<Vec<f32>, EngineError> {
+        check_ranges(ranges, self.members())?;
+        let cur = self.cur;
+        self.read_ranges(
+            ranges,
+            self.state_len,
+            |b| &b.state[cur],
+            "read state ranges",
+        )
+    }
+
+    fn write_state_ranges(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+        data: &[f32],
+    ) -> Result<(), EngineError> {
+        check_ranges(ranges, self.members())?;
+        let n = self.state_len;
+        check_len("write_state_ranges", data.len(), ranges_len(ranges) * n)?;
+        let cur = self.cur;
+        self.write_ranges(ranges, data, n, |b| &b.state[cur], "write state ranges")
+    }
+
+    fn read_params_ranges(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+    ) -> Result<Vec<f32>, EngineError> {
+        check_ranges(ranges, self.members())?;
+        let np = self.plan.n_params();
+        self.read_ranges(ranges, np, |b| &b.params, "read params ranges")
+    }
+
+    fn write_params_ranges(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+        data: &[f32],
+    ) -> Result<(), EngineError> {
+        check_ranges(ranges, self.members())?;
+        let np = self.plan.n_params();
+        check_len("write_params_ranges", data.len(), ranges_len(ranges) * np)?;
+        self.write_ranges(ranges, data, np, |b| &b.params, "write params ranges")
     }
 
     fn copy_members(&mut self, src: &[u32]) -> Result<(), EngineError> {
