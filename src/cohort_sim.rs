@@ -189,18 +189,7 @@ impl<'a> EngineSource<'a> {
         arm: &str,
     ) -> Result<Vec<Trajectory>, CohortSimError> {
         let first = patients[0].id;
-        let offset = u32::try_from(first).map_err(|_| CohortError::PatientIndex(first));
-        let offset = offset.map_err(CohortSimError::Cohort)?;
-        let plan = Plan::freeze(
-            self.scene,
-            &PlanOptions {
-                seed: Some(self.seed),
-                arm: Some(arm.to_string()),
-                member_params: Some(patients.iter().map(|p| p.params.clone()).collect()),
-                member_offset: offset,
-                ..Default::default()
-            },
-        )?;
+        let plan = task_plan(self.scene, self.seed, patients, arm)?;
         let names = plan.observables.names();
         if names != self.observables {
             return Err(CohortSimError::Cohort(CohortError::Simulation {
@@ -232,27 +221,59 @@ impl<'a> EngineSource<'a> {
                 }
             }
         }
-        Ok(patients
-            .iter()
-            .enumerate()
-            .map(|(m, p)| {
-                let series = rec.member_series(&plan, m);
-                Trajectory {
-                    patient: p.id,
-                    arm: arm.to_string(),
-                    times: rec.times.clone(),
-                    // A failed member's outputs are NaN from its failure on.
-                    observables: names
-                        .iter()
-                        .zip(series)
-                        .map(|(n, s)| {
-                            (n.clone(), s.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
-                        })
-                        .collect(),
-                }
-            })
-            .collect())
+        Ok(trajectories(&plan, &rec, patients, arm))
     }
+}
+
+/// The engine plan of one cohort task: `patients` (consecutive ids) as
+/// members under `arm`, member m being global member `patients[0].id + m`.
+pub fn task_plan(
+    scene: &Scene,
+    seed: u64,
+    patients: &[Patient],
+    arm: &str,
+) -> Result<Plan, CohortSimError> {
+    let first = patients[0].id;
+    let offset = u32::try_from(first).map_err(|_| CohortError::PatientIndex(first));
+    let offset = offset.map_err(CohortSimError::Cohort)?;
+    Ok(Plan::freeze(
+        scene,
+        &PlanOptions {
+            seed: Some(seed),
+            arm: Some(arm.to_string()),
+            member_params: Some(patients.iter().map(|p| p.params.clone()).collect()),
+            member_offset: offset,
+            ..Default::default()
+        },
+    )?)
+}
+
+/// The trajectories of a task's recording, member m being `patients[m]`,
+/// tagged `arm`; a failed member's outputs are NaN from its failure on.
+pub fn trajectories(
+    plan: &Plan,
+    rec: &record::Recording,
+    patients: &[Patient],
+    arm: &str,
+) -> Vec<Trajectory> {
+    let names = plan.observables.names();
+    patients
+        .iter()
+        .enumerate()
+        .map(|(m, p)| {
+            let series = rec.member_series(plan, m);
+            Trajectory {
+                patient: p.id,
+                arm: arm.to_string(),
+                times: rec.times.clone(),
+                observables: names
+                    .iter()
+                    .zip(series)
+                    .map(|(n, s)| (n.clone(), s.iter().map(|v| v.unwrap_or(f64::NAN)).collect()))
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 impl crate::cohort::TrajectorySource for EngineSource<'_> {

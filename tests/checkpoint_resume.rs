@@ -717,6 +717,17 @@ fn killed_before_a_checkpoint_restarts_from_step_0() {
 /// Runs `plan_a` to `at` (observing as a run does), switches to `plan_b`
 /// there carrying state, parameters and status over, and runs to the end.
 fn switched(plan_a: &Plan, plan_b: &Plan, at: u64) -> vtwin::record::Recording {
+    switched_with(plan_a, plan_b, at, &[])
+}
+
+/// As [`switched`], with parameter column j set to v for every member at
+/// the switch, for each (j, v) of `set`.
+fn switched_with(
+    plan_a: &Plan,
+    plan_b: &Plan,
+    at: u64,
+    set: &[(usize, f32)],
+) -> vtwin::record::Recording {
     let mut a = CpuEngine::new(plan_a);
     let (mut steps, mut frames) = (Vec::new(), Vec::new());
     for s in plan_a.observation_steps() {
@@ -730,7 +741,14 @@ fn switched(plan_a: &Plan, plan_b: &Plan, at: u64) -> vtwin::record::Recording {
     a.advance(at - a.step()).unwrap();
     let mut b = CpuEngine::new(plan_b);
     b.write_state(&a.read_state().unwrap()).unwrap();
-    b.write_params(&a.read_params().unwrap()).unwrap();
+    let mut p = a.read_params().unwrap();
+    let np = plan_b.n_params();
+    for &(j, v) in set {
+        for m in 0..plan_b.members as usize {
+            p[m * np + j] = v;
+        }
+    }
+    b.write_params(&p).unwrap();
     b.write_status(&a.status().unwrap()).unwrap();
     b.set_step(at);
     vtwin::record::record_from::<vtwin::engine::EngineError>(
@@ -1071,5 +1089,206 @@ fn a_torn_record_append_is_cut_back_and_a_damaged_one_refused() {
     assert_same_twin(&base, &out);
     let (meta, _) = vtwin::checkpoint_twin::read_meta(&out.join("checkpoint.vtc")).unwrap();
     assert!(meta.records.is_none(), "the kept checkpoint stands alone");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// The data lines of a CSV cohort table whose `patient_id` is in `ids` and
+/// whose `arm` is `arm`.
+fn cohort_lines(path: &Path, ids: std::ops::Range<u64>, arm: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |n: &str| head.iter().position(|h| *h == n).unwrap();
+    let (pid, a) = (col("patient_id"), col("arm"));
+    lines
+        .filter(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            ids.contains(&f[pid].parse::<u64>().unwrap()) && f[a].trim_matches('"') == arm
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// `vtwin fork` of a cohort's checkpoint (the running task of a killed
+/// `cohort --checkpoint-every`): under its own arm it reproduces the
+/// uninterrupted cohort's rows of those patients; under the other arm (and
+/// with `--set kappa=…`) it equals a from-scratch simulation, built through
+/// the library, that switches arms at the checkpoint's step; bad `--arm`,
+/// a structural `--set` and a finished task's record are refused; and the
+/// kept folder still resumes to the uninterrupted cohort.
+#[test]
+fn fork_of_a_cohort_checkpoint_equals_a_run_switching_arms() {
+    use vtwin::cohort_sim::{self, CohortSetup};
+    let d = tmp("fork-cohort");
+    // Chemo at days 14 and 40: the arms differ before and after step 310
+    // (day 31); visits and outcomes run to day 56.
+    let scene = common::write_scene(
+        &d,
+        "scene.toml",
+        &scene_text()
+            .replace("times = [14.0]", "times = [14.0, 40.0]")
+            .replace(
+                "visits = [2, 7, 14, 21, 28]",
+                "visits = [2, 7, 14, 21, 28, 35, 49, 56]",
+            )
+            .replace("follow_up = 28", "follow_up = 56"),
+    );
+    let common_args = [
+        "cohort",
+        scene.as_str(),
+        "--patients",
+        "48",
+        "--chunk",
+        "4",
+        "--format",
+        "csv",
+        "--backend",
+        "cpu",
+    ];
+    let base = d.join("base");
+    let mut args = common_args.to_vec();
+    args.extend(["--out", base.to_str().unwrap()]);
+    ok(&args);
+    // 560 steps per task: each task's one checkpoint is at step 310.
+    let out = d.join("out");
+    let mut args = common_args.to_vec();
+    args.extend(["--checkpoint-every", "310", "--out", out.to_str().unwrap()]);
+    assert!(
+        kill_after_checkpoint(spawn(&args), &out, Duration::ZERO),
+        "the cohort finished before it was killed"
+    );
+    let ck = checkpoint_of(&out).unwrap();
+    assert_eq!(Checkpoint::read(&ck).unwrap().meta.step, 310);
+
+    let fork = |name: &str, extra: &[&str]| -> (PathBuf, serde_json::Value) {
+        let f = d.join(name);
+        let mut a = vec!["fork", ck.to_str().unwrap(), "--backend", "cpu"];
+        a.extend(extra);
+        a.extend(["--out", f.to_str().unwrap()]);
+        ok(&a);
+        let m = common::manifest(&f);
+        (f, m)
+    };
+    // Its own arm: the uninterrupted cohort's rows of those patients.
+    // (Given as the cohort's --out: the kept folder's checkpoint.)
+    let same = d.join("same");
+    ok(&[
+        "fork",
+        out.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--format",
+        "csv",
+        "--out",
+        same.to_str().unwrap(),
+    ]);
+    let m = common::manifest(&same)["fork"].clone();
+    let from_arm = m["from_arm"].as_str().unwrap().to_string();
+    let (first, end) = (
+        m["first_patient"].as_u64().unwrap(),
+        m["end_patient"].as_u64().unwrap(),
+    );
+    assert_eq!((m["from_step"].as_u64(), end - first), (Some(310), 4));
+    for t in ["observations.csv", "outcomes.csv"] {
+        let want = cohort_lines(&base.join(t), first..end, &from_arm);
+        let got = cohort_lines(&same.join(t), first..end, &from_arm);
+        assert!(!want.is_empty());
+        assert_eq!(got, want, "{t}");
+        let all = std::fs::read_to_string(same.join(t)).unwrap();
+        assert_eq!(all.lines().count(), want.len() + 1, "{t}: only those rows");
+    }
+
+    // The other arm, and the other arm with kappa = 0.5 from step 310.
+    let other = if from_arm == "rt" { "rt_chemo" } else { "rt" };
+    let (switched_dir, _) = fork("other", &["--arm", other, "--format", "csv"]);
+    let (set_dir, set_m) = fork(
+        "other-set",
+        &["--arm", other, "--set", "kappa=0.5", "--format", "csv"],
+    );
+    assert_eq!(set_m["fork"]["set"][0]["param"], "kappa");
+    let s = Scene::load(Path::new(&scene)).unwrap();
+    let setup = CohortSetup::new(&s, None).unwrap();
+    let sampler = setup.sampler().unwrap();
+    let patients = sampler.patients(first..end).unwrap();
+    let plan_a = cohort_sim::task_plan(&s, setup.seed, &patients, &from_arm).unwrap();
+    let plan_b = cohort_sim::task_plan(&s, setup.seed, &patients, other).unwrap();
+    let kappa = plan_b.block.index_of("kappa").unwrap();
+    let refdir = d.join("ref");
+    std::fs::create_dir_all(&refdir).unwrap();
+    let mut outputs = Vec::new();
+    for (dir, set) in [(&switched_dir, vec![]), (&set_dir, vec![(kappa, 0.5f32)])] {
+        let rec = switched_with(&plan_a, &plan_b, 310, &set);
+        let trajs = cohort_sim::trajectories(&plan_b, &rec, &patients, other);
+        let arms = [other.to_string()];
+        let (mut tables, _) =
+            vtwin::cohort::assemble(&sampler, &patients, &arms, &[trajs], false).unwrap();
+        let failed: Vec<u64> = rec
+            .status
+            .iter()
+            .zip(&patients)
+            .filter(|(st, _)| !st.is_ok())
+            .map(|(_, p)| p.id)
+            .collect();
+        cohort_sim::mark_failed(&mut tables, &failed).unwrap();
+        for t in tables.tables() {
+            let f = format!("{}.csv", t.name);
+            let got = std::fs::read(dir.join(&f)).unwrap();
+            assert!(
+                got == csv_bytes(t, &refdir),
+                "{}: {f} differs",
+                dir.display()
+            );
+        }
+        outputs.push(std::fs::read(dir.join("observations.csv")).unwrap());
+    }
+    // Not vacuous: the switched fork differs from both unswitched arms,
+    // and kappa changed it.
+    let other_whole = cohort_lines(&base.join("observations.csv"), first..end, other);
+    let got = std::fs::read_to_string(switched_dir.join("observations.csv")).unwrap();
+    let got: Vec<String> = got.lines().skip(1).map(str::to_string).collect();
+    assert_ne!(got, other_whole, "the fork equals the other arm's run");
+    let same_obs = std::fs::read(same.join("observations.csv")).unwrap();
+    assert!(outputs[0] != same_obs.as_slice() && outputs[0] != outputs[1]);
+
+    // Refusals, each naming the checkpoint, with no output left.
+    let mut cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--arm".into(), "surgery".into()], "no arm `surgery`"),
+        (vec!["--set".into(), "nx=16".into()], "no parameter `nx`"),
+    ];
+    for (extra, want) in cases.drain(..) {
+        let refused = d.join("refused");
+        let mut a = vec!["fork", ck.to_str().unwrap(), "--backend", "cpu"];
+        a.extend(extra.iter().map(String::as_str));
+        a.extend(["--out", refused.to_str().unwrap()]);
+        let (code, err) = vtwin(&a);
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.contains(want) && err.contains(ck.to_str().unwrap()),
+            "{err}"
+        );
+        assert!(!refused.exists() && kept(&refused).is_empty());
+    }
+    // A finished task's record (as `done/<key>.vtc` holds it): no state.
+    let mut rec = Checkpoint::read(&ck).unwrap();
+    rec.state.clear();
+    rec.params.clear();
+    rec.meta.state_len = 0;
+    rec.meta.n_params = 0;
+    let finished = d.join("done.vtc");
+    std::fs::write(&finished, rec.to_bytes()).unwrap();
+    let refused = d.join("refused");
+    let (code, err) = vtwin(&[
+        "fork",
+        finished.to_str().unwrap(),
+        "--out",
+        refused.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("finished cohort task"), "{err}");
+    assert!(!refused.exists());
+
+    // Forking read the kept folder only: it resumes to the whole cohort.
+    ok(&["resume", out.to_str().unwrap()]);
+    assert_same_cohort(&base, &out);
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -1,6 +1,7 @@
 //! `vtwin fork CHECKPOINT --arm NAME [--set PARAM=VALUE …] --out DIR`:
 //! continues a saved ensemble (a `vtwin run --checkpoint-every` checkpoint;
-//! a twin's or an assimilation's is forecast by `fork_twin`)
+//! a twin's or an assimilation's is forecast by `fork_twin`, a cohort's
+//! running task is continued by `fork_cohort`)
 //! from its step under another treatment arm or with parameters changed
 //! for every member — the what-if from a saved state, without running the
 //! past again. The outputs are those of a run: the observations so far
@@ -25,11 +26,13 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub struct ForkArgs {
     /// A checkpoint file (checkpoint.vtc of a finished run, twin or
-    /// assimilation with --checkpoint-every, or of an interrupted one's kept
-    /// folder), or a finished run folder holding one.
+    /// assimilation with --checkpoint-every, or of an interrupted one's
+    /// kept folder — a cohort's only there), a folder holding one, or the
+    /// --out of an interrupted run (its kept folder's checkpoint).
     pub checkpoint: PathBuf,
     /// Treatment arm to continue under (default: the checkpoint's arm; a
-    /// twin's: its assimilation arm).
+    /// twin's: its assimilation arm; a cohort's: the arm of its running
+    /// task).
     #[arg(long)]
     pub arm: Option<String>,
     /// Set a parameter for every member from the checkpoint's step on
@@ -61,25 +64,55 @@ pub(crate) fn parse_set(s: &str) -> Result<(String, f64)> {
     Ok((k.trim().to_string(), v))
 }
 
+/// The checkpoint file `arg` names: the file itself; a finished folder's
+/// `checkpoint.vtc`; a kept temporary folder's `.vtwin-resume/checkpoint.vtc`;
+/// or, when `arg` does not exist, the checkpoint of the interrupted run
+/// whose `--out` it was (its newest kept temporary folder).
+fn checkpoint_file(arg: &std::path::Path) -> Result<PathBuf> {
+    use crate::io::stale::{CHECKPOINT, RESUME_DIR};
+    if arg.is_dir() {
+        let top = arg.join(CHECKPOINT);
+        let kept = arg.join(RESUME_DIR).join(CHECKPOINT);
+        return Ok(if !top.exists() && kept.is_file() {
+            kept
+        } else {
+            top
+        });
+    }
+    if !arg.exists()
+        && let Some(temp) = crate::checkpoint::find_kept(arg)?
+    {
+        let kept = crate::checkpoint::checkpoint_path(&temp);
+        if kept.is_file() {
+            return Ok(kept);
+        }
+        anyhow::bail!(
+            "{}: the interrupted run kept in {} has no checkpoint yet (it was stopped before \
+             its first one); nothing to fork",
+            arg.display(),
+            temp.display()
+        );
+    }
+    Ok(arg.to_path_buf())
+}
+
 /// Returns the process exit code.
 pub fn run(args: &ForkArgs) -> Result<i32> {
     let started = crate::manifest::now();
-    let path = if args.checkpoint.is_dir() {
-        args.checkpoint.join(crate::io::stale::CHECKPOINT)
-    } else {
-        args.checkpoint.clone()
-    };
+    let path = checkpoint_file(&args.checkpoint)?;
     if crate::checkpoint_twin::is_twin_checkpoint(&path) {
         return super::fork_twin::run(args, &path);
     }
     let ck = Checkpoint::read(&path)?;
-    let SavedCommand::Run(mut run) = parse_saved(&ck.meta.invocation, &path)? else {
-        anyhow::bail!(
+    let mut run = match parse_saved(&ck.meta.invocation, &path)? {
+        SavedCommand::Run(run) => run,
+        SavedCommand::Cohort(c) => return super::fork_cohort::run(args, &path, ck, c),
+        _ => anyhow::bail!(
             "{}: a checkpoint of `vtwin {}`; fork continues checkpoints of `vtwin run`, \
-             `vtwin twin` and `vtwin assimilate`",
+             `vtwin cohort`, `vtwin twin` and `vtwin assimilate`",
             path.display(),
             ck.meta.invocation.argv.join(" ")
-        );
+        ),
     };
     let cwd = &ck.meta.invocation.cwd;
     run.scene = cwd.join(&run.scene);

@@ -12,6 +12,7 @@ pub mod csv_files;
 pub mod design;
 pub mod estimate;
 pub mod fork;
+pub mod fork_cohort;
 pub mod fork_twin;
 pub mod info;
 pub mod merge;

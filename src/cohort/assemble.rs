@@ -100,6 +100,23 @@ pub fn build_cohort_with_visits(
         }
         per_arm.push(trajs);
     }
+    assemble(sampler, &patients, &sampler.arms, &per_arm, keep_assigned)
+}
+
+/// The tables of `patients` from their trajectories, `per_arm[a][i]` being
+/// patient i's under `arms[a]` (checked by the caller: ids and arm names
+/// match); with `keep_assigned`, also the rows of each patient's assigned
+/// arm (`arms` must then be the sampler's). A patient is plausible when
+/// every trajectory given meets every bound. `build_cohort_with_visits`
+/// passes every arm of the scene; `vtwin fork` of a cohort checkpoint the
+/// forked patients under the one arm they continued under.
+pub fn assemble(
+    sampler: &PatientSampler,
+    patients: &[Patient],
+    arms: &[String],
+    per_arm: &[Vec<Trajectory>],
+    keep_assigned: bool,
+) -> Result<(CohortTables, Vec<ObservationRow>), CohortError> {
     let spec = sampler.spec;
     let mut rows = Vec::new();
     let mut assigned = Vec::new();
@@ -126,7 +143,7 @@ pub fn build_cohort_with_visits(
         None => {
             let ids = patients
                 .iter()
-                .flat_map(|p| sampler.arms.iter().map(move |a| (p.id, a)));
+                .flat_map(|p| arms.iter().map(move |a| (p.id, a)));
             let (id, arm): (Vec<_>, Vec<_>) =
                 ids.map(|(i, a)| (Some(i as i64), Some(a.clone()))).unzip();
             let mut t = Table::new("outcomes");
@@ -136,7 +153,7 @@ pub fn build_cohort_with_visits(
         }
     };
     let tables = CohortTables {
-        patients: sampler.table(&patients, &plausible),
+        patients: sampler.table(patients, &plausible),
         observations: observe::observation_table(&rows),
         outcomes,
     };

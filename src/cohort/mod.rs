@@ -27,7 +27,9 @@ pub mod spec;
 pub mod stats;
 pub mod validate;
 
-pub use assemble::{CohortTables, TrajectorySource, build_cohort, build_cohort_with_visits};
+pub use assemble::{
+    CohortTables, TrajectorySource, assemble, build_cohort, build_cohort_with_visits,
+};
 pub use error::{CohortError, SpecIssue};
 pub use observe::{ObservationRow, Trajectory};
 pub use patients::{Patient, PatientSampler};

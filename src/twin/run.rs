@@ -312,15 +312,20 @@ pub fn run_from(
                 ),
                 None => (None, None),
             };
-            (k.save)(&TwinState {
-                cycles: cycles.clone(),
+            // The records move into the state and back: cloning them at
+            // every checkpoint made a long run quadratic in its analyses.
+            let state = TwinState {
+                cycles: std::mem::take(&mut cycles),
                 ens: EngineState::capture(ens.engine.as_mut())?,
                 truth,
                 free,
                 obs_rng: obs_rng.get_word_pos(),
                 filter_rng,
                 log_w,
-            })?;
+            };
+            let saved = (k.save)(&state);
+            cycles = state.cycles;
+            saved?;
         }
         progress(cycle, total);
     }
