@@ -59,7 +59,33 @@ pub trait BatchSimulator {
         &mut self,
         thetas: &[Vec<f64>],
         seed: u64,
-    ) -> Result<Vec<Option<Vec<f64>>>, anyhow::Error>;
+    ) -> Result<Vec<Option<Vec<f64>>>, SimulatorError>;
+}
+
+/// Why a [`BatchSimulator`] could not simulate a batch (as opposed to a
+/// member failing, which is a `None` row).
+#[derive(Debug, thiserror::Error)]
+pub enum SimulatorError {
+    /// The engine could not be built or failed while running.
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+    /// A parameter row does not have one value per parameter of the plan.
+    #[error("parameter row {row} has {got} values, the plan has {expected} parameters")]
+    RowLength {
+        row: usize,
+        got: usize,
+        expected: usize,
+    },
+    /// Any other simulator's own error (a simulator outside this crate).
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl SimulatorError {
+    /// A simulator-specific error from its message.
+    pub fn msg(message: impl Into<String>) -> Self {
+        SimulatorError::Other(message.into().into())
+    }
 }
 
 /// What a driver reports while it runs (for progress bars and logs).
@@ -124,7 +150,7 @@ pub enum CalibrateError {
         value: f64,
     },
     #[error("the simulator failed")]
-    Simulator(#[source] anyhow::Error),
+    Simulator(#[source] SimulatorError),
     #[error("the simulator returned {got} results for a batch of {expected}")]
     SimulatorShape { expected: usize, got: usize },
     #[error("the simulator returned {got} summaries for member {row}, expected {expected}")]
