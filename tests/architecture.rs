@@ -17,6 +17,10 @@
 //!    `observe`, `plan`, `shaders`, `io` (atomic writes of its cache files),
 //!    and in its tests `verify` and `scene`; never a method, driver
 //!    (`bench`, `sweep`, `twin`, …), report or CLI module.
+//! 4. **Parsing and catch-all errors stay in the CLI.** Only `src/cli/` and
+//!    `src/main.rs` name `clap` or `anyhow`; the library's choice enums get
+//!    their flag spellings in `src/cli/values.rs`, and library errors are
+//!    `thiserror` enums the CLI turns into messages and exit codes.
 //!
 //! Each rule is also run against a small source that breaks it, so a rule
 //! that could never fail is itself a failure.
@@ -304,6 +308,23 @@ fn rule3(path: &str, code: &str) -> Vec<String> {
         .collect()
 }
 
+fn in_cli(path: &str) -> bool {
+    path.starts_with("src/cli/") || path == "src/main.rs"
+}
+
+/// Rule 4 for one file: the CLI-only crates it names.
+fn rule4(path: &str, code: &str) -> Vec<String> {
+    if in_cli(path) {
+        return vec![];
+    }
+    let named: BTreeSet<String> = tokens(&strip(code))
+        .into_iter()
+        .map(|(w, _)| w)
+        .filter(|w| w == "clap" || w == "anyhow")
+        .collect();
+    named.into_iter().collect()
+}
+
 fn check(rule: fn(&str, &str) -> Vec<String>, name: &str) {
     let broken: Vec<String> = sources()
         .iter()
@@ -334,6 +355,11 @@ fn the_gpu_layer_imports_no_method_driver_or_output_module() {
     check(rule3, "rule 3 (GPU layer below methods)");
 }
 
+#[test]
+fn only_the_cli_uses_clap_or_anyhow() {
+    check(rule4, "rule 4 (clap and anyhow only in the CLI)");
+}
+
 /// Every rule fails on a source that breaks it, and comments and strings
 /// mentioning the names do not trip them.
 #[test]
@@ -345,6 +371,7 @@ fn each_rule_can_fail() {
         assert!(rule1(path, clean).is_empty(), "{path}");
         assert!(rule2(path, clean).is_empty(), "{path}");
         assert!(rule3(path, clean).is_empty(), "{path}");
+        assert!(rule4(path, clean).is_empty(), "{path}");
     }
     for bad in [
         "use crate::gpu::engine::GpuOptions;",
@@ -387,4 +414,24 @@ fn each_rule_can_fail() {
         assert_eq!(rule3("src/gpu/engine.rs", bad).len(), 1, "{bad}");
     }
     assert!(rule3("src/gpu/engine.rs", "use super::schedule::Kernel;").is_empty());
+    let clean = "//! Not clap, not anyhow.\nfn f() -> &'static str { \"anyhow::bail! clap\" }\n";
+    assert!(rule4("src/calibrate/mod.rs", clean).is_empty());
+    for bad in [
+        "#[derive(Clone, Copy, clap::ValueEnum)]\nenum E { A }",
+        "use clap::ValueEnum;",
+        "fn f() -> anyhow::Result<()> { Ok(()) }",
+        "fn f() -> Result<(), anyhow::Error> { anyhow::bail!(\"no\") }",
+        "use anyhow::{Context, Result};",
+    ] {
+        assert!(
+            !rule4("src/design/mod.rs", bad).is_empty(),
+            "rule 4 missed {bad}"
+        );
+        assert!(
+            !rule4("src/fit/simulator.rs", bad).is_empty(),
+            "rule 4 missed {bad}"
+        );
+        assert!(rule4("src/cli/values.rs", bad).is_empty(), "cli may: {bad}");
+        assert!(rule4("src/main.rs", bad).is_empty(), "main may: {bad}");
+    }
 }

@@ -39,7 +39,7 @@ use rand::{RngExt, SeedableRng};
 pub const MAX_ROWS: usize = crate::limits::MAX_MEMBERS as usize;
 
 /// How the points of a design are chosen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DesignMethod {
     /// Independent uniform draws (seeded).
     Random,
