@@ -35,6 +35,7 @@ pub mod summary;
 pub mod tempered_smc;
 pub mod warnings;
 
+pub use crate::engine::SimulatorError;
 pub use abc_smc::{AbcGeneration, AbcResult, AbcStop, run_abc_smc, run_abc_smc_lik};
 pub use config::{
     AbcConfig, AbcMode, CalibrateConfig, GpConfig, GpKernel, HmConfig, Method, TemperedConfig,
@@ -60,32 +61,6 @@ pub trait BatchSimulator {
         thetas: &[Vec<f64>],
         seed: u64,
     ) -> Result<Vec<Option<Vec<f64>>>, SimulatorError>;
-}
-
-/// Why a [`BatchSimulator`] could not simulate a batch (as opposed to a
-/// member failing, which is a `None` row).
-#[derive(Debug, thiserror::Error)]
-pub enum SimulatorError {
-    /// The engine could not be built or failed while running.
-    #[error(transparent)]
-    Engine(#[from] crate::engine::EngineError),
-    /// A parameter row does not have one value per parameter of the plan.
-    #[error("parameter row {row} has {got} values, the plan has {expected} parameters")]
-    RowLength {
-        row: usize,
-        got: usize,
-        expected: usize,
-    },
-    /// Any other simulator's own error (a simulator outside this crate).
-    #[error(transparent)]
-    Other(Box<dyn std::error::Error + Send + Sync + 'static>),
-}
-
-impl SimulatorError {
-    /// A simulator-specific error from its message.
-    pub fn msg(message: impl Into<String>) -> Self {
-        SimulatorError::Other(message.into().into())
-    }
 }
 
 /// What a driver reports while it runs (for progress bars and logs).
