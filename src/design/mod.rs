@@ -150,7 +150,9 @@ pub fn generate(
     n: usize,
     opts: &DesignOptions,
 ) -> Result<Design, DesignError> {
-    block.validate().map_err(DesignError::InvalidBlock)?;
+    block
+        .validate()
+        .map_err(|e| DesignError::InvalidBlock(e.into()))?;
     let d = block.varying().len();
     if d == 0 {
         return Err(DesignError::NoVaryingParameters);
