@@ -17,6 +17,7 @@ pub use crate::gpu::AdapterSummary;
 pub use crate::gpu::copy::CopyRate;
 /// The most steps one fused dispatch may take (`EngineOptions::fused`).
 pub use crate::gpu::fused::MAX_HALO as MAX_FUSED_STEPS;
+use crate::model::KernelShapeError;
 
 /// Engine options beyond the plan. Only the GPU engine has any: the CPU
 /// engine ignores them.
@@ -54,7 +55,7 @@ pub enum KernelChoice {
 
 impl KernelChoice {
     /// `auto`, `default`, `tune` or a shape (`16x16/4`).
-    pub fn parse(text: &str) -> Result<KernelChoice, String> {
+    pub fn parse(text: &str) -> Result<KernelChoice, KernelShapeError> {
         match text.trim() {
             "auto" => Ok(KernelChoice::Auto),
             "default" => Ok(KernelChoice::Default),

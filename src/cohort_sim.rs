@@ -277,18 +277,24 @@ pub fn trajectories(
 }
 
 impl crate::cohort::TrajectorySource for EngineSource<'_> {
-    fn simulate(&mut self, patients: &[Patient], arm: &str) -> Result<Vec<Trajectory>, String> {
+    fn simulate(
+        &mut self,
+        patients: &[Patient],
+        arm: &str,
+    ) -> Result<Vec<Trajectory>, crate::engine::SimulatorError> {
         if let Some(k) = (1..patients.len()).find(|&k| patients[k].id != patients[0].id + k as u64)
         {
-            return Err(format!(
-                "patients must have consecutive ids (patient {} follows {})",
-                patients[k].id,
-                patients[k - 1].id
-            ));
+            return Err(crate::engine::SimulatorError::NonConsecutive {
+                id: patients[k].id,
+                after: patients[k - 1].id,
+            });
         }
         let mut out = Vec::with_capacity(patients.len());
         for chunk in patients.chunks(self.chunk) {
-            out.extend(self.run_chunk(chunk, arm).map_err(|e| e.to_string())?);
+            out.extend(
+                self.run_chunk(chunk, arm)
+                    .map_err(|e| crate::engine::SimulatorError::Other(Box::new(e)))?,
+            );
             (self.progress)(chunk.len() as u64);
         }
         Ok(out)

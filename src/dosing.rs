@@ -388,8 +388,8 @@ pub fn events_for_patients(
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<IndexMap<String, Vec<TreatmentEvent>>, String> {
-        parse_events(Path::new("ev.csv"), text).map_err(|e| e.to_string())
+    fn parse(text: &str) -> Result<IndexMap<String, Vec<TreatmentEvent>>, DosingError> {
+        parse_events(Path::new("ev.csv"), text)
     }
 
     #[test]
@@ -438,7 +438,7 @@ mod tests {
             ),
             ("# only a comment\n", "ev.csv:1: missing header row"),
         ] {
-            let e = parse(text).unwrap_err();
+            let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(want), "{text:?}: {e}");
         }
     }

@@ -4,6 +4,9 @@
 //! (`engine`, `gpu`, `backend`) → observations (`observe`) → writers (`io`).
 //! See ARCHITECTURE.md for the code map and the invariants.
 
+#[macro_use]
+mod message_error;
+
 pub mod assim;
 pub mod backend;
 pub mod bench;

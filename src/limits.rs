@@ -30,10 +30,42 @@ pub fn over(what: &str, asked: u64, limit: u64) -> String {
     format!("{what} = {asked} exceeds the limit of {limit}")
 }
 
+/// A limit refused: a count over its cap, host memory or an allocation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    /// `what` asked for more than the limit allows.
+    #[error("{what} = {asked} exceeds the limit of {limit}")]
+    TooMany {
+        what: String,
+        asked: u64,
+        limit: u64,
+    },
+    /// The machine has less memory available than `what` needs.
+    #[error(
+        "{what} needs about {} of host memory, more than the {} this machine has available \
+         (MemAvailable in /proc/meminfo); use fewer members or observations, or split the \
+         run (`--shard`/`--chunk` for cohorts)",
+        human_bytes(*.needed),
+        human_bytes(*.available)
+    )]
+    HostMemory {
+        what: String,
+        needed: u64,
+        available: u64,
+    },
+    /// The allocator refused `bytes` for `what`.
+    #[error("cannot allocate {} for {what}", human_bytes(*.bytes))]
+    Alloc { what: String, bytes: u64 },
+}
+
 /// Members (or rows, patients, points) asked for, against [`MAX_MEMBERS`].
-pub fn check_members(what: &str, n: u64) -> Result<(), String> {
+pub fn check_members(what: &str, n: u64) -> Result<(), LimitError> {
     if n > MAX_MEMBERS {
-        return Err(over(what, n, MAX_MEMBERS));
+        return Err(LimitError::TooMany {
+            what: what.to_string(),
+            asked: n,
+            limit: MAX_MEMBERS,
+        });
     }
     Ok(())
 }
@@ -78,15 +110,13 @@ pub fn host_bytes(
 }
 
 /// Refuses `needed` bytes for `what` when the machine has less available.
-pub fn check_host_memory(what: &str, needed: u64) -> Result<(), String> {
+pub fn check_host_memory(what: &str, needed: u64) -> Result<(), LimitError> {
     match mem_available() {
-        Some(avail) if needed > avail => Err(format!(
-            "{what} needs about {} of host memory, more than the {} this machine has available \
-             (MemAvailable in /proc/meminfo); use fewer members or observations, or split the \
-             run (`--shard`/`--chunk` for cohorts)",
-            human_bytes(needed),
-            human_bytes(avail)
-        )),
+        Some(available) if needed > available => Err(LimitError::HostMemory {
+            what: what.to_string(),
+            needed,
+            available,
+        }),
         _ => Ok(()),
     }
 }
@@ -105,13 +135,11 @@ pub fn human_bytes(b: u64) -> String {
 
 /// Allocates `len` zeroed f32 without aborting: `Err` names `what` and
 /// the size when the allocator refuses.
-pub fn try_zeroed(len: usize, what: &str) -> Result<Vec<f32>, String> {
+pub fn try_zeroed(len: usize, what: &str) -> Result<Vec<f32>, LimitError> {
     let mut v: Vec<f32> = Vec::new();
-    v.try_reserve_exact(len).map_err(|_| {
-        format!(
-            "cannot allocate {} for {what}",
-            human_bytes((len as u64).saturating_mul(4))
-        )
+    v.try_reserve_exact(len).map_err(|_| LimitError::Alloc {
+        what: what.to_string(),
+        bytes: (len as u64).saturating_mul(4),
     })?;
     v.resize(len, 0.0);
     Ok(v)
@@ -135,7 +163,10 @@ mod tests {
     fn limits_state_the_number_and_the_limit() {
         assert!(check_members("members", MAX_MEMBERS).is_ok());
         let e = check_members("members", 1_000_000_000).unwrap_err();
-        assert_eq!(e, "members = 1000000000 exceeds the limit of 10000000");
+        assert_eq!(
+            e.to_string(),
+            "members = 1000000000 exceeds the limit of 10000000"
+        );
     }
 
     #[test]
@@ -148,6 +179,7 @@ mod tests {
         assert!(
             check_host_memory("a test", u64::MAX)
                 .unwrap_err()
+                .to_string()
                 .contains("needs about")
         );
         assert!(check_host_memory("a test", 1).is_ok());
@@ -155,7 +187,9 @@ mod tests {
 
     #[test]
     fn a_refused_allocation_is_an_error() {
-        let e = try_zeroed(usize::MAX / 4, "the test").unwrap_err();
+        let e = try_zeroed(usize::MAX / 4, "the test")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cannot allocate"), "{e}");
         assert_eq!(try_zeroed(3, "x").unwrap(), vec![0.0; 3]);
     }

@@ -9,6 +9,33 @@
 
 use crate::observe::{GridShape, ObsOp};
 
+message_error!(
+    /// A kernel shape (`WxH/S`) or kernel choice that does not parse or fit.
+    pub KernelShapeError
+);
+
+/// Why a model refuses a time step, member parameters, treatment events or
+/// process noise. The messages name the parameter, species or setting.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    /// The explicit scheme is unstable for some member's parameters at this
+    /// time step (the message gives the largest stable one).
+    #[error("{0}")]
+    Unstable(String),
+    /// The model takes no per-member treatment events.
+    #[error("model `{kind}` takes no treatment events")]
+    NoTreatmentEvents { kind: String },
+    /// The model takes no process noise.
+    #[error("model `{kind}` takes no process noise")]
+    NoProcessNoise { kind: String },
+    /// Treatment events the model takes but cannot place.
+    #[error("{0}")]
+    Events(String),
+    /// Process noise the model takes but not as given.
+    #[error("{0}")]
+    Noise(String),
+}
+
 /// A parameter a model understands.
 #[derive(Clone, Debug)]
 pub struct ParamInfo {
@@ -76,7 +103,7 @@ impl KernelConfig {
 
     /// Parses [`KernelConfig::label`]'s form; invocations per workgroup
     /// must be 1..=256 and sites 1, 2 or 4.
-    pub fn parse(text: &str) -> Result<KernelConfig, String> {
+    pub fn parse(text: &str) -> Result<KernelConfig, KernelShapeError> {
         let bad = || {
             format!(
                 "kernel shape `{text}`: expected WxH/S, e.g. 16x16/4 (W·H ≤ 256, S ∈ {{1, 2, 4}})"
@@ -91,7 +118,7 @@ impl KernelConfig {
         };
         let n = c.wg[0] as u64 * c.wg[1] as u64;
         if n == 0 || n > 256 || ![1, 2, 4].contains(&c.sites) {
-            return Err(bad());
+            return Err(bad().into());
         }
         Ok(c)
     }
@@ -263,7 +290,7 @@ pub trait Model: Send + Sync {
     /// Checks the time step against every member's parameters (f32, as the
     /// kernels see them); the message names the parameter, the offending
     /// value and the largest stable time step.
-    fn check_stability(&self, _member_params: &[Vec<f32>]) -> Result<(), String> {
+    fn check_stability(&self, _member_params: &[Vec<f32>]) -> Result<(), ModelError> {
         Ok(())
     }
 
@@ -284,11 +311,10 @@ pub trait Model: Send + Sync {
     fn with_member_events(
         &self,
         _events: &crate::dosing::MemberEvents,
-    ) -> Result<std::sync::Arc<dyn Model>, String> {
-        Err(format!(
-            "model `{}` takes no treatment events",
-            self.info().kind
-        ))
+    ) -> Result<std::sync::Arc<dyn Model>, ModelError> {
+        Err(ModelError::NoTreatmentEvents {
+            kind: self.info().kind.to_string(),
+        })
     }
 
     /// A copy of this model with process noise on states
@@ -296,11 +322,10 @@ pub trait Model: Send + Sync {
     fn with_process_noise(
         &self,
         _noise: &[crate::model_error::ProcessNoise],
-    ) -> Result<std::sync::Arc<dyn Model>, String> {
-        Err(format!(
-            "model `{}` takes no process noise",
-            self.info().kind
-        ))
+    ) -> Result<std::sync::Arc<dyn Model>, ModelError> {
+        Err(ModelError::NoProcessNoise {
+            kind: self.info().kind.to_string(),
+        })
     }
 
     /// Time before step `step`, computed the same way on both backends.

@@ -12,6 +12,11 @@
 
 use crate::scene::{ObsKind, ObservableSpec};
 
+message_error!(
+    /// A probe or region that does not lie on the grid.
+    pub ObserveError
+);
+
 /// Threads per member in the observe kernel (keep in step with the WGSL).
 pub const OBSERVE_THREADS: usize = 256;
 
@@ -82,12 +87,10 @@ impl Reduction {
 
 /// The probe reduction at physical position (x, y): the site containing it.
 /// Errors (as text) when the point lies outside the domain.
-pub fn probe_reduction(grid: &GridShape, x: f64, y: f64) -> Result<Reduction, String> {
+pub fn probe_reduction(grid: &GridShape, x: f64, y: f64) -> Result<Reduction, ObserveError> {
     let (w, h) = (grid.nx as f64 * grid.dx, grid.ny as f64 * grid.dx);
     if !(0.0..=w).contains(&x) || !(0.0..=h).contains(&y) {
-        return Err(format!(
-            "probe ({x}, {y}) lies outside the domain [0, {w}]×[0, {h}]"
-        ));
+        return Err(format!("probe ({x}, {y}) lies outside the domain [0, {w}]×[0, {h}]").into());
     }
     Ok(Reduction::Probe(grid.site_at(x, y)))
 }
@@ -102,18 +105,18 @@ pub fn block_reduction(
     y0: f64,
     x1: f64,
     y1: f64,
-) -> Result<Reduction, String> {
+) -> Result<Reduction, ObserveError> {
     let (w, h) = (grid.nx as f64 * grid.dx, grid.ny as f64 * grid.dx);
     let all_finite = [x0, y0, x1, y1].iter().all(|v| v.is_finite());
     if !all_finite || x0 >= x1 || y0 >= y1 {
-        return Err(format!(
-            "block [{x0}, {x1}]×[{y0}, {y1}] is empty: need x0 < x1 and y0 < y1"
-        ));
+        return Err(
+            format!("block [{x0}, {x1}]×[{y0}, {y1}] is empty: need x0 < x1 and y0 < y1").into(),
+        );
     }
     if x0 < 0.0 || y0 < 0.0 || x1 > w || y1 > h {
-        return Err(format!(
-            "block [{x0}, {x1}]×[{y0}, {y1}] leaves the domain [0, {w}]×[0, {h}]"
-        ));
+        return Err(
+            format!("block [{x0}, {x1}]×[{y0}, {y1}] leaves the domain [0, {w}]×[0, {h}]").into(),
+        );
     }
     // Site i's centre (i + ½)·dx lies in [a, b] for i in [ceil(a/dx − ½), floor(b/dx − ½)].
     let range = |a: f64, b: f64, n: u32| {
@@ -131,7 +134,8 @@ pub fn block_reduction(
         _ => Err(format!(
             "block [{x0}, {x1}]×[{y0}, {y1}] holds no site centre (sites are {} wide)",
             grid.dx
-        )),
+        )
+        .into()),
     }
 }
 
@@ -325,7 +329,7 @@ impl ObservableSet {
                     let [x, y] =
                         s.at.ok_or_else(|| (key("at"), "probe needs `at = [x, y]`".to_string()))?;
                     (
-                        probe_reduction(grid, x, y).map_err(|m| (key("at"), m))?,
+                        probe_reduction(grid, x, y).map_err(|m| (key("at"), m.into()))?,
                         format!("{fname}_at_{x}_{y}"),
                         funit.clone(),
                         format!("{fname} at the site containing ({x}, {y})"),
@@ -339,7 +343,8 @@ impl ObservableSet {
                         )
                     })?;
                     (
-                        block_reduction(grid, x0, y0, x1, y1).map_err(|m| (key("region"), m))?,
+                        block_reduction(grid, x0, y0, x1, y1)
+                            .map_err(|m| (key("region"), m.into()))?,
                         format!("{fname}_block_{x0}_{y0}_{x1}_{y1}"),
                         funit.clone(),
                         format!(

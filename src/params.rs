@@ -12,6 +12,11 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use statrs::distribution::{ContinuousCDF, Normal};
 use std::fmt;
 
+message_error!(
+    /// A parameter distribution, copula or block that is not valid.
+    pub ParamError
+);
+
 /// Unit-cube values are clamped to `[UNIT_EPS, 1 - UNIT_EPS]` before the
 /// inverse CDF of an unbounded distribution, so that a design point at 0 or 1
 /// (Sobol point 0, grid end points) never maps to ±infinity.
@@ -85,12 +90,12 @@ impl Distribution {
 
     /// Checks the distribution's own arguments; the message names the
     /// offending argument.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ParamError> {
         let finite = |name: &str, v: f64| {
             if v.is_finite() {
                 Ok(())
             } else {
-                Err(format!("`{name}` must be a finite number, got {v}"))
+                Err(format!("`{name}` must be a finite number, got {v}").into())
             }
         };
         match self {
@@ -99,7 +104,7 @@ impl Distribution {
                 finite("low", *low)?;
                 finite("high", *high)?;
                 if low >= high {
-                    return Err(format!("`low` ({low}) must be less than `high` ({high})"));
+                    return Err(format!("`low` ({low}) must be less than `high` ({high})").into());
                 }
                 Ok(())
             }
@@ -109,10 +114,11 @@ impl Distribution {
                 if *low <= 0.0 {
                     return Err(format!(
                         "`low` ({low}) must be positive for a log-uniform distribution"
-                    ));
+                    )
+                    .into());
                 }
                 if low >= high {
-                    return Err(format!("`low` ({low}) must be less than `high` ({high})"));
+                    return Err(format!("`low` ({low}) must be less than `high` ({high})").into());
                 }
                 Ok(())
             }
@@ -120,7 +126,7 @@ impl Distribution {
                 finite("mean", *mean)?;
                 finite("sd", *sd)?;
                 if *sd <= 0.0 {
-                    return Err(format!("`sd` ({sd}) must be positive"));
+                    return Err(format!("`sd` ({sd}) must be positive").into());
                 }
                 Ok(())
             }
@@ -128,7 +134,7 @@ impl Distribution {
                 finite("mu", *mu)?;
                 finite("sigma", *sigma)?;
                 if *sigma <= 0.0 {
-                    return Err(format!("`sigma` ({sigma}) must be positive"));
+                    return Err(format!("`sigma` ({sigma}) must be positive").into());
                 }
                 Ok(())
             }
@@ -143,16 +149,17 @@ impl Distribution {
                 finite("low", *low)?;
                 finite("high", *high)?;
                 if *sd <= 0.0 {
-                    return Err(format!("`sd` ({sd}) must be positive"));
+                    return Err(format!("`sd` ({sd}) must be positive").into());
                 }
                 if low >= high {
-                    return Err(format!("`low` ({low}) must be less than `high` ({high})"));
+                    return Err(format!("`low` ({low}) must be less than `high` ({high})").into());
                 }
                 let (a, b) = (norm_cdf((low - mean) / sd), norm_cdf((high - mean) / sd));
                 if b - a < 1e-12 {
                     return Err(format!(
                         "[{low}, {high}] holds no probability mass of N({mean}, {sd}²)"
-                    ));
+                    )
+                    .into());
                 }
                 Ok(())
             }
@@ -169,7 +176,8 @@ impl Distribution {
                             "`weights` has {} entries but `values` has {}",
                             w.len(),
                             values.len()
-                        ));
+                        )
+                        .into());
                     }
                     if w.iter().any(|x| !(x.is_finite() && *x >= 0.0))
                         || w.iter().sum::<f64>() <= 0.0
@@ -326,10 +334,10 @@ impl<'de> Deserialize<'de> for Distribution {
     }
 }
 
-fn dist_from_fields(mut f: IndexMap<String, toml::Value>) -> Result<Distribution, String> {
+fn dist_from_fields(mut f: IndexMap<String, toml::Value>) -> Result<Distribution, ParamError> {
     let kind = match f.shift_remove("dist") {
         Some(toml::Value::String(s)) => s,
-        Some(other) => return Err(format!("`dist` must be a string, got {}", other.type_str())),
+        Some(other) => return Err(format!("`dist` must be a string, got {}", other.type_str()).into()),
         None => return Err("a distribution table needs a `dist` key (uniform, loguniform, normal, lognormal, truncnormal, choice)".into()),
     };
     let allowed: &[&str] = match kind.as_str() {
@@ -341,27 +349,29 @@ fn dist_from_fields(mut f: IndexMap<String, toml::Value>) -> Result<Distribution
         other => {
             return Err(format!(
                 "unknown distribution `{other}`; expected one of uniform, loguniform, normal, lognormal, truncnormal, choice"
-            ));
+            ).into());
         }
     };
     if let Some(k) = f.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(format!(
             "unknown key `{k}` for dist = \"{kind}\"; expected {}",
             allowed.join(", ")
-        ));
+        )
+        .into());
     }
-    let num = |f: &IndexMap<String, toml::Value>, key: &str| -> Result<f64, String> {
+    let num = |f: &IndexMap<String, toml::Value>, key: &str| -> Result<f64, ParamError> {
         match f.get(key) {
             Some(toml::Value::Float(x)) => Ok(*x),
             Some(toml::Value::Integer(i)) => Ok(*i as f64),
-            Some(other) => Err(format!(
-                "`{key}` must be a number, got {}",
-                other.type_str()
-            )),
-            None => Err(format!("dist = \"{kind}\" needs `{key}`")),
+            Some(other) => {
+                Err(format!("`{key}` must be a number, got {}", other.type_str()).into())
+            }
+            None => Err(format!("dist = \"{kind}\" needs `{key}`").into()),
         }
     };
-    let list = |f: &IndexMap<String, toml::Value>, key: &str| -> Result<Option<Vec<f64>>, String> {
+    let list = |f: &IndexMap<String, toml::Value>,
+                key: &str|
+     -> Result<Option<Vec<f64>>, ParamError> {
         match f.get(key) {
             None => Ok(None),
             Some(toml::Value::Array(a)) => a
@@ -369,17 +379,15 @@ fn dist_from_fields(mut f: IndexMap<String, toml::Value>) -> Result<Distribution
                 .map(|v| match v {
                     toml::Value::Float(x) => Ok(*x),
                     toml::Value::Integer(i) => Ok(*i as f64),
-                    other => Err(format!(
-                        "`{key}` must hold numbers, got {}",
-                        other.type_str()
-                    )),
+                    other => {
+                        Err(format!("`{key}` must hold numbers, got {}", other.type_str()).into())
+                    }
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
-            Some(other) => Err(format!(
-                "`{key}` must be an array, got {}",
-                other.type_str()
-            )),
+            Some(other) => {
+                Err(format!("`{key}` must be an array, got {}", other.type_str()).into())
+            }
         }
     };
     let d = match kind.as_str() {
@@ -495,7 +503,7 @@ impl ParamBlock {
 
     /// The Cholesky factor of the correlation matrix over the varying
     /// parameters; errors name the offending pair.
-    pub fn correlation_cholesky(&self) -> Result<nalgebra::DMatrix<f64>, String> {
+    pub fn correlation_cholesky(&self) -> Result<nalgebra::DMatrix<f64>, ParamError> {
         let varying = self.varying();
         let d = varying.len();
         let mut m = nalgebra::DMatrix::<f64>::identity(d, d);
@@ -511,24 +519,25 @@ impl ParamBlock {
             };
             let (i, j) = (pos(&c.a)?, pos(&c.b)?);
             if i == j {
-                return Err(format!("correlation of `{}` with itself", c.a));
+                return Err(format!("correlation of `{}` with itself", c.a).into());
             }
             if !(c.rho > -1.0 && c.rho < 1.0) {
                 return Err(format!(
                     "correlation {}–{}: rho = {} must lie in (-1, 1)",
                     c.a, c.b, c.rho
-                ));
+                )
+                .into());
             }
             m[(i, j)] = c.rho;
             m[(j, i)] = c.rho;
         }
         nalgebra::linalg::Cholesky::new(m)
             .map(|c| c.l())
-            .ok_or_else(|| "the correlation matrix is not positive definite".to_string())
+            .ok_or_else(|| ParamError::from("the correlation matrix is not positive definite"))
     }
 
     /// Checks every distribution and the correlations.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ParamError> {
         for p in &self.params {
             p.dist
                 .validate()

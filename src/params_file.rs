@@ -107,7 +107,7 @@ pub fn parse_param_file(src: &str, path: &Path) -> Result<ParamBlock, ParamFileE
         };
         single
             .correlation_cholesky()
-            .map_err(|m| invalid(c.span(), "correlations", m))?;
+            .map_err(|m| invalid(c.span(), "correlations", m.into()))?;
         let (a, b) = (c.get_ref().a.as_str(), c.get_ref().b.as_str());
         let key = if a < b { (a, b) } else { (b, a) };
         if !pairs.insert(key) {
@@ -126,7 +126,7 @@ pub fn parse_param_file(src: &str, path: &Path) -> Result<ParamBlock, ParamFileE
     if let Some(first) = form.correlations.first() {
         block
             .correlation_cholesky()
-            .map_err(|m| invalid(first.span(), "correlations", m))?;
+            .map_err(|m| invalid(first.span(), "correlations", m.into()))?;
     }
     Ok(block)
 }

@@ -14,13 +14,46 @@
 //! parameters, observables against the model). Never imports wgpu.
 
 use crate::limits;
-use crate::model::Model;
+use crate::model::{Model, ModelError};
 use crate::observe::ObservableSet;
 use crate::params::ParamBlock;
 use crate::rng::{self, Stream};
 use crate::scene::{Arm, Scene, SceneError};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+
+/// Why a frozen plan refuses a change (`Plan::with_param`, events, noise).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    /// No parameter of that name in the plan's block.
+    #[error("model `{kind}` has no parameter `{name}`; its parameters are: {known}")]
+    UnknownParam {
+        kind: String,
+        name: String,
+        known: String,
+    },
+    /// A value that is NaN or infinite.
+    #[error("parameter `{name}`: {value} is not a finite number")]
+    NotFinite { name: String, value: f64 },
+    /// The model refuses the value (stability) for some member.
+    #[error("{name} = {value}: {error}")]
+    Unstable {
+        name: String,
+        value: f64,
+        error: ModelError,
+    },
+    /// The model cannot start a member from the value (`key`: its rule).
+    #[error("{name} = {value}: {key}: {message}")]
+    Member {
+        name: String,
+        value: f64,
+        key: String,
+        message: String,
+    },
+    /// The model refuses the events or noise.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
 
 /// What a command may override in a scene.
 #[derive(Clone, Debug, Default)]
@@ -167,7 +200,7 @@ fn check_model_error(
     if !me.process.is_empty() {
         model
             .with_process_noise(&me.process)
-            .map_err(|m| scene.error_at(&key("process"), m))?;
+            .map_err(|m| scene.error_at(&key("process"), m.to_string()))?;
     }
     for name in me.drift.keys() {
         if !block.params.iter().any(|p| p.name == *name) {
@@ -192,7 +225,7 @@ impl Plan {
         let n_members: u64 = match &opts.member_params {
             Some(rows) => {
                 limits::check_members("member rows", rows.len() as u64)
-                    .map_err(|m| scene.error_at("ensemble.members", m))?;
+                    .map_err(|m| scene.error_at("ensemble.members", m.to_string()))?;
                 rows.len() as u64
             }
             None => {
@@ -206,7 +239,7 @@ impl Plan {
                     "members"
                 };
                 limits::check_members(what, members as u64)
-                    .map_err(|m| scene.error_at("ensemble.members", m))?;
+                    .map_err(|m| scene.error_at("ensemble.members", m.to_string()))?;
                 members as u64
             }
         };
@@ -251,7 +284,7 @@ impl Plan {
             &format!("the member table and {observations} observations of {n_members} members"),
             needed,
         )
-        .map_err(|m| scene.error_at("ensemble.members", m))?;
+        .map_err(|m| scene.error_at("ensemble.members", m.to_string()))?;
         let params: Vec<Vec<f64>> = match &opts.member_params {
             Some(rows) => {
                 for (i, r) in rows.iter().enumerate() {
@@ -283,7 +316,7 @@ impl Plan {
             .map(|r| r.iter().map(|&v| v as f32).collect())
             .collect();
         if let Err(msg) = model.check_stability(&p32) {
-            return Err(scene.error_at("time.dt", msg));
+            return Err(scene.error_at("time.dt", msg.to_string()));
         }
         if let Err((key, msg)) = model.check_members(&p32) {
             return Err(scene.error_at(&key, msg));
@@ -326,19 +359,20 @@ impl Plan {
     /// This plan with parameter `name` set to `value` for every member
     /// (`vtwin fork --set`), checked for stability and the model's member
     /// rules as a frozen plan is, and hashed again.
-    pub fn with_param(mut self, name: &str, value: f64) -> Result<Plan, String> {
+    pub fn with_param(mut self, name: &str, value: f64) -> Result<Plan, PlanError> {
         let Some(j) = self.block.params.iter().position(|p| p.name == name) else {
             let names: Vec<&str> = self.block.params.iter().map(|p| p.name.as_str()).collect();
-            return Err(format!(
-                "model `{}` has no parameter `{name}`; its parameters are: {}",
-                self.model.info().kind,
-                names.join(", ")
-            ));
+            return Err(PlanError::UnknownParam {
+                kind: self.model.info().kind.to_string(),
+                name: name.to_string(),
+                known: names.join(", "),
+            });
         };
         if !value.is_finite() {
-            return Err(format!(
-                "parameter `{name}`: {value} is not a finite number"
-            ));
+            return Err(PlanError::NotFinite {
+                name: name.to_string(),
+                value,
+            });
         }
         for row in &mut self.params {
             row[j] = value;
@@ -350,10 +384,19 @@ impl Plan {
             .collect();
         self.model
             .check_stability(&p32)
-            .map_err(|m| format!("{name} = {value}: {m}"))?;
+            .map_err(|error| PlanError::Unstable {
+                name: name.to_string(),
+                value,
+                error,
+            })?;
         self.model
             .check_members(&p32)
-            .map_err(|(k, m)| format!("{name} = {value}: {k}: {m}"))?;
+            .map_err(|(key, message)| PlanError::Member {
+                name: name.to_string(),
+                value,
+                key,
+                message,
+            })?;
         self.sha256 = self.compute_sha256();
         Ok(self)
     }
@@ -404,7 +447,10 @@ impl Plan {
     /// m / block) added after the steps that hold them. Replaces events
     /// given before; refused (a message) for models without user kinetics
     /// or events naming no species. The plan hash covers the events.
-    pub fn with_member_events(&self, events: &crate::dosing::MemberEvents) -> Result<Plan, String> {
+    pub fn with_member_events(
+        &self,
+        events: &crate::dosing::MemberEvents,
+    ) -> Result<Plan, PlanError> {
         let mut p = self.clone();
         p.model = self.model.with_member_events(events)?;
         p.sha256 = extend_hash(&self.sha256, "member_events", &format!("{events:?}"));
@@ -419,7 +465,7 @@ impl Plan {
     pub fn with_process_noise(
         &self,
         noise: &[crate::model_error::ProcessNoise],
-    ) -> Result<Plan, String> {
+    ) -> Result<Plan, PlanError> {
         let mut p = self.clone();
         p.model = self.model.with_process_noise(noise)?;
         p.sha256 = extend_hash(&self.sha256, "process_noise", &format!("{noise:?}"));

@@ -17,6 +17,11 @@
 
 use std::path::PathBuf;
 
+message_error!(
+    /// A Slurm option value or `sbatch` answer vtwin refuses.
+    pub SlurmError
+);
+
 /// First line after the shebang of every script vtwin writes; marks the
 /// folder as vtwin's so that `vtwin slurm` may write it again.
 pub const MARKER: &str = "# Written by vtwin slurm";
@@ -57,15 +62,13 @@ pub fn quote(s: &str) -> String {
 
 /// Checks a value that goes into an `#SBATCH` line (partition, time):
 /// non-empty, no whitespace, no shell or line syntax.
-pub fn check_option(flag: &str, v: &str) -> Result<(), String> {
+pub fn check_option(flag: &str, v: &str) -> Result<(), SlurmError> {
     if v.is_empty()
         || !v
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.:,+".contains(c))
     {
-        return Err(format!(
-            "{flag} `{v}`: use letters, digits and - _ . : , + only"
-        ));
+        return Err(format!("{flag} `{v}`: use letters, digits and - _ . : , + only").into());
     }
     Ok(())
 }
@@ -164,7 +167,7 @@ pub fn merge_script(spec: &JobSpec) -> String {
 }
 
 /// The job id in what `sbatch --parsable` printed (`ID` or `ID;CLUSTER`).
-pub fn parse_job_id(stdout: &str) -> Result<String, String> {
+pub fn parse_job_id(stdout: &str) -> Result<String, SlurmError> {
     let line = stdout.lines().map(str::trim).find(|l| !l.is_empty());
     let id = line
         .and_then(|l| l.split(';').next())
@@ -174,7 +177,8 @@ pub fn parse_job_id(stdout: &str) -> Result<String, String> {
         return Err(format!(
             "sbatch --parsable printed `{}`, not a job id",
             stdout.trim()
-        ));
+        )
+        .into());
     }
     Ok(id.to_string())
 }

@@ -4,6 +4,11 @@
 //!
 //! Owns: the in-memory shape of tabular output. Never touches files.
 
+message_error!(
+    /// Tables that cannot be stacked into one.
+    pub TableError
+);
+
 /// The values of one column. `None` is a null (a missing measurement, a
 /// failure step that never happened).
 #[derive(Clone, Debug, PartialEq)]
@@ -117,7 +122,7 @@ impl Table {
     /// under the other, with a first string column `key` holding each
     /// part's label (`run --arm all`: one part per arm). Errors name the
     /// first column that does not match.
-    pub fn stack(name: &str, key: &str, parts: Vec<(String, Table)>) -> Result<Table, String> {
+    pub fn stack(name: &str, key: &str, parts: Vec<(String, Table)>) -> Result<Table, TableError> {
         let mut out = Table::new(name);
         let Some((_, first)) = parts.first() else {
             return Ok(out);
@@ -146,7 +151,8 @@ impl Table {
                     t.name,
                     t.columns.len(),
                     columns.len()
-                ));
+                )
+                .into());
             }
             for (to, from) in columns.iter_mut().zip(&t.columns) {
                 let ok = to.name == from.name
@@ -173,7 +179,8 @@ impl Table {
                     return Err(format!(
                         "table `{}` of `{label}`: column `{}` does not match `{}`",
                         t.name, from.name, to.name
-                    ));
+                    )
+                    .into());
                 }
             }
         }

@@ -17,6 +17,14 @@
 //!    `observe`, `plan`, `shaders`, `io` (atomic writes of its cache files),
 //!    and in its tests `verify` and `scene`; never a method, driver
 //!    (`bench`, `sweep`, `twin`, …), report or CLI module.
+//! 4. **Parsing and catch-all errors stay in the CLI.** Only `src/cli/` and
+//!    `src/main.rs` name `clap` or `anyhow`; the library's choice enums get
+//!    their flag spellings in `src/cli/values.rs`, and library errors are
+//!    `thiserror` enums the CLI turns into messages and exit codes.
+//! 5. **Library errors are typed.** Outside `src/cli/` and `src/main.rs` no
+//!    function or closure returns `Result<…, String>` and no `TryFrom` has
+//!    `type Error = String`: each module family has a `thiserror` type
+//!    (or a `message_error!` type for one-sentence located messages).
 //!
 //! Each rule is also run against a small source that breaks it, so a rule
 //! that could never fail is itself a failure.
@@ -304,6 +312,86 @@ fn rule3(path: &str, code: &str) -> Vec<String> {
         .collect()
 }
 
+fn in_cli(path: &str) -> bool {
+    path.starts_with("src/cli/") || path == "src/main.rs"
+}
+
+/// Rule 4 for one file: the CLI-only crates it names.
+fn rule4(path: &str, code: &str) -> Vec<String> {
+    if in_cli(path) {
+        return vec![];
+    }
+    let named: BTreeSet<String> = tokens(&strip(code))
+        .into_iter()
+        .map(|(w, _)| w)
+        .filter(|w| w == "clap" || w == "anyhow")
+        .collect();
+    named.into_iter().collect()
+}
+
+/// The generic arguments of the `Result<…>` starting at `t` (which begins
+/// right after `Result`), split at top-level commas; `None` if `t` does not
+/// open a generic list.
+fn result_args(t: &str) -> Option<Vec<String>> {
+    let t = t.trim_start().strip_prefix('<')?;
+    let mut depth = 1;
+    let mut args = vec![String::new()];
+    for c in t.chars() {
+        match c {
+            '<' | '(' | '[' => depth += 1,
+            '>' | ')' | ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(args);
+                }
+            }
+            ',' if depth == 1 => {
+                args.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        args.last_mut().expect("one arg").push(c);
+    }
+    None
+}
+
+/// Rule 5 for one file: each `-> Result<…, String>` or `type Error = String`.
+fn rule5(path: &str, code: &str) -> Vec<String> {
+    if in_cli(path) {
+        return vec![];
+    }
+    let code = strip(code);
+    let mut bad = Vec::new();
+    let mut rest = code.as_str();
+    while let Some(p) = rest.find("->") {
+        rest = &rest[p + 2..];
+        let t = rest.trim_start();
+        let t = t
+            .strip_prefix("std::result::")
+            .or_else(|| t.strip_prefix("core::result::"))
+            .unwrap_or(t);
+        let Some(after) = t.strip_prefix("Result") else {
+            continue;
+        };
+        if let Some(args) = result_args(after) {
+            let err: String = args
+                .last()
+                .expect("an argument")
+                .split_whitespace()
+                .collect();
+            if args.len() == 2 && (err == "String" || err == "std::string::String") {
+                bad.push(format!("-> Result<{}, String>", args[0].trim()));
+            }
+        }
+    }
+    let flat: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.contains("type Error = String;") || flat.contains("type Error = std::string::String;") {
+        bad.push("type Error = String".to_string());
+    }
+    bad
+}
+
 fn check(rule: fn(&str, &str) -> Vec<String>, name: &str) {
     let broken: Vec<String> = sources()
         .iter()
@@ -334,6 +422,16 @@ fn the_gpu_layer_imports_no_method_driver_or_output_module() {
     check(rule3, "rule 3 (GPU layer below methods)");
 }
 
+#[test]
+fn only_the_cli_uses_clap_or_anyhow() {
+    check(rule4, "rule 4 (clap and anyhow only in the CLI)");
+}
+
+#[test]
+fn library_errors_are_typed_not_strings() {
+    check(rule5, "rule 5 (no Result<_, String> in the library)");
+}
+
 /// Every rule fails on a source that breaks it, and comments and strings
 /// mentioning the names do not trip them.
 #[test]
@@ -345,6 +443,8 @@ fn each_rule_can_fail() {
         assert!(rule1(path, clean).is_empty(), "{path}");
         assert!(rule2(path, clean).is_empty(), "{path}");
         assert!(rule3(path, clean).is_empty(), "{path}");
+        assert!(rule4(path, clean).is_empty(), "{path}");
+        assert!(rule5(path, clean).is_empty(), "{path}");
     }
     for bad in [
         "use crate::gpu::engine::GpuOptions;",
@@ -387,4 +487,50 @@ fn each_rule_can_fail() {
         assert_eq!(rule3("src/gpu/engine.rs", bad).len(), 1, "{bad}");
     }
     assert!(rule3("src/gpu/engine.rs", "use super::schedule::Kernel;").is_empty());
+    let clean = "//! Not clap, not anyhow.\nfn f() -> &'static str { \"anyhow::bail! clap\" }\n";
+    assert!(rule4("src/calibrate/mod.rs", clean).is_empty());
+    for bad in [
+        "#[derive(Clone, Copy, clap::ValueEnum)]\nenum E { A }",
+        "use clap::ValueEnum;",
+        "fn f() -> anyhow::Result<()> { Ok(()) }",
+        "fn f() -> Result<(), anyhow::Error> { anyhow::bail!(\"no\") }",
+        "use anyhow::{Context, Result};",
+    ] {
+        assert!(
+            !rule4("src/design/mod.rs", bad).is_empty(),
+            "rule 4 missed {bad}"
+        );
+        assert!(
+            !rule4("src/fit/simulator.rs", bad).is_empty(),
+            "rule 4 missed {bad}"
+        );
+        assert!(rule4("src/cli/values.rs", bad).is_empty(), "cli may: {bad}");
+        assert!(rule4("src/main.rs", bad).is_empty(), "main may: {bad}");
+    }
+    let typed = "fn f() -> Result<String, ParseError> { todo!() }\n\
+                 fn g() -> Result<Vec<(String, String)>, Error> { todo!() }\n\
+                 // fn h() -> Result<(), String>\n\
+                 static S: OnceLock<Result<(), String>> = OnceLock::new();\n\
+                 fn k() -> &'static str { \"-> Result<(), String>\" }\n";
+    assert!(
+        rule5("src/params.rs", typed).is_empty(),
+        "{:?}",
+        rule5("src/params.rs", typed)
+    );
+    for bad in [
+        "pub fn parse(t: &str) -> Result<KernelConfig, String> { todo!() }",
+        "fn f() -> Result<(), String> { Ok(()) }",
+        "fn f() -> Result<Vec<Option<Vec<f64>>>, String> { todo!() }",
+        "fn f() -> std::result::Result<(), std::string::String> { Ok(()) }",
+        "trait T {\n    fn simulate(&mut self, p: &[u8], arm: &str)\n        -> Result<Vec<u8>,\n String>;\n}",
+        "fn f() { let num = |k: &str| -> Result<f64, String> { Ok(1.0) }; }",
+        "impl TryFrom<Raw> for Spec {\n    type Error = String;\n}",
+    ] {
+        assert_eq!(
+            rule5("src/cohort/assemble.rs", bad).len(),
+            1,
+            "rule 5 missed {bad}"
+        );
+        assert!(rule5("src/cli/run.rs", bad).is_empty(), "cli may: {bad}");
+    }
 }

@@ -19,7 +19,7 @@ impl BatchSimulator for NoisyIdentity {
         &mut self,
         thetas: &[Vec<f64>],
         seed: u64,
-    ) -> Result<Vec<Option<Vec<f64>>>, anyhow::Error> {
+    ) -> Result<Vec<Option<Vec<f64>>>, vtwin::calibrate::SimulatorError> {
         Ok(thetas
             .iter()
             .enumerate()
@@ -39,7 +39,7 @@ impl BatchSimulator for Identity {
         &mut self,
         thetas: &[Vec<f64>],
         _seed: u64,
-    ) -> Result<Vec<Option<Vec<f64>>>, anyhow::Error> {
+    ) -> Result<Vec<Option<Vec<f64>>>, vtwin::calibrate::SimulatorError> {
         Ok(thetas.iter().map(|t| Some(vec![t[0]])).collect())
     }
 }

@@ -75,7 +75,7 @@ impl BatchSimulator for Logistic {
         &mut self,
         thetas: &[Vec<f64>],
         seed: u64,
-    ) -> Result<Vec<Option<Vec<f64>>>, anyhow::Error> {
+    ) -> Result<Vec<Option<Vec<f64>>>, vtwin::calibrate::SimulatorError> {
         Ok(thetas
             .iter()
             .enumerate()

@@ -326,7 +326,7 @@ fn member_events_reach_only_their_block() {
         block: 1,
         groups: vec![vec![ev(1.0, "x", 1.0)]],
     };
-    let e = base.with_member_events(&bad).unwrap_err();
+    let e = base.with_member_events(&bad).unwrap_err().to_string();
     assert!(e.contains("`x` is not a species"), "{e}");
 }
 

@@ -20,6 +20,11 @@ use thiserror::Error;
 
 use super::obs::Site;
 
+message_error!(
+    /// A `location` cell of an observation file that does not parse.
+    pub LocationError
+);
+
 /// Where an observation was taken.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Location {
@@ -284,7 +289,7 @@ fn parse_row<'a>(
     if observable.is_empty() {
         return Err(fail(1, "empty observable name".into()));
     }
-    let location = parse_location(field(2).2).map_err(|reason| fail(2, reason))?;
+    let location = parse_location(field(2).2).map_err(|reason| fail(2, reason.into()))?;
     let value = number(3)?;
     let sd = if sd_empty { f64::NAN } else { number(4)? };
     if sd <= 0.0 {
@@ -301,7 +306,7 @@ fn parse_row<'a>(
 }
 
 /// `""` → Scalar, `x;y` → Probe, `x0;y0;x1;y1` → Block (x1 > x0, y1 > y0).
-fn parse_location(text: &str) -> Result<Location, String> {
+fn parse_location(text: &str) -> Result<Location, LocationError> {
     if text.is_empty() {
         return Ok(Location::Scalar);
     }
@@ -311,9 +316,7 @@ fn parse_location(text: &str) -> Result<Location, String> {
         *slot = match part.parse::<f64>() {
             Ok(x) if x.is_finite() => x,
             _ => {
-                return Err(format!(
-                    "{part:?} in location {text:?} is not a finite number"
-                ));
+                return Err(format!("{part:?} in location {text:?} is not a finite number").into());
             }
         };
     }
@@ -325,10 +328,11 @@ fn parse_location(text: &str) -> Result<Location, String> {
             x1: v[2],
             y1: v[3],
         }),
-        4 => Err(format!("block {text:?} needs x1 > x0 and y1 > y0")),
+        4 => Err(format!("block {text:?} needs x1 > x0 and y1 > y0").into()),
         k => Err(format!(
             "location {text:?} has {k} coordinates; expected empty, x;y or x0;y0;x1;y1"
-        )),
+        )
+        .into()),
     }
 }
 

@@ -625,7 +625,7 @@ mod tests {
             &mut self,
             thetas: &[Vec<f64>],
             _seed: u64,
-        ) -> Result<Vec<Option<Vec<f64>>>, anyhow::Error> {
+        ) -> Result<Vec<Option<Vec<f64>>>, crate::calibrate::SimulatorError> {
             Ok(thetas
                 .iter()
                 .map(|t| (t[0] < 0.9).then(|| vec![t[0]]))
@@ -720,7 +720,7 @@ mod tests {
             &mut self,
             thetas: &[Vec<f64>],
             _seed: u64,
-        ) -> Result<Vec<Option<Vec<f64>>>, anyhow::Error> {
+        ) -> Result<Vec<Option<Vec<f64>>>, crate::calibrate::SimulatorError> {
             Ok(thetas.iter().map(|t| Some(vec![t[0]])).collect())
         }
     }

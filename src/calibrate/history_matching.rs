@@ -457,7 +457,7 @@ mod tests {
             &mut self,
             thetas: &[Vec<f64>],
             _seed: u64,
-        ) -> Result<Vec<Option<Vec<f64>>>, anyhow::Error> {
+        ) -> Result<Vec<Option<Vec<f64>>>, crate::calibrate::SimulatorError> {
             Ok(thetas.iter().map(|t| Some(vec![t[0], 10.0])).collect())
         }
     }

@@ -35,6 +35,7 @@ pub mod summary;
 pub mod tempered_smc;
 pub mod warnings;
 
+pub use crate::engine::SimulatorError;
 pub use abc_smc::{AbcGeneration, AbcResult, AbcStop, run_abc_smc, run_abc_smc_lik};
 pub use config::{
     AbcConfig, AbcMode, CalibrateConfig, GpConfig, GpKernel, HmConfig, Method, TemperedConfig,
@@ -59,7 +60,7 @@ pub trait BatchSimulator {
         &mut self,
         thetas: &[Vec<f64>],
         seed: u64,
-    ) -> Result<Vec<Option<Vec<f64>>>, anyhow::Error>;
+    ) -> Result<Vec<Option<Vec<f64>>>, SimulatorError>;
 }
 
 /// What a driver reports while it runs (for progress bars and logs).
@@ -124,7 +125,7 @@ pub enum CalibrateError {
         value: f64,
     },
     #[error("the simulator failed")]
-    Simulator(#[source] anyhow::Error),
+    Simulator(#[source] SimulatorError),
     #[error("the simulator returned {got} results for a batch of {expected}")]
     SimulatorShape { expected: usize, got: usize },
     #[error("the simulator returned {got} summaries for member {row}, expected {expected}")]

@@ -97,7 +97,9 @@ impl PriorSpace {
     /// Checks the block: it must validate, vary at least one parameter and
     /// hold no `choice` parameter among the varying ones.
     pub fn new(block: &ParamBlock) -> Result<PriorSpace, CalibrateError> {
-        block.validate().map_err(CalibrateError::Block)?;
+        block
+            .validate()
+            .map_err(|e| CalibrateError::Block(e.into()))?;
         let varying = block.varying();
         if varying.is_empty() {
             return Err(CalibrateError::NothingToCalibrate);
@@ -119,7 +121,7 @@ impl PriorSpace {
         } else {
             let l = block
                 .correlation_cholesky()
-                .map_err(CalibrateError::Block)?;
+                .map_err(|e| CalibrateError::Block(e.into()))?;
             let r = &l * l.transpose();
             let log_det: f64 = (0..l.nrows()).map(|i| 2.0 * l[(i, i)].ln()).sum();
             let inv = r

@@ -25,6 +25,7 @@ pub mod select;
 pub mod slurm;
 pub mod sweep;
 pub mod twin;
+pub mod values;
 pub mod verify;
 
 use crate::backend::Backend;

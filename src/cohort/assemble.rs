@@ -13,6 +13,7 @@ use super::observe::{self, ObservationRow, Trajectory};
 use super::outcomes::{self, Outcome};
 use super::patients::{Patient, PatientSampler};
 use super::plausibility;
+use crate::engine::SimulatorError;
 use crate::table::{Table, Values};
 use std::ops::Range;
 
@@ -22,14 +23,22 @@ use std::ops::Range;
 pub trait TrajectorySource {
     /// One trajectory per patient, in the order of `patients`, each tagged
     /// with the patient's id and `arm`.
-    fn simulate(&mut self, patients: &[Patient], arm: &str) -> Result<Vec<Trajectory>, String>;
+    fn simulate(
+        &mut self,
+        patients: &[Patient],
+        arm: &str,
+    ) -> Result<Vec<Trajectory>, SimulatorError>;
 }
 
 impl<F> TrajectorySource for F
 where
-    F: FnMut(&[Patient], &str) -> Result<Vec<Trajectory>, String>,
+    F: FnMut(&[Patient], &str) -> Result<Vec<Trajectory>, SimulatorError>,
 {
-    fn simulate(&mut self, patients: &[Patient], arm: &str) -> Result<Vec<Trajectory>, String> {
+    fn simulate(
+        &mut self,
+        patients: &[Patient],
+        arm: &str,
+    ) -> Result<Vec<Trajectory>, SimulatorError> {
         self(patients, arm)
     }
 }
@@ -72,9 +81,9 @@ pub fn build_cohort_with_visits(
     for arm in &sampler.arms {
         let trajs = source
             .simulate(&patients, arm)
-            .map_err(|message| CohortError::Simulation {
+            .map_err(|error| CohortError::Simulation {
                 arm: arm.clone(),
-                message,
+                message: error.to_string(),
             })?;
         if trajs.len() != patients.len() {
             return Err(CohortError::Simulation {

@@ -6,6 +6,7 @@
 //! Re-exported by `spec.rs`, which holds the section around them. Never draws
 //! random numbers, never reads files.
 
+use super::spec::CohortSpecError;
 use serde::Deserialize;
 
 /// A covariate's value for one patient.
@@ -71,8 +72,8 @@ struct ModulationRaw {
 }
 
 impl TryFrom<ModulationRaw> for ModulationRule {
-    type Error = String;
-    fn try_from(r: ModulationRaw) -> Result<Self, String> {
+    type Error = CohortSpecError;
+    fn try_from(r: ModulationRaw) -> Result<Self, CohortSpecError> {
         let effect = match (r.level, r.multiply, r.add, r.per_unit) {
             (Some(level), Some(factor), None, None)
                 if r.reference.is_none() && r.form.is_none() =>
@@ -94,7 +95,7 @@ impl TryFrom<ModulationRaw> for ModulationRule {
                     "modulation of `{}` by `{}`: give `level` with one of `multiply` / `add` (categorical), \
                      or `per_unit` with optional `reference` and `form` (continuous)",
                     r.param, r.covariate
-                ));
+                ).into());
             }
         };
         Ok(ModulationRule {

@@ -64,6 +64,11 @@ use crate::params::Distribution;
 use indexmap::IndexMap;
 use serde::Deserialize;
 
+message_error!(
+    /// A `[cohort]` covariate or rule that makes no sense (serde `try_from`).
+    pub CohortSpecError
+);
+
 /// Column names the cohort tables use for themselves; covariates and
 /// parameters may not take them.
 pub const RESERVED_COLUMNS: &[&str] = &["patient_id", "assigned_arm", "plausible", "arm"];
@@ -179,8 +184,8 @@ struct CovariateRaw {
 }
 
 impl TryFrom<CovariateRaw> for CovariateSpec {
-    type Error = String;
-    fn try_from(r: CovariateRaw) -> Result<Self, String> {
+    type Error = CohortSpecError;
+    fn try_from(r: CovariateRaw) -> Result<Self, CohortSpecError> {
         let kind = match (r.levels, r.probabilities, r.distribution) {
             (Some(levels), Some(probabilities), None) => CovariateKind::Categorical {
                 levels,
@@ -386,10 +391,10 @@ mod tests {
         cohort: CohortSpec,
     }
 
-    fn parse(src: &str) -> Result<CohortSpec, String> {
+    fn parse(src: &str) -> Result<CohortSpec, CohortSpecError> {
         toml::from_str::<Scene>(src)
             .map(|s| s.cohort)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string().into())
     }
 
     #[test]

@@ -39,7 +39,7 @@ use rand::{RngExt, SeedableRng};
 pub const MAX_ROWS: usize = crate::limits::MAX_MEMBERS as usize;
 
 /// How the points of a design are chosen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DesignMethod {
     /// Independent uniform draws (seeded).
     Random,
@@ -150,7 +150,9 @@ pub fn generate(
     n: usize,
     opts: &DesignOptions,
 ) -> Result<Design, DesignError> {
-    block.validate().map_err(DesignError::InvalidBlock)?;
+    block
+        .validate()
+        .map_err(|e| DesignError::InvalidBlock(e.into()))?;
     let d = block.varying().len();
     if d == 0 {
         return Err(DesignError::NoVaryingParameters);

@@ -57,14 +57,14 @@ impl CpuEngine {
             &format!("the CPU backend's state of {members} members"),
             state_bytes,
         )
-        .map_err(EngineError::Invalid)?;
+        .map_err(|e| EngineError::Invalid(e.to_string()))?;
         let per = per.clamp(1, members.max(1));
         let params = plan.params_f32();
         let mut state = Vec::with_capacity(members.div_ceil(per));
         for b in 0..members.div_ceil(per) {
             let count = per.min(members - b * per);
             let mut batch = limits::try_zeroed(count * n, "the CPU backend's member state")
-                .map_err(EngineError::Invalid)?;
+                .map_err(|e| EngineError::Invalid(e.to_string()))?;
             // Keyed draws use the global member index (plan.rs, member offset).
             batch
                 .par_chunks_mut(n.max(1))

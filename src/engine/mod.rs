@@ -87,8 +87,38 @@ pub enum EngineError {
     Interrupted,
 }
 
+/// Why a simulator port (`calibrate::BatchSimulator`,
+/// `cohort::TrajectorySource`) could not simulate a batch, as opposed to a
+/// member failing (a `None` row or a flagged trajectory).
+#[derive(Debug, thiserror::Error)]
+pub enum SimulatorError {
+    /// The engine could not be built or failed while running.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// A parameter row does not have one value per parameter of the plan.
+    #[error("parameter row {row} has {got} values, the plan has {expected} parameters")]
+    RowLength {
+        row: usize,
+        got: usize,
+        expected: usize,
+    },
+    /// Patients of one call must be consecutive (their ids are member offsets).
+    #[error("patients must have consecutive ids (patient {id} follows {after})")]
+    NonConsecutive { id: u64, after: u64 },
+    /// Any other simulator's own error (a driver's, or one outside this crate).
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl SimulatorError {
+    /// A simulator-specific error from its message.
+    pub fn msg(message: impl Into<String>) -> Self {
+        SimulatorError::Other(message.into().into())
+    }
+}
+
 /// Which implementation runs a plan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
     /// A hardware GPU when there is one, otherwise the CPU backend.

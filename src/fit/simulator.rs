@@ -12,7 +12,7 @@
 
 use super::targets::{Target, simulated_values};
 use crate::backend::Backend;
-use crate::calibrate::BatchSimulator;
+use crate::calibrate::{BatchSimulator, SimulatorError};
 use crate::plan::Plan;
 use crate::record::record;
 
@@ -78,13 +78,14 @@ impl BatchSimulator for EngineSimulator<'_> {
         &mut self,
         thetas: &[Vec<f64>],
         seed: u64,
-    ) -> Result<Vec<Option<Vec<f64>>>, anyhow::Error> {
+    ) -> Result<Vec<Option<Vec<f64>>>, SimulatorError> {
         let n_params = self.plan.n_params();
         if let Some((i, t)) = thetas.iter().enumerate().find(|(_, t)| t.len() != n_params) {
-            anyhow::bail!(
-                "parameter row {i} has {} values, the plan has {n_params} parameters",
-                t.len()
-            );
+            return Err(SimulatorError::RowLength {
+                row: i,
+                got: t.len(),
+                expected: n_params,
+            });
         }
         let stable: Vec<bool> = thetas
             .iter()

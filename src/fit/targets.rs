@@ -26,6 +26,11 @@ use crate::plan::Plan;
 use crate::record::Recording;
 use std::path::Path;
 
+message_error!(
+    /// A calibration target naming something the plan does not observe.
+    pub TargetError
+);
+
 /// One data row, resolved against a plan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Target {
@@ -92,7 +97,7 @@ pub fn attach_targets(
         };
         let index = match r.location {
             Location::Scalar => {
-                scalar_index(plan, &r.observable).map_err(|m| row_err(r.line, m))?
+                scalar_index(plan, &r.observable).map_err(|m| row_err(r.line, m.into()))?
             }
             loc => {
                 let field = info
@@ -118,7 +123,7 @@ pub fn attach_targets(
                     Location::Block { x0, y0, x1, y1 } => block_reduction(&grid, x0, y0, x1, y1),
                     Location::Scalar => unreachable!("handled above"),
                 }
-                .map_err(|m| row_err(r.line, m))?;
+                .map_err(|m| row_err(r.line, m.into()))?;
                 located_index(plan, field as u32, reduction, &r.observable, &loc)
             }
         };
@@ -149,7 +154,7 @@ pub fn attach_targets(
 }
 
 /// The reduction index of a scalar observable named in the data.
-fn scalar_index(plan: &Plan, name: &str) -> Result<usize, String> {
+fn scalar_index(plan: &Plan, name: &str) -> Result<usize, TargetError> {
     if let Some(i) = plan.observables.ops.iter().position(|o| o.name == name) {
         return Ok(i);
     }
@@ -158,7 +163,8 @@ fn scalar_index(plan: &Plan, name: &str) -> Result<usize, String> {
             "`{name}` is a first-crossing time, which has no value before the crossing; \
              calibrate against `{}` instead",
             plan.observables.ops[d.of].name
-        ));
+        )
+        .into());
     }
     Err(format!(
         "no observable `{name}` in the scene (a row with an empty location names a scene observable); it has {}",
@@ -168,7 +174,7 @@ fn scalar_index(plan: &Plan, name: &str) -> Result<usize, String> {
             .map(|o| format!("`{}`", o.name))
             .collect::<Vec<_>>()
             .join(", ")
-    ))
+    ).into())
 }
 
 /// The index of the reduction of `field` at `loc`, added when missing.

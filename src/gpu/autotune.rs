@@ -27,6 +27,7 @@
 
 use super::context::AdapterSummary;
 use crate::model::KernelConfig;
+use crate::model::KernelShapeError;
 use crate::plan::Plan;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -114,11 +115,11 @@ pub fn candidates(plan: &Plan) -> Vec<KernelConfig> {
 
 /// The choice `$VTWIN_KERNEL` asks for, if set; an unparsable value is an
 /// error naming the variable.
-pub fn env_choice() -> Result<Option<KernelChoice>, String> {
+pub fn env_choice() -> Result<Option<KernelChoice>, KernelShapeError> {
     match std::env::var(ENV) {
         Ok(v) if !v.trim().is_empty() => KernelChoice::parse(&v)
             .map(Some)
-            .map_err(|e| format!("${ENV}: {e}")),
+            .map_err(|e| KernelShapeError(format!("${ENV}: {e}"))),
         _ => Ok(None),
     }
 }

@@ -80,7 +80,7 @@ fn plan_shape(
     kernel: KernelChoice,
 ) -> Result<ShapePlan, EngineError> {
     let model = &plan.model;
-    let env = autotune::env_choice().map_err(EngineError::Invalid)?;
+    let env = autotune::env_choice().map_err(|e| EngineError::Invalid(e.into()))?;
     let choice = match (kernel, env) {
         (KernelChoice::Auto, Some(e)) => (e, autotune::Source::Env),
         (c, _) => (c, autotune::Source::Option),

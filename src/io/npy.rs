@@ -14,6 +14,11 @@ use super::IoError;
 use std::fs;
 use std::path::Path;
 
+message_error!(
+    /// A `.npy` array vtwin cannot write or read (the message names what).
+    pub NpyError
+);
+
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 /// Data starts at a multiple of this many bytes (the spec's alignment).
 const ALIGN: usize = 64;
@@ -30,7 +35,7 @@ pub fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>), IoError> {
     let bytes = fs::read(path).map_err(|e| IoError::io(path, e))?;
     decode_f32(&bytes).map_err(|message| IoError::Npy {
         path: path.to_path_buf(),
-        message,
+        message: message.into(),
     })
 }
 
@@ -47,14 +52,15 @@ fn shape_literal(shape: &[usize]) -> String {
 }
 
 /// The whole file as bytes: header then data.
-pub fn encode_f32(shape: &[usize], data: &[f32]) -> Result<Vec<u8>, String> {
+pub fn encode_f32(shape: &[usize], data: &[f32]) -> Result<Vec<u8>, NpyError> {
     let count = element_count(shape)?;
     if count != data.len() {
         return Err(format!(
             "shape {} holds {count} values but {} were given",
             shape_literal(shape),
             data.len()
-        ));
+        )
+        .into());
     }
     let dict = format!(
         "{{'descr': '<f4', 'fortran_order': False, 'shape': {}, }}",
@@ -78,15 +84,15 @@ pub fn encode_f32(shape: &[usize], data: &[f32]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-fn element_count(shape: &[usize]) -> Result<usize, String> {
+fn element_count(shape: &[usize]) -> Result<usize, NpyError> {
     shape
         .iter()
         .try_fold(1usize, |acc, &n| acc.checked_mul(n))
-        .ok_or_else(|| format!("shape {} is too large", shape_literal(shape)))
+        .ok_or_else(|| NpyError(format!("shape {} is too large", shape_literal(shape))))
 }
 
 /// Parses a whole .npy file held in memory.
-pub fn decode_f32(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
+pub fn decode_f32(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), NpyError> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err("missing the \\x93NUMPY magic at the start".into());
     }
@@ -99,7 +105,7 @@ pub fn decode_f32(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
                 usize::try_from(n).map_err(|_| "header length too large".to_string())?,
             )
         }
-        (major, minor) => return Err(format!("unsupported format version {major}.{minor}")),
+        (major, minor) => return Err(format!("unsupported format version {major}.{minor}").into()),
     };
     let data_start = header_start + header_len;
     let header = bytes
@@ -112,9 +118,7 @@ pub fn decode_f32(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
         "True" => true,
         "False" => false,
         other => {
-            return Err(format!(
-                "fortran_order is {other:?}, expected True or False"
-            ));
+            return Err(format!("fortran_order is {other:?}, expected True or False").into());
         }
     };
     let shape = parse_shape(dict_value(&header, "shape")?)?;
@@ -127,7 +131,8 @@ pub fn decode_f32(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
         other => {
             return Err(format!(
                 "data type {other:?} is not supported (use float32 '<f4' or float64 '<f8')"
-            ));
+            )
+            .into());
         }
     };
     let data = &bytes[data_start..];
@@ -137,7 +142,8 @@ pub fn decode_f32(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
             "shape {} of {descr} needs {expected} data bytes, the file has {}",
             shape_literal(&shape),
             data.len()
-        ));
+        )
+        .into());
     }
     let values: Vec<f32> = data
         .chunks_exact(size)
@@ -165,7 +171,7 @@ pub fn decode_f32(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
 
 /// The raw text of `key`'s value in the header's dict literal, up to the
 /// next top-level comma or the closing brace.
-fn dict_value<'a>(header: &'a str, key: &str) -> Result<&'a str, String> {
+fn dict_value<'a>(header: &'a str, key: &str) -> Result<&'a str, NpyError> {
     let start = [format!("'{key}'"), format!("\"{key}\"")]
         .iter()
         .find_map(|k| header.find(k.as_str()).map(|i| i + k.len()))
@@ -184,7 +190,7 @@ fn dict_value<'a>(header: &'a str, key: &str) -> Result<&'a str, String> {
     Ok(rest[..end].trim())
 }
 
-fn parse_shape(text: &str) -> Result<Vec<usize>, String> {
+fn parse_shape(text: &str) -> Result<Vec<usize>, NpyError> {
     let inner = text
         .strip_prefix('(')
         .and_then(|t| t.strip_suffix(')'))
@@ -196,7 +202,7 @@ fn parse_shape(text: &str) -> Result<Vec<usize>, String> {
         .map(|s| {
             s.trim_end_matches('L')
                 .parse::<usize>()
-                .map_err(|_| format!("shape {text:?} has a bad size {s:?}"))
+                .map_err(|_| NpyError(format!("shape {text:?} has a bad size {s:?}")))
         })
         .collect()
 }

@@ -109,7 +109,7 @@ impl Section {
 
     /// Draws `chart` and adds it as a figure named after its title.
     pub fn figure(&mut self, chart: &plot::Chart, caption: &str) -> Result<(), ReportError> {
-        let svg = chart.svg().map_err(ReportError::Plot)?;
+        let svg = chart.svg().map_err(|e| ReportError::Plot(e.into()))?;
         self.blocks.push(Block::Figure(Figure {
             name: slug(&chart.title),
             title: chart.title.clone(),

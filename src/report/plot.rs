@@ -13,6 +13,11 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+message_error!(
+    /// A figure that could not be drawn.
+    pub PlotError
+);
+
 /// The Okabe–Ito palette, in the order series get it (black last).
 pub const PALETTE: [(u8, u8, u8); 8] = [
     (0, 114, 178),   // blue
@@ -172,7 +177,7 @@ impl Chart {
     }
 
     /// The chart as an SVG document.
-    pub fn svg(&self) -> Result<String, String> {
+    pub fn svg(&self) -> Result<String, PlotError> {
         let mut out = String::new();
         {
             let root =

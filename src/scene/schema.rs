@@ -639,7 +639,7 @@ pub(super) fn validate(f: &SceneFile, params: &ParamBlock) -> Result<(), (String
     }
     params
         .validate()
-        .map_err(|m| ("correlations".to_string(), m))?;
+        .map_err(|m| ("correlations".to_string(), m.into()))?;
     let mut names = std::collections::HashSet::new();
     for (i, a) in f.arms.iter().enumerate() {
         if !names.insert(a.name.as_str()) {

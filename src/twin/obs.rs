@@ -22,6 +22,11 @@ use crate::plan::Plan;
 use crate::scene::Scene;
 use crate::scene::assimilation::AssimilationSection;
 
+message_error!(
+    /// An observable or location an observation operator cannot be built for.
+    pub OperatorError
+);
+
 /// How an observation is computed from a member.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Operator {
@@ -58,7 +63,11 @@ pub struct ObsTime {
 }
 
 /// Resolves an observable name and location against a plan.
-pub fn operator(plan: &Plan, observable: &str, loc: &Location) -> Result<(Operator, Site), String> {
+pub fn operator(
+    plan: &Plan,
+    observable: &str,
+    loc: &Location,
+) -> Result<(Operator, Site), OperatorError> {
     let ops = &plan.observables.ops;
     let fields = &plan.model.info().fields;
     match loc {
@@ -74,12 +83,14 @@ pub fn operator(plan: &Plan, observable: &str, loc: &Location) -> Result<(Operat
             {
                 return Err(format!(
                     "`{observable}` is a first-crossing time, which cannot be assimilated"
-                ));
+                )
+                .into());
             }
             if fields.iter().any(|f| f.name == observable) {
                 return Err(format!(
                     "`{observable}` is a field: give a location (x;y or x0;y0;x1;y1)"
-                ));
+                )
+                .into());
             }
             Err(format!(
                 "unknown observable `{observable}`; the scene's observables are {}",
@@ -87,7 +98,8 @@ pub fn operator(plan: &Plan, observable: &str, loc: &Location) -> Result<(Operat
                     .map(|o| format!("`{}`", o.name))
                     .collect::<Vec<_>>()
                     .join(", ")
-            ))
+            )
+            .into())
         }
         _ => {
             let field = fields
@@ -279,7 +291,7 @@ pub fn file_schedule(
         if r.time < 0.0 {
             return Err(fail(format!("time {} is before the start (0)", r.time)));
         }
-        let (op, site) = operator(plan, &r.observable, &r.location).map_err(fail)?;
+        let (op, site) = operator(plan, &r.observable, &r.location).map_err(|e| fail(e.into()))?;
         by_step
             .entry(step_of(r.time, dt).0)
             .or_default()

@@ -103,7 +103,11 @@ impl<'a> Toy<'a> {
 }
 
 impl vtwin::cohort::TrajectorySource for Toy<'_> {
-    fn simulate(&mut self, patients: &[Patient], arm: &str) -> Result<Vec<Trajectory>, String> {
+    fn simulate(
+        &mut self,
+        patients: &[Patient],
+        arm: &str,
+    ) -> Result<Vec<Trajectory>, vtwin::engine::SimulatorError> {
         self.seen.extend(
             patients
                 .iter()

@@ -75,7 +75,11 @@ pub struct Keeping<'a> {
 }
 
 impl TrajectorySource for Keeping<'_> {
-    fn simulate(&mut self, patients: &[Patient], arm: &str) -> Result<Vec<Trajectory>, String> {
+    fn simulate(
+        &mut self,
+        patients: &[Patient],
+        arm: &str,
+    ) -> Result<Vec<Trajectory>, vtwin::engine::SimulatorError> {
         let t = self.inner.simulate(patients, arm)?;
         self.kept.extend(t.iter().cloned());
         Ok(t)

@@ -16,7 +16,7 @@ pub mod layout;
 pub mod params;
 mod wgsl;
 
-use crate::model::{AgentRow, FieldInfo, GpuProgram, Model, ModelInfo, StepCtx};
+use crate::model::{AgentRow, FieldInfo, GpuProgram, Model, ModelError, ModelInfo, StepCtx};
 use crate::observe::{GridShape, ObsOp, Reduction};
 use crate::params::ParamBlock;
 use crate::scene::{Arm, ModelKind, Scene, SceneError};
@@ -306,25 +306,25 @@ impl Model for AbmModel {
         &self.aux
     }
 
-    fn check_stability(&self, member_params: &[Vec<f32>]) -> Result<(), String> {
+    fn check_stability(&self, member_params: &[Vec<f32>]) -> Result<(), ModelError> {
         for (m, raw) in member_params.iter().enumerate() {
             let p = self.params(raw);
             let r_max = p.cell_radius.max(p.immune_radius);
             let r_min = p.cell_radius.min(p.immune_radius);
             let reach = 2.0 * r_max * cpu::ADH_RANGE;
             if reach > self.dx {
-                return Err(format!(
+                return Err(ModelError::Unstable(format!(
                     "member {m}: cells of radius {r_max} µm interact up to {reach} µm, more than \
                      one site (grid.dx = {} µm): neighbours would be missed; use larger sites or \
                      smaller cell_radius / immune_radius",
                     self.dx
-                ));
+                )));
             }
             // Repulsion is integrated linearly implicitly (stable for any
             // dt); adhesion explicitly, which needs small steps.
             let pull = self.dt * p.adhesion;
             if pull > r_min / 6.0 {
-                return Err(format!(
+                return Err(ModelError::Unstable(format!(
                     "member {m}: adhesion = {} µm/min with dt = {} min moves cells {pull} µm \
                      per step, more than radius/6 = {} µm: the explicit adhesion step is \
                      unstable; the largest stable dt is {} min",
@@ -332,11 +332,11 @@ impl Model for AbmModel {
                     self.dt,
                     r_min / 6.0,
                     r_min / 6.0 / p.adhesion
-                ));
+                )));
             }
             let stride = self.dt * p.immune_speed;
             if stride > p.immune_radius {
-                return Err(format!(
+                return Err(ModelError::Unstable(format!(
                     "member {m}: immune_speed = {} µm/min with dt = {} min moves an immune cell \
                      {stride} µm per step, more than its radius ({} µm): it would pass through \
                      cells it has not seen; the largest dt for this speed is {} min",
@@ -344,18 +344,18 @@ impl Model for AbmModel {
                     self.dt,
                     p.immune_radius,
                     p.immune_radius / p.immune_speed
-                ));
+                )));
             }
             if p.doubling_time <= 0.0 || p.o2_diffusion <= 0.0 || p.drug_diffusion <= 0.0 {
-                return Err(format!(
+                return Err(ModelError::Unstable(format!(
                     "member {m}: doubling_time, o2_diffusion and drug_diffusion must be positive"
-                ));
+                )));
             }
             if p.prolif_o2_high <= p.prolif_o2_low || p.necrosis_o2 <= p.necrosis_o2_max {
-                return Err(format!(
+                return Err(ModelError::Unstable(format!(
                     "member {m}: need prolif_o2_low < prolif_o2_high and necrosis_o2_max < \
                      necrosis_o2"
-                ));
+                )));
             }
         }
         Ok(())

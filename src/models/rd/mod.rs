@@ -15,8 +15,8 @@ pub mod wgsl;
 
 use crate::expr::{Expr, valid_identifier};
 use crate::model::{
-    FieldInfo, FusedProgram, GpuProgram, KernelConfig, Model, ModelInfo, ParamInfo, StepCtx,
-    TunedProgram,
+    FieldInfo, FusedProgram, GpuProgram, KernelConfig, Model, ModelError, ModelInfo, ParamInfo,
+    StepCtx, TunedProgram,
 };
 use crate::observe::GridShape;
 use crate::params::ParamBlock;
@@ -404,15 +404,16 @@ impl RdModel {
     }
 
     /// This model with per-member treatment events (replacing any before).
-    pub fn with_events(&self, ev: &crate::dosing::MemberEvents) -> Result<RdModel, String> {
+    pub fn with_events(&self, ev: &crate::dosing::MemberEvents) -> Result<RdModel, ModelError> {
         if !matches!(self.kinetics, Kinetics::Custom { .. }) {
-            return Err(format!(
+            return Err(ModelError::Events(format!(
                 "model `{}` takes no treatment events (they are for kind = \"custom\")",
                 self.info.kind
-            ));
+            )));
         }
         let species: Vec<String> = self.info.fields.iter().map(|f| f.name.clone()).collect();
-        let table = crate::dosing::event_table(ev, &species, self.dt).map_err(|e| e.to_string())?;
+        let table = crate::dosing::event_table(ev, &species, self.dt)
+            .map_err(|e| ModelError::Events(e.to_string()))?;
         let mut m = self.clone();
         m.aux.truncate(m.extras.tail);
         m.extras.events = Some((m.aux.len(), ev.block, ev.groups.len() as u32));
@@ -426,12 +427,12 @@ impl RdModel {
     pub fn with_noise(
         &self,
         noise: &[crate::model_error::ProcessNoise],
-    ) -> Result<RdModel, String> {
+    ) -> Result<RdModel, ModelError> {
         if !matches!(self.kinetics, Kinetics::Custom { .. }) {
-            return Err(format!(
+            return Err(ModelError::Noise(format!(
                 "model `{}` takes no process noise (it is for kind = \"custom\")",
                 self.info.kind
-            ));
+            )));
         }
         let mut terms = Vec::new();
         for p in noise {
@@ -440,9 +441,12 @@ impl RdModel {
                 .fields
                 .iter()
                 .position(|f| f.name == p.species)
-                .ok_or_else(|| format!("`{}` is not a species", p.species))?;
+                .ok_or_else(|| ModelError::Noise(format!("`{}` is not a species", p.species)))?;
             if !(p.sigma.is_finite() && p.sigma >= 0.0) {
-                return Err(format!("sigma of `{}` must be finite and ≥ 0", p.species));
+                return Err(ModelError::Noise(format!(
+                    "sigma of `{}` must be finite and ≥ 0",
+                    p.species
+                )));
             }
             let (scale, half_var) = crate::model_error::noise_constants(p.sigma, self.dt);
             terms.push(NoiseTerm {
@@ -511,14 +515,14 @@ impl Model for RdModel {
     fn with_member_events(
         &self,
         events: &crate::dosing::MemberEvents,
-    ) -> Result<std::sync::Arc<dyn Model>, String> {
+    ) -> Result<std::sync::Arc<dyn Model>, ModelError> {
         Ok(std::sync::Arc::new(self.with_events(events)?))
     }
 
     fn with_process_noise(
         &self,
         noise: &[crate::model_error::ProcessNoise],
-    ) -> Result<std::sync::Arc<dyn Model>, String> {
+    ) -> Result<std::sync::Arc<dyn Model>, ModelError> {
         Ok(std::sync::Arc::new(self.with_noise(noise)?))
     }
 
@@ -546,15 +550,15 @@ impl Model for RdModel {
         &self.aux
     }
 
-    fn check_stability(&self, member_params: &[Vec<f32>]) -> Result<(), String> {
+    fn check_stability(&self, member_params: &[Vec<f32>]) -> Result<(), ModelError> {
         match self.stability(member_params) {
             None => Ok(()),
-            Some((name, value, dt_max)) => Err(format!(
+            Some((name, value, dt_max)) => Err(ModelError::Unstable(format!(
                 "unstable time step: dt = {} exceeds the largest stable dt = {dt_max:.6e} for parameter `{name}` = {value} \
                  (explicit Euler needs {name}·w_max·dt/dx² ≤ 1/4 in 2-D, 1/2 in 1-D; w_max = {} is the largest tissue multiplier)",
                 self.dt,
                 self.max_tissue()
-            )),
+            ))),
         }
     }
 

@@ -111,7 +111,7 @@ pub fn patients(
         if r.time < 0.0 {
             return Err(fail(format!("time {} is before the start (0)", r.time)));
         }
-        let (op, site) = operator(plan, &r.observable, &r.location).map_err(&fail)?;
+        let (op, site) = operator(plan, &r.observable, &r.location).map_err(|e| fail(e.into()))?;
         let log = section.log_observables.contains(&r.observable);
         let model = models.get(&r.observable);
         let sd = match (pr.sd, model) {

@@ -331,7 +331,8 @@ pub fn run(
         if noise.is_empty() {
             Ok(p)
         } else {
-            p.with_process_noise(&noise).map_err(TwinError::Invalid)
+            p.with_process_noise(&noise)
+                .map_err(|e| TwinError::Invalid(e.to_string()))
         }
     };
     let mut plan = noisy(freeze(total, offset)?)?;
@@ -351,7 +352,7 @@ pub fn run(
         if member_events.groups.iter().any(|g| !g.is_empty()) {
             plan = plan
                 .with_member_events(&member_events)
-                .map_err(TwinError::Invalid)?;
+                .map_err(|e| TwinError::Invalid(e.to_string()))?;
         }
     }
     let prior_plan = noisy(freeze(m, 0)?)?;

@@ -1,0 +1,46 @@
+//! `message_error!`: a module family's error type whose whole content is
+//! its located, user-facing message (parsers and checks that build one
+//! sentence naming the key, value and rule). A named type per family keeps
+//! `Result<_, String>` out of the library's signatures while the text stays
+//! exactly what it was; callers that add context take it as a `String`
+//! (`From<E> for String`) or read it as `&str` (`Deref`).
+
+macro_rules! message_error {
+    ($(#[$meta:meta])* $vis:vis $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[error("{0}")]
+        $vis struct $name(pub String);
+
+        impl From<String> for $name {
+            fn from(message: String) -> Self {
+                $name(message)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(message: &str) -> Self {
+                $name(message.to_string())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(e: $name) -> String {
+                e.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    };
+}
