@@ -44,3 +44,27 @@ macro_rules! message_error {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    message_error!(
+        /// A test family's error.
+        pub TestError
+    );
+
+    fn fails(text: &str) -> Result<(), TestError> {
+        Err(format!("key `{text}`: must be positive").into())
+    }
+
+    #[test]
+    fn the_message_is_kept_exactly_and_converts_back_to_a_string() {
+        let e = fails("dt").unwrap_err();
+        assert_eq!(e.to_string(), "key `dt`: must be positive");
+        assert_eq!(e, "key `dt`: must be positive");
+        assert!(e.contains("must be positive"));
+        assert!(std::error::Error::source(&e).is_none());
+        let s: String = e.clone().into();
+        assert_eq!(s, e.0);
+        assert_eq!(TestError::from("x"), TestError("x".to_string()));
+    }
+}
