@@ -16,6 +16,7 @@ pub mod cohort_files;
 pub mod cohort_sim;
 pub mod design;
 pub mod dosing;
+pub mod drivers;
 pub mod engine;
 pub mod expr;
 pub mod fit;
