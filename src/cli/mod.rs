@@ -8,7 +8,6 @@ pub mod bench;
 pub mod calibrate;
 pub mod cohort;
 pub mod compare;
-pub mod csv_files;
 pub mod design;
 pub mod estimate;
 pub mod fork;

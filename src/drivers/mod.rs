@@ -3,6 +3,8 @@
 //! engine → recording → output folder) and returns what a caller prints;
 //! `cli/` only parses arguments and prints.
 
+pub mod analyze;
+pub mod csv_files;
 pub mod job;
 pub mod members;
 pub mod run;
