@@ -254,7 +254,8 @@ pub fn create_run_dir(
 }
 
 /// The command line's [`Observer`](crate::drivers::job::Observer): notes
-/// to stderr, progress as [`progress_bar`].
+/// to stderr (above the bar while one is drawn), progress as
+/// [`progress_bar`].
 #[derive(Default)]
 pub struct Printer {
     bar: Option<ProgressBar>,
@@ -268,7 +269,10 @@ impl Printer {
 
 impl crate::drivers::job::Observer for Printer {
     fn note(&mut self, line: &str) {
-        eprintln!("{line}");
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
     }
     fn start(&mut self, len: u64, unit: &str) {
         self.bar = Some(progress_bar(len, unit));

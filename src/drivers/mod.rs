@@ -4,6 +4,7 @@
 //! `cli/` only parses arguments and prints.
 
 pub mod analyze;
+pub mod calibrate;
 pub mod csv_files;
 pub mod job;
 pub mod members;
