@@ -7,6 +7,7 @@
 use crate::backend::Backend;
 use crate::plan::Plan;
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -17,7 +18,7 @@ pub fn commit() -> Option<&'static str> {
 }
 
 pub fn engine_json() -> Value {
-    json!({ "name": "vtwin", "version": env!("CARGO_PKG_VERSION"), "commit": commit() })
+    json!(EngineInfo::current())
 }
 
 pub fn now() -> DateTime<Utc> {
@@ -28,7 +29,89 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// The manifest of a run of `plan`. `extra` keys are merged in.
+/// The `engine` key: what produced the folder.
+#[derive(Clone, Debug, Serialize)]
+pub struct EngineInfo {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub commit: Option<&'static str>,
+}
+
+impl EngineInfo {
+    pub fn current() -> EngineInfo {
+        EngineInfo {
+            name: "vtwin",
+            version: env!("CARGO_PKG_VERSION"),
+            commit: commit(),
+        }
+    }
+}
+
+/// The `scene` key: the scene file and its hash.
+#[derive(Clone, Debug, Serialize)]
+pub struct SceneRef {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// The typed manifest of a job over one plan: the provenance keys
+/// (schema version, engine, command, scene, plan hash, seed, backend,
+/// adapter, members, arm, times, failures) and the command's own keys
+/// (`extra`, flattened). `io::RunDir::finish` adds `outputs`; keys are
+/// written sorted, so field order here does not change the file.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlanManifest<X: Serialize> {
+    pub schema_version: u32,
+    pub engine: EngineInfo,
+    pub command: Vec<String>,
+    pub scene: SceneRef,
+    pub plan_sha256: String,
+    pub seed: u64,
+    pub backend: String,
+    pub adapter: Option<crate::backend::AdapterSummary>,
+    pub members: u32,
+    pub arm: String,
+    pub started: String,
+    pub finished: String,
+    pub members_failed: usize,
+    #[serde(flatten)]
+    pub extra: X,
+}
+
+impl<X: Serialize> PlanManifest<X> {
+    /// The manifest of a job of `plan` on `backend` that started at
+    /// `started` and finishes now.
+    pub fn new(
+        plan: &Plan,
+        backend: &Backend,
+        started: DateTime<Utc>,
+        members_failed: usize,
+        extra: X,
+    ) -> PlanManifest<X> {
+        PlanManifest {
+            schema_version: SCHEMA_VERSION,
+            engine: EngineInfo::current(),
+            command: crate::checkpoint::Invocation::command_line(),
+            scene: SceneRef {
+                path: plan.scene_path.display().to_string(),
+                sha256: plan.scene_sha256.clone(),
+            },
+            plan_sha256: plan.sha256.clone(),
+            seed: plan.seed,
+            backend: backend.name().to_string(),
+            adapter: backend.adapter(),
+            members: plan.members,
+            arm: plan.arm.name.clone(),
+            started: rfc3339(started),
+            finished: rfc3339(now()),
+            members_failed,
+            extra,
+        }
+    }
+}
+
+/// The manifest of a run of `plan` as JSON. `extra` keys (an object) are
+/// merged in.
 pub fn for_plan(
     plan: &Plan,
     backend: &Backend,
@@ -36,21 +119,15 @@ pub fn for_plan(
     members_failed: usize,
     extra: Value,
 ) -> Value {
-    let mut m = json!({
-        "schema_version": SCHEMA_VERSION,
-        "engine": engine_json(),
-        "command": crate::checkpoint::Invocation::command_line(),
-        "scene": { "path": plan.scene_path.display().to_string(), "sha256": plan.scene_sha256 },
-        "plan_sha256": plan.sha256,
-        "seed": plan.seed,
-        "backend": backend.name(),
-        "adapter": backend.adapter(),
-        "members": plan.members,
-        "arm": plan.arm.name,
-        "started": rfc3339(started),
-        "finished": rfc3339(now()),
-        "members_failed": members_failed,
-    });
+    // Strings, numbers and plain structs only: serialising cannot fail.
+    let mut m = serde_json::to_value(PlanManifest::new(
+        plan,
+        backend,
+        started,
+        members_failed,
+        (),
+    ))
+    .unwrap_or_default();
     if let (Some(obj), Value::Object(more)) = (m.as_object_mut(), extra) {
         obj.extend(more);
     }

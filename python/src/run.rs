@@ -3,7 +3,7 @@
 //! in memory as a `Run` (tables, optional final state, manifest) and
 //! written on request as the folder `vtwin run` writes: the same tables in
 //! the scene's format, and with fields the same `fields.npy`, agents table
-//! and `montage.png` (drawn by `vtwin::cli::run::save_fields`).
+//! and `montage.png` (drawn by `vtwin::drivers::snapshots::save_fields`).
 //!
 //! The loop is the library's (`record::record_with`); between observations
 //! it takes the GIL back for a moment to call the progress callback and to
@@ -17,7 +17,7 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use vtwin::backend::Backend;
-use vtwin::cli::run::{MontageOptions, MontageScale};
+use vtwin::drivers::snapshots::{MontageOptions, MontageScale};
 use vtwin::engine::{BackendChoice, EngineError};
 use vtwin::io::{RunDir, TableFormat};
 use vtwin::plan::Plan;
@@ -129,7 +129,7 @@ fn montage(
         }
     };
     Ok(MontageOptions {
-        field: vtwin::cli::run::montage_field(plan, field)?,
+        field: vtwin::drivers::snapshots::montage_field(plan, field)?,
         scale,
         members: scene.file.output.montage_members,
         draw: true,
@@ -403,11 +403,18 @@ pub fn save(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         let plan = &r.first().plan;
         // In the CLI's order: the time-lapse snapshots, then the final state.
         for (step, state) in &r.snapshots {
-            let tag = format!("_{}", vtwin::cli::run::step_tag(*step, plan.steps));
-            vtwin::cli::run::save_fields(&dir, plan, state, &r.montage, r.format, *step, &tag)?;
+            let tag = format!(
+                "_{}",
+                vtwin::drivers::snapshots::step_tag(*step, plan.steps)
+            );
+            vtwin::drivers::snapshots::save_fields(
+                &dir, plan, state, &r.montage, r.format, *step, &tag,
+            )?;
         }
         if let Some(state) = &r.state {
-            vtwin::cli::run::save_fields(&dir, plan, state, &r.montage, r.format, plan.steps, "")?;
+            vtwin::drivers::snapshots::save_fields(
+                &dir, plan, state, &r.montage, r.format, plan.steps, "",
+            )?;
         }
         Ok(dir.finish(r.manifest.clone())?)
     });

@@ -1,36 +1,13 @@
 //! `vtwin calibrate SCENE --data DATA.csv --method abc-smc|tempered-smc|history-matching`
-//! (or `--models A.toml,B.toml` for model choice): fits the scene's varying
-//! parameters to data on the engine and writes a run directory atomically:
-//! the method's tables, `targets.csv`, the posterior (`posterior.csv` +
-//! `posterior.toml`, readable by every `--posterior DIR`), the posterior
-//! predictive check (`predictive.csv`, `predictive_summary.csv`) and
-//! `manifest.json`. With `--models`, each model's calibration goes to a
-//! subfolder named after its scene and `model_choice.csv` holds the
-//! posterior model probabilities.
-//!
-//! Owns: arguments, settings (the scene's `[calibrate]` table with
-//! command-line overrides), warnings, progress and files. The drivers live
-//! in [`crate::calibrate`], the engine bridge in [`crate::fit`].
+//! (or `--models A.toml,B.toml` for model choice): the flags, handed to
+//! [`drivers::calibrate::run`](crate::drivers::calibrate::run), which
+//! writes the run folder.
 
-use super::{EngineArgs, progress_bar};
-use crate::backend::Backend;
-use crate::calibrate::model_choice::{ModelEvidence, model_choice_table};
-use crate::calibrate::predictive::posterior_predictive;
-use crate::calibrate::sampling::sub_seed;
-use crate::calibrate::summary::summary_table;
-use crate::calibrate::{
-    self, AbcMode, CalibrateConfig, CalibrateError, ErrorKind, Likelihood, Method, ProgressEvent,
-    data, run_abc_smc_lik, run_history_matching, run_tempered_smc, write_posterior,
-};
-use crate::fit::{EngineSimulator, attach_targets};
-use crate::io::TableFormat;
-use crate::plan::{Plan, PlanOptions};
-use crate::scene::Scene;
-use anyhow::{Context, Result, bail};
-use std::path::{Path, PathBuf};
-
-/// Observation-noise draws per posterior draw in the predictive check.
-const PREDICTIVE_NOISE_DRAWS: usize = 20;
+use super::EngineArgs;
+use crate::calibrate::{AbcMode, Method};
+use crate::drivers::calibrate::CalibrateRequest;
+use anyhow::Result;
+use std::path::PathBuf;
 
 /// A calibration method.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +28,7 @@ pub enum MethodArg {
 }
 
 impl MethodArg {
-    fn method(self) -> Method {
+    pub fn method(self) -> Method {
         match self {
             MethodArg::AbcSmc => Method::AbcSmc,
             MethodArg::TemperedSmc => Method::TemperedSmc,
@@ -72,7 +49,7 @@ pub enum ModeArg {
 }
 
 impl ModeArg {
-    fn mode(self) -> AbcMode {
+    pub fn mode(self) -> AbcMode {
         match self {
             ModeArg::Kernel => AbcMode::Kernel,
             ModeArg::Noisy => AbcMode::Noisy,
@@ -155,525 +132,37 @@ pub struct CalibrateArgs {
     pub engine: EngineArgs,
 }
 
-/// The settings in force: the scene's table (errors located in the scene),
-/// then the flags.
-fn settings(args: &CalibrateArgs, scene: &Scene) -> Result<(Method, CalibrateConfig)> {
-    let mut cfg = scene.file.calibrate.clone().unwrap_or_default();
-    cfg.validate().map_err(|e| match e {
-        CalibrateError::Config { key, message } => {
-            anyhow::Error::new(scene.error_at(&format!("calibrate.{key}"), message))
-        }
-        other => other.into(),
-    })?;
-    let Some(method) = args.method.map(MethodArg::method).or(cfg.method) else {
-        bail!(
-            "no calibration method: pass --method {} or set `method` in the scene's [calibrate] table",
-            Method::NAMES.join("|")
-        );
-    };
-    let flags = [
-        (
-            "--population",
-            args.population.is_some(),
-            "abc-smc, tempered-smc",
-        ),
-        ("--generations", args.generations.is_some(), "abc-smc"),
-        (
-            "--max-simulations",
-            args.max_simulations.is_some(),
-            "abc-smc, tempered-smc",
-        ),
-        ("--final-epsilon", args.final_epsilon.is_some(), "abc-smc"),
-        ("--mode", args.mode.is_some(), "abc-smc"),
-        ("--moves", args.moves.is_some(), "tempered-smc"),
-        ("--waves", args.waves.is_some(), "history-matching"),
-        (
-            "--runs-per-wave",
-            args.runs_per_wave.is_some(),
-            "history-matching",
-        ),
-    ];
-    if let Some((flag, _, methods)) = flags
-        .iter()
-        .find(|(_, set, methods)| *set && !methods.split(", ").any(|m| m == method.name()))
-    {
-        bail!(
-            "{flag} applies only to --method {}, not --method {method}",
-            methods.replace(", ", " or ")
-        );
-    }
-    let a = &mut cfg.abc;
-    a.population = args.population.unwrap_or(a.population);
-    a.max_generations = args.generations.unwrap_or(a.max_generations);
-    a.max_simulations = args.max_simulations.unwrap_or(a.max_simulations);
-    a.final_epsilon = args.final_epsilon.unwrap_or(a.final_epsilon);
-    a.mode = args.mode.map_or(a.mode, ModeArg::mode);
-    a.seed = args.seed.unwrap_or(a.seed);
-    let t = &mut cfg.tempered_smc;
-    t.population = args.population.unwrap_or(t.population);
-    t.max_simulations = args.max_simulations.unwrap_or(t.max_simulations);
-    t.moves = args.moves.unwrap_or(t.moves);
-    t.seed = args.seed.unwrap_or(t.seed);
-    let h = &mut cfg.history_matching;
-    h.waves = args.waves.unwrap_or(h.waves);
-    h.runs_per_wave = args.runs_per_wave.unwrap_or(h.runs_per_wave);
-    h.seed = args.seed.unwrap_or(h.seed);
-    cfg.validate()
-        .map_err(|e| anyhow::anyhow!("after the command-line overrides: {e}"))?;
-    Ok((method, cfg))
-}
-
-/// What one calibration produced.
-struct Outcome {
-    plan: Plan,
-    method: Method,
-    records: usize,
-    json: serde_json::Value,
-    stats: crate::fit::SimStats,
-    posterior_draws: usize,
-    posterior_ess: f64,
-    /// (ln Z, its standard error) where the method estimates the evidence.
-    evidence: Option<(f64, f64)>,
-}
-
-/// Calibrates one scene and writes its files into `folder` (an existing,
-/// empty folder inside a run directory).
-fn calibrate_one(
-    args: &CalibrateArgs,
-    scene_path: &Path,
-    backend: &Backend,
-    folder: &Path,
-) -> Result<Outcome> {
-    let scene = Scene::load(scene_path)?;
-    let (method, cfg) = settings(args, &scene)?;
-    let records = data::read_data(&args.data)?;
-    super::note_default_arm("calibrate", &scene, args.arm.as_deref());
-    let mut plan = Plan::freeze(
-        &scene,
-        &PlanOptions {
-            members: Some(1),
-            seed: None,
-            arm: args.arm.clone(),
-            member_params: None,
-            ..Default::default()
-        },
-    )?;
-    let targets = attach_targets(&mut plan, &records, &args.data)?;
-    let prior = plan.block.clone();
-    let estimated: Vec<String> = prior
-        .varying()
-        .iter()
-        .map(|&i| prior.params[i].name.clone())
-        .collect();
-    super::warn_inert_params("calibrate", &scene, &plan, &estimated);
-    if cfg.error.model == ErrorKind::Lognormal
-        && let Some(t) = targets.iter().find(|t| t.value <= 0.0)
-    {
-        bail!(
-            "{}, line {}: value {} is not positive, but the scene's [calibrate.error] model = \"lognormal\" needs positive data",
-            args.data.display(),
-            t.line,
-            t.value
-        );
-    }
-    eprintln!(
-        "vtwin calibrate: {} ({}), {method} on {} data rows from {} over {} varying parameters, \
-         {} errors, observed every {} steps, backend {}",
-        scene_path.display(),
-        plan.model.info().kind,
-        targets.len(),
-        args.data.display(),
-        prior.varying().len(),
-        cfg.error.model.name(),
-        plan.every,
-        backend.name()
-    );
-    crate::io::write_table(
-        folder,
-        &crate::fit::tables::targets_table(&targets),
-        TableFormat::Csv,
-    )?;
-    let manifest_plan = plan.clone();
-    let mut sim = EngineSimulator::new(backend, plan, targets.clone(), args.engine.batch_size);
-    let (observed, sd) = sim.observed();
-    let lik = Likelihood::new(&cfg.error, &observed, &sd, Some(&prior)).map_err(|e| match e {
-        CalibrateError::Config { key, message } => {
-            anyhow::Error::new(scene.error_at(&format!("calibrate.{key}"), message))
-        }
-        other => other.into(),
-    })?;
-    let output_names: Vec<String> = sim
-        .targets()
-        .iter()
-        .map(|t| format!("{}@t{}", t.observable, t.time))
-        .collect();
-    let error_json = serde_json::json!({
-        "model": cfg.error.model.name(), "rel_sd": cfg.error.rel_sd, "scale": cfg.error.scale,
-    });
-    let (tables, posterior, method_json, evidence, seed) = match method {
-        Method::AbcSmc => {
-            let c = &cfg.abc;
-            let bar = progress_bar(c.max_generations as u64, "generations");
-            let res = run_abc_smc_lik(&prior, &mut sim, &lik, c, &mut |e| {
-                if let ProgressEvent::AbcGeneration {
-                    generation,
-                    epsilon,
-                    simulated_total,
-                    acceptance_rate,
-                    ess,
-                } = e
-                {
-                    bar.set_position(generation as u64 + 1);
-                    bar.suspend(|| {
-                        eprintln!(
-                            "  generation {generation}: ε = {epsilon:.4}, acceptance {:.1} %, ESS {ess:.0}, {simulated_total} simulations",
-                            100.0 * acceptance_rate
-                        )
-                    });
-                }
-            })?;
-            bar.finish_and_clear();
-            eprintln!(
-                "vtwin calibrate: stopped after {} generations ({}), {} simulations",
-                res.generations.len(),
-                res.stop.name(),
-                res.simulations
-            );
-            let last = res.last();
-            for m in calibrate::warnings::abc_warnings(&res, c, observed.len()) {
-                eprintln!("vtwin calibrate: {m}");
-            }
-            let exact = c.mode == AbcMode::Kernel
-                && res.stop == calibrate::AbcStop::FinalEpsilon
-                && (c.final_epsilon == 0.0 || c.final_epsilon == 1.0);
-            let evidence = (exact && last.log_evidence.is_finite())
-                .then_some((last.log_evidence, last.log_evidence_se));
-            let json = serde_json::json!({
-                "mode": c.mode.name(),
-                "generations": res.generations.len(),
-                "stop": res.stop.name(),
-                "simulations": res.simulations,
-                "final_epsilon": last.epsilon,
-                "log_evidence": evidence.map(|e| e.0),
-                "log_evidence_se": evidence.map(|e| e.1),
-                "settings": {
-                    "mode": c.mode.name(),
-                    "population": c.population, "batch_size": c.effective_batch(), "alpha": c.alpha,
-                    "final_epsilon": c.final_epsilon, "max_generations": c.max_generations,
-                    "max_simulations": c.max_simulations, "kernel_scale": c.kernel_scale,
-                    "min_acceptance_rate": c.min_acceptance_rate, "seed": c.seed,
-                },
-            });
-            (res.tables(), res.posterior()?, json, evidence, c.seed)
-        }
-        Method::TemperedSmc => {
-            let c = &cfg.tempered_smc;
-            let bar = progress_bar(100, "% of β");
-            let res = run_tempered_smc(&prior, &mut sim, &lik, c, &mut |e| {
-                if let ProgressEvent::SmcStage {
-                    stage,
-                    beta,
-                    simulated_total,
-                    acceptance_rate,
-                    ess,
-                } = e
-                {
-                    bar.set_position((100.0 * beta) as u64);
-                    bar.suspend(|| {
-                        eprintln!(
-                            "  stage {stage}: β = {beta:.5}, ESS {ess:.0}, acceptance {:.1} %, {simulated_total} simulations",
-                            100.0 * acceptance_rate
-                        )
-                    });
-                }
-            })?;
-            bar.finish_and_clear();
-            eprintln!(
-                "vtwin calibrate: stopped after {} stages ({}), {} simulations, log evidence {:.4} ± {:.4}",
-                res.stages.len(),
-                res.stop.name(),
-                res.simulations,
-                res.log_evidence,
-                res.log_evidence_se
-            );
-            if res.stop != calibrate::TemperedStop::Complete {
-                eprintln!(
-                    "vtwin calibrate: warning: stopped at {} with the temperature at β = {:.4} of 1: the sample is \
-                     the posterior of a likelihood flattened to the power {:.4}, wider than the posterior. Raise \
-                     calibrate.tempered_smc.max_stages / --max-simulations, or lower ess_fraction for larger steps",
-                    res.stop.name(),
-                    res.beta(),
-                    res.beta()
-                );
-            }
-            let evidence = (res.stop == calibrate::TemperedStop::Complete)
-                .then_some((res.log_evidence, res.log_evidence_se));
-            let json = serde_json::json!({
-                "stages": res.stages.len(),
-                "stop": res.stop.name(),
-                "simulations": res.simulations,
-                "beta": res.beta(),
-                "log_evidence": res.log_evidence,
-                "log_evidence_se": res.log_evidence_se,
-                "settings": {
-                    "population": c.population, "ess_fraction": c.ess_fraction, "moves": c.moves,
-                    "proposal_scale": c.proposal_scale, "max_stages": c.max_stages,
-                    "max_simulations": c.max_simulations, "seed": c.seed,
-                },
-            });
-            (res.tables(), res.posterior()?, json, evidence, c.seed)
-        }
-        Method::HistoryMatching => {
-            let c = &cfg.history_matching;
-            let bar = progress_bar(c.waves as u64, "waves");
-            let mut res = run_history_matching(&prior, &mut sim, &observed, &sd, c, &mut |e| {
-                if let ProgressEvent::HmWave {
-                    wave,
-                    runs,
-                    failed,
-                    fraction_ruled_out,
-                } = e
-                {
-                    bar.set_position(wave as u64);
-                    bar.suspend(|| {
-                        eprintln!(
-                            "  wave {wave}: {runs} runs ({failed} failed), {:.2} % of the prior ruled out",
-                            100.0 * fraction_ruled_out
-                        )
-                    });
-                }
-            })?;
-            bar.finish_and_clear();
-            res.output_names = output_names.clone();
-            let post = res.posterior()?;
-            let json = serde_json::json!({
-                "waves": res.waves.len(),
-                "fraction_ruled_out": res.waves.iter().map(|w| w.fraction_ruled_out).collect::<Vec<_>>(),
-                "non_implausible_samples": res.nroy.len(),
-                "settings": {
-                    "waves": c.waves, "runs_per_wave": c.effective_runs(prior.varying().len()),
-                    "cutoff": c.cutoff, "second_max": c.second_max,
-                    "discrepancy_fraction": c.discrepancy_fraction, "mc_samples": c.mc_samples,
-                    "nroy_samples": c.nroy_samples, "seed": c.seed,
-                },
-            });
-            let mut t = res.tables();
-            t.push(summary_table(&post.summary()));
-            (t, post, json, None, c.seed)
-        }
-    };
-    for t in &tables {
-        crate::io::write_table(folder, t, TableFormat::Csv)?;
-    }
-    write_posterior(folder, &posterior)?;
-    print_summary(&prior, &posterior);
-    for m in calibrate::warnings::prior_bound_warnings(&prior, &posterior) {
-        eprintln!("vtwin calibrate: {m}");
-    }
-    let pred = posterior_predictive(
-        &mut sim,
-        &lik,
-        &posterior,
-        PREDICTIVE_NOISE_DRAWS,
-        sub_seed(seed, [u32::MAX, 0, 0]),
-    )?;
-    crate::io::write_table(
-        folder,
-        &crate::fit::tables::predictive_table(&targets, &pred),
-        TableFormat::Csv,
-    )?;
-    crate::io::write_table(
-        folder,
-        &crate::fit::tables::predictive_summary_table(&observed, &pred),
-        TableFormat::Csv,
-    )?;
-    let (pit_mean, pit_sd, pit_ks) = pred.pit_summary();
-    eprintln!(
-        "vtwin calibrate: posterior predictive: {:.0} % of the data rows inside the 50 % band, {:.0} % inside \
-         the 90 % band; PIT mean {pit_mean:.3}, sd {pit_sd:.3} (uniform: 0.5, 0.289)",
-        100.0 * pred.coverage50(&observed),
-        100.0 * pred.coverage90(&observed)
-    );
-    let stats = sim.stats;
-    if stats.unstable + stats.failed > 0 {
-        eprintln!(
-            "vtwin calibrate: {} of {} parameter vectors failed ({} unstable for dt, {} diverged); they count as rejected",
-            stats.unstable + stats.failed,
-            stats.rows,
-            stats.unstable,
-            stats.failed
-        );
-    }
-    let mut json = method_json;
-    json["error_model"] = error_json;
-    json["predictive"] = serde_json::json!({
-        "coverage50": pred.coverage50(&observed), "coverage90": pred.coverage90(&observed),
-        "pit_mean": pit_mean, "pit_sd": pit_sd, "pit_ks": pit_ks,
-        "noise_draws": PREDICTIVE_NOISE_DRAWS,
-    });
-    Ok(Outcome {
-        plan: manifest_plan,
-        method,
-        records: records.len(),
-        json,
-        stats,
-        posterior_draws: posterior.draws.len(),
-        posterior_ess: posterior.ess(),
-        evidence,
-    })
-}
-
 pub fn run(args: &CalibrateArgs) -> Result<()> {
-    let started = crate::manifest::now();
-    let backend = args.engine.open()?;
-    if !args.models.is_empty() {
-        return run_models(args, &backend, started);
-    }
-    let Some(scene_path) = args.scene.as_deref() else {
-        bail!("name a scene, or several with --models A.toml,B.toml");
+    let req = CalibrateRequest {
+        scene: args.scene.clone(),
+        models: args.models.clone(),
+        data: args.data.clone(),
+        method: args.method.map(MethodArg::method),
+        mode: args.mode.map(ModeArg::mode),
+        out: args.out.clone(),
+        force: args.force,
+        arm: args.arm.clone(),
+        seed: args.seed,
+        population: args.population,
+        generations: args.generations,
+        max_simulations: args.max_simulations,
+        final_epsilon: args.final_epsilon,
+        moves: args.moves,
+        waves: args.waves,
+        runs_per_wave: args.runs_per_wave,
+        backend: args.engine.backend,
+        adapter: args.engine.adapter.clone(),
+        batch_size: args.engine.batch_size,
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| super::run::default_out(scene_path, "calibrate"));
-    let dir = super::create_run_dir(&out, args.force, &[scene_path, &args.data])?;
-    let o = calibrate_one(args, scene_path, &backend, dir.path())?;
-    let manifest = crate::manifest::for_plan(
-        &o.plan,
-        &backend,
-        started,
-        o.stats.failed + o.stats.unstable,
-        serde_json::json!({
-            "command_kind": "calibrate",
-            "method": o.method.name(),
-            "data": {"path": args.data.display().to_string(), "rows": o.records},
-            "members": o.stats.rows,
-            "ensemble_runs": o.stats.batches,
-            "unstable": o.stats.unstable,
-            "observe_every": o.plan.every,
-            "calibration": o.json,
-            "posterior": {"draws": o.posterior_draws, "ess": o.posterior_ess},
-        }),
-    );
-    let final_dir = dir.finish(manifest)?;
-    println!("{}", final_dir.display());
-    eprintln!(
-        "vtwin calibrate: posterior in {0}; draw a new ensemble with `vtwin run {1} --posterior {0}`",
-        final_dir.display(),
-        scene_path.display()
-    );
-    super::report::print_summary("calibrate", &final_dir);
-    Ok(())
-}
-
-/// `--models`: each scene calibrated into its own subfolder, then
-/// `model_choice.csv`.
-fn run_models(
-    args: &CalibrateArgs,
-    backend: &Backend,
-    started: chrono::DateTime<chrono::Utc>,
-) -> Result<()> {
-    if args.models.len() < 2 {
-        bail!("--models needs at least two scenes, separated by commas");
-    }
-    let first = &args.models[0];
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| super::run::default_out(first, "model-choice"));
-    let mut inputs: Vec<&std::path::Path> = args.models.iter().map(|p| p.as_path()).collect();
-    inputs.push(&args.data);
-    let dir = super::create_run_dir(&out, args.force, &inputs)?;
-    let mut names: Vec<String> = Vec::new();
-    let mut evidences = Vec::new();
-    let mut entries = Vec::new();
-    let mut first_plan = None;
-    let mut failed = 0;
-    for path in &args.models {
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_else(|| "model".into());
-        let mut name = stem.clone();
-        let mut k = 2;
-        while names.contains(&name) {
-            name = format!("{stem}-{k}");
-            k += 1;
-        }
-        names.push(name.clone());
-        let folder = dir.file(&name);
-        std::fs::create_dir(&folder).with_context(|| format!("creating {}", folder.display()))?;
-        let o = calibrate_one(args, path, backend, &folder)?;
-        let Some((lz, se)) = o.evidence else {
-            bail!(
-                "{}: model choice needs an evidence estimate: use --method tempered-smc, or abc-smc in mode kernel \
-                 that reaches ε = 1 (not {} with these settings)",
-                path.display(),
-                o.method
-            );
-        };
-        evidences.push(ModelEvidence {
-            model: name.clone(),
-            log_evidence: lz,
-            log_evidence_se: se,
-        });
-        failed += o.stats.failed + o.stats.unstable;
-        entries.push(serde_json::json!({
-            "model": name, "scene": path.display().to_string(), "method": o.method.name(),
-            "members": o.stats.rows, "calibration": o.json,
-        }));
-        first_plan.get_or_insert(o.plan);
-    }
-    let table = model_choice_table(&evidences);
-    dir.write_table(&table, TableFormat::Csv)?;
-    let probs = calibrate::model_choice::model_probabilities(&evidences);
-    eprintln!(
-        "  {:<20} {:>12} {:>12} {:>12}",
-        "model", "ln Z", "P(model)", "± (MC)"
-    );
-    for (e, (p, se)) in evidences.iter().zip(&probs) {
+    let done = crate::drivers::calibrate::run(&req, &mut super::Printer::new())?;
+    println!("{}", done.dir.display());
+    if let (true, Some(scene)) = (args.models.is_empty(), &args.scene) {
         eprintln!(
-            "  {:<20} {:>12.4} {:>12.4} {:>12.4}",
-            e.model, e.log_evidence, p, se
+            "vtwin calibrate: posterior in {0}; draw a new ensemble with `vtwin run {1} --posterior {0}`",
+            done.dir.display(),
+            scene.display()
         );
     }
-    let Some(plan) = first_plan else {
-        bail!("no model was calibrated");
-    };
-    let manifest = crate::manifest::for_plan(
-        &plan,
-        backend,
-        started,
-        failed,
-        serde_json::json!({
-            "command_kind": "calibrate",
-            "model_choice": {
-                "models": entries,
-                "probabilities": probs.iter().map(|p| p.0).collect::<Vec<_>>(),
-                "probability_se": probs.iter().map(|p| p.1).collect::<Vec<_>>(),
-            },
-            "data": {"path": args.data.display().to_string()},
-        }),
-    );
-    let final_dir = dir.finish(manifest)?;
-    println!("{}", final_dir.display());
-    super::report::print_summary("calibrate", &final_dir);
+    super::report::print_summary("calibrate", &done.dir);
     Ok(())
-}
-
-/// Prior vs posterior, per varying parameter, on stderr.
-fn print_summary(prior: &crate::params::ParamBlock, post: &calibrate::Posterior) {
-    let varying = prior.varying();
-    eprintln!(
-        "  {:<12} {:>12} {:>12} {:>12} {:>12}",
-        "parameter", "mean", "sd", "q05", "q95"
-    );
-    for s in post.summary() {
-        if varying.iter().any(|&i| prior.params[i].name == s.name) {
-            eprintln!(
-                "  {:<12} {:>12.5e} {:>12.5e} {:>12.5e} {:>12.5e}",
-                s.name, s.mean, s.sd, s.q05, s.q95
-            );
-        }
-    }
 }

@@ -5,8 +5,8 @@
 //! Owns: argument checking and the file side of the command. The designs
 //! themselves live in [`crate::design`].
 
-use super::csv_files::write_table_atomic;
 use crate::design::{self, DesignMethod, DesignOptions};
+use crate::drivers::csv_files::write_table_atomic;
 use crate::params_file::load_param_file;
 use anyhow::bail;
 use std::path::PathBuf;

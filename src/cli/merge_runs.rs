@@ -12,7 +12,7 @@
 //! written again with the same writer. Sweep indices need every row: they
 //! are computed here, from the design regenerated from `params.toml` and the
 //! manifest's design options (and checked to equal the shards' rows), with
-//! the same code `vtwin sweep` runs (`sweep::write_analysis`).
+//! the same code `vtwin sweep` runs (`drivers::sweep::write_analysis`).
 
 use super::merge::MergeArgs;
 use crate::cohort::merge::concat_tables;
@@ -491,7 +491,7 @@ pub fn merge_sweep(
     let summaries: Vec<Vec<Option<f64>>> = (0..outputs.rows())
         .map(|r| cols.iter().map(|c| c[r]).collect())
         .collect();
-    let (skipped, groups) = super::sweep::write_analysis(
+    let (skipped, groups) = crate::drivers::sweep::write_analysis(
         &dir,
         &design,
         &param_names,
@@ -500,11 +500,12 @@ pub fn merge_sweep(
         &failed,
         levels,
         &bootstrap,
+        &mut super::Printer::new(),
     )?;
     let names: Vec<String> = block.params.iter().map(|p| p.name.clone()).collect();
     let plan_sha256 = plan_hash_of(&folders, &names, &design.values)?;
     let mut analysis = m0["analysis"].clone();
-    analysis["groups"] = groups;
+    analysis["groups"] = json!(groups);
     analysis["skipped_outputs"] = json!(skipped);
     let manifest = merged_manifest(
         &folders,

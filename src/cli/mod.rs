@@ -8,7 +8,6 @@ pub mod bench;
 pub mod calibrate;
 pub mod cohort;
 pub mod compare;
-pub mod csv_files;
 pub mod design;
 pub mod estimate;
 pub mod fork;
@@ -29,33 +28,21 @@ pub mod values;
 pub mod verify;
 
 use crate::backend::Backend;
-use crate::calibrate::{Posterior, load_posterior};
+use crate::calibrate::Posterior;
 use crate::engine::BackendChoice;
 use crate::params::ParamBlock;
 use crate::scene::Scene;
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::Path;
 
-/// The posterior in `dir` (written by `vtwin calibrate`) re-expressed over
-/// the scene's resolved parameter block (scene parameters in file order,
-/// then model defaults).
+/// [`drivers::members::scene_posterior`](crate::drivers::members::scene_posterior).
 pub fn scene_posterior(dir: &Path, scene: &Scene) -> anyhow::Result<(ParamBlock, Posterior)> {
-    let info = crate::models::info_for(scene)?;
-    let block = crate::models::resolve_params(scene, &info)?;
-    let post = load_posterior(dir)?.aligned_to(&block).with_context(|| {
-        format!(
-            "--posterior {} does not fit scene {}",
-            dir.display(),
-            scene.path.display()
-        )
-    })?;
-    Ok((block, post))
+    Ok(crate::drivers::members::scene_posterior(dir, scene)?)
 }
 
-/// Freezes a scene's plan with the overrides `run` and `check` share:
-/// members, seed, arm, and member parameters drawn from `--posterior DIR`.
+/// Freezes a scene's plan with the overrides `run` and `check` share
+/// ([`drivers::members::freeze_plan`](crate::drivers::members::freeze_plan)).
 pub fn freeze_plan(
     scene: &Scene,
     members: Option<u32>,
@@ -63,40 +50,14 @@ pub fn freeze_plan(
     arm: Option<&str>,
     posterior: Option<&Path>,
 ) -> anyhow::Result<crate::plan::Plan> {
-    let member_params = match posterior {
-        Some(dir) => Some(posterior_members(dir, scene, members, seed)?),
-        None => None,
+    let m = crate::drivers::members::Members {
+        members,
+        seed,
+        arm,
+        posterior,
+        shard: None,
     };
-    Ok(crate::plan::Plan::freeze(
-        scene,
-        &crate::plan::PlanOptions {
-            members,
-            seed,
-            arm: arm.map(str::to_string),
-            member_params,
-            ..Default::default()
-        },
-    )?)
-}
-
-/// Member parameter rows drawn from a posterior directory instead of the
-/// scene's distributions (`--posterior DIR`): member m gets
-/// `draw_member(seed, m)`, so the rows depend only on (seed, member).
-/// `members` and `seed` default to the scene's `[ensemble]`.
-pub fn posterior_members(
-    dir: &Path,
-    scene: &Scene,
-    members: Option<u32>,
-    seed: Option<u64>,
-) -> anyhow::Result<Vec<Vec<f64>>> {
-    let (_, post) = scene_posterior(dir, scene)?;
-    let n = members.unwrap_or(scene.file.ensemble.members);
-    if n == 0 {
-        anyhow::bail!("--members must be at least 1");
-    }
-    crate::limits::check_members("--members", n as u64).map_err(anyhow::Error::msg)?;
-    let seed = seed.unwrap_or(scene.file.ensemble.seed);
-    Ok((0..n).map(|m| post.draw_member(seed, m)).collect())
+    Ok(crate::drivers::members::freeze_plan(scene, &m)?)
 }
 
 /// Backend options shared by every command that runs an engine.
@@ -124,58 +85,11 @@ impl EngineArgs {
     }
 }
 
-/// Says which arm a command simulates when the scene has several and no
-/// `--arm` was given: the default (the first) is then explicit, so a sweep
-/// of one arm is not read as a sweep of the treatment the others add.
+/// Prints [`drivers::members::default_arm_note`](crate::drivers::members::default_arm_note).
 pub fn note_default_arm(command: &str, scene: &Scene, arm: Option<&str>) {
-    let arms = &scene.file.arms;
-    if arm.is_none() && arms.len() > 1 {
-        let names: Vec<&str> = arms.iter().map(|a| a.name.as_str()).collect();
-        eprintln!(
-            "vtwin {command}: simulating arm `{}`, the first of the scene's {} arms ({}); \
-             parameters that act only in another arm have no effect here; pass --arm NAME to choose",
-            names[0],
-            names.len(),
-            names.join(", ")
-        );
+    if let Some(note) = crate::drivers::members::default_arm_note(command, scene, arm) {
+        eprintln!("{note}");
     }
-}
-
-/// The parameters among `params` that have no effect in the plan's arm
-/// (`models::treatment_of`: they act through a treatment the arm does not
-/// give), each with a one-line explanation naming the arms that give it.
-pub fn inert_params(scene: &Scene, plan: &crate::plan::Plan, params: &[String]) -> Vec<String> {
-    let kind = plan.model.info().kind.clone();
-    let gives = |arm: &crate::scene::Arm, t: &str| match t {
-        "rt" => arm.rt.is_some(),
-        _ => arm.chemo.is_some(),
-    };
-    params
-        .iter()
-        .filter_map(|p| {
-            let t = crate::models::treatment_of(&kind, p)?;
-            if gives(&plan.arm, t) {
-                return None;
-            }
-            let what = if t == "rt" { "radiotherapy (rt)" } else { "chemotherapy (chemo)" };
-            let others: Vec<&str> = scene
-                .file
-                .arms
-                .iter()
-                .filter(|a| gives(a, t))
-                .map(|a| a.name.as_str())
-                .collect();
-            Some(format!(
-                "parameter `{p}` acts only with {what}, which arm `{}` does not give: it has no effect here{}",
-                plan.arm.name,
-                if others.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (arms with it: {}; pass --arm NAME)", others.join(", "))
-                }
-            ))
-        })
-        .collect()
 }
 
 /// Prints [`inert_params`] as warnings of `command`.
@@ -185,7 +99,7 @@ pub fn warn_inert_params(
     plan: &crate::plan::Plan,
     params: &[String],
 ) {
-    for w in inert_params(scene, plan, params) {
+    for w in crate::drivers::members::inert_params(scene, plan, params) {
         eprintln!("vtwin {command}: warning: {w}");
     }
 }
@@ -325,24 +239,56 @@ pub fn progress_bar(len: u64, unit: &str) -> ProgressBar {
     bar
 }
 
-/// Starts the run folder of a command, the same way for every command:
-/// installs the SIGINT/SIGTERM/SIGHUP clean-up, checks `out` against
-/// `--force` and the command's `inputs` (`io::target`), and says which
-/// stale temporary folders of killed runs it removed beside `out`.
+/// Starts the run folder of a command
+/// ([`drivers::job::create_run_dir`](crate::drivers::job::create_run_dir)),
+/// printing its notes.
 pub fn create_run_dir(
     out: &Path,
     force: bool,
     inputs: &[&Path],
 ) -> anyhow::Result<crate::io::RunDir> {
-    crate::io::install_interrupt_cleanup()?;
-    let dir = crate::io::RunDir::create_for(out, force, inputs)?;
-    for stale in dir.stale_removed() {
-        eprintln!(
-            "vtwin: removed {}, the temporary folder of an earlier run that was killed",
-            stale.display()
-        );
+    Ok(crate::drivers::job::create_run_dir(
+        out,
+        force,
+        inputs,
+        &mut Printer::new(),
+    )?)
+}
+
+/// The command line's [`Observer`](crate::drivers::job::Observer): notes
+/// to stderr (above the bar while one is drawn), progress as
+/// [`progress_bar`].
+#[derive(Default)]
+pub struct Printer {
+    bar: Option<ProgressBar>,
+}
+
+impl Printer {
+    pub fn new() -> Printer {
+        Printer::default()
     }
-    Ok(dir)
+}
+
+impl crate::drivers::job::Observer for Printer {
+    fn note(&mut self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+    fn start(&mut self, len: u64, unit: &str) {
+        self.bar = Some(progress_bar(len, unit));
+    }
+    fn advance(&mut self, pos: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(pos);
+        }
+    }
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// Checks an output file flag (`-o`, `--json`) before any work is done:

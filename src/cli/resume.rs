@@ -22,17 +22,7 @@ pub struct ResumeArgs {
     pub dir: PathBuf,
 }
 
-/// What a command continuing a kept run needs (`run::run_with`).
-#[derive(Debug)]
-pub struct Resume {
-    /// The kept temporary folder.
-    pub temp: PathBuf,
-    /// The run's final folder (absolute).
-    pub out: PathBuf,
-    pub invocation: Invocation,
-    /// The checkpoint and its path; None restarts from step 0.
-    pub checkpoint: Option<(PathBuf, Checkpoint)>,
-}
+pub use crate::drivers::job::Resume;
 
 /// The commands a resume record may hold.
 #[derive(clap::Parser, Debug)]
@@ -122,13 +112,11 @@ pub fn identity(
     plan_sha256: &str,
     backend: &crate::backend::Backend,
 ) -> Result<checkpoint::Identity> {
-    Ok(checkpoint::Identity {
-        scene_sha256: scene_sha256.to_string(),
-        plan_sha256: plan_sha256.to_string(),
-        commit: crate::manifest::commit().map(str::to_string),
-        backend: backend.name().to_string(),
-        adapter: serde_json::to_value(backend.adapter())?,
-    })
+    Ok(crate::drivers::job::identity(
+        scene_sha256,
+        plan_sha256,
+        backend,
+    )?)
 }
 
 /// The run directory of a command whose checkpoints are kept per task
@@ -172,110 +160,7 @@ pub fn adopt_run_dir(
     force: bool,
     inputs: &[&Path],
 ) -> Result<crate::io::RunDir> {
-    crate::io::install_interrupt_cleanup()?;
-    checkpoint::clean_partial(&r.temp);
-    Ok(crate::io::RunDir::adopt(&r.temp, out, force, inputs)?)
-}
-
-/// Checkpointing of one command's run (`--checkpoint-every`, `vtwin resume`).
-pub struct Checkpoints<'a> {
-    pub every: u64,
-    pub identity: checkpoint::Identity,
-    pub invocation: Invocation,
-    /// The checkpoint the run continues from.
-    pub start: Option<&'a Checkpoint>,
-}
-
-/// The run directory of a command that may checkpoint: a new one, or with
-/// `resume` the kept one (its checkpoint first checked against `plan` and
-/// `backend`); with `every`, the resume record is written into a new one.
-pub fn checkpointed_dir<'a>(
-    out: &Path,
-    force: bool,
-    inputs: &[&Path],
-    every: Option<u64>,
-    plan: &crate::plan::Plan,
-    backend: &crate::backend::Backend,
-    resume: Option<&'a Resume>,
-) -> Result<(crate::io::RunDir, Option<Checkpoints<'a>>)> {
-    if every == Some(0) {
-        anyhow::bail!("--checkpoint-every must be at least 1 (steps between checkpoints)");
-    }
-    let identity = identity(&plan.scene_sha256, &plan.sha256, backend)?;
-    let start = match resume.and_then(|r| r.checkpoint.as_ref()) {
-        Some((path, c)) => {
-            c.check(path, &identity)?;
-            Some(c)
-        }
-        None => None,
-    };
-    let dir = match resume {
-        Some(r) => adopt_run_dir(r, out, force, inputs)?,
-        None => super::create_run_dir(out, force, inputs)?,
-    };
-    let Some(every) = every else {
-        return Ok((dir, None));
-    };
-    let invocation = match resume {
-        Some(r) => r.invocation.clone(),
-        None => checkpoint::record_invocation(dir.path())?,
-    };
-    Ok((
-        dir,
-        Some(Checkpoints {
-            every,
-            identity,
-            invocation,
-            start,
-        }),
-    ))
-}
-
-/// `record::record_from` from the checkpoint `ckpt` starts at (restored
-/// into `engine` first), saving one into `dir` every `ckpt.every` steps.
-pub fn record_checkpointed(
-    engine: &mut dyn crate::engine::Engine,
-    ckpt: Option<&Checkpoints>,
-    dir: &crate::io::RunDir,
-    progress: &mut dyn FnMut(u64),
-    at_observation: &mut crate::record::AtObservation<'_, anyhow::Error>,
-) -> Result<crate::record::Recording> {
-    let (steps0, frames0) = match ckpt.and_then(|c| c.start) {
-        Some(c) => {
-            c.restore(engine)?;
-            (c.steps.clone(), c.frames.clone())
-        }
-        None => (Vec::new(), Vec::new()),
-    };
-    progress(engine.step());
-    let mut save = |engine: &mut dyn crate::engine::Engine,
-                    steps: &[u64],
-                    frames: &[Vec<f32>]|
-     -> Result<()> {
-        if let Some(c) = ckpt {
-            Checkpoint::capture(
-                engine,
-                steps,
-                frames,
-                c.identity.clone(),
-                c.invocation.clone(),
-            )?
-            .write_into(dir.path())
-            .context("writing a checkpoint")?;
-        }
-        Ok(())
-    };
-    crate::record::record_from(
-        engine,
-        steps0,
-        frames0,
-        ckpt.map(|c| crate::record::Checkpointing {
-            every: c.every,
-            save: &mut save,
-        }),
-        progress,
-        at_observation,
-    )
+    Ok(crate::drivers::job::adopt_run_dir(r, out, force, inputs)?)
 }
 
 /// Returns the process exit code.

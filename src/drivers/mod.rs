@@ -1,8 +1,18 @@
-//! Command drivers: what a `vtwin` command does between parsing its
-//! arguments and printing its result, as library calls with typed errors
-//! (no `clap`, no `anyhow`), so the command line (`cli`) and other callers
-//! share one implementation.
+//! Drivers: the library side of the commands that run ensembles. Each
+//! takes a typed request, does the whole job (scene → plan → backend →
+//! engine → recording → output folder) and returns what a caller prints,
+//! with typed errors (no `clap`, no `anyhow`); `cli/` only parses
+//! arguments and prints, and other callers (Python, benchmarks) share the
+//! same implementation.
 
+pub mod analyze;
 pub mod assimilate;
 pub mod assimilate_merge;
 pub mod assimilate_shard;
+pub mod calibrate;
+pub mod csv_files;
+pub mod job;
+pub mod members;
+pub mod run;
+pub mod snapshots;
+pub mod sweep;

@@ -512,11 +512,17 @@ fn entry_point(format: Format, path: PathBuf, other: Option<PathBuf>) -> Result<
         Format::Params => errs(vtwin::params_file::load_param_file(&path)),
         Format::Design => {
             let names = ["a", "b"];
-            anyhow_errs(vtwin::cli::csv_files::read_float_rows(&path, &names))
+            anyhow_errs(
+                vtwin::drivers::csv_files::read_float_rows(&path, &names)
+                    .map_err(anyhow::Error::from),
+            )
         }
         Format::Outputs => {
             let _ = other;
-            anyhow_errs(vtwin::cli::csv_files::read_output_column(&path, None))
+            anyhow_errs(
+                vtwin::drivers::csv_files::read_output_column(&path, None)
+                    .map_err(anyhow::Error::from),
+            )
         }
         Format::Obs => errs(vtwin::assim::obs_file::read_obs_file(&path)),
         Format::CalData => errs(vtwin::calibrate::data::read_data(&path)),

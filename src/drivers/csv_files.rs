@@ -7,14 +7,21 @@
 //! Owns: these file conventions of the two commands. No estimator or
 //! design logic.
 
+use super::job::{Error, Result};
 use crate::io::{self, ColumnType, IoError};
 use crate::table::{Table, Values};
-use anyhow::bail;
 use std::path::Path;
+
+/// Returns a [`Error::Invalid`] with a formatted message.
+macro_rules! bail {
+    ($($t:tt)*) => {
+        return Err(Error::Invalid(format!($($t)*)))
+    };
+}
 
 /// Writes `table` as CSV to `path` so that readers see either the old file
 /// or the whole new one.
-pub fn write_table_atomic(path: &Path, table: &Table) -> anyhow::Result<()> {
+pub fn write_table_atomic(path: &Path, table: &Table) -> Result<()> {
     if io::files::write_in_place(path)? {
         return Ok(io::write_csv(path, table)?);
     }
@@ -30,13 +37,13 @@ pub fn write_table_atomic(path: &Path, table: &Table) -> anyhow::Result<()> {
 /// The columns `names` of a CSV file as float rows (row-major). Every named
 /// column must be present and every field filled; other columns are
 /// ignored.
-pub fn read_float_rows(path: &Path, names: &[&str]) -> anyhow::Result<Vec<Vec<f64>>> {
+pub fn read_float_rows(path: &Path, names: &[&str]) -> Result<Vec<Vec<f64>>> {
     let schema: Vec<(&str, ColumnType)> = names.iter().map(|&n| (n, ColumnType::F64)).collect();
     let table = io::read_csv_typed(path, &schema)?;
     let cols = names
         .iter()
         .map(|&n| filled_floats(path, n, table.column(n)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     let rows = table.rows();
     Ok((0..rows)
         .map(|r| cols.iter().map(|c| c[r]).collect())
@@ -45,7 +52,7 @@ pub fn read_float_rows(path: &Path, names: &[&str]) -> anyhow::Result<Vec<Vec<f6
 
 /// One numeric column of an outputs file: `column` if given, else the only
 /// column. Refuses a file whose first line holds numbers (no header).
-pub fn read_output_column(path: &Path, column: Option<&str>) -> anyhow::Result<Vec<f64>> {
+pub fn read_output_column(path: &Path, column: Option<&str>) -> Result<Vec<f64>> {
     let table = io::read_csv(path)?;
     let names = table.column_names();
     if names.is_empty() || names.iter().all(|n| n.trim().is_empty()) {
@@ -81,13 +88,13 @@ pub fn read_output_column(path: &Path, column: Option<&str>) -> anyhow::Result<V
 }
 
 /// A column's values as floats; refuses nulls and non-numeric text.
-fn filled_floats(path: &Path, name: &str, values: Option<&Values>) -> anyhow::Result<Vec<f64>> {
+fn filled_floats(path: &Path, name: &str, values: Option<&Values>) -> Result<Vec<f64>> {
     let empty = |r: usize| {
-        anyhow::anyhow!(
+        Error::Invalid(format!(
             "{}: column `{name}`, data row {}: empty field",
             path.display(),
             r + 1
-        )
+        ))
     };
     match values {
         None => bail!("{}: no column `{name}`", path.display()),
