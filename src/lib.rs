@@ -22,6 +22,7 @@ pub mod dosing;
 pub mod engine;
 pub mod expr;
 pub mod fit;
+pub mod fixtures;
 pub mod gpu;
 pub mod interrupt;
 pub mod io;
