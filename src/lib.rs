@@ -23,6 +23,7 @@ pub mod drivers;
 pub mod engine;
 pub mod expr;
 pub mod fit;
+pub mod fixtures;
 pub mod gpu;
 pub mod interrupt;
 pub mod io;

@@ -15,7 +15,7 @@
 //! 3. **The GPU layer sits below the methods.** `src/gpu/` imports only what
 //!    an engine needs: `backend` (engine options), `engine`, `model`,
 //!    `observe`, `plan`, `shaders`, `io` (atomic writes of its cache files),
-//!    and in its tests `verify` and `scene`; never a method, driver
+//!    and in its tests `fixtures`, `verify` and `scene`; never a method, driver
 //!    (`bench`, `sweep`, `twin`, …), report or CLI module.
 //! 4. **Parsing and catch-all errors stay in the CLI.** Only `src/cli/` and
 //!    `src/main.rs` name `clap` or `anyhow`; the library's choice enums get
@@ -262,8 +262,9 @@ fn is_method_or_cpu_engine(path: &str) -> bool {
 }
 
 /// What the GPU layer may import from the crate.
-const GPU_LAYER_MAY_USE: [&str; 10] = [
+const GPU_LAYER_MAY_USE: [&str; 11] = [
     "gpu", "backend", "engine", "model", "observe", "plan", "shaders", "io", "verify", "scene",
+    "fixtures",
 ];
 
 /// Rule 1 for one file: what it names that it must not.

@@ -223,7 +223,7 @@ pub fn fastest(seconds: &[f64]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::{model_scenes, plan, scene};
+    use crate::fixtures::{model_scenes, plan, scene};
 
     #[test]
     fn choices_parse_and_bad_ones_say_why() {

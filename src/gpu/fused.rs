@@ -97,7 +97,7 @@ impl FusedStepper {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::{model_scenes, plan, scene};
+    use crate::fixtures::{model_scenes, plan, scene};
 
     fn model_plan(name: &str) -> Plan {
         let (n, text) = model_scenes()

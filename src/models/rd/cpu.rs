@@ -391,7 +391,7 @@ noise_species = ["u", "v"]
         }
     }
 
-    /// Through the decaying regime (`verify::DECAYING_GRAY_SCOTT`: v decays
+    /// Through the decaying regime (`fixtures::DECAYING_GRAY_SCOTT`: v decays
     /// by 0.9 per step from noise of 0.02 and would be subnormal everywhere
     /// after 800 steps under IEEE rules) the CPU backend's state holds no
     /// subnormal value, most of v has been flushed to exactly +0.0, and u,
@@ -399,9 +399,9 @@ noise_species = ["u", "v"]
     #[test]
     fn decaying_state_holds_no_subnormals() {
         use crate::backend::Backend;
-        use crate::verify::{self, DECAYING_GRAY_SCOTT};
-        let p = verify::plan(&verify::scene("decaying", DECAYING_GRAY_SCOTT), None);
-        let state = verify::run_to_end(&Backend::Cpu, &p, None).unwrap();
+        use crate::fixtures::{self, DECAYING_GRAY_SCOTT};
+        let p = fixtures::plan(&fixtures::scene("decaying", DECAYING_GRAY_SCOTT), None);
+        let state = fixtures::run_to_end(&Backend::Cpu, &p, None).unwrap();
         assert_eq!(subnormals(&state), 0);
         let n = p.model.state_len() / 2;
         for (m, member) in state.chunks(2 * n).enumerate() {

@@ -235,7 +235,7 @@ pub fn workgroups(g: &GridShape, members: u32) -> [u32; 3] {
 
 #[cfg(test)]
 mod tests {
-    use crate::verify::{model_scenes, plan, scene};
+    use crate::fixtures::{model_scenes, plan, scene};
 
     /// The fused module validates for every model whose kinetics do not
     /// read the step or time, and is refused for the two that do.
