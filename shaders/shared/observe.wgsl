@@ -1,5 +1,5 @@
 // Per-member reductions: one workgroup of THREADS invocations per member.
-// The generated `observe_ops` (src/observe.rs) computes each observable
+// The generated `observe_ops` (src/observe/wgsl.rs) computes each observable
 // with the helpers below; this entry point adds the non-finite check and
 // marks members whose state is Inf/NaN as diverged (status 1) at U.step,
 // and members whose status word (STATUS_WORD >= 0) holds step + 1 as
