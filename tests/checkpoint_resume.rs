@@ -496,13 +496,18 @@ fn kill_9_then_resume_of_an_assimilation_is_byte_identical() {
 /// mid-run, one after the last reading, per patient) beside the patient
 /// test scene; returns the scene's path.
 fn patients_with_obs(dir: &Path) -> String {
+    patient_files(dir, 80, 1000)
+}
+
+/// `n` patients over `steps` steps (see `patients_with_obs`).
+fn patient_files(dir: &Path, n: u32, steps: u32) -> String {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/patients_growth.toml");
     let scene = common::write_scene(dir, "growth.toml", &std::fs::read_to_string(src).unwrap());
     let mut obs = String::from("patient,time,observable,location,value,sd\n");
     let mut at = String::from("patient,time,observable\n");
-    for p in 0..80u32 {
-        let r = -0.1 + 0.2 * f64::from((p * 37) % 80) / 80.0;
-        for s in (1 + p % 4..1000).step_by(4) {
+    for p in 0..n {
+        let r = -0.1 + 0.2 * f64::from((p * 37) % n) / f64::from(n);
+        for s in (1 + p % 4..steps).step_by(4) {
             let t = f64::from(s) * 0.05;
             let v = 0.5 * (r * t).exp() * (0.1 * f64::from(p * 13 + s).sin()).exp();
             obs.push_str(&format!("P{p:03},{t:.4},volume,,{v:.6e},\n"));
@@ -557,12 +562,60 @@ fn kill_9_then_resume_of_a_patient_run_is_byte_identical() {
         &Kind {
             failed: "members_failed",
             same: assert_same_patients,
-            max_delay_us: 20_000,
+            max_delay_us: 150_000,
             tasks: false,
             scene: patients_with_obs,
             position: patient_stops,
         },
     );
+}
+
+/// The same on the GPU backend (any adapter, lavapipe in CI): a patient
+/// run killed after a checkpoint and resumed equals an uninterrupted GPU
+/// run byte for byte.
+#[test]
+fn kill_9_then_resume_of_a_gpu_patient_run_is_byte_identical() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let d = tmp("patients-gpu");
+    let scene = patient_files(&d, 6, 240);
+    let (obs, at) = (d.join("obs.csv"), d.join("at.csv"));
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "assimilate",
+            &scene,
+            "--obs",
+            obs.to_str().unwrap(),
+            "--forecast-at",
+            at.to_str().unwrap(),
+            "--members-out",
+            "--format",
+            "csv",
+            "--backend",
+            "gpu",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let base = d.join("base");
+    ok(&strs(&args(&base)));
+    let out = d.join("out");
+    let mut with = args(&out);
+    with.extend(["--checkpoint-every".to_string(), "8".to_string()]);
+    assert!(
+        kill_after_checkpoint(spawn(&strs(&with)), &out, Duration::ZERO),
+        "the run finished before it was killed; make it longer"
+    );
+    let at_stop = patient_stops(&checkpoint_of(&out).expect("a checkpoint"));
+    assert!(at_stop > 0 && at_stop.is_multiple_of(8), "{at_stop}");
+    let err = ok(&["resume", out.to_str().unwrap()]);
+    assert!(err.contains("continuing"), "{err}");
+    assert_same_patients(&base, &out);
+    let _ = std::fs::remove_dir_all(&d);
 }
 
 /// A patient run's checkpoint is refused once its observation file
