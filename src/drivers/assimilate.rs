@@ -341,18 +341,21 @@ pub fn run_patients(
         }
         None => create_run_dir(&req.out, req.force, &inputs, log)?,
     };
-    let identity = patient_identity(job, backend)?;
-    let invocation = match (job.checkpoint_every, resume) {
+    // (identity, command line) of a run that checkpoints.
+    let saving = match (job.checkpoint_every, resume) {
         (None, _) => None,
-        (Some(_), Some(r)) => Some(r.invocation.clone()),
-        (Some(_), None) => Some(crate::checkpoint::record_invocation(dir.path())?),
+        (Some(_), Some(r)) => Some((patient_identity(job, backend)?, r.invocation.clone())),
+        (Some(_), None) => Some((
+            patient_identity(job, backend)?,
+            crate::checkpoint::record_invocation(dir.path())?,
+        )),
     };
-    let start = match resume {
-        Some(_) if invocation.is_some() => {
+    let start = match (&saving, resume) {
+        (Some((identity, _)), Some(_)) => {
             let path = crate::checkpoint::checkpoint_path(dir.path());
             if path.is_file() {
                 Some(
-                    crate::checkpoint_patients::read(&path, &identity).map_err(|e| {
+                    crate::checkpoint_patients::read(&path, identity).map_err(|e| {
                         AssimilateError::Reading {
                             path: path.clone(),
                             source: Box::new(e),
@@ -387,8 +390,8 @@ pub fn run_patients(
     };
     let temp = dir.path().to_path_buf();
     let mut save = |st: &patients::PatientState| -> Result<(), TwinError> {
-        if let Some(inv) = &invocation {
-            crate::checkpoint_patients::write_into(&temp, st, &identity, inv)
+        if let Some((identity, inv)) = &saving {
+            crate::checkpoint_patients::write_into(&temp, st, identity, inv)
                 .map_err(|e| TwinError::Invalid(format!("writing a checkpoint: {e}")))?;
         }
         Ok(())
