@@ -210,47 +210,47 @@ fn load_records(
 }
 
 #[derive(Default)]
-struct W(Vec<u8>);
+pub(crate) struct W(pub(crate) Vec<u8>);
 
 impl W {
-    fn u8(&mut self, v: u8) {
+    pub(crate) fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
-    fn u64(&mut self, v: u64) {
+    pub(crate) fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn u128(&mut self, v: u128) {
+    pub(crate) fn u128(&mut self, v: u128) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn f64(&mut self, v: f64) {
+    pub(crate) fn f64(&mut self, v: f64) {
         self.u64(v.to_bits());
     }
-    fn opt_f64(&mut self, v: Option<f64>) {
+    pub(crate) fn opt_f64(&mut self, v: Option<f64>) {
         self.u8(v.is_some() as u8);
         self.f64(v.unwrap_or(0.0));
     }
-    fn f64s(&mut self, v: &[f64]) {
+    pub(crate) fn f64s(&mut self, v: &[f64]) {
         self.u64(v.len() as u64);
         v.iter().for_each(|x| self.f64(*x));
     }
-    fn pairs(&mut self, v: &[(f64, f64)]) {
+    pub(crate) fn pairs(&mut self, v: &[(f64, f64)]) {
         self.u64(v.len() as u64);
         for (a, b) in v {
             self.f64(*a);
             self.f64(*b);
         }
     }
-    fn f32s(&mut self, v: &[f32]) {
+    pub(crate) fn f32s(&mut self, v: &[f32]) {
         self.u64(v.len() as u64);
         for x in v {
             self.0.extend_from_slice(&x.to_le_bytes());
         }
     }
-    fn str(&mut self, v: &str) {
+    pub(crate) fn str(&mut self, v: &str) {
         self.u64(v.len() as u64);
         self.0.extend_from_slice(v.as_bytes());
     }
-    fn engine(&mut self, e: Option<&EngineState>) {
+    pub(crate) fn engine(&mut self, e: Option<&EngineState>) {
         self.u8(e.is_some() as u8);
         let Some(e) = e else { return };
         self.u64(e.step);
@@ -263,13 +263,13 @@ impl W {
             self.0.extend_from_slice(&k.to_le_bytes());
         }
     }
-    fn snapshot(&mut self, s: &Snapshot) {
+    pub(crate) fn snapshot(&mut self, s: &Snapshot) {
         self.f64s(s.state_mean.as_slice());
         self.f64s(s.state_var.as_slice());
         self.pairs(&s.obs);
         self.pairs(&s.params);
     }
-    fn record(&mut self, r: &CycleRecord) {
+    pub(crate) fn record(&mut self, r: &CycleRecord) {
         self.u64(r.cycle as u64);
         self.u64(r.step);
         self.f64(r.time);
@@ -308,15 +308,15 @@ impl W {
     }
 }
 
-struct R<'a> {
-    b: &'a [u8],
-    at: usize,
+pub(crate) struct R<'a> {
+    pub(crate) b: &'a [u8],
+    pub(crate) at: usize,
 }
 
-type Short = String;
+pub(crate) type Short = String;
 
 impl R<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], Short> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&[u8], Short> {
         let s = self
             .b
             .get(self.at..self.at.saturating_add(n))
@@ -324,10 +324,10 @@ impl R<'_> {
         self.at += n;
         Ok(s)
     }
-    fn u8(&mut self) -> Result<u8, Short> {
+    pub(crate) fn u8(&mut self) -> Result<u8, Short> {
         Ok(self.take(1)?[0])
     }
-    fn flag(&mut self) -> Result<bool, Short> {
+    pub(crate) fn flag(&mut self) -> Result<bool, Short> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
@@ -337,38 +337,38 @@ impl R<'_> {
             )),
         }
     }
-    fn u64(&mut self) -> Result<u64, Short> {
+    pub(crate) fn u64(&mut self) -> Result<u64, Short> {
         let s = self.take(8)?;
         Ok(u64::from_le_bytes(s.try_into().unwrap_or([0; 8])))
     }
-    fn len(&mut self) -> Result<usize, Short> {
+    pub(crate) fn len(&mut self) -> Result<usize, Short> {
         let n = self.u64()? as usize;
         if n > self.b.len() {
             return Err(format!("a length of {n} exceeds the body"));
         }
         Ok(n)
     }
-    fn u128(&mut self) -> Result<u128, Short> {
+    pub(crate) fn u128(&mut self) -> Result<u128, Short> {
         let s = self.take(16)?;
         Ok(u128::from_le_bytes(s.try_into().unwrap_or([0; 16])))
     }
-    fn f64(&mut self) -> Result<f64, Short> {
+    pub(crate) fn f64(&mut self) -> Result<f64, Short> {
         Ok(f64::from_bits(self.u64()?))
     }
-    fn opt_f64(&mut self) -> Result<Option<f64>, Short> {
+    pub(crate) fn opt_f64(&mut self) -> Result<Option<f64>, Short> {
         let some = self.flag()?;
         let v = self.f64()?;
         Ok(some.then_some(v))
     }
-    fn f64s(&mut self) -> Result<Vec<f64>, Short> {
+    pub(crate) fn f64s(&mut self) -> Result<Vec<f64>, Short> {
         let n = self.len()?;
         (0..n).map(|_| self.f64()).collect()
     }
-    fn pairs(&mut self) -> Result<Vec<(f64, f64)>, Short> {
+    pub(crate) fn pairs(&mut self) -> Result<Vec<(f64, f64)>, Short> {
         let n = self.len()?;
         (0..n).map(|_| Ok((self.f64()?, self.f64()?))).collect()
     }
-    fn f32s(&mut self) -> Result<Vec<f32>, Short> {
+    pub(crate) fn f32s(&mut self) -> Result<Vec<f32>, Short> {
         let n = self.len()?;
         Ok(self
             .take(4 * n)?
@@ -376,11 +376,11 @@ impl R<'_> {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect())
     }
-    fn str(&mut self) -> Result<String, Short> {
+    pub(crate) fn str(&mut self) -> Result<String, Short> {
         let n = self.len()?;
         String::from_utf8(self.take(n)?.to_vec()).map_err(|e| e.to_string())
     }
-    fn engine(&mut self) -> Result<Option<EngineState>, Short> {
+    pub(crate) fn engine(&mut self) -> Result<Option<EngineState>, Short> {
         if !self.flag()? {
             return Ok(None);
         }
@@ -405,7 +405,7 @@ impl R<'_> {
             status,
         }))
     }
-    fn snapshot(&mut self) -> Result<Snapshot, Short> {
+    pub(crate) fn snapshot(&mut self) -> Result<Snapshot, Short> {
         Ok(Snapshot {
             state_mean: DVector::from_vec(self.f64s()?),
             state_var: DVector::from_vec(self.f64s()?),
@@ -413,7 +413,7 @@ impl R<'_> {
             params: self.pairs()?,
         })
     }
-    fn record(&mut self, setup: &Setup) -> Result<CycleRecord, Short> {
+    pub(crate) fn record(&mut self, setup: &Setup) -> Result<CycleRecord, Short> {
         let cycle = self.u64()? as usize;
         let step = self.u64()?;
         let time = self.f64()?;

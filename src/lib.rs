@@ -12,6 +12,7 @@ pub mod backend;
 pub mod bench;
 pub mod calibrate;
 pub mod checkpoint;
+pub mod checkpoint_patients;
 pub mod checkpoint_twin;
 pub mod cli;
 pub mod cohort;

@@ -246,15 +246,18 @@ fn merge_refuses_mismatched_assimilate_shards() {
         s(&d.join("plain-out")),
     ]);
     assert!(!good && e.contains("cannot be sharded"), "{e}");
-    // Patient runs are split with --shard, not checkpointed (yet).
+    // A learned population prior (two passes) does not checkpoint (yet).
     let (good, e) = vtwin(&assimilate(
         &obs,
         &at,
         "csv",
         &d.join("ck"),
-        &["--checkpoint-every", "2"],
+        &["--checkpoint-every", "2", "--population-prior", "pooled"],
     ));
-    assert!(!good && e.contains("not yet to patient runs"), "{e}");
+    assert!(
+        !good && e.contains("cannot be combined with --population-prior pooled"),
+        "{e}"
+    );
     // `vtwin slurm` writes the array for patient assimilation.
     let job = d.join("job");
     ok(&[

@@ -491,6 +491,180 @@ fn kill_9_then_resume_of_an_assimilation_is_byte_identical() {
     );
 }
 
+/// A patient file (80 patients, a reading every 4 steps over 1,000 steps,
+/// some at or below the detection limit) and forecast requests (one
+/// mid-run, one after the last reading, per patient) beside the patient
+/// test scene; returns the scene's path.
+fn patients_with_obs(dir: &Path) -> String {
+    patient_files(dir, 80, 1000)
+}
+
+/// `n` patients over `steps` steps (see `patients_with_obs`).
+fn patient_files(dir: &Path, n: u32, steps: u32) -> String {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/patients_growth.toml");
+    let scene = common::write_scene(dir, "growth.toml", &std::fs::read_to_string(src).unwrap());
+    let mut obs = String::from("patient,time,observable,location,value,sd\n");
+    let mut at = String::from("patient,time,observable\n");
+    for p in 0..n {
+        let r = -0.1 + 0.2 * f64::from((p * 37) % n) / f64::from(n);
+        for s in (1 + p % 4..steps).step_by(4) {
+            let t = f64::from(s) * 0.05;
+            let v = 0.5 * (r * t).exp() * (0.1 * f64::from(p * 13 + s).sin()).exp();
+            obs.push_str(&format!("P{p:03},{t:.4},volume,,{v:.6e},\n"));
+        }
+        at.push_str(&format!(
+            "P{p:03},{:.4},volume\n",
+            45.013 + f64::from(p) * 0.01
+        ));
+        at.push_str(&format!("P{p:03},{:.4},volume\n", 3.0 + f64::from(p) * 0.1));
+    }
+    std::fs::write(dir.join("obs.csv"), obs).unwrap();
+    std::fs::write(dir.join("at.csv"), at).unwrap();
+    scene
+}
+
+fn patient_stops(p: &Path) -> u64 {
+    vtwin::checkpoint_patients::read_meta(p)
+        .expect("the kept checkpoint reads whole")
+        .0
+        .stops as u64
+}
+
+fn assert_same_patients(base: &Path, out: &Path) {
+    assert!(
+        !out.join("checkpoint.vtc").exists(),
+        "a patient run keeps no checkpoint"
+    );
+    same_files_but(base, out, &[]);
+}
+
+/// A patient run (`assimilate` with a patient column, forecasts at
+/// requested times and every member's forecast) checkpointed every 8
+/// stops: killed and resumed, its tables equal an uninterrupted run's.
+#[test]
+fn kill_9_then_resume_of_a_patient_run_is_byte_identical() {
+    killed_and_resumed(
+        "patients",
+        &[
+            "assimilate",
+            "SCENE",
+            "--obs",
+            "DIR/obs.csv",
+            "--forecast-at",
+            "DIR/at.csv",
+            "--members-out",
+            "--format",
+            "csv",
+            "--backend",
+            "cpu",
+        ],
+        1515,
+        &Kind {
+            failed: "members_failed",
+            same: assert_same_patients,
+            max_delay_us: 150_000,
+            tasks: false,
+            scene: patients_with_obs,
+            position: patient_stops,
+        },
+    );
+}
+
+/// The same on the GPU backend (any adapter, lavapipe in CI): a patient
+/// run killed after a checkpoint and resumed equals an uninterrupted GPU
+/// run byte for byte.
+#[test]
+fn kill_9_then_resume_of_a_gpu_patient_run_is_byte_identical() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let d = tmp("patients-gpu");
+    let scene = patient_files(&d, 6, 240);
+    let (obs, at) = (d.join("obs.csv"), d.join("at.csv"));
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "assimilate",
+            &scene,
+            "--obs",
+            obs.to_str().unwrap(),
+            "--forecast-at",
+            at.to_str().unwrap(),
+            "--members-out",
+            "--format",
+            "csv",
+            "--backend",
+            "gpu",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let base = d.join("base");
+    ok(&strs(&args(&base)));
+    let out = d.join("out");
+    let mut with = args(&out);
+    with.extend(["--checkpoint-every".to_string(), "8".to_string()]);
+    assert!(
+        kill_after_checkpoint(spawn(&strs(&with)), &out, Duration::ZERO),
+        "the run finished before it was killed; make it longer"
+    );
+    let at_stop = patient_stops(&checkpoint_of(&out).expect("a checkpoint"));
+    assert!(at_stop > 0 && at_stop.is_multiple_of(8), "{at_stop}");
+    let err = ok(&["resume", out.to_str().unwrap()]);
+    assert!(err.contains("continuing"), "{err}");
+    assert_same_patients(&base, &out);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A patient run's checkpoint is refused once its observation file
+/// changed, and a learned population prior refuses `--checkpoint-every`.
+#[test]
+fn a_patient_checkpoint_is_refused_after_the_observations_change() {
+    let d = tmp("patients-changed");
+    let scene = patients_with_obs(&d);
+    let obs = d.join("obs.csv");
+    let out = d.join("out");
+    let args = [
+        "assimilate",
+        &scene,
+        "--obs",
+        obs.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+        "--checkpoint-every",
+        "8",
+    ];
+    assert!(kill_after_checkpoint(spawn(&args), &out, Duration::ZERO));
+    let text = std::fs::read_to_string(&obs).unwrap();
+    std::fs::write(&obs, text.replacen("P000,0.0500", "P000,0.0510", 1)).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_vtwin"))
+        .args(["resume", out.to_str().unwrap()])
+        .env("VTWIN_PIPELINE_CACHE", "off")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.contains("different plan"), "{err}");
+    assert_eq!(kept(&out).len(), 1, "the kept folder stays");
+    let mut pooled: Vec<&str> = args.to_vec();
+    let other = d.join("pooled");
+    pooled[7] = other.to_str().unwrap();
+    pooled.extend(["--population-prior", "pooled"]);
+    let o = Command::new(env!("CARGO_BIN_EXE_vtwin"))
+        .args(&pooled)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.contains("--population-prior pooled"), "{err}");
+    assert!(!other.exists());
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 /// An assimilation started in one folder with relative paths (scene,
 /// observations, `--out`), killed after a checkpoint and resumed from
 /// another folder: `vtwin resume` reads the paths against the folder the

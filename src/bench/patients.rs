@@ -230,6 +230,7 @@ pub fn case(backend: &Backend, n: u64, m: u32) -> Result<CaseResult, BenchError>
             finished: &mut || run_end = Some(Instant::now()),
             log: &mut |_| {},
         },
+        None,
     )
     .map_err(fail)?;
     let seconds = t0.elapsed().as_secs_f64();

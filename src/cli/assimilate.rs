@@ -46,8 +46,9 @@ pub struct AssimilateArgs {
     /// `vtwin merge`. A patient's results never depend on the shard.
     #[arg(long)]
     pub shard: Option<crate::shard::Shard>,
-    /// Single-ensemble runs: save a checkpoint every N analyses into the
-    /// run's temporary folder; an interrupted run continues with
+    /// Save a checkpoint every N analyses (single-ensemble runs) or every
+    /// N stops (patient runs with --population-prior none) into the run's
+    /// temporary folder; an interrupted run continues with
     /// `vtwin resume OUT`.
     #[arg(long, value_name = "N")]
     pub checkpoint_every: Option<u64>,
@@ -87,8 +88,9 @@ pub fn request(args: &AssimilateArgs) -> Request {
     }
 }
 
-/// `assimilate`, or with `resume` the continuation of an interrupted
-/// single-ensemble run in its kept temporary folder (`vtwin resume`).
+/// `assimilate`, or with `resume` the continuation of an interrupted run
+/// (single-ensemble or patient) in its kept temporary folder
+/// (`vtwin resume`).
 pub fn run_with(args: &AssimilateArgs, resume: Option<&super::resume::Resume>) -> Result<i32> {
     let req = request(args);
     let prepared = driver::prepare(&req, &mut |m| eprintln!("{m}"))?;
@@ -120,6 +122,12 @@ pub fn run_with(args: &AssimilateArgs, resume: Option<&super::resume::Resume>) -
                     finished: &mut || bar.finish_and_clear(),
                     log: &mut |m| eprintln!("{m}"),
                 },
+                resume
+                    .map(|r| driver::ResumeFrom {
+                        temp: r.temp.clone(),
+                        invocation: r.invocation.clone(),
+                    })
+                    .as_ref(),
             )?;
             println!("{}", dir.display());
             Ok(0)

@@ -188,9 +188,17 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
     let path = checkpoint::checkpoint_path(&temp);
     let command = parse_saved(&invocation, &temp)?;
     if matches!(command, SavedCommand::Twin(_) | SavedCommand::Assimilate(_)) {
-        // A twin's or assimilation's checkpoint is its own format (`checkpoint_twin`), read
-        // by the command itself.
-        if path.is_file() {
+        // A twin's or assimilation's checkpoint is its own format (`checkpoint_twin`, or
+        // `checkpoint_patients` for a patient run), read by the command itself.
+        if path.is_file() && crate::checkpoint_patients::is_patient_checkpoint(&path) {
+            let (meta, _) = crate::checkpoint_patients::read_meta(&path)?;
+            eprintln!(
+                "vtwin resume: continuing `vtwin {}` from stop {} ({})",
+                invocation.argv.join(" "),
+                meta.stops,
+                path.display()
+            );
+        } else if path.is_file() {
             let (meta, _) = crate::checkpoint_twin::read_meta(&path)?;
             eprintln!(
                 "vtwin resume: continuing `vtwin {}` from analysis {} ({})",

@@ -113,8 +113,7 @@ pub struct PatientJob {
     kind: PopulationPrior,
     events: Option<indexmap::IndexMap<String, Vec<crate::dosing::TreatmentEvent>>>,
     block: Block,
-    /// Always None today ([`checkpointing`] refuses it for patient runs).
-    #[allow(dead_code)] // read once patient runs save checkpoints
+    /// Save a checkpoint every N stops ([`checkpointing`]).
     checkpoint_every: Option<u64>,
 }
 
@@ -125,16 +124,33 @@ pub enum Prepared {
 }
 
 /// The one place `--checkpoint-every` is decided: single-ensemble runs
-/// save checkpoints (the twin's writer does it); patient runs refuse it.
+/// save checkpoints every N analyses (the twin's writer does it), patient
+/// runs every N stops ([`run_patients`]), except with a learned
+/// `--population-prior` (two passes), which refuses it.
 pub fn checkpointing(req: &Request, patient_run: bool) -> Result<Option<u64>, AssimilateError> {
+    if req.checkpoint_every == Some(0) {
+        return Err(AssimilateError::Invalid(
+            "--checkpoint-every must be at least 1".into(),
+        ));
+    }
     match (req.checkpoint_every, patient_run) {
-        (Some(_), true) => Err(AssimilateError::Invalid(
-            "--checkpoint-every applies to single-ensemble runs, not yet to patient runs \
-             (split a long patient run with --shard instead)"
-                .into(),
-        )),
+        (Some(_), true) if req.population_prior != "none" => {
+            Err(AssimilateError::Invalid(format!(
+                "--checkpoint-every cannot be combined with --population-prior {}: a learned prior \
+             runs two passes, which do not checkpoint yet (checkpoint with --population-prior \
+             none, or split the run with --shard instead)",
+                req.population_prior
+            )))
+        }
         (every, _) => Ok(every),
     }
+}
+
+/// The kept temporary folder of an interrupted patient run that
+/// `vtwin resume` continues, and the command line it recorded.
+pub struct ResumeFrom {
+    pub temp: PathBuf,
+    pub invocation: crate::checkpoint::Invocation,
 }
 
 /// Reads the scene and observations and sets up the run they ask for.
@@ -296,10 +312,13 @@ pub struct Hooks<'a> {
 
 /// Runs a patient run on `backend` and writes its folder; returns the
 /// finished folder.
+/// With `resume`, continues the interrupted run in its kept temporary
+/// folder from its checkpoint (or from the start when it has none).
 pub fn run_patients(
     job: &PatientJob,
     backend: &Backend,
     hooks: Hooks<'_>,
+    resume: Option<&ResumeFrom>,
 ) -> Result<PathBuf, AssimilateError> {
     let Hooks {
         progress,
@@ -314,7 +333,41 @@ pub fn run_patients(
     let mut inputs: Vec<&Path> = vec![&req.scene, &req.obs];
     inputs.extend(req.forecast_at.as_deref());
     inputs.extend(req.events.as_deref());
-    let dir = create_run_dir(&req.out, req.force, &inputs, log)?;
+    let dir = match resume {
+        Some(r) => {
+            crate::io::install_interrupt_cleanup()?;
+            crate::checkpoint::clean_partial(&r.temp);
+            RunDir::adopt(&r.temp, &req.out, req.force, &inputs)?
+        }
+        None => create_run_dir(&req.out, req.force, &inputs, log)?,
+    };
+    // (identity, command line) of a run that checkpoints.
+    let saving = match (job.checkpoint_every, resume) {
+        (None, _) => None,
+        (Some(_), Some(r)) => Some((patient_identity(job, backend)?, r.invocation.clone())),
+        (Some(_), None) => Some((
+            patient_identity(job, backend)?,
+            crate::checkpoint::record_invocation(dir.path())?,
+        )),
+    };
+    let start = match (&saving, resume) {
+        (Some((identity, _)), Some(_)) => {
+            let path = crate::checkpoint::checkpoint_path(dir.path());
+            if path.is_file() {
+                Some(
+                    crate::checkpoint_patients::read(&path, identity).map_err(|e| {
+                        AssimilateError::Reading {
+                            path: path.clone(),
+                            source: Box::new(e),
+                        }
+                    })?,
+                )
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
     let fmt = req.format.unwrap_or(match setup.scene.file.output.format {
         Some(FormatName::Csv) => TableFormat::Csv,
         _ => TableFormat::Parquet,
@@ -335,17 +388,44 @@ pub fn run_patients(
         events: job.events.as_ref(),
         first: block.first,
     };
-    let out = patients::run_population(
-        setup,
-        backend,
-        req.batch_size,
-        patients,
-        requests,
-        opts,
-        kind,
-        progress,
-    )
+    let temp = dir.path().to_path_buf();
+    let mut save = |st: &patients::PatientState| -> Result<(), TwinError> {
+        if let Some((identity, inv)) = &saving {
+            crate::checkpoint_patients::write_into(&temp, st, identity, inv)
+                .map_err(|e| TwinError::Invalid(format!("writing a checkpoint: {e}")))?;
+        }
+        Ok(())
+    };
+    let out = match job.checkpoint_every {
+        // `checkpointing` allows it only with the scene prior (one pass).
+        Some(every) if kind == PopulationPrior::None => patients::run_from(
+            setup,
+            backend,
+            req.batch_size,
+            patients,
+            requests,
+            opts,
+            Some(patients::Checkpointing {
+                every: usize::try_from(every).unwrap_or(usize::MAX),
+                start,
+                save: &mut save,
+            }),
+            progress,
+        ),
+        _ => patients::run_population(
+            setup,
+            backend,
+            req.batch_size,
+            patients,
+            requests,
+            opts,
+            kind,
+            progress,
+        ),
+    }
     .map_err(AssimilateError::Failed)?;
+    // The checkpoints only serve `vtwin resume`: nothing of them stays.
+    crate::checkpoint::discard(dir.path())?;
     finished();
     dir.write_table(&tables::patients_table(&out), fmt)?;
     dir.write_table(&tables::analysis_table(&out), fmt)?;
@@ -424,6 +504,38 @@ pub fn run_patients(
     }
     let manifest = crate::manifest::for_plan(&out.plan, backend, started, 0, extra);
     Ok(dir.finish(manifest)?)
+}
+
+/// What a patient run's checkpoint is valid for: the scene, the plan
+/// together with every input file and the shard (so a changed observation,
+/// request or event file is refused), the build and the device.
+fn patient_identity(
+    job: &PatientJob,
+    backend: &Backend,
+) -> Result<crate::checkpoint::Identity, AssimilateError> {
+    use sha2::{Digest, Sha256};
+    let req = &job.req;
+    let mut h = Sha256::new();
+    h.update(job.setup.plan.sha256.as_bytes());
+    for f in [
+        Some(&req.obs),
+        req.forecast_at.as_ref(),
+        req.events.as_ref(),
+    ] {
+        h.update(b"\0");
+        if let Some(f) = f {
+            h.update(crate::io::sha256_file(f)?.as_bytes());
+        }
+    }
+    h.update(format!("\0{:?}", req.shard.map(|s| (s.index, s.count))).as_bytes());
+    Ok(crate::checkpoint::Identity {
+        scene_sha256: job.setup.plan.scene_sha256.clone(),
+        plan_sha256: crate::scene::hex(&h.finalize()),
+        commit: crate::manifest::commit().map(str::to_string),
+        backend: backend.name().to_string(),
+        adapter: serde_json::to_value(backend.adapter())
+            .map_err(|e| AssimilateError::Invalid(format!("describing the adapter: {e}")))?,
+    })
 }
 
 /// The filter and output options of the command (what shards of one run

@@ -22,4 +22,6 @@ pub mod tables;
 
 pub use data::{Patient, Request, patients, read_patient_events, read_requests};
 pub use population::PopulationPrior;
-pub use run::{PatientOutput, RunOptions, run, run_population};
+pub use run::{
+    Checkpointing, PatientOutput, PatientState, RunOptions, run, run_from, run_population,
+};

@@ -43,6 +43,7 @@ use rayon::prelude::*;
 use super::super::ensemble::Ensemble;
 use super::super::error::TwinError;
 use super::super::obs::{self, ObsItem};
+use super::super::run::EngineState;
 use super::super::run::draw_initial;
 use super::super::scores;
 use super::super::setup::Setup;
@@ -51,12 +52,13 @@ use super::data::{ErrorModel, Patient, Request, error_models};
 use super::population::{self, Moments, PopulationPrior, Prior};
 use super::predictive::{Predictive, predictive};
 use super::start::{initial_from_reading, space};
-use crate::assim::testbed::stream;
+use crate::assim::testbed::{stream, stream_at};
 use crate::assim::{Filter, FilterConfig, Method};
 use crate::backend::Backend;
 use crate::dosing::{MemberEvents, TreatmentEvent};
 use crate::plan::{Plan, PlanOptions};
 use crate::scene::MethodName;
+use chacha20::ChaCha12Rng;
 
 /// What became of one patient.
 #[derive(Clone, Debug, PartialEq)]
@@ -137,6 +139,35 @@ pub struct PatientOutput {
     pub plan: Plan,
 }
 
+/// Everything that determines the rest of a patient run after a stop
+/// (`--checkpoint-every`, `checkpoint_patients`): the stops done, the
+/// patient engine and the prior ensemble, every patient's filter state
+/// and stream positions, the forecast samples and the rows so far.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatientState {
+    /// Stops done.
+    pub stops: usize,
+    pub ens: EngineState,
+    pub prior: Option<EngineState>,
+    pub results: Vec<PatientResult>,
+    pub started: Vec<bool>,
+    pub moments: Vec<Option<Moments>>,
+    /// Per request, the member values at its two steps (patients, prior).
+    pub samples: Vec<[Vec<f64>; 2]>,
+    pub prior_samples: Vec<[Vec<f64>; 2]>,
+    pub analyses: Vec<AnalysisRow>,
+    /// Per patient, the word positions of its filter and drift streams.
+    pub rng: Vec<(u128, u128)>,
+}
+
+/// What [`run_from`] saves and starts from.
+pub struct Checkpointing<'a> {
+    /// Stops between saves.
+    pub every: usize,
+    pub start: Option<PatientState>,
+    pub save: &'a mut dyn FnMut(&PatientState) -> Result<(), TwinError>,
+}
+
 /// What a patient run takes besides the setup and the data.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RunOptions<'a> {
@@ -165,6 +196,17 @@ pub(super) fn patient_stream(seed: u64, name: &str, purpose: u64) -> StdRng {
         h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
     }
     stream(seed ^ h, purpose)
+}
+
+/// [`patient_stream`] as the ChaCha12 generator it is (the same numbers),
+/// whose word position a checkpoint saves and restores.
+fn patient_stream_at(seed: u64, name: &str, purpose: u64) -> ChaCha12Rng {
+    // FNV-1a of the name, as in `patient_stream`.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    stream_at(seed ^ h, purpose)
 }
 
 /// Purposes of the patient streams.
@@ -250,6 +292,24 @@ pub fn run(
     patients: &[Patient],
     requests: &[Request],
     opts: RunOptions<'_>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<PatientOutput, TwinError> {
+    run_from(
+        setup, backend, batch, patients, requests, opts, None, progress,
+    )
+}
+
+/// [`run`], saving its state every `ckpt.every` stops (not after the
+/// last) and continuing from `ckpt.start` when given.
+#[allow(clippy::too_many_arguments)]
+pub fn run_from(
+    setup: &Setup,
+    backend: &Backend,
+    batch: Option<u32>,
+    patients: &[Patient],
+    requests: &[Request],
+    opts: RunOptions<'_>,
+    mut ckpt: Option<Checkpointing<'_>>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<PatientOutput, TwinError> {
     let levels = opts.levels;
@@ -377,13 +437,13 @@ pub fn run(
     }
     let n_ops = ens.n_ops();
     let stride = n_ops + 1;
-    let mut rngs: Vec<StdRng> = patients
+    let mut rngs: Vec<ChaCha12Rng> = patients
         .iter()
-        .map(|p| patient_stream(setup.seed, &p.name, FILTER_STREAM))
+        .map(|p| patient_stream_at(setup.seed, &p.name, FILTER_STREAM))
         .collect();
-    let mut drift_rngs: Vec<StdRng> = patients
+    let mut drift_rngs: Vec<ChaCha12Rng> = patients
         .iter()
-        .map(|p| patient_stream(setup.seed, &p.name, DRIFT_STREAM))
+        .map(|p| patient_stream_at(setup.seed, &p.name, DRIFT_STREAM))
         .collect();
     // Each patient's event times (readings, then the last request), for
     // the drift's intervals.
@@ -452,7 +512,44 @@ pub fn run(
             })
             .collect()
     };
-    for (done, &s) in stops.iter().enumerate() {
+    let mut skip = 0;
+    if let Some(st) = ckpt.as_mut().and_then(|c| c.start.take()) {
+        let fits = st.results.len() == np
+            && st.started.len() == np
+            && st.moments.len() == np
+            && st.rng.len() == np
+            && st.samples.len() == requests.len()
+            && st.prior_samples.len() == requests.len()
+            && st.prior.is_some() == prior.is_some()
+            && st.stops <= stops.len()
+            && st
+                .results
+                .iter()
+                .zip(patients)
+                .all(|(r, p)| r.name == p.name);
+        if !fits {
+            return Err(TwinError::Invalid(
+                "the checkpoint does not fit this run's patients and requests".into(),
+            ));
+        }
+        st.ens.restore(ens.engine.as_mut())?;
+        if let (Some(pr), Some(ps)) = (&mut prior, &st.prior) {
+            ps.restore(pr.engine.as_mut())?;
+        }
+        for (p, (f, d)) in st.rng.iter().enumerate() {
+            rngs[p].set_word_pos(*f);
+            drift_rngs[p].set_word_pos(*d);
+        }
+        skip = st.stops;
+        results = st.results;
+        started = st.started;
+        moments = st.moments;
+        samples = st.samples;
+        prior_samples = st.prior_samples;
+        analyses = st.analyses;
+        progress(skip, stops.len());
+    }
+    for (done, &s) in stops.iter().enumerate().skip(skip) {
         ens.advance_to(s)?;
         let here = by_step.get(&s);
         let reqs = req_by_step.get(&s);
@@ -687,6 +784,31 @@ pub fn run(
             }
         }
         progress(done + 1, stops.len());
+        if let Some(k) = ckpt.as_mut()
+            && (done + 1) % k.every.max(1) == 0
+            && done + 1 < stops.len()
+        {
+            let state = PatientState {
+                stops: done + 1,
+                ens: EngineState::capture(ens.engine.as_mut())?,
+                prior: match &mut prior {
+                    Some(pr) => Some(EngineState::capture(pr.engine.as_mut())?),
+                    None => None,
+                },
+                results: results.clone(),
+                started: started.clone(),
+                moments: moments.clone(),
+                samples: samples.clone(),
+                prior_samples: prior_samples.clone(),
+                analyses: analyses.clone(),
+                rng: rngs
+                    .iter()
+                    .zip(&drift_rngs)
+                    .map(|(f, d)| (f.get_word_pos(), d.get_word_pos()))
+                    .collect(),
+            };
+            (k.save)(&state)?;
+        }
     }
     // Each request's mixture quantiles are independent (bisection over
     // 128-member mixtures: the costliest host work after the step), so
@@ -789,12 +911,12 @@ fn drift_rows(setup: &Setup) -> Result<Vec<(usize, f64)>, TwinError> {
 /// One random-walk step over `dt` of the drifting rows of `pe` (natural
 /// units, rows: estimated parameters), taken in the analysis space and
 /// clamped to the bounds.
-fn apply_drift(
+fn apply_drift<R: rand::Rng + ?Sized>(
     space: &analysis::Space,
     drift: &[(usize, f64)],
     dt: f64,
     pe: &mut DMatrix<f64>,
-    rng: &mut StdRng,
+    rng: &mut R,
 ) {
     use crate::assim::joint::ParamScale;
     let s = dt.max(0.0).sqrt();

@@ -5,7 +5,6 @@
 //! Owns: these two resolutions; no engine, no files.
 
 use nalgebra::DMatrix;
-use rand::rngs::StdRng;
 
 use super::super::error::TwinError;
 use super::super::obs::{self, ObsItem};
@@ -58,11 +57,11 @@ pub fn space(setup: &Setup) -> Result<Space, TwinError> {
 /// per member, a draw from the reading's error distribution (log-normal
 /// with ln-SD sd/value for a log observable, normal otherwise). Returns the
 /// item used, or `None` when no item is invertible.
-pub fn initial_from_reading(
+pub fn initial_from_reading<R: rand::Rng + ?Sized>(
     plan: &Plan,
     items: &[ObsItem],
     st: &mut DMatrix<f64>,
-    rng: &mut StdRng,
+    rng: &mut R,
 ) -> Option<usize> {
     use crate::observe::Reduction;
     let g = plan.model.grid();
