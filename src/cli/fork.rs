@@ -21,7 +21,7 @@ use crate::io::TableFormat;
 use crate::record::{self, params_table};
 use crate::scene::Scene;
 use anyhow::{Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 pub struct ForkArgs {
@@ -139,40 +139,7 @@ pub fn run(args: &ForkArgs) -> Result<i32> {
         set.push((name, value));
     }
     let m = &ck.meta;
-    let shape = (
-        plan.members as usize,
-        plan.model.state_len(),
-        plan.n_params(),
-        plan.observables.ops.len() + 1,
-    );
-    if shape != (m.members, m.state_len, m.n_params, m.frame_stride) {
-        anyhow::bail!(
-            "{}: the checkpoint holds {} members × {} state words, {} parameters, {} values per \
-             observation, but the forked plan has {} × {}, {}, {}",
-            path.display(),
-            m.members,
-            m.state_len,
-            m.n_params,
-            m.frame_stride,
-            shape.0,
-            shape.1,
-            shape.2,
-            shape.3
-        );
-    }
-    let backend = args.engine.open()?;
-    if backend.name() != m.identity.backend {
-        eprintln!(
-            "vtwin fork: the checkpoint was written on the {} backend and continues on {}; \
-             results agree within the backends' tolerance, not bit for bit",
-            m.identity.backend,
-            backend.name()
-        );
-    }
-    let fmt = args.format.unwrap_or(match scene.file.output.format {
-        Some(crate::scene::FormatName::Csv) => TableFormat::Csv,
-        _ => TableFormat::Parquet,
-    });
+    let (backend, fmt) = open_for_fork(args, &path, m, &plan, &scene)?;
     let inputs = [run.scene.as_path(), path.as_path()];
     let dir = super::create_run_dir(&args.out, args.force, &inputs)?;
     eprintln!(
@@ -247,4 +214,51 @@ pub fn run(args: &ForkArgs) -> Result<i32> {
         final_dir.display()
     );
     Ok(0)
+}
+
+/// Refuses a forked plan whose shape differs from the checkpoint's, opens
+/// the backend (saying when it is not the one the checkpoint was written
+/// on) and picks the table format (`--format`, else the scene's).
+pub(super) fn open_for_fork(
+    args: &ForkArgs,
+    path: &Path,
+    m: &crate::checkpoint::Meta,
+    plan: &crate::plan::Plan,
+    scene: &Scene,
+) -> Result<(crate::backend::Backend, TableFormat)> {
+    let shape = (
+        plan.members as usize,
+        plan.model.state_len(),
+        plan.n_params(),
+        plan.observables.ops.len() + 1,
+    );
+    if shape != (m.members, m.state_len, m.n_params, m.frame_stride) {
+        anyhow::bail!(
+            "{}: the checkpoint holds {} members × {} state words, {} parameters, {} values per \
+             observation, but the forked plan has {} × {}, {}, {}",
+            path.display(),
+            m.members,
+            m.state_len,
+            m.n_params,
+            m.frame_stride,
+            shape.0,
+            shape.1,
+            shape.2,
+            shape.3
+        );
+    }
+    let backend = args.engine.open()?;
+    if backend.name() != m.identity.backend {
+        eprintln!(
+            "vtwin fork: the checkpoint was written on the {} backend and continues on {}; \
+             results agree within the backends' tolerance, not bit for bit",
+            m.identity.backend,
+            backend.name()
+        );
+    }
+    let fmt = args.format.unwrap_or(match scene.file.output.format {
+        Some(crate::scene::FormatName::Csv) => TableFormat::Csv,
+        _ => TableFormat::Parquet,
+    });
+    Ok((backend, fmt))
 }

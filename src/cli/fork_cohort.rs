@@ -33,9 +33,8 @@ use crate::cohort::dictionary::{self, ColumnDocs};
 use crate::cohort::{Patient, assemble};
 use crate::cohort_files;
 use crate::cohort_sim::{self, CohortSetup};
-use crate::io::TableFormat;
 use crate::record;
-use crate::scene::{FormatName, Scene};
+use crate::scene::Scene;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 use std::path::Path;
@@ -119,40 +118,7 @@ pub fn run(args: &ForkArgs, path: &Path, ck: Checkpoint, cohort: CohortArgs) -> 
         })?;
         set.push((name, value));
     }
-    let shape = (
-        plan.members as usize,
-        plan.model.state_len(),
-        plan.n_params(),
-        plan.observables.ops.len() + 1,
-    );
-    if shape != (m.members, m.state_len, m.n_params, m.frame_stride) {
-        bail!(
-            "{}: the checkpoint holds {} members × {} state words, {} parameters, {} values per \
-             observation, but the forked plan has {} × {}, {}, {}",
-            path.display(),
-            m.members,
-            m.state_len,
-            m.n_params,
-            m.frame_stride,
-            shape.0,
-            shape.1,
-            shape.2,
-            shape.3
-        );
-    }
-    let backend = args.engine.open()?;
-    if backend.name() != m.identity.backend {
-        eprintln!(
-            "vtwin fork: the checkpoint was written on the {} backend and continues on {}; \
-             results agree within the backends' tolerance, not bit for bit",
-            m.identity.backend,
-            backend.name()
-        );
-    }
-    let fmt = args.format.unwrap_or(match scene.file.output.format {
-        Some(FormatName::Csv) => TableFormat::Csv,
-        _ => TableFormat::Parquet,
-    });
+    let (backend, fmt) = super::fork::open_for_fork(args, path, m, &plan, &scene)?;
     let inputs = [cohort.scene.as_path(), path];
     let dir = super::create_run_dir(&args.out, args.force, &inputs)?;
     let (first, end) = (patients[0].id, patients[0].id + patients.len() as u64);
