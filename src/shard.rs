@@ -272,6 +272,40 @@ fn short(hash: &str) -> String {
     hash.chars().take(12).collect()
 }
 
+/// The provenance keys every merged manifest carries, set on a copy of
+/// shard 0's manifest `o`: the shard keys removed, the merging command,
+/// when the merge started and finished, and one `merged_shards` entry
+/// (folder, `index/count`, plan hash, adapter) per shard, in order.
+pub fn stamp_merge<'a>(
+    o: &mut serde_json::Map<String, Value>,
+    started: chrono::DateTime<chrono::Utc>,
+    shards: impl Iterator<Item = (&'a ShardRecord, &'a Value)>,
+) {
+    use serde_json::json;
+    o.remove("outputs");
+    o.remove("shard");
+    o.insert(
+        "command".into(),
+        json!(crate::checkpoint::Invocation::command_line()),
+    );
+    o.insert("started".into(), json!(crate::manifest::rfc3339(started)));
+    o.insert(
+        "finished".into(),
+        json!(crate::manifest::rfc3339(crate::manifest::now())),
+    );
+    let merged: Vec<Value> = shards
+        .map(|(rec, manifest)| {
+            json!({
+                "dir": rec.dir.display().to_string(),
+                "shard": format!("{}/{}", rec.shard.index, rec.shard.count),
+                "plan_sha256": manifest["plan_sha256"],
+                "adapter": manifest["adapter"],
+            })
+        })
+        .collect();
+    o.insert("merged_shards".into(), json!(merged));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

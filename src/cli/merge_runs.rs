@@ -209,34 +209,10 @@ fn merged_manifest(
         .map(|f| f.manifest["members_failed"].as_u64().unwrap_or(0))
         .sum();
     if let Some(o) = m.as_object_mut() {
-        o.remove("outputs");
-        o.remove("shard");
-        o.insert(
-            "command".into(),
-            json!(crate::checkpoint::Invocation::command_line()),
-        );
         o.insert("members".into(), json!(folders[0].rec.total));
         o.insert("members_failed".into(), json!(failed));
         o.insert("plan_sha256".into(), json!(plan_sha256));
-        o.insert("started".into(), json!(crate::manifest::rfc3339(started)));
-        o.insert(
-            "finished".into(),
-            json!(crate::manifest::rfc3339(crate::manifest::now())),
-        );
-        o.insert(
-            "merged_shards".into(),
-            json!(
-                folders
-                    .iter()
-                    .map(|f| json!({
-                        "dir": f.rec.dir.display().to_string(),
-                        "shard": format!("{}/{}", f.rec.shard.index, f.rec.shard.count),
-                        "plan_sha256": f.manifest["plan_sha256"],
-                        "adapter": f.manifest["adapter"],
-                    }))
-                    .collect::<Vec<_>>()
-            ),
-        );
+        crate::shard::stamp_merge(o, started, folders.iter().map(|f| (&f.rec, &f.manifest)));
         if let Value::Object(more) = more {
             o.extend(more);
         }

@@ -448,31 +448,7 @@ fn merged_manifest(folders: &[Folder], started: DateTime<Utc>) -> Value {
     ]
     .map(|k| (k, sum(k)));
     if let Some(o) = m.as_object_mut() {
-        o.remove("outputs");
-        o.remove("shard");
-        o.insert(
-            "command".into(),
-            json!(crate::checkpoint::Invocation::command_line()),
-        );
-        o.insert("started".into(), json!(crate::manifest::rfc3339(started)));
-        o.insert(
-            "finished".into(),
-            json!(crate::manifest::rfc3339(crate::manifest::now())),
-        );
-        o.insert(
-            "merged_shards".into(),
-            json!(
-                folders
-                    .iter()
-                    .map(|f| json!({
-                        "dir": f.rec.dir.display().to_string(),
-                        "shard": format!("{}/{}", f.rec.shard.index, f.rec.shard.count),
-                        "plan_sha256": f.manifest["plan_sha256"],
-                        "adapter": f.manifest["adapter"],
-                    }))
-                    .collect::<Vec<_>>()
-            ),
-        );
+        crate::shard::stamp_merge(o, started, folders.iter().map(|f| (&f.rec, &f.manifest)));
     }
     for (k, v) in totals {
         m["patients"][k] = json!(v);
