@@ -502,14 +502,7 @@ impl Checkpoint {
         let mut meta = self.meta.clone();
         meta.body_bytes = body.len() as u64;
         meta.body_sha256 = crate::scene::hex(&Sha256::digest(&body));
-        // A struct of plain fields always serialises.
-        let header = serde_json::to_vec(&meta).unwrap_or_default();
-        let mut out = Vec::with_capacity(16 + header.len() + body.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&body);
-        out
+        frame(MAGIC, &meta, &body)
     }
 
     /// Writes the checkpoint of the run in temporary folder `temp`
@@ -529,25 +522,7 @@ impl Checkpoint {
             path: path.to_path_buf(),
             reason,
         };
-        if bytes.len() < 16 || &bytes[..8] != MAGIC {
-            return Err(bad("it does not start with VTWINCK1".into()));
-        }
-        let hlen = u64::from_le_bytes(bytes[8..16].try_into().unwrap_or([0; 8])) as usize;
-        let Some(header) = bytes.get(16..16usize.saturating_add(hlen)) else {
-            return Err(bad("the header is cut short".into()));
-        };
-        let meta: Meta = serde_json::from_slice(header).map_err(|e| bad(format!("header: {e}")))?;
-        if meta.format != 1 {
-            return Err(bad(format!("format {} is not 1", meta.format)));
-        }
-        let body = &bytes[16 + hlen..];
-        if body.len() as u64 != meta.body_bytes
-            || crate::scene::hex(&Sha256::digest(body)) != meta.body_sha256
-        {
-            return Err(bad(
-                "its body's length or SHA-256 differs from its header (a damaged file)".into(),
-            ));
-        }
+        let (meta, body): (Meta, _) = unframe(path, &bytes, MAGIC)?;
         let (m, n, np, stride) = (
             meta.members,
             meta.state_len,
@@ -647,6 +622,70 @@ pub fn check_identity(path: &Path, had: &Identity, now: &Identity) -> Result<(),
         ));
     }
     Ok(())
+}
+
+/// What the frame needs from a checkpoint header: its format number and
+/// the length and SHA-256 of the body it describes.
+pub(crate) trait FrameHeader: Serialize + serde::de::DeserializeOwned {
+    fn format(&self) -> u32;
+    fn body_check(&self) -> (u64, &str);
+}
+
+impl FrameHeader for Meta {
+    fn format(&self) -> u32 {
+        self.format
+    }
+    fn body_check(&self) -> (u64, &str) {
+        (self.body_bytes, &self.body_sha256)
+    }
+}
+
+/// The frame every checkpoint file shares: an 8-byte magic, the JSON
+/// header's length (u64, little-endian), the header, then the body.
+pub(crate) fn frame(magic: &[u8; 8], header: &impl Serialize, body: &[u8]) -> Vec<u8> {
+    // A struct of plain fields always serialises.
+    let header = serde_json::to_vec(header).unwrap_or_default();
+    let mut out = Vec::with_capacity(16 + header.len() + body.len());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(body);
+    out
+}
+
+/// The header and body of the framed file `bytes` read from `path`:
+/// magic, header, format 1 and the body's length and SHA-256 checked.
+pub(crate) fn unframe<'a, H: FrameHeader>(
+    path: &Path,
+    bytes: &'a [u8],
+    magic: &[u8; 8],
+) -> Result<(H, &'a [u8]), CheckpointError> {
+    let bad = |reason: String| CheckpointError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if bytes.len() < 16 || &bytes[..8] != magic {
+        return Err(bad(format!(
+            "it does not start with {}",
+            String::from_utf8_lossy(magic)
+        )));
+    }
+    let hlen = u64::from_le_bytes(bytes[8..16].try_into().unwrap_or([0; 8])) as usize;
+    let Some(header) = bytes.get(16..16usize.saturating_add(hlen)) else {
+        return Err(bad("the header is cut short".into()));
+    };
+    let meta: H = serde_json::from_slice(header).map_err(|e| bad(format!("header: {e}")))?;
+    if meta.format() != 1 {
+        return Err(bad(format!("format {} is not 1", meta.format())));
+    }
+    let body = &bytes[16 + hlen..];
+    let (len, sha) = meta.body_check();
+    if body.len() as u64 != len || crate::scene::hex(&Sha256::digest(body)) != sha {
+        return Err(bad(
+            "its body's length or SHA-256 differs from its header (a damaged file)".into(),
+        ));
+    }
+    Ok((meta, body))
 }
 
 #[cfg(test)]

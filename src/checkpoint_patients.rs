@@ -196,14 +196,7 @@ pub fn to_bytes(s: &PatientState, identity: &Identity, invocation: &Invocation) 
         body_bytes: body.len() as u64,
         body_sha256: crate::scene::hex(&Sha256::digest(&body)),
     };
-    // A struct of plain fields always serialises.
-    let header = serde_json::to_vec(&meta).unwrap_or_default();
-    let mut out = Vec::with_capacity(16 + header.len() + body.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(&body);
-    out
+    crate::checkpoint::frame(MAGIC, &meta, &body)
 }
 
 /// Replaces the checkpoint in the resume folder of the temporary folder
@@ -225,30 +218,8 @@ pub fn write_into(
 /// body hash checked).
 pub fn read_meta(path: &Path) -> Result<(PatientMeta, Vec<u8>), CheckpointError> {
     let bytes = fs::read(path).map_err(|e| IoError::io(path, e))?;
-    let bad = |reason: String| CheckpointError::Format {
-        path: path.to_path_buf(),
-        reason,
-    };
-    if bytes.len() < 16 || &bytes[..8] != MAGIC {
-        return Err(bad("it does not start with VTWINPT1".into()));
-    }
-    let hlen = u64::from_le_bytes(bytes[8..16].try_into().unwrap_or([0; 8])) as usize;
-    let Some(header) = bytes.get(16..16usize.saturating_add(hlen)) else {
-        return Err(bad("the header is cut short".into()));
-    };
-    let meta: PatientMeta =
-        serde_json::from_slice(header).map_err(|e| bad(format!("header: {e}")))?;
-    if meta.format != 1 {
-        return Err(bad(format!("format {} is not 1", meta.format)));
-    }
-    let body = bytes[16 + hlen..].to_vec();
-    if body.len() as u64 != meta.body_bytes
-        || crate::scene::hex(&Sha256::digest(&body)) != meta.body_sha256
-    {
-        return Err(bad(
-            "its body's length or SHA-256 differs from its header (a damaged file)".into(),
-        ));
-    }
+    let (meta, body): (PatientMeta, _) = crate::checkpoint::unframe(path, &bytes, MAGIC)?;
+    let body = body.to_vec();
     Ok((meta, body))
 }
 
@@ -278,6 +249,15 @@ pub fn is_patient_checkpoint(path: &Path) -> bool {
         .and_then(|mut f| f.read_exact(&mut head))
         .is_ok()
         && &head == MAGIC
+}
+
+impl crate::checkpoint::FrameHeader for PatientMeta {
+    fn format(&self) -> u32 {
+        self.format
+    }
+    fn body_check(&self) -> (u64, &str) {
+        (self.body_bytes, &self.body_sha256)
+    }
 }
 
 #[cfg(test)]

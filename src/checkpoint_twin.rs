@@ -531,14 +531,7 @@ fn assemble(
         body_sha256: crate::scene::hex(&Sha256::digest(&body)),
         records,
     };
-    // A struct of plain fields always serialises.
-    let header = serde_json::to_vec(&meta).unwrap_or_default();
-    let mut out = Vec::with_capacity(16 + header.len() + body.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(&body);
-    out
+    crate::checkpoint::frame(MAGIC, &meta, &body)
 }
 
 /// Writes the checkpoint of the run in temporary folder `temp`: appends
@@ -607,29 +600,8 @@ fn full_body(
 /// The header of a twin checkpoint file (magic, header, body hash checked).
 pub fn read_meta(path: &Path) -> Result<(TwinMeta, Vec<u8>), CheckpointError> {
     let bytes = fs::read(path).map_err(|e| IoError::io(path, e))?;
-    let bad = |reason: String| CheckpointError::Format {
-        path: path.to_path_buf(),
-        reason,
-    };
-    if bytes.len() < 16 || &bytes[..8] != MAGIC {
-        return Err(bad("it does not start with VTWINTW1".into()));
-    }
-    let hlen = u64::from_le_bytes(bytes[8..16].try_into().unwrap_or([0; 8])) as usize;
-    let Some(header) = bytes.get(16..16usize.saturating_add(hlen)) else {
-        return Err(bad("the header is cut short".into()));
-    };
-    let meta: TwinMeta = serde_json::from_slice(header).map_err(|e| bad(format!("header: {e}")))?;
-    if meta.format != 1 {
-        return Err(bad(format!("format {} is not 1", meta.format)));
-    }
-    let body = bytes[16 + hlen..].to_vec();
-    if body.len() as u64 != meta.body_bytes
-        || crate::scene::hex(&Sha256::digest(&body)) != meta.body_sha256
-    {
-        return Err(bad(
-            "its body's length or SHA-256 differs from its header (a damaged file)".into(),
-        ));
-    }
+    let (meta, body): (TwinMeta, _) = crate::checkpoint::unframe(path, &bytes, MAGIC)?;
+    let body = body.to_vec();
     Ok((meta, body))
 }
 
@@ -730,4 +702,13 @@ fn parse(
         ));
     }
     Ok(s)
+}
+
+impl crate::checkpoint::FrameHeader for TwinMeta {
+    fn format(&self) -> u32 {
+        self.format
+    }
+    fn body_check(&self) -> (u64, &str) {
+        (self.body_bytes, &self.body_sha256)
+    }
 }
