@@ -153,26 +153,7 @@ pub fn run(args: &ForkArgs) -> Result<i32> {
         plan.members,
         backend.name()
     );
-    let mut engine = backend.engine(&plan, args.engine.batch_size)?;
-    ck.restore(engine.as_mut())?;
-    if !set.is_empty() {
-        // The checkpoint's parameters, with the columns set replaced.
-        let np = plan.n_params();
-        let fresh = plan.params_f32();
-        let mut p = ck.params.clone();
-        for (name, _) in &set {
-            let j = plan
-                .block
-                .params
-                .iter()
-                .position(|q| &q.name == name)
-                .context("a parameter set is in the block")?;
-            for i in 0..plan.members as usize {
-                p[i * np + j] = fresh[i * np + j];
-            }
-        }
-        engine.write_params(&p)?;
-    }
+    let mut engine = restore_with_set(&backend, args, &ck, &plan, &set)?;
     let bar = progress_bar(plan.steps, "steps");
     bar.set_position(m.step);
     let rec = record::record_from::<anyhow::Error>(
@@ -261,4 +242,34 @@ pub(super) fn open_for_fork(
         _ => TableFormat::Parquet,
     });
     Ok((backend, fmt))
+}
+
+/// An engine for `plan` holding the checkpoint's state, with the columns
+/// of the parameters `set` replaced by the plan's values (the other
+/// parameters stay as saved).
+pub(super) fn restore_with_set(
+    backend: &crate::backend::Backend,
+    args: &ForkArgs,
+    ck: &Checkpoint,
+    plan: &crate::plan::Plan,
+    set: &[(String, f64)],
+) -> Result<Box<dyn crate::engine::Engine>> {
+    let mut engine = backend.engine(plan, args.engine.batch_size)?;
+    ck.restore(engine.as_mut())?;
+    if !set.is_empty() {
+        let np = plan.n_params();
+        let fresh = plan.params_f32();
+        let mut p = ck.params.clone();
+        for (name, _) in set {
+            let j = plan
+                .block
+                .index_of(name)
+                .context("a parameter set is in the block")?;
+            for i in 0..plan.members as usize {
+                p[i * np + j] = fresh[i * np + j];
+            }
+        }
+        engine.write_params(&p)?;
+    }
+    Ok(engine)
 }

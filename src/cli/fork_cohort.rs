@@ -133,24 +133,7 @@ pub fn run(args: &ForkArgs, path: &Path, ck: Checkpoint, cohort: CohortArgs) -> 
             .collect::<String>(),
         backend.name()
     );
-    let mut engine = backend.engine(&plan, args.engine.batch_size)?;
-    ck.restore(engine.as_mut())?;
-    if !set.is_empty() {
-        // The patients' parameters as saved, the columns set replaced.
-        let np = plan.n_params();
-        let fresh = plan.params_f32();
-        let mut p = ck.params.clone();
-        for (name, _) in &set {
-            let j = plan
-                .block
-                .index_of(name)
-                .context("a parameter set is in the block")?;
-            for i in 0..plan.members as usize {
-                p[i * np + j] = fresh[i * np + j];
-            }
-        }
-        engine.write_params(&p)?;
-    }
+    let mut engine = super::fork::restore_with_set(&backend, args, &ck, &plan, &set)?;
     let rec = record::record_from::<anyhow::Error>(
         engine.as_mut(),
         ck.steps.clone(),
