@@ -12,8 +12,9 @@
 //! resuming from a library or Python caller leaves the caller's as it was.
 
 use super::run::RunArgs;
-use crate::checkpoint::{self, Checkpoint, Invocation};
-use anyhow::{Context, Result};
+use crate::checkpoint::Invocation;
+use crate::drivers::resume::{self, Found};
+use anyhow::Result;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -106,139 +107,25 @@ pub(crate) fn parse_saved(inv: &Invocation, whence: &Path) -> Result<SavedComman
     Ok(command)
 }
 
-/// What a checkpoint of this scene and plan on `backend` is valid for.
-pub fn identity(
-    scene_sha256: &str,
-    plan_sha256: &str,
-    backend: &crate::backend::Backend,
-) -> Result<checkpoint::Identity> {
-    Ok(crate::drivers::job::identity(
-        scene_sha256,
-        plan_sha256,
-        backend,
-    )?)
-}
-
-/// The run directory of a command whose checkpoints are kept per task
-/// (`checkpoint::TaskCheckpoints`): a new one, or with `resume` the kept
-/// one; with `every`, the resume record is written into a new one.
-pub fn task_checkpointed_dir(
-    out: &Path,
-    force: bool,
-    inputs: &[&Path],
-    every: Option<u64>,
-    identity: checkpoint::Identity,
-    resume: Option<&Resume>,
-) -> Result<(crate::io::RunDir, Option<checkpoint::TaskCheckpoints>)> {
-    if every == Some(0) {
-        anyhow::bail!("--checkpoint-every must be at least 1");
-    }
-    let dir = match resume {
-        Some(r) => adopt_run_dir(r, out, force, inputs)?,
-        None => super::create_run_dir(out, force, inputs)?,
-    };
-    let Some(every) = every else {
-        return Ok((dir, None));
-    };
-    let invocation = match resume {
-        Some(r) => r.invocation.clone(),
-        None => checkpoint::record_invocation(dir.path())?,
-    };
-    let tasks = checkpoint::TaskCheckpoints {
-        temp: dir.path().to_path_buf(),
-        every,
-        identity,
-        invocation,
-    };
-    Ok((dir, Some(tasks)))
-}
-
-/// Takes over the kept temporary folder for the continued run.
-pub fn adopt_run_dir(
-    r: &Resume,
-    out: &Path,
-    force: bool,
-    inputs: &[&Path],
-) -> Result<crate::io::RunDir> {
-    Ok(crate::drivers::job::adopt_run_dir(r, out, force, inputs)?)
-}
-
 /// Returns the process exit code.
 pub fn run(args: &ResumeArgs) -> Result<i32> {
-    let out = std::path::absolute(&args.dir)
-        .with_context(|| format!("{}: cannot resolve the path", args.dir.display()))?;
-    let Some(temp) = checkpoint::find_kept(&out)? else {
-        if out.join(crate::io::rundir::MANIFEST).is_file() {
+    let (out, temp, invocation) = match resume::locate(&args.dir)? {
+        Found::Finished(out) => {
             eprintln!(
                 "vtwin resume: {} is a finished run; nothing to do",
                 out.display()
             );
             return Ok(0);
         }
-        anyhow::bail!(
-            "{}: nothing to resume: it is not a finished run folder, and no temporary folder \
-             of a run started with --checkpoint-every (.{}.tmp-…) is kept beside it",
-            out.display(),
-            out.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        );
+        Found::Kept {
+            out,
+            temp,
+            invocation,
+        } => (out, temp, invocation),
     };
-    let invocation = checkpoint::read_invocation(&temp)?;
-    let path = checkpoint::checkpoint_path(&temp);
     let command = parse_saved(&invocation, &temp)?;
-    if matches!(command, SavedCommand::Twin(_) | SavedCommand::Assimilate(_)) {
-        // A twin's or assimilation's checkpoint is its own format (`checkpoint_twin`, or
-        // `checkpoint_patients` for a patient run), read by the command itself.
-        if path.is_file() && crate::checkpoint_patients::is_patient_checkpoint(&path) {
-            let (meta, _) = crate::checkpoint_patients::read_meta(&path)?;
-            eprintln!(
-                "vtwin resume: continuing `vtwin {}` from stop {} ({})",
-                invocation.argv.join(" "),
-                meta.stops,
-                path.display()
-            );
-        } else if path.is_file() {
-            let (meta, _) = crate::checkpoint_twin::read_meta(&path)?;
-            eprintln!(
-                "vtwin resume: continuing `vtwin {}` from analysis {} ({})",
-                invocation.argv.join(" "),
-                meta.analyses,
-                path.display()
-            );
-        } else {
-            eprintln!(
-                "vtwin resume: `vtwin {}` was stopped before its first checkpoint; starting it again from analysis 0",
-                invocation.argv.join(" ")
-            );
-        }
-    }
-    let ck = if path.is_file()
-        && !matches!(command, SavedCommand::Twin(_) | SavedCommand::Assimilate(_))
-    {
-        Some((path.clone(), Checkpoint::read(&path)?))
-    } else {
-        None
-    };
-    match &ck {
-        _ if matches!(command, SavedCommand::Twin(_) | SavedCommand::Assimilate(_)) => {}
-        Some((p, c)) => eprintln!(
-            "vtwin resume: continuing `vtwin {}` from step {} ({})",
-            invocation.argv.join(" "),
-            c.meta.step,
-            p.display()
-        ),
-        None => eprintln!(
-            "vtwin resume: `vtwin {}` was stopped before its first checkpoint; starting it again from step 0",
-            invocation.argv.join(" ")
-        ),
-    }
-    let resume = Resume {
-        temp,
-        out,
-        invocation,
-        checkpoint: ck,
-    };
+    let twin = matches!(command, SavedCommand::Twin(_) | SavedCommand::Assimilate(_));
+    let resume = resume::prepare(out, temp, invocation, twin, &mut super::Printer::new())?;
     match command {
         SavedCommand::Run(a) => super::run::run_with(&a, Some(&resume)),
         SavedCommand::Sweep(a) => super::sweep::run_with(&a, Some(&resume)).map(|()| 0),

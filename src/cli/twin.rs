@@ -2,17 +2,20 @@
 //! observations, assimilation, free run, arm forecasts) written as a run
 //! directory with `metrics.json`, `cycles`, `analysis`, `observations.csv`,
 //! posterior, forecast, events, decision and predictability tables, and a
-//! manifest. The output writing is shared with `vtwin assimilate`.
+//! manifest: the flags, then [`drivers::twin`](crate::drivers::twin),
+//! whose writer `vtwin assimilate` shares.
 
-use super::{EngineArgs, progress_bar};
+use super::EngineArgs;
 use crate::backend::Backend;
+use crate::drivers::twin::{self as driver, TwinRequest, WriteOptions};
 use crate::io::TableFormat;
-use crate::scene::{FormatName, MethodName, Scene};
-use crate::twin::setup::ObsSource;
-use crate::twin::{Options, Setup, tables};
-use anyhow::{Context, Result};
-use serde_json::{Map, Value, json};
+use crate::scene::MethodName;
+use crate::twin::{Options, Setup};
+use anyhow::Result;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
+
+pub use crate::drivers::twin::Resumable;
 
 /// Filter options shared by `twin` and `assimilate` (defaults: the scene's
 /// `[assimilation]` section, then docs/assimilation.md).
@@ -93,11 +96,11 @@ pub struct TwinArgs {
     pub engine: EngineArgs,
 }
 
-/// `--checkpoint-every` and the run `vtwin resume` continues, for [`execute`].
-#[derive(Clone, Copy, Default)]
-pub struct Resumable<'a> {
-    pub every: Option<u64>,
-    pub resume: Option<&'a super::resume::Resume>,
+impl OutArgs {
+    pub fn options(&self) -> WriteOptions {
+        let (out, force, format) = (self.out.clone(), self.force, self.format);
+        WriteOptions { out, force, format }
+    }
 }
 
 pub fn run(args: &TwinArgs) -> Result<i32> {
@@ -107,27 +110,22 @@ pub fn run(args: &TwinArgs) -> Result<i32> {
 /// `twin`, or with `resume` the continuation of an interrupted one in its
 /// kept temporary folder (`vtwin resume`).
 pub fn run_with(args: &TwinArgs, resume: Option<&super::resume::Resume>) -> Result<i32> {
-    let scene = Scene::load(&args.scene)?;
-    let setup = Setup::new(&scene, &args.filter.options(args.cycles), ObsSource::Twin)?;
-    let backend = args.engine.open()?;
-    execute(
-        &setup,
-        &backend,
-        &args.engine,
-        &args.output,
-        &[&args.scene],
-        true,
-        json!({"command_kind": "twin"}),
-        Resumable {
-            every: args.checkpoint_every,
-            resume,
-        },
-    )
+    let req = TwinRequest {
+        scene: args.scene.clone(),
+        filter: args.filter.options(args.cycles),
+        checkpoint_every: args.checkpoint_every,
+        output: args.output.options(),
+        backend: args.engine.backend,
+        adapter: args.engine.adapter.clone(),
+        batch_size: args.engine.batch_size,
+    };
+    let dir = driver::run(&req, resume, &mut super::Printer::new())?.dir;
+    println!("{}", dir.display());
+    super::report::print_summary("twin", &dir);
+    Ok(0)
 }
 
-/// Runs the cycles and writes the run directory; shared by `assimilate`.
-/// `inputs` are the command's input files, the scene first (never
-/// overwritten or replaced by the output folder).
+/// [`drivers::twin::execute`](crate::drivers::twin::execute), shared by `assimilate`.
 #[allow(clippy::too_many_arguments)] // the command's parts, one call each from twin and assimilate
 pub fn execute(
     setup: &Setup,
@@ -139,176 +137,13 @@ pub fn execute(
     extra: Value,
     resumable: Resumable<'_>,
 ) -> Result<i32> {
-    let scene_path = inputs.first().copied().unwrap_or(Path::new("scene"));
-    let started = crate::manifest::now();
-    let out_dir = match (&output.out, resumable.resume) {
-        (Some(o), _) => o.clone(),
-        (None, Some(r)) => r.out.clone(),
-        (None, None) => super::run::default_out(scene_path, "twin"),
-    };
-    let every = match resumable.every {
-        Some(n) => Some(usize::try_from(n)?),
-        None => None,
-    };
-    let identity = super::resume::identity(&setup.plan.scene_sha256, &setup.plan.sha256, backend)?;
-    let (dir, tasks) = super::resume::task_checkpointed_dir(
-        &out_dir,
-        output.force,
-        inputs,
-        resumable.every,
-        identity.clone(),
-        resumable.resume,
-    )?;
-    let (start, mut log) = match (&tasks, resumable.resume) {
-        (Some(t), Some(_)) => {
-            let path = crate::checkpoint::checkpoint_path(&t.temp);
-            if path.is_file() {
-                let (s, log) = crate::checkpoint_twin::read(&path, &identity, setup)?;
-                (Some(s), Some(log))
-            } else {
-                (
-                    None,
-                    Some(crate::checkpoint_twin::RecordLog::fresh(&t.temp)?),
-                )
-            }
-        }
-        (Some(t), None) => (
-            None,
-            Some(crate::checkpoint_twin::RecordLog::fresh(&t.temp)?),
-        ),
-        _ => (None, None),
-    };
-    let fmt = output
-        .format
-        .unwrap_or(match setup.scene.file.output.format {
-            Some(FormatName::Csv) => TableFormat::Csv,
-            _ => TableFormat::Parquet,
-        });
-    let f = &setup.filter;
-    eprintln!(
-        "vtwin {}: {} ({}), {} {} members, {} analyses{}, backend {}",
-        if twin { "twin" } else { "assimilate" },
-        scene_path.display(),
-        setup.plan.model.info().kind,
-        f.method.name(),
-        setup.members,
-        setup.schedule.len(),
-        setup
-            .horizon_step
-            .map(|h| format!(
-                ", forecast of {} arm(s) to t = {}",
-                setup.scene.arms().len(),
-                setup.plan.model.time_at(h)
-            ))
-            .unwrap_or_default(),
-        backend.name()
-    );
-    let bar = progress_bar(setup.schedule.len() as u64, "cycles");
-    let mut save = |st: &crate::twin::run::TwinState| -> Result<(), crate::twin::TwinError> {
-        if let (Some(t), Some(log)) = (&tasks, log.as_mut()) {
-            crate::checkpoint_twin::write_into(&t.temp, st, &t.identity, &t.invocation, log)
-                .map_err(|e| {
-                    crate::twin::TwinError::Invalid(format!("writing a checkpoint: {e}"))
-                })?;
-        }
-        Ok(())
-    };
-    let ckpt = every.map(|every| crate::twin::run::Checkpointing {
-        every,
-        start,
-        save: &mut save,
-    });
-    let out = crate::twin::run::run_from(
-        setup,
-        backend,
-        engine.batch_size,
-        twin,
-        ckpt,
-        &mut |done, _| bar.set_position(done as u64),
-    )
-    .context("assimilation failed")?;
-    bar.finish_and_clear();
-    let mut extra_metrics = Map::new();
-    dir.write_table(&tables::cycles_table(&out), fmt)?;
-    dir.write_table(&tables::analysis_table(&out), fmt)?;
-    crate::io::write_csv(
-        &dir.file("observations.csv"),
-        &tables::observations_table(&out),
-    )?;
-    if !out.posterior.names.is_empty() {
-        dir.write_table(&tables::posterior_table(&out.posterior), fmt)?;
-        let (t, summary) = tables::posterior_summary(&out.posterior);
-        dir.write_table(&t, fmt)?;
-        extra_metrics.insert("parameters".into(), summary);
-    }
-    if let Some(fc) = &out.forecast {
-        let names = &out.observable_names;
-        dir.write_table(&tables::forecast_table(fc, names), fmt)?;
-        if !setup.events.is_empty() {
-            dir.write_table(&tables::events_table(fc, &setup.events), fmt)?;
-        }
-        let decision = tables::decision_table(fc, &setup.events, names);
-        print_decision(&decision);
-        dir.write_table(&decision, fmt)?;
-        if let Some((t, summary)) = tables::predictability(fc, names) {
-            dir.write_table(&t, fmt)?;
-            extra_metrics.insert("forecast".into(), summary);
-        }
-    }
-    let metrics = tables::metrics(setup, &out, extra_metrics);
-    if twin {
-        dir.write_json("metrics.json", &metrics)?;
-        if let Some(s) = &out.scores {
-            eprintln!(
-                "vtwin twin: rmse_analysis {:.4}, rmse_forecast {:.4}, spread {:.4}, rmse_free {:.4} over {} scored cycles",
-                s.rmse_analysis, s.rmse_forecast, s.spread, s.rmse_free, s.scored_cycles
-            );
-        }
-    }
-    let mut extra = extra;
-    if let Some(obj) = extra.as_object_mut() {
-        obj.insert("assimilation".into(), metrics);
-        obj.insert("format".into(), json!(fmt.extension()));
-        obj.insert("time_unit".into(), json!(setup.plan.model.info().time_unit));
-    }
     let kind = extra["command_kind"].as_str().unwrap_or("twin").to_string();
-    let manifest = crate::manifest::for_plan(&setup.plan, backend, started, 0, extra);
-    // The last checkpoint stays as `checkpoint.vtc`: the state `vtwin fork` continues from.
-    crate::checkpoint_twin::inline(dir.path())?;
-    crate::checkpoint::finalize(dir.path())?;
-    let final_dir = dir.finish(manifest)?;
-    println!("{}", final_dir.display());
-    super::report::print_summary(&kind, &final_dir);
+    let (out, obs) = (output.options(), &mut super::Printer::new());
+    let batch = engine.batch_size;
+    let done = driver::execute(
+        setup, backend, batch, &out, inputs, twin, extra, resumable, obs,
+    )?;
+    println!("{}", done.dir.display());
+    super::report::print_summary(&kind, &done.dir);
     Ok(0)
-}
-
-fn print_decision(t: &crate::table::Table) {
-    use crate::table::Values;
-    let (
-        Some(Values::Str(arm)),
-        Some(Values::Str(q)),
-        Some(Values::F64(e)),
-        Some(Values::F64(lo)),
-        Some(Values::F64(hi)),
-    ) = (
-        t.column("arm"),
-        t.column("quantity"),
-        t.column("estimate"),
-        t.column("mc_lo"),
-        t.column("mc_hi"),
-    )
-    else {
-        return;
-    };
-    eprintln!("decision support (estimate [95 % Monte Carlo interval]):");
-    for r in 0..t.rows() {
-        eprintln!(
-            "  {:<12} {:<40} {:>12.4} [{:.4}, {:.4}]",
-            arm[r].as_deref().unwrap_or(""),
-            q[r].as_deref().unwrap_or(""),
-            e[r].unwrap_or(f64::NAN),
-            lo[r].unwrap_or(f64::NAN),
-            hi[r].unwrap_or(f64::NAN)
-        );
-    }
 }
