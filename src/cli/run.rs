@@ -3,11 +3,9 @@
 
 use super::EngineArgs;
 use crate::drivers::job::MemberFailure;
-use crate::drivers::run::{RunRequest, freeze_arm};
+use crate::drivers::run::RunRequest;
 use crate::drivers::snapshots::MontageScale as Scale;
 use crate::io::TableFormat;
-use crate::plan::Plan;
-use crate::scene::Scene;
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -133,11 +131,6 @@ impl RunArgs {
             },
         }
     }
-}
-
-/// The plan of one arm of a run, or of its shard (`vtwin fork`).
-pub(crate) fn freeze_shard(scene: &Scene, args: &RunArgs, arm: Option<&str>) -> Result<Plan> {
-    Ok(freeze_arm(scene, &args.request(PathBuf::new()), arm)?)
 }
 
 /// Returns the process exit code.

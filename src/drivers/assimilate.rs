@@ -6,7 +6,7 @@
 //! - a **single-ensemble** run (no `patient` column, every `sd` given, no
 //!   `--forecast-at`): [`Prepared::Single`] holds the twin setup and the
 //!   manifest's extra record; the caller runs it with the twin's writer
-//!   (`cli::twin::execute`), which writes `analysis`, `cycles`,
+//!   (`drivers::twin::execute`), which writes `analysis`, `cycles`,
 //!   `posterior` (with summaries), `forecast`, `events`, `decision` and a
 //!   manifest (which carries the observation file's SHA-256);
 //! - a **patient** run (docs/patients.md): [`Prepared::Patients`], run by
