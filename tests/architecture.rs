@@ -25,6 +25,14 @@
 //!    function or closure returns `Result<…, String>` and no `TryFrom` has
 //!    `type Error = String`: each module family has a `thiserror` type
 //!    (or a `message_error!` type for one-sentence located messages).
+//! 6. **Input sits below methods, engines and drivers.** The scene
+//!    (`src/scene/`), parameter (`src/params*`) and expression (`src/expr/`)
+//!    modules import no method module (`twin`, `calibrate`, `cohort*`,
+//!    `design`, `sensitivity`, `fit`, `assim`, `score`), no engine module
+//!    (`engine`, `gpu`, `backend`) and no driver (`drivers`, `cli`, `sweep`,
+//!    `bench`, `verify`, `report`, `slurm`, `shard`, `checkpoint*`). A
+//!    method's scene section (`[cohort]`, `[calibrate]`) stays raw in the
+//!    scene and is parsed by the method (`Scene::section`).
 //!
 //! Each rule is also run against a small source that breaks it, so a rule
 //! that could never fail is itself a failure.
@@ -393,6 +401,54 @@ fn rule5(path: &str, code: &str) -> Vec<String> {
     bad
 }
 
+fn in_input_layer(path: &str) -> bool {
+    path.starts_with("src/scene/")
+        || path.starts_with("src/params")
+        || path.starts_with("src/expr/")
+}
+
+/// Modules the input layer may not import: methods, engines, drivers; a
+/// name ending in `*` stands for every module it begins.
+const ABOVE_INPUT: [&str; 21] = [
+    "twin",
+    "calibrate",
+    "cohort*",
+    "design",
+    "sensitivity",
+    "fit",
+    "assim",
+    "score",
+    "engine",
+    "gpu",
+    "backend",
+    "drivers",
+    "cli",
+    "sweep",
+    "bench",
+    "verify",
+    "report",
+    "slurm",
+    "shard",
+    "checkpoint*",
+    "main",
+];
+
+/// Rule 6 for one file: the method, engine or driver modules it imports.
+fn rule6(path: &str, code: &str) -> Vec<String> {
+    if !in_input_layer(path) {
+        return vec![];
+    }
+    modules_named(code)
+        .into_iter()
+        .filter(|m| {
+            ABOVE_INPUT.iter().any(|a| match a.strip_suffix('*') {
+                Some(prefix) => m.starts_with(prefix),
+                None => m == a,
+            })
+        })
+        .collect()
+}
+
 fn check(rule: fn(&str, &str) -> Vec<String>, name: &str) {
     let broken: Vec<String> = sources()
         .iter()
@@ -431,6 +487,11 @@ fn only_the_cli_uses_clap_or_anyhow() {
 #[test]
 fn library_errors_are_typed_not_strings() {
     check(rule5, "rule 5 (no Result<_, String> in the library)");
+}
+
+#[test]
+fn scene_params_and_expr_import_no_method_engine_or_driver() {
+    check(rule6, "rule 6 (input below methods, engines and drivers)");
 }
 
 /// Every rule fails on a source that breaks it, and comments and strings
@@ -533,5 +594,37 @@ fn each_rule_can_fail() {
             "rule 5 missed {bad}"
         );
         assert!(rule5("src/cli/run.rs", bad).is_empty(), "cli may: {bad}");
+    }
+    let clean = "//! Parsed later by crate::cohort::CohortSpec.\nuse crate::params::ParamBlock;\n\
+                 use super::schema::exact;\nuse crate::{limits, dosing::DoseSchedule};\n";
+    for path in [
+        "src/scene/schema.rs",
+        "src/params/block.rs",
+        "src/expr/mod.rs",
+    ] {
+        assert!(
+            rule6(path, clean).is_empty(),
+            "{path}: {:?}",
+            rule6(path, clean)
+        );
+    }
+    for bad in [
+        "pub cohort: Option<crate::cohort::CohortSpec>,",
+        "use crate::calibrate::CalibrateConfig;",
+        "use crate::{params::ParamBlock, cohort_sim::CohortSetup};",
+        "fn f() { crate::engine::cpu::run(); }",
+        "use crate::backend::Backend;",
+        "use crate::drivers::job::Error;",
+        "fn f() -> crate::checkpoint_twin::Header { todo!() }",
+        "use super::twin::setup;",
+    ] {
+        for path in [
+            "src/scene/mod.rs",
+            "src/params_file.rs",
+            "src/expr/parse.rs",
+        ] {
+            assert_eq!(rule6(path, bad).len(), 1, "rule 6 missed {bad} in {path}");
+        }
+        assert!(rule6("src/plan.rs", bad).is_empty(), "plan may: {bad}");
     }
 }
