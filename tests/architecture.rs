@@ -33,6 +33,10 @@
 //!    `bench`, `verify`, `report`, `slurm`, `shard`, `checkpoint*`). A
 //!    method's scene section (`[cohort]`, `[calibrate]`) stays raw in the
 //!    scene and is parsed by the method (`Scene::section`).
+//! 7. **Models never see files.** `src/models/` names no `toml`, `std::fs`,
+//!    `File::open` or `read_npy…`: the scene layer reads what a scene
+//!    points at (a tissue map: `Scene::tissue_map_file`) and hands the
+//!    model arrays.
 //!
 //! Each rule is also run against a small source that breaks it, so a rule
 //! that could never fail is itself a failure.
@@ -449,6 +453,29 @@ fn rule6(path: &str, code: &str) -> Vec<String> {
         .collect()
 }
 
+/// Rule 7 for one file: the file or TOML access a model names.
+fn rule7(path: &str, code: &str) -> Vec<String> {
+    if !path.starts_with("src/models/") {
+        return vec![];
+    }
+    let mut bad: BTreeSet<String> = tokens(&strip(code))
+        .into_iter()
+        .filter_map(|(w, before)| {
+            if w == "toml" || w.starts_with("read_npy") {
+                Some(w)
+            } else if (w == "fs" && before == "std::") || (w == "open" && before == "File::") {
+                Some(format!("{before}{w}"))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if modules_under(code, &["std::"]).contains("fs") {
+        bad.insert("std::fs".to_string());
+    }
+    bad.into_iter().collect()
+}
+
 fn check(rule: fn(&str, &str) -> Vec<String>, name: &str) {
     let broken: Vec<String> = sources()
         .iter()
@@ -492,6 +519,11 @@ fn library_errors_are_typed_not_strings() {
 #[test]
 fn scene_params_and_expr_import_no_method_engine_or_driver() {
     check(rule6, "rule 6 (input below methods, engines and drivers)");
+}
+
+#[test]
+fn models_never_read_files_or_toml() {
+    check(rule7, "rule 7 (models never see files)");
 }
 
 /// Every rule fails on a source that breaks it, and comments and strings
@@ -626,5 +658,30 @@ fn each_rule_can_fail() {
             assert_eq!(rule6(path, bad).len(), 1, "rule 6 missed {bad} in {path}");
         }
         assert!(rule6("src/plan.rs", bad).is_empty(), "plan may: {bad}");
+    }
+    let clean = "//! Not toml, not std::fs, not read_npy_f32.\nuse crate::scene::Scene;\n\
+                 fn f(s: &Scene) -> &str { \"File::open scene.toml\" }\nfn toml_like() {}\n";
+    assert!(
+        rule7("src/models/rd/init.rs", clean).is_empty(),
+        "{:?}",
+        rule7("src/models/rd/init.rs", clean)
+    );
+    for bad in [
+        "let v: toml::Value = toml::from_str(s)?;",
+        "use std::fs;",
+        "use std::{fs::read, path::Path};",
+        "let b = std::fs::read(p)?;",
+        "let f = std::fs::File::open(p)?;",
+        "use std::fs::File;\nfn f() { let _ = File::open(\"x\"); }",
+        "let (shape, data) = crate::io::read_npy_f32(&full)?;",
+    ] {
+        assert!(
+            !rule7("src/models/rd/init.rs", bad).is_empty(),
+            "rule 7 missed {bad}"
+        );
+        assert!(
+            rule7("src/scene/tissue.rs", bad).is_empty(),
+            "scene may: {bad}"
+        );
     }
 }

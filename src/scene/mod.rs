@@ -9,6 +9,7 @@
 pub mod assimilation;
 mod locate;
 mod schema;
+mod tissue;
 
 pub use assimilation::{AssimilationSection, MethodName};
 pub use locate::locate_key;
