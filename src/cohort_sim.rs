@@ -65,7 +65,7 @@ pub struct CohortSetup {
 impl CohortSetup {
     /// Resolves and validates. `seed` overrides the scene's `ensemble.seed`.
     pub fn new(scene: &Scene, seed: Option<u64>) -> Result<CohortSetup, CohortSimError> {
-        let Some(spec) = scene.file.cohort.clone() else {
+        let Some(spec) = CohortSpec::from_scene(scene)? else {
             return Err(CohortSimError::NoCohort(scene.path.clone()));
         };
         let seed = seed.unwrap_or(scene.file.ensemble.seed);

@@ -25,6 +25,18 @@
 //!    function or closure returns `Result<…, String>` and no `TryFrom` has
 //!    `type Error = String`: each module family has a `thiserror` type
 //!    (or a `message_error!` type for one-sentence located messages).
+//! 6. **Input sits below methods, engines and drivers.** The scene
+//!    (`src/scene/`), parameter (`src/params*`) and expression (`src/expr/`)
+//!    modules import no method module (`twin`, `calibrate`, `cohort*`,
+//!    `design`, `sensitivity`, `fit`, `assim`, `score`), no engine module
+//!    (`engine`, `gpu`, `backend`) and no driver (`drivers`, `cli`, `sweep`,
+//!    `bench`, `verify`, `report`, `slurm`, `shard`, `checkpoint*`). A
+//!    method's scene section (`[cohort]`, `[calibrate]`) stays raw in the
+//!    scene and is parsed by the method (`Scene::section`).
+//! 7. **Models never see files.** `src/models/` names no `toml`, `std::fs`,
+//!    `File::open` or `read_npy…`: the scene layer reads what a scene
+//!    points at (a tissue map: `Scene::tissue_map_file`) and hands the
+//!    model arrays.
 //!
 //! Each rule is also run against a small source that breaks it, so a rule
 //! that could never fail is itself a failure.
@@ -393,6 +405,77 @@ fn rule5(path: &str, code: &str) -> Vec<String> {
     bad
 }
 
+fn in_input_layer(path: &str) -> bool {
+    path.starts_with("src/scene/")
+        || path.starts_with("src/params")
+        || path.starts_with("src/expr/")
+}
+
+/// Modules the input layer may not import: methods, engines, drivers; a
+/// name ending in `*` stands for every module it begins.
+const ABOVE_INPUT: [&str; 21] = [
+    "twin",
+    "calibrate",
+    "cohort*",
+    "design",
+    "sensitivity",
+    "fit",
+    "assim",
+    "score",
+    "engine",
+    "gpu",
+    "backend",
+    "drivers",
+    "cli",
+    "sweep",
+    "bench",
+    "verify",
+    "report",
+    "slurm",
+    "shard",
+    "checkpoint*",
+    "main",
+];
+
+/// Rule 6 for one file: the method, engine or driver modules it imports.
+fn rule6(path: &str, code: &str) -> Vec<String> {
+    if !in_input_layer(path) {
+        return vec![];
+    }
+    modules_named(code)
+        .into_iter()
+        .filter(|m| {
+            ABOVE_INPUT.iter().any(|a| match a.strip_suffix('*') {
+                Some(prefix) => m.starts_with(prefix),
+                None => m == a,
+            })
+        })
+        .collect()
+}
+
+/// Rule 7 for one file: the file or TOML access a model names.
+fn rule7(path: &str, code: &str) -> Vec<String> {
+    if !path.starts_with("src/models/") {
+        return vec![];
+    }
+    let mut bad: BTreeSet<String> = tokens(&strip(code))
+        .into_iter()
+        .filter_map(|(w, before)| {
+            if w == "toml" || w.starts_with("read_npy") {
+                Some(w)
+            } else if (w == "fs" && before == "std::") || (w == "open" && before == "File::") {
+                Some(format!("{before}{w}"))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if modules_under(code, &["std::"]).contains("fs") {
+        bad.insert("std::fs".to_string());
+    }
+    bad.into_iter().collect()
+}
+
 fn check(rule: fn(&str, &str) -> Vec<String>, name: &str) {
     let broken: Vec<String> = sources()
         .iter()
@@ -431,6 +514,16 @@ fn only_the_cli_uses_clap_or_anyhow() {
 #[test]
 fn library_errors_are_typed_not_strings() {
     check(rule5, "rule 5 (no Result<_, String> in the library)");
+}
+
+#[test]
+fn scene_params_and_expr_import_no_method_engine_or_driver() {
+    check(rule6, "rule 6 (input below methods, engines and drivers)");
+}
+
+#[test]
+fn models_never_read_files_or_toml() {
+    check(rule7, "rule 7 (models never see files)");
 }
 
 /// Every rule fails on a source that breaks it, and comments and strings
@@ -533,5 +626,62 @@ fn each_rule_can_fail() {
             "rule 5 missed {bad}"
         );
         assert!(rule5("src/cli/run.rs", bad).is_empty(), "cli may: {bad}");
+    }
+    let clean = "//! Parsed later by crate::cohort::CohortSpec.\nuse crate::params::ParamBlock;\n\
+                 use super::schema::exact;\nuse crate::{limits, dosing::DoseSchedule};\n";
+    for path in [
+        "src/scene/schema.rs",
+        "src/params/block.rs",
+        "src/expr/mod.rs",
+    ] {
+        assert!(
+            rule6(path, clean).is_empty(),
+            "{path}: {:?}",
+            rule6(path, clean)
+        );
+    }
+    for bad in [
+        "pub cohort: Option<crate::cohort::CohortSpec>,",
+        "use crate::calibrate::CalibrateConfig;",
+        "use crate::{params::ParamBlock, cohort_sim::CohortSetup};",
+        "fn f() { crate::engine::cpu::run(); }",
+        "use crate::backend::Backend;",
+        "use crate::drivers::job::Error;",
+        "fn f() -> crate::checkpoint_twin::Header { todo!() }",
+        "use super::twin::setup;",
+    ] {
+        for path in [
+            "src/scene/mod.rs",
+            "src/params_file.rs",
+            "src/expr/parse.rs",
+        ] {
+            assert_eq!(rule6(path, bad).len(), 1, "rule 6 missed {bad} in {path}");
+        }
+        assert!(rule6("src/plan.rs", bad).is_empty(), "plan may: {bad}");
+    }
+    let clean = "//! Not toml, not std::fs, not read_npy_f32.\nuse crate::scene::Scene;\n\
+                 fn f(s: &Scene) -> &str { \"File::open scene.toml\" }\nfn toml_like() {}\n";
+    assert!(
+        rule7("src/models/rd/init.rs", clean).is_empty(),
+        "{:?}",
+        rule7("src/models/rd/init.rs", clean)
+    );
+    for bad in [
+        "let v: toml::Value = toml::from_str(s)?;",
+        "use std::fs;",
+        "use std::{fs::read, path::Path};",
+        "let b = std::fs::read(p)?;",
+        "let f = std::fs::File::open(p)?;",
+        "use std::fs::File;\nfn f() { let _ = File::open(\"x\"); }",
+        "let (shape, data) = crate::io::read_npy_f32(&full)?;",
+    ] {
+        assert!(
+            !rule7("src/models/rd/init.rs", bad).is_empty(),
+            "rule 7 missed {bad}"
+        );
+        assert!(
+            rule7("src/scene/tissue.rs", bad).is_empty(),
+            "scene may: {bad}"
+        );
     }
 }

@@ -415,3 +415,37 @@ D = 0.5
 "#;
     check(clash, 9, "parameters.u", "has the name of a species");
 }
+
+/// A method's section (`[cohort]`, `[calibrate]`) stays raw in the scene and
+/// is parsed by its method; `vtwin check` parses both, so a misspelt key in
+/// either is still an error at its file, line and key.
+#[test]
+fn check_parses_the_method_sections() {
+    let dir = common::TempDir::new("scene-methods");
+    for (tail, line, key) in [
+        (
+            "[cohort.observation.b]\nvisits = [0]\nmcar_rate = 0.1\n",
+            14,
+            "cohort.observation.b.mcar_rate",
+        ),
+        (
+            "[calibrate.abc]\npopulaton = 200\n",
+            13,
+            "calibrate.abc.populaton",
+        ),
+    ] {
+        let text = format!("{GOOD}{tail}");
+        Scene::parse(Path::new("scenes/bad.toml"), &text).expect("the scene itself loads");
+        let s = common::write_scene(dir.path(), "m.toml", &text);
+        let o = common::vtwin(&["check", &s, "--backend", "cpu"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        let field = key.rsplit('.').next().unwrap();
+        assert!(
+            err.contains(&format!(
+                "{s}:{line}:1: key `{key}`: unknown field `{field}`"
+            )),
+            "{err}"
+        );
+    }
+}

@@ -7,6 +7,7 @@
 
 use super::CalibrateError;
 use super::likelihood::ErrorConfig;
+use crate::scene::{Scene, SceneError};
 use serde::Deserialize;
 use std::fmt;
 
@@ -68,6 +69,13 @@ pub struct CalibrateConfig {
 }
 
 impl CalibrateConfig {
+    /// The scene's `[calibrate]` table, or the defaults when it has none.
+    /// The scene keeps the table raw; parse errors name its file, line and
+    /// key. The checks are [`CalibrateConfig::validate`].
+    pub fn from_scene(scene: &Scene) -> Result<CalibrateConfig, SceneError> {
+        Ok(scene.section("calibrate")?.unwrap_or_default())
+    }
+
     pub fn validate(&self) -> Result<(), CalibrateError> {
         self.abc.validate()?;
         self.history_matching.validate()?;
@@ -450,6 +458,28 @@ impl HmConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_scene_parses_the_raw_table_and_locates_its_errors() {
+        let scene = |tail: &str| {
+            Scene::parse(
+                std::path::Path::new("s.toml"),
+                &format!("[model]\nkind = \"gray_scott\"\n[time]\ndt = 1.0\nsteps = 10\n{tail}"),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            CalibrateConfig::from_scene(&scene("")).unwrap(),
+            CalibrateConfig::default()
+        );
+        let c = CalibrateConfig::from_scene(&scene("[calibrate.abc]\npopulation = 200\n")).unwrap();
+        assert_eq!(c.abc.population, 200);
+        let e =
+            CalibrateConfig::from_scene(&scene("[calibrate.abc]\npopulaton = 200\n")).unwrap_err();
+        assert_eq!((e.line, e.column), (Some(7), Some(1)), "{e}");
+        assert_eq!(e.key.as_deref(), Some("calibrate.abc.populaton"));
+        assert!(e.message.starts_with("unknown field `populaton`"), "{e}");
+    }
 
     #[test]
     fn parses_a_calibrate_table_with_defaults() {

@@ -40,6 +40,9 @@ fn human_bytes(b: u64) -> String {
 
 pub fn check(args: &CheckArgs) -> Result<()> {
     let scene = Scene::load(&args.scene)?;
+    // The method sections stay raw in the scene; `check` parses them too.
+    crate::cohort::CohortSpec::from_scene(&scene)?;
+    crate::calibrate::CalibrateConfig::from_scene(&scene)?;
     let plan = super::freeze_plan(
         &scene,
         args.members,

@@ -61,6 +61,7 @@ pub use super::rules::{
     CovariateValue, Effect, LogisticRule, ModulationRule, Noise, NoiseKind, SlopeForm,
 };
 use crate::params::Distribution;
+use crate::scene::{Scene, SceneError};
 use indexmap::IndexMap;
 use serde::Deserialize;
 
@@ -370,6 +371,12 @@ pub struct PlausibilityBound {
 }
 
 impl CohortSpec {
+    /// The scene's `[cohort]` section, or `None` when it has none. The
+    /// scene keeps the section raw; errors name its file, line and key.
+    pub fn from_scene(scene: &Scene) -> Result<Option<CohortSpec>, SceneError> {
+        scene.section("cohort")
+    }
+
     /// End of follow-up: the explicit value or the burden's last visit.
     pub fn follow_up(&self) -> Option<f64> {
         let o = self.outcomes.as_ref()?;
@@ -433,6 +440,45 @@ mod tests {
         );
         assert_eq!(c.follow_up(), Some(168.0));
         assert!(matches!(c.assignment, Some(Assignment::Confounded { .. })));
+    }
+
+    const HEAD: &str = "[model]\nkind = \"gray_scott\"\n[time]\ndt = 1.0\nsteps = 10\n";
+
+    fn scene_with(tail: &str) -> crate::scene::Scene {
+        crate::scene::Scene::parse(std::path::Path::new("s.toml"), &format!("{HEAD}{tail}"))
+            .unwrap()
+    }
+
+    #[test]
+    fn from_scene_parses_the_raw_section_and_locates_its_errors() {
+        assert_eq!(CohortSpec::from_scene(&scene_with("")).unwrap(), None);
+        let c = CohortSpec::from_scene(&scene_with(
+            "[cohort.observation.b]\nvisits = [0, 7]\nmcar = 0.1\n",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.observation["b"].visits, vec![0.0, 7.0]);
+        assert_eq!(c.export.holdout, 2);
+        // The scene loads (the section stays raw); the cohort module's
+        // parse names the file, line, column and key.
+        let s = scene_with("[cohort.observation.b]\nvisits = [0]\nmcar_rate = 0.1\n");
+        let e = CohortSpec::from_scene(&s).unwrap_err();
+        assert_eq!((e.line, e.column), (Some(8), Some(1)), "{e}");
+        assert_eq!(e.key.as_deref(), Some("cohort.observation.b.mcar_rate"));
+        assert!(
+            e.to_string()
+                .starts_with("s.toml:8:1: key `cohort.observation.b.mcar_rate`: unknown field `mcar_rate`, expected one of"),
+            "{e}"
+        );
+        let s = crate::scene::Scene::parse(
+            std::path::Path::new("s.toml"),
+            &format!("cohort = 3\n{HEAD}"),
+        )
+        .unwrap();
+        let e = CohortSpec::from_scene(&s).unwrap_err();
+        assert_eq!((e.line, e.column), (Some(1), Some(10)), "{e}");
+        assert_eq!(e.key.as_deref(), Some("cohort"));
+        assert!(e.message.starts_with("invalid type: integer `3`"), "{e}");
     }
 
     #[test]

@@ -85,7 +85,7 @@ fn located(scene: &Scene, e: CalibrateError) -> Error {
 /// The settings in force: the scene's table (errors located in the scene),
 /// then the flags.
 fn settings(args: &CalibrateRequest, scene: &Scene) -> Result<(Method, CalibrateConfig)> {
-    let mut cfg = scene.file.calibrate.clone().unwrap_or_default();
+    let mut cfg = CalibrateConfig::from_scene(scene)?;
     cfg.validate().map_err(|e| located(scene, e))?;
     let Some(method) = args.method.or(cfg.method) else {
         bail!(

@@ -22,12 +22,7 @@ pub fn resolve_params(scene: &Scene, info: &ModelInfo) -> Result<ParamBlock, Sce
     // them and a calibration's error scale.
     let used_elsewhere = |name: &str| {
         scene.file.initial.param_refs().any(|r| r == name)
-            || scene
-                .file
-                .calibrate
-                .as_ref()
-                .and_then(|c| c.error.scale.as_deref())
-                == Some(name)
+            || scene.file.calibrate_error_scale() == Some(name)
     };
     if scene.file.model.kind != ModelKind::Custom {
         for p in &block.params {

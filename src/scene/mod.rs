@@ -9,14 +9,18 @@
 pub mod assimilation;
 mod locate;
 mod schema;
+mod tissue;
 
 pub use assimilation::{AssimilationSection, MethodName};
 pub use locate::locate_key;
 pub use schema::*;
 
 use crate::params::{ParamBlock, ParamSpec};
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 /// A scene error: where (file, line, column, key path) and what.
@@ -72,24 +76,7 @@ impl Scene {
 
     /// Parses and validates scene text; `path` is used in messages only.
     pub fn parse(path: &Path, source: &str) -> Result<Scene, SceneError> {
-        let file: SceneFile = toml::from_str(source).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|s| locate::line_col(source, s.start))
-                .map_or((None, None), |(l, c)| (Some(l), Some(c)));
-            SceneError {
-                path: path.to_path_buf(),
-                line,
-                column,
-                // A duplicate table header lies in no table: name it.
-                key: locate::key_at(source, e.span().map(|s| s.start)).or_else(|| {
-                    e.span()
-                        .filter(|_| e.message().trim() == "duplicate key")
-                        .and_then(|s| duplicate_path(source, s))
-                }),
-                message: name_duplicate(source, e.span(), e.message().trim()),
-            }
-        })?;
+        let file: SceneFile = toml::from_str(source).map_err(|e| toml_error(path, source, &e))?;
         let params = ParamBlock {
             params: file
                 .parameters
@@ -125,6 +112,21 @@ impl Scene {
             key: Some(key.to_string()),
             message: message.into(),
         }
+    }
+
+    /// The top-level table `name` (`cohort`, `calibrate`, …) deserialised
+    /// as `T`, or `None` when the scene has no such table. Errors name the
+    /// file, line, column and key exactly as [`Scene::parse`] does: the
+    /// scene keeps a method's section raw and the method parses it here.
+    pub fn section<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, SceneError> {
+        let de = toml::Deserializer::parse(&self.source)
+            .map_err(|e| toml_error(&self.path, &self.source, &e))?;
+        Section {
+            name,
+            _t: PhantomData,
+        }
+        .deserialize(de)
+        .map_err(|e| toml_error(&self.path, &self.source, &e))
     }
 
     /// The arm to simulate: by name, or the first (the implicit untreated
@@ -166,6 +168,60 @@ impl Scene {
         } else {
             self.file.arms.clone()
         }
+    }
+}
+
+/// A TOML error located at its span: line, column, the dotted key there
+/// and the message (a duplicate key or table named).
+fn toml_error(path: &Path, source: &str, e: &toml::de::Error) -> SceneError {
+    let (line, column) = e
+        .span()
+        .map(|s| locate::line_col(source, s.start))
+        .map_or((None, None), |(l, c)| (Some(l), Some(c)));
+    SceneError {
+        path: path.to_path_buf(),
+        line,
+        column,
+        // A duplicate table header lies in no table: name it.
+        key: locate::key_at(source, e.span().map(|s| s.start)).or_else(|| {
+            e.span()
+                .filter(|_| e.message().trim() == "duplicate key")
+                .and_then(|s| duplicate_path(source, s))
+        }),
+        message: name_duplicate(source, e.span(), e.message().trim()),
+    }
+}
+
+/// Deserialises one top-level table of a document and skips the rest, so
+/// that errors inside it carry the same spans and keys as when the whole
+/// scene is deserialised.
+struct Section<'a, T> {
+    name: &'a str,
+    _t: PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Section<'_, T> {
+    type Value = Option<T>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Section<'_, T> {
+    type Value = Option<T>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a scene table")
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Option<T>, M::Error> {
+        let mut out = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == self.name {
+                out = Some(map.next_value::<T>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(out)
     }
 }
 

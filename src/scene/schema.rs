@@ -41,16 +41,31 @@ pub struct SceneFile {
     pub observables: Vec<ObservableSpec>,
     #[serde(default)]
     pub output: OutputSection,
-    /// Synthetic-cohort settings (`vtwin cohort`); see docs/scenes.md.
+    /// Synthetic-cohort settings (`vtwin cohort`; docs/cohort.md), kept
+    /// raw: the cohort module parses them (`CohortSpec::from_scene`).
     #[serde(default)]
-    pub cohort: Option<crate::cohort::CohortSpec>,
-    /// Calibration settings (`vtwin calibrate`).
+    pub cohort: Option<toml::Value>,
+    /// Calibration settings (`vtwin calibrate`), kept raw: the calibration
+    /// module parses them (`CalibrateConfig::from_scene`).
     #[serde(default)]
-    pub calibrate: Option<crate::calibrate::CalibrateConfig>,
+    pub calibrate: Option<toml::Value>,
     /// Data-assimilation settings (`vtwin twin`, `vtwin assimilate`); see
     /// docs/assimilation.md.
     #[serde(default)]
     pub assimilation: Option<super::assimilation::AssimilationSection>,
+}
+
+impl SceneFile {
+    /// The parameter named by `[calibrate.error] scale` (an observation
+    /// error the calibration fits, not a model parameter), read from the
+    /// raw table.
+    pub fn calibrate_error_scale(&self) -> Option<&str> {
+        self.calibrate
+            .as_ref()?
+            .get("error")?
+            .get("scale")?
+            .as_str()
+    }
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

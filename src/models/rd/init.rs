@@ -1,7 +1,8 @@
 //! Host-side inputs of a reaction-diffusion plan: initial state (background,
-//! patches, keyed noise), tissue map (NPY file or generated blobs), therapy
-//! schedule table and stimulus table. All are deterministic functions of the
-//! scene and seed, computed identically for both backends.
+//! patches, keyed noise), tissue map (the scene's NPY file, loaded by the
+//! scene, or generated blobs), therapy schedule table and stimulus table.
+//! All are deterministic functions of the scene and seed, computed
+//! identically for both backends.
 
 use crate::observe::GridShape;
 use crate::rng::{self, KeyedStream, Stream};
@@ -148,38 +149,7 @@ pub fn tissue_map(scene: &Scene, g: &GridShape) -> Result<Option<Vec<f32>>, Scen
     let Some(t) = &scene.file.tissue else {
         return Ok(None);
     };
-    let map = if let Some(path) = &t.map {
-        let full = if path.is_absolute() {
-            path.clone()
-        } else {
-            scene
-                .path
-                .parent()
-                .unwrap_or(std::path::Path::new("."))
-                .join(path)
-        };
-        let (shape, data) = crate::io::read_npy_f32(&full)
-            .map_err(|e| scene.error_at("tissue.map", format!("cannot read tissue map: {e}")))?;
-        if shape != [g.ny as usize, g.nx as usize] {
-            return Err(scene.error_at(
-                "tissue.map",
-                format!(
-                    "{} has shape {shape:?}, the grid needs [{}, {}] (ny, nx)",
-                    full.display(),
-                    g.ny,
-                    g.nx
-                ),
-            ));
-        }
-        if data.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
-            return Err(scene.error_at(
-                "tissue.map",
-                format!(
-                    "{}: every multiplier must be finite and > 0",
-                    full.display()
-                ),
-            ));
-        }
+    let map = if let Some(data) = scene.tissue_map_file()? {
         data
     } else if let Some(spec) = &t.generate {
         blobs(g, spec.contrast, spec.scale, spec.seed)
