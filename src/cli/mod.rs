@@ -6,6 +6,7 @@ pub mod assimilate;
 pub mod assimilate_shard;
 pub mod bench;
 pub mod calibrate;
+pub mod choices;
 pub mod cohort;
 pub mod compare;
 pub mod design;
@@ -44,23 +45,19 @@ pub fn scene_posterior(dir: &Path, scene: &Scene) -> anyhow::Result<(ParamBlock,
     Ok(crate::drivers::members::scene_posterior(dir, scene)?)
 }
 
-/// Freezes a scene's plan with the overrides `run` and `check` share
-/// ([`drivers::members::freeze_plan`](crate::drivers::members::freeze_plan)).
-pub fn freeze_plan(
-    scene: &Scene,
-    members: Option<u32>,
-    seed: Option<u64>,
-    arm: Option<&str>,
-    posterior: Option<&Path>,
-) -> anyhow::Result<crate::plan::Plan> {
-    let m = crate::drivers::members::Members {
-        members,
-        seed,
-        arm,
-        posterior,
-        shard: None,
-    };
-    Ok(crate::drivers::members::freeze_plan(scene, &m)?)
+/// `--out`, else the interrupted job's folder when resuming, else
+/// `runs/<scene>-<timestamp>` ([`drivers::job::default_out`](crate::drivers::job::default_out)).
+pub fn out_dir(
+    out: &Option<std::path::PathBuf>,
+    resume: Option<&resume::Resume>,
+    scene: &Path,
+    what: &str,
+) -> std::path::PathBuf {
+    match (out, resume) {
+        (Some(o), _) => o.clone(),
+        (None, Some(r)) => r.out.clone(),
+        (None, None) => crate::drivers::job::default_out(scene, what),
+    }
 }
 
 /// Backend options shared by every command that runs an engine.
