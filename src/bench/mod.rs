@@ -4,7 +4,8 @@
 //! agent-based suite (`abm`), the plain-matrix assimilation analyses and the patient-run row (`da`,
 //! `patients`), known peak bandwidths and roofline arithmetic (`peak`), the
 //! report and its JSON (`report`) and run-time/memory estimates
-//! (`estimate`). Drives engines only through `Backend`, `Engine` and the GPU
+//! (`estimate`), and the options and suite runner of `vtwin bench`
+//! (`options`). Drives engines only through `Backend`, `Engine` and the GPU
 //! engine's timing hooks.
 //!
 //! Owns: what is measured and how it is reported. Never changes results:
@@ -13,6 +14,7 @@
 pub mod abm;
 pub mod da;
 pub mod estimate;
+pub mod options;
 pub mod patients;
 pub mod peak;
 pub mod problem;
@@ -31,6 +33,10 @@ pub enum BenchError {
     Scene(#[from] SceneError),
     #[error(transparent)]
     Assim(#[from] crate::assim::AssimError),
+    #[error(transparent)]
+    Options(#[from] options::OptionsError),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
     #[error("{0}")]
     Invalid(String),
 }

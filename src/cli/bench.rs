@@ -1,31 +1,14 @@
 //! `vtwin bench`: runs the benchmark suites (rd, abm, da, peer) on one
 //! backend and prints a table; `--json FILE` (or `-` for stdout, the table
-//! then going to stderr) writes the report (`bench::report`).
+//! then going to stderr) writes the report (`bench::report`). The suites
+//! are [`bench::options::run`](crate::bench::options::run).
 
 use super::write_json_out;
 use crate::backend::Backend;
-use crate::bench::peak::peak_for;
-use crate::bench::rd::{self, RdOptions};
-use crate::bench::report::{Report, cpu_description};
+use crate::bench::options::{BenchOptions, Suite};
 use crate::engine::BackendChoice;
-use anyhow::{Result, bail};
+use anyhow::Result;
 use std::path::PathBuf;
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Suite {
-    /// Reaction-diffusion: single-step and fused kernels, per-step
-    /// synchronisation, observation, one large member, a copy-bandwidth
-    /// row, scaling over members.
-    Rd,
-    /// Agent-based models.
-    Abm,
-    /// Data assimilation (ETKF/EnKF analysis).
-    Da,
-    /// The pinned Gray–Scott problem at one size (what compare.sh runs).
-    Peer,
-    /// rd, abm and da.
-    All,
-}
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -104,156 +87,40 @@ pub struct BenchArgs {
     pub single_grid: u32,
 }
 
-fn check_args(a: &BenchArgs) -> Result<()> {
-    if a.repeats == 0 {
-        bail!("--repeats must be at least 1");
+impl BenchArgs {
+    /// The library's options for these flags.
+    pub fn options(&self) -> BenchOptions {
+        BenchOptions {
+            suite: self.suite,
+            peak_gbs: self.peak_gbs,
+            max_members: self.max_members,
+            grid: self.grid,
+            agents: self.agents.clone(),
+            max_agents: self.max_agents,
+            members: self.members.clone(),
+            steps: self.steps,
+            repeats: self.repeats,
+            fused: self.fused.clone(),
+            no_scaling: self.no_scaling,
+            da_loop_only: self.da_loop_only,
+            da_patients: self.da_patients,
+            da_patient_members: self.da_patient_members,
+            da_patients_only: self.da_patients_only,
+            single_grid: self.single_grid,
+        }
     }
-    if let Some(p) = a.peak_gbs
-        && !(p > 0.0 && p.is_finite())
-    {
-        bail!("--peak-gbs must be a positive number of GB/s, got {p}");
-    }
-    if a.members.contains(&0) {
-        bail!("--members: every ensemble size must be at least 1");
-    }
-    if a.max_members == Some(0) {
-        bail!("--max-members must be at least 1");
-    }
-    if a.steps == Some(0) {
-        bail!("--steps must be at least 1");
-    }
-    if a.da_patient_members < 2 {
-        bail!(
-            "--da-patient-members must be at least 2, got {}",
-            a.da_patient_members
-        );
-    }
-    if a.single_grid != 0 && (a.single_grid < 16 || a.single_grid > 8192) {
-        bail!(
-            "--single-grid must be 0 (skip) or 16..=8192, got {}",
-            a.single_grid
-        );
-    }
-    if a.grid < 16 || a.grid > 8192 {
-        bail!("--grid must be 16..=8192, got {}", a.grid);
-    }
-    if let Some(k) = a
-        .fused
-        .iter()
-        .find(|&&k| k == 0 || k > crate::backend::MAX_FUSED_STEPS)
-    {
-        bail!(
-            "--fused: steps per dispatch must be 1..={}, got {k}",
-            crate::backend::MAX_FUSED_STEPS
-        );
-    }
-    Ok(())
 }
 
 pub fn run(a: &BenchArgs) -> Result<()> {
-    check_args(a)?;
+    let options = a.options();
+    options.validate()?;
     if let Some(p) = &a.json {
         super::check_output_file(p, a.force, &[])?;
     }
     let to_stdout = a.json.as_deref() == Some(std::path::Path::new("-"));
     let backend = Backend::open(a.backend, a.adapter.as_deref(), &mut |m| eprintln!("{m}"))?;
-    let adapter = backend.adapter();
-    let peak = peak_for(adapter.as_ref().map(|x| x.name.as_str()), a.peak_gbs);
-    let gpu = matches!(backend, Backend::Gpu(_));
-    let max_members = a
-        .max_members
-        .unwrap_or_else(|| rd::default_max_members(&backend));
     let mut log = |m: &str| eprintln!("vtwin bench: {m}");
-    let mut results = Vec::new();
-    let mut scaling = Vec::new();
-    let mut unavailable = Vec::new();
-    let wants = |s: Suite| a.suite == s || (a.suite == Suite::All && s != Suite::Peer);
-    if wants(Suite::Rd) {
-        let o = RdOptions {
-            grid: a.grid,
-            members: if a.members.is_empty() {
-                vec![16, 256, 4096]
-            } else {
-                a.members.clone()
-            },
-            steps: a.steps,
-            repeats: a.repeats,
-            fused: if a.fused.is_empty() {
-                vec![4, 8]
-            } else {
-                a.fused.clone()
-            },
-            max_members,
-            scaling: !a.no_scaling,
-            single_grid: a.single_grid,
-        };
-        let (rows, curves) = rd::suite(&backend, &o, peak.as_ref(), &mut log)?;
-        results.extend(rows);
-        scaling.extend(curves);
-    }
-    if wants(Suite::Peer) {
-        let members = a.members.first().copied().unwrap_or(256);
-        let fused = if gpu { a.fused.first().copied() } else { None };
-        log(&format!(
-            "peer problem, {members} members, {}×{} grid",
-            a.grid, a.grid
-        ));
-        results.push(rd::peer_case(
-            &backend,
-            members,
-            a.grid,
-            a.steps.unwrap_or(200),
-            a.repeats,
-            fused,
-            peak.as_ref(),
-        )?);
-    }
-    if wants(Suite::Abm) {
-        let hardware = backend.adapter().is_some_and(|a| !a.is_software());
-        let o = crate::bench::abm::AbmOptions {
-            members: if a.members.is_empty() {
-                vec![64, 1024]
-            } else {
-                a.members.clone()
-            },
-            agents: a.agents.clone(),
-            steps: a.steps.unwrap_or(if hardware { 50 } else { 5 }),
-            repeats: a.repeats,
-            max_total_agents: a
-                .max_agents
-                .unwrap_or_else(|| crate::bench::abm::default_max_agents(&backend)),
-        };
-        let (rows, skipped) = crate::bench::abm::suite(&backend, &o, &mut log)?;
-        results.extend(rows);
-        unavailable.extend(skipped);
-    }
-    if wants(Suite::Da) {
-        let mut o = crate::bench::da::DaOptions::from_members(&a.members, a.repeats);
-        if a.da_loop_only {
-            o = o.closed_loop_only();
-        }
-        if a.da_patients_only {
-            o = o.patients_only();
-        }
-        if o.patients.is_some() {
-            o.patients = (a.da_patients > 0).then_some((a.da_patients, a.da_patient_members));
-        }
-        results.extend(crate::bench::da::suite(&backend, &o, &mut log)?);
-    }
-    let report = Report {
-        adapter: match &adapter {
-            Some(s) => serde_json::to_value(s)?,
-            None => cpu_description(),
-        },
-        backend: backend.name().into(),
-        commit: crate::manifest::commit().map(str::to_string),
-        date: crate::manifest::rfc3339(crate::manifest::now()),
-        vtwin_version: env!("CARGO_PKG_VERSION").into(),
-        peak,
-        results,
-        scaling,
-        unavailable,
-    };
+    let report = crate::bench::options::run(&backend, &options, &mut log)?;
     if to_stdout {
         eprint!("{}", report.table());
     } else {

@@ -9,55 +9,6 @@ use crate::drivers::calibrate::CalibrateRequest;
 use anyhow::Result;
 use std::path::PathBuf;
 
-/// A calibration method.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MethodArg {
-    /// ABC-SMC: sequential Monte Carlo approximate Bayesian computation
-    /// (mode kernel by default: the exact posterior under the error model);
-    /// writes every generation's particles and weights and the weighted
-    /// posterior.
-    AbcSmc,
-    /// Likelihood-tempered SMC: the posterior under the error model with
-    /// adaptive temperatures, resampling and Metropolis moves; reports the
-    /// log evidence.
-    TemperedSmc,
-    /// History matching: waves of Gaussian-process emulators ruling out
-    /// implausible parameter space; writes the fraction ruled out per wave
-    /// and the non-implausible sample (not a posterior).
-    HistoryMatching,
-}
-
-impl MethodArg {
-    pub fn method(self) -> Method {
-        match self {
-            MethodArg::AbcSmc => Method::AbcSmc,
-            MethodArg::TemperedSmc => Method::TemperedSmc,
-            MethodArg::HistoryMatching => Method::HistoryMatching,
-        }
-    }
-}
-
-/// How ABC-SMC compares simulations with the data.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ModeArg {
-    /// The error model as the ABC kernel (exact posterior at ε = 1).
-    Kernel,
-    /// Error-model noise added to the simulations (exact as ε → 0).
-    Noisy,
-    /// Noise-free simulations (best fit / confidence set, not a posterior).
-    Deterministic,
-}
-
-impl ModeArg {
-    pub fn mode(self) -> AbcMode {
-        match self {
-            ModeArg::Kernel => AbcMode::Kernel,
-            ModeArg::Noisy => AbcMode::Noisy,
-            ModeArg::Deterministic => AbcMode::Deterministic,
-        }
-    }
-}
-
 /// Fit a scene's varying parameters to data (ABC-SMC, tempered SMC or
 /// history matching), or choose between models (--models).
 ///
@@ -86,11 +37,11 @@ pub struct CalibrateArgs {
     pub data: PathBuf,
     /// Calibration method (default: the scene's `calibrate.method`).
     #[arg(long, value_enum)]
-    pub method: Option<MethodArg>,
+    pub method: Option<Method>,
     /// abc-smc: how simulations are compared with the data (default: the
     /// scene's `calibrate.abc.mode`, else kernel).
     #[arg(long, value_enum)]
-    pub mode: Option<ModeArg>,
+    pub mode: Option<AbcMode>,
     /// Output folder (default: runs/<scene>-<timestamp>). Refused if it exists, unless --force.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -137,8 +88,8 @@ pub fn run(args: &CalibrateArgs) -> Result<()> {
         scene: args.scene.clone(),
         models: args.models.clone(),
         data: args.data.clone(),
-        method: args.method.map(MethodArg::method),
-        mode: args.mode.map(ModeArg::mode),
+        method: args.method,
+        mode: args.mode,
         out: args.out.clone(),
         force: args.force,
         arm: args.arm.clone(),

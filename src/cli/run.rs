@@ -4,39 +4,13 @@
 use super::EngineArgs;
 use crate::drivers::job::MemberFailure;
 use crate::drivers::run::RunRequest;
-use crate::drivers::snapshots::MontageScale as Scale;
+use crate::drivers::snapshots::MontageScale;
 use crate::io::TableFormat;
 use anyhow::Result;
 use std::path::PathBuf;
 
 pub use crate::drivers::job::default_out;
 pub use crate::drivers::run::shift_members;
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OnMemberError {
-    /// Finish the other members and exit 0, reporting how many failed.
-    Continue,
-    /// Exit non-zero when any member failed (outputs are still written).
-    Fail,
-}
-
-/// How the panels of `montage.png` are coloured.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MontageScale {
-    /// One colour scale for every panel: equal colours are equal values.
-    Shared,
-    /// Each panel on its own range (printed under its label).
-    PerPanel,
-}
-
-impl MontageScale {
-    fn scale(self) -> Scale {
-        match self {
-            MontageScale::Shared => Scale::Shared,
-            MontageScale::PerPanel => Scale::PerPanel,
-        }
-    }
-}
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -81,7 +55,7 @@ pub struct RunArgs {
     pub posterior: Option<PathBuf>,
     /// What a diverged or saturated member means for the exit code.
     #[arg(long, value_enum, default_value = "continue")]
-    pub on_member_error: OnMemberError,
+    pub on_member_error: MemberFailure,
     /// Take up to K steps per dispatch with the fused multi-step kernel
     /// (GPU backend; reaction-diffusion models whose kinetics read neither
     /// step nor time). Default: the single-step kernel.
@@ -116,7 +90,7 @@ impl RunArgs {
             save_fields: self.save_fields,
             every: self.every,
             montage_field: self.montage_field.clone(),
-            montage_scale: self.montage_scale.scale(),
+            montage_scale: self.montage_scale,
             arm: self.arm.clone(),
             posterior: self.posterior.clone(),
             fused: self.fused,
@@ -125,10 +99,7 @@ impl RunArgs {
             backend: self.engine.backend,
             adapter: self.engine.adapter.clone(),
             batch_size: self.engine.batch_size,
-            on_member_error: match self.on_member_error {
-                OnMemberError::Continue => MemberFailure::Continue,
-                OnMemberError::Fail => MemberFailure::Fail,
-            },
+            on_member_error: self.on_member_error,
         }
     }
 }
@@ -141,12 +112,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 /// `run`, or with `resume` the continuation of an interrupted run in its
 /// kept temporary folder (`vtwin resume`). Returns the process exit code.
 pub fn run_with(args: &RunArgs, resume: Option<&super::resume::Resume>) -> Result<i32> {
-    let out = match (&args.out, resume) {
-        (Some(o), _) => o.clone(),
-        (None, Some(r)) => r.out.clone(),
-        (None, None) => default_out(&args.scene, "run"),
-    };
-    let req = args.request(out);
+    let req = args.request(super::out_dir(&args.out, resume, &args.scene, "run"));
     let done = crate::drivers::run::run(&req, resume, &mut super::Printer::new())?;
     println!("{}", done.dir.display());
     let (failed, members) = (done.members_failed, done.members);

@@ -1,16 +1,11 @@
-//! `vtwin sweep SCENE --method M -n N`: a design over the scene's
-//! parameter block run as one ensemble (member i = design row i), its
-//! observables reduced to summaries and, for Saltelli and Morris designs,
-//! analysed into sensitivity indices. Writes a run directory atomically:
-//! `design.csv`, `outputs.csv`, `params.toml`, `indices.csv` (+
-//! `indices_s2.csv`) or `morris.csv`, `manifest.json`.
-//!
-//! Owns: the command's arguments. The sweep itself is
-//! [`drivers::sweep::run`](crate::drivers::sweep::run).
+//! `vtwin sweep SCENE --method M -n N`: the command's arguments, handed to
+//! [`drivers::sweep::run`](crate::drivers::sweep::run), which runs the
+//! design as one ensemble and writes the run directory.
 
 use super::EngineArgs;
 use crate::design::DesignMethod;
 use crate::drivers::sweep::SweepRequest;
+use crate::sweep::parse_threshold;
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -109,16 +104,9 @@ pub fn run_with(args: &SweepArgs, resume: Option<&super::resume::Resume>) -> Res
         args.second_order,
         args.levels,
     )?;
-    let thresholds = args
-        .thresholds
-        .iter()
-        .map(|t| crate::sweep::parse_threshold(t))
-        .collect::<Result<Vec<_>, _>>()?;
-    let out = match (&args.out, resume) {
-        (Some(o), _) => o.clone(),
-        (None, Some(r)) => r.out.clone(),
-        (None, None) => super::run::default_out(&args.scene, "sweep"),
-    };
+    let thresholds = args.thresholds.iter().map(|t| parse_threshold(t));
+    let thresholds = thresholds.collect::<Result<Vec<_>, _>>()?;
+    let out = super::out_dir(&args.out, resume, &args.scene, "sweep");
     let req = SweepRequest {
         scene: args.scene.clone(),
         method: args.method,

@@ -5,6 +5,7 @@
 //! The names are the library's own (`name()`/`extension()`), so a scene
 //! key, a manifest field and a flag spell a choice the same way.
 
+use crate::bench::options::Suite;
 use crate::design::DesignMethod;
 use crate::engine::BackendChoice;
 use crate::io::TableFormat;
@@ -86,6 +87,30 @@ impl ValueEnum for MethodName {
             MethodName::Pf => "Bootstrap particle filter with systematic resampling and jitter",
         };
         Some(PossibleValue::new(self.name()).help(help))
+    }
+}
+
+impl ValueEnum for Suite {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Suite::Rd, Suite::Abm, Suite::Da, Suite::Peer, Suite::All]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let (name, help) = match self {
+            Suite::Rd => (
+                "rd",
+                "Reaction-diffusion: single-step and fused kernels, per-step synchronisation, \
+                 observation, one large member, a copy-bandwidth row, scaling over members",
+            ),
+            Suite::Abm => ("abm", "Agent-based models"),
+            Suite::Da => ("da", "Data assimilation (ETKF/EnKF analysis)"),
+            Suite::Peer => (
+                "peer",
+                "The pinned Gray–Scott problem at one size (what compare.sh runs)",
+            ),
+            Suite::All => ("all", "rd, abm and da"),
+        };
+        Some(PossibleValue::new(name).help(help))
     }
 }
 

@@ -11,6 +11,10 @@
 //! overrides), warnings, progress and files. The methods live in
 //! [`crate::calibrate`], the engine bridge in [`crate::fit`].
 
+use super::calibrate_manifest::{
+    AbcSettings, AbcSmcNote, Calibration, ErrorModelNote, HistoryMatchingNote, HmSettings,
+    MethodBlock, PredictiveNote, TemperedSettings, TemperedSmcNote,
+};
 use super::job::{Error, Observer, Result, create_run_dir, default_out};
 use crate::backend::Backend;
 use crate::calibrate::model_choice::{ModelEvidence, model_choice_table};
@@ -150,7 +154,7 @@ struct Outcome {
     plan: Plan,
     method: Method,
     records: usize,
-    json: serde_json::Value,
+    json: Calibration,
     stats: crate::fit::SimStats,
     posterior_draws: usize,
     posterior_ess: f64,
@@ -230,9 +234,7 @@ fn calibrate_one(
         .iter()
         .map(|t| format!("{}@t{}", t.observable, t.time))
         .collect();
-    let error_json = serde_json::json!({
-        "model": cfg.error.model.name(), "rel_sd": cfg.error.rel_sd, "scale": cfg.error.scale,
-    });
+    let error_model = ErrorModelNote::of(&cfg.error);
     let (tables, posterior, method_json, evidence, seed) = match method {
         Method::AbcSmc => {
             let c = &cfg.abc;
@@ -269,21 +271,15 @@ fn calibrate_one(
                 && (c.final_epsilon == 0.0 || c.final_epsilon == 1.0);
             let evidence = (exact && last.log_evidence.is_finite())
                 .then_some((last.log_evidence, last.log_evidence_se));
-            let json = serde_json::json!({
-                "mode": c.mode.name(),
-                "generations": res.generations.len(),
-                "stop": res.stop.name(),
-                "simulations": res.simulations,
-                "final_epsilon": last.epsilon,
-                "log_evidence": evidence.map(|e| e.0),
-                "log_evidence_se": evidence.map(|e| e.1),
-                "settings": {
-                    "mode": c.mode.name(),
-                    "population": c.population, "batch_size": c.effective_batch(), "alpha": c.alpha,
-                    "final_epsilon": c.final_epsilon, "max_generations": c.max_generations,
-                    "max_simulations": c.max_simulations, "kernel_scale": c.kernel_scale,
-                    "min_acceptance_rate": c.min_acceptance_rate, "seed": c.seed,
-                },
+            let json = MethodBlock::AbcSmc(AbcSmcNote {
+                mode: c.mode.name(),
+                generations: res.generations.len(),
+                stop: res.stop.name(),
+                simulations: res.simulations,
+                final_epsilon: last.epsilon,
+                log_evidence: evidence.map(|e| e.0),
+                log_evidence_se: evidence.map(|e| e.1),
+                settings: AbcSettings::of(c),
             });
             (res.tables(), res.posterior()?, json, evidence, c.seed)
         }
@@ -327,18 +323,14 @@ fn calibrate_one(
             }
             let evidence = (res.stop == calibrate::TemperedStop::Complete)
                 .then_some((res.log_evidence, res.log_evidence_se));
-            let json = serde_json::json!({
-                "stages": res.stages.len(),
-                "stop": res.stop.name(),
-                "simulations": res.simulations,
-                "beta": res.beta(),
-                "log_evidence": res.log_evidence,
-                "log_evidence_se": res.log_evidence_se,
-                "settings": {
-                    "population": c.population, "ess_fraction": c.ess_fraction, "moves": c.moves,
-                    "proposal_scale": c.proposal_scale, "max_stages": c.max_stages,
-                    "max_simulations": c.max_simulations, "seed": c.seed,
-                },
+            let json = MethodBlock::TemperedSmc(TemperedSmcNote {
+                stages: res.stages.len(),
+                stop: res.stop.name(),
+                simulations: res.simulations,
+                beta: res.beta(),
+                log_evidence: res.log_evidence,
+                log_evidence_se: res.log_evidence_se,
+                settings: TemperedSettings::of(c),
             });
             (res.tables(), res.posterior()?, json, evidence, c.seed)
         }
@@ -363,16 +355,11 @@ fn calibrate_one(
             obs.finish();
             res.output_names = output_names.clone();
             let post = res.posterior()?;
-            let json = serde_json::json!({
-                "waves": res.waves.len(),
-                "fraction_ruled_out": res.waves.iter().map(|w| w.fraction_ruled_out).collect::<Vec<_>>(),
-                "non_implausible_samples": res.nroy.len(),
-                "settings": {
-                    "waves": c.waves, "runs_per_wave": c.effective_runs(prior.varying().len()),
-                    "cutoff": c.cutoff, "second_max": c.second_max,
-                    "discrepancy_fraction": c.discrepancy_fraction, "mc_samples": c.mc_samples,
-                    "nroy_samples": c.nroy_samples, "seed": c.seed,
-                },
+            let json = MethodBlock::HistoryMatching(HistoryMatchingNote {
+                waves: res.waves.len(),
+                fraction_ruled_out: res.waves.iter().map(|w| w.fraction_ruled_out).collect(),
+                non_implausible_samples: res.nroy.len(),
+                settings: HmSettings::of(c, prior.varying().len()),
             });
             let mut t = res.tables();
             t.push(summary_table(&post.summary()));
@@ -423,13 +410,18 @@ fn calibrate_one(
             stats.failed
         ));
     }
-    let mut json = method_json;
-    json["error_model"] = error_json;
-    json["predictive"] = serde_json::json!({
-        "coverage50": pred.coverage50(&observed), "coverage90": pred.coverage90(&observed),
-        "pit_mean": pit_mean, "pit_sd": pit_sd, "pit_ks": pit_ks,
-        "noise_draws": PREDICTIVE_NOISE_DRAWS,
-    });
+    let json = Calibration {
+        method: method_json,
+        error_model,
+        predictive: PredictiveNote {
+            coverage50: pred.coverage50(&observed),
+            coverage90: pred.coverage90(&observed),
+            pit_mean,
+            pit_sd,
+            pit_ks,
+            noise_draws: PREDICTIVE_NOISE_DRAWS,
+        },
+    };
     Ok(Outcome {
         plan: manifest_plan,
         method,
@@ -467,7 +459,7 @@ struct CalibrateKeys {
     ensemble_runs: usize,
     unstable: usize,
     observe_every: u64,
-    calibration: serde_json::Value,
+    calibration: Calibration,
     posterior: PosteriorNote,
 }
 
@@ -478,7 +470,7 @@ struct ModelNote {
     scene: String,
     method: &'static str,
     members: usize,
-    calibration: serde_json::Value,
+    calibration: Calibration,
 }
 
 #[derive(Serialize)]

@@ -10,6 +10,8 @@ pub mod assimilate;
 pub mod assimilate_merge;
 pub mod assimilate_shard;
 pub mod calibrate;
+pub mod calibrate_manifest;
+pub mod check;
 pub mod cohort;
 pub mod csv_files;
 pub mod fork;
