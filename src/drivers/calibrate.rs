@@ -237,7 +237,7 @@ fn calibrate_one(
         Method::AbcSmc => {
             let c = &cfg.abc;
             obs.start(c.max_generations as u64, "generations");
-            let res = run_abc_smc_lik(&prior, &mut sim, &lik, c, &mut |e| {
+            let res = run_abc_smc_lik(&prior, &mut sim.summaries(), &lik, c, &mut |e| {
                 if let ProgressEvent::AbcGeneration {
                     generation,
                     epsilon,
@@ -290,7 +290,7 @@ fn calibrate_one(
         Method::TemperedSmc => {
             let c = &cfg.tempered_smc;
             obs.start(100, "% of β");
-            let res = run_tempered_smc(&prior, &mut sim, &lik, c, &mut |e| {
+            let res = run_tempered_smc(&prior, &mut sim.summaries(), &lik, c, &mut |e| {
                 if let ProgressEvent::SmcStage {
                     stage,
                     beta,
@@ -345,21 +345,28 @@ fn calibrate_one(
         Method::HistoryMatching => {
             let c = &cfg.history_matching;
             obs.start(c.waves as u64, "waves");
-            let mut res = run_history_matching(&prior, &mut sim, &observed, &sd, c, &mut |e| {
-                if let ProgressEvent::HmWave {
-                    wave,
-                    runs,
-                    failed,
-                    fraction_ruled_out,
-                } = e
-                {
-                    obs.advance(wave as u64);
-                    obs.note(&format!(
+            let mut res = run_history_matching(
+                &prior,
+                &mut sim.summaries(),
+                &observed,
+                &sd,
+                c,
+                &mut |e| {
+                    if let ProgressEvent::HmWave {
+                        wave,
+                        runs,
+                        failed,
+                        fraction_ruled_out,
+                    } = e
+                    {
+                        obs.advance(wave as u64);
+                        obs.note(&format!(
                             "  wave {wave}: {runs} runs ({failed} failed), {:.2} % of the prior ruled out",
                             100.0 * fraction_ruled_out
                         ));
-                }
-            })?;
+                    }
+                },
+            )?;
             obs.finish();
             res.output_names = output_names.clone();
             let post = res.posterior()?;
@@ -390,7 +397,7 @@ fn calibrate_one(
         obs.note(&format!("vtwin calibrate: {m}"));
     }
     let pred = posterior_predictive(
-        &mut sim,
+        &mut sim.summaries(),
         &lik,
         &posterior,
         PREDICTIVE_NOISE_DRAWS,
