@@ -283,7 +283,7 @@ enum PlanSource<'a> {
     Scene(&'a Scene),
     /// A frozen plan with its member table replaced (`Plan::with_params`)
     /// and the batch's seed and offset; its arm is fixed.
-    Base(Plan),
+    Base(Box<Plan>),
 }
 
 /// The simulator port over a [`Backend`]: each batch becomes one plan
@@ -306,7 +306,7 @@ impl<'a> EnginePort<'a> {
     /// Plans made from `plan` (its arm, observables and cadence) with the
     /// batch's rows, seed and member offset.
     pub fn from_plan(plan: Plan, backend: &'a Backend, batch_size: Option<u32>) -> Self {
-        Self::with(PlanSource::Base(plan), backend, batch_size)
+        Self::with(PlanSource::Base(Box::new(plan)), backend, batch_size)
     }
 
     fn with(plans: PlanSource<'a>, backend: &'a Backend, batch_size: Option<u32>) -> Self {
