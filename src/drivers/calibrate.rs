@@ -345,28 +345,22 @@ fn calibrate_one(
         Method::HistoryMatching => {
             let c = &cfg.history_matching;
             obs.start(c.waves as u64, "waves");
-            let mut res = run_history_matching(
-                &prior,
-                &mut sim.summaries(),
-                &observed,
-                &sd,
-                c,
-                &mut |e| {
-                    if let ProgressEvent::HmWave {
-                        wave,
-                        runs,
-                        failed,
-                        fraction_ruled_out,
-                    } = e
-                    {
-                        obs.advance(wave as u64);
-                        obs.note(&format!(
+            let summaries = &mut sim.summaries();
+            let mut res = run_history_matching(&prior, summaries, &observed, &sd, c, &mut |e| {
+                if let ProgressEvent::HmWave {
+                    wave,
+                    runs,
+                    failed,
+                    fraction_ruled_out,
+                } = e
+                {
+                    obs.advance(wave as u64);
+                    obs.note(&format!(
                             "  wave {wave}: {runs} runs ({failed} failed), {:.2} % of the prior ruled out",
                             100.0 * fraction_ruled_out
                         ));
-                    }
-                },
-            )?;
+                }
+            })?;
             obs.finish();
             res.output_names = output_names.clone();
             let post = res.posterior()?;
