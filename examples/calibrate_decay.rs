@@ -103,13 +103,13 @@ fn main() -> anyhow::Result<()> {
     let abc = |c: &AbcConfig| -> anyhow::Result<(Posterior, usize, f64)> {
         let mut sim = new_sim();
         let t = Instant::now();
-        let r = run_abc_smc_lik(&prior, &mut sim, &lik, c, &mut |_| {})?;
+        let r = run_abc_smc_lik(&prior, &mut sim.summaries(), &lik, c, &mut |_| {})?;
         Ok((r.posterior()?, r.simulations, t.elapsed().as_secs_f64()))
     };
     let tsmc = |c: &TemperedConfig| -> anyhow::Result<(Posterior, usize, f64)> {
         let mut sim = new_sim();
         let t = Instant::now();
-        let r = run_tempered_smc(&prior, &mut sim, &lik, c, &mut |_| {})?;
+        let r = run_tempered_smc(&prior, &mut sim.summaries(), &lik, c, &mut |_| {})?;
         Ok((r.posterior()?, r.simulations, t.elapsed().as_secs_f64()))
     };
     for pop in [500, 250, 100] {
@@ -179,7 +179,7 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let hm = run_history_matching(
         &prior,
-        &mut sim,
+        &mut sim.summaries(),
         &obs,
         &sd,
         &HmConfig::default(),

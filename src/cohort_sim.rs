@@ -4,7 +4,8 @@
 //!
 //! Owns: [`CohortSetup`] (scene → validated sampler inputs, with every
 //! `[cohort]` problem located at its line) and [`EngineSource`], the
-//! `cohort::TrajectorySource` that runs patients through a `Backend`. A
+//! simulator port (`crate::engine::Simulator`) that runs patients through
+//! a `Backend` chunk by chunk. A
 //! chunk of patients `a..b` becomes, per arm, one plan whose member
 //! parameters are the patients' parameters and whose member offset is `a`,
 //! so member m of the plan is global member `a + m` for every keyed draw
@@ -19,7 +20,7 @@ use crate::backend::Backend;
 use crate::cohort::{
     CohortError, CohortSpec, CohortTables, Patient, PatientSampler, SceneContext, Trajectory,
 };
-use crate::engine::EngineError;
+use crate::engine::{Batch, EngineError, EnginePort, Recordings, Simulator, SimulatorError};
 use crate::params::ParamBlock;
 use crate::plan::{Plan, PlanOptions};
 use crate::record;
@@ -125,12 +126,11 @@ pub fn locate(scene: &Scene, e: CohortError) -> CohortSimError {
     }
 }
 
-/// Simulates patients with an engine backend.
+/// Simulates patients with an engine backend: the simulator port
+/// (`crate::engine::EnginePort`, plans frozen from the scene) run chunk by
+/// chunk, counting failed patients.
 pub struct EngineSource<'a> {
-    scene: &'a Scene,
-    backend: &'a Backend,
-    seed: u64,
-    batch: Option<u32>,
+    port: EnginePort<'a>,
     chunk: usize,
     observables: Vec<String>,
     progress: Box<dyn FnMut(u64) + 'a>,
@@ -138,8 +138,6 @@ pub struct EngineSource<'a> {
     pub failed: u64,
     /// Patients with at least one failed simulation, ascending.
     failed_patients: Vec<u64>,
-    /// With `--checkpoint-every`: each (arm, chunk) run is a task.
-    checkpoints: Option<crate::checkpoint::TaskCheckpoints>,
     arms: Vec<String>,
 }
 
@@ -156,16 +154,12 @@ impl<'a> EngineSource<'a> {
         progress: impl FnMut(u64) + 'a,
     ) -> Self {
         EngineSource {
-            scene,
-            backend,
-            seed: setup.seed,
-            batch,
+            port: EnginePort::from_scene(scene, backend, batch),
             chunk: chunk.max(1),
             observables: setup.observables.clone(),
             progress: Box::new(progress),
             failed: 0,
             failed_patients: Vec::new(),
-            checkpoints: None,
             arms: setup.arms.clone(),
         }
     }
@@ -173,7 +167,17 @@ impl<'a> EngineSource<'a> {
     /// Checkpoints every run of an arm and a chunk of patients as a task
     /// keyed `<arm index>-<first patient>` (`cohort --checkpoint-every`).
     pub fn with_checkpoints(mut self, c: Option<crate::checkpoint::TaskCheckpoints>) -> Self {
-        self.checkpoints = c;
+        if let Some(c) = c {
+            let arms = self.arms.clone();
+            self.port.set_recorder(move |engine, batch| {
+                let a = arms
+                    .iter()
+                    .position(|x| Some(x.as_str()) == batch.arm)
+                    .unwrap_or(usize::MAX);
+                c.record(engine, &format!("{a}-{}", batch.member_offset))
+                    .map_err(|e| SimulatorError::Other(Box::new(e)))
+            });
+        }
         self
     }
 
@@ -182,46 +186,31 @@ impl<'a> EngineSource<'a> {
         &self.failed_patients
     }
 
-    /// Trajectories of a chunk of patients with consecutive ids.
-    fn run_chunk(
-        &mut self,
-        patients: &[Patient],
-        arm: &str,
-    ) -> Result<Vec<Trajectory>, CohortSimError> {
-        let first = patients[0].id;
-        let plan = task_plan(self.scene, self.seed, patients, arm)?;
-        let names = plan.observables.names();
-        if names != self.observables {
-            return Err(CohortSimError::Cohort(CohortError::Simulation {
-                arm: arm.into(),
-                message: format!(
-                    "the plan records {names:?}, the cohort was set up for {:?}",
-                    self.observables
-                ),
-            }));
+    /// Recordings of one chunk of patients (consecutive ids from
+    /// `batch.member_offset`).
+    fn run_chunk(&mut self, batch: &Batch<'_>) -> Result<Recordings, SimulatorError> {
+        let rec = self.port.simulate(batch)?;
+        if rec.observables != self.observables {
+            return Err(SimulatorError::Other(Box::new(CohortSimError::Cohort(
+                CohortError::Simulation {
+                    arm: batch.arm.unwrap_or_default().into(),
+                    message: format!(
+                        "the plan records {:?}, the cohort was set up for {:?}",
+                        rec.observables, self.observables
+                    ),
+                },
+            ))));
         }
-        let mut engine = self.backend.engine(&plan, self.batch)?;
-        let rec = match &self.checkpoints {
-            Some(c) => {
-                let a = self
-                    .arms
-                    .iter()
-                    .position(|x| x == arm)
-                    .unwrap_or(usize::MAX);
-                c.record(engine.as_mut(), &format!("{a}-{first}"))?
-            }
-            None => record::record(engine.as_mut(), &mut |_| {})?,
-        };
         for (m, st) in rec.status.iter().enumerate() {
             if !st.is_ok() {
                 self.failed += 1;
-                let id = patients[m].id;
+                let id = batch.member_offset as u64 + m as u64;
                 if let Err(k) = self.failed_patients.binary_search(&id) {
                     self.failed_patients.insert(k, id);
                 }
             }
         }
-        Ok(trajectories(&plan, &rec, patients, arm))
+        Ok(rec)
     }
 }
 
@@ -249,55 +238,38 @@ pub fn task_plan(
 }
 
 /// The trajectories of a task's recording, member m being `patients[m]`,
-/// tagged `arm`; a failed member's outputs are NaN from its failure on.
+/// tagged `arm`; a failed member's outputs are NaN from its failure on
+/// (`cohort::trajectories` of the recording).
 pub fn trajectories(
     plan: &Plan,
     rec: &record::Recording,
     patients: &[Patient],
     arm: &str,
 ) -> Vec<Trajectory> {
-    let names = plan.observables.names();
-    patients
-        .iter()
-        .enumerate()
-        .map(|(m, p)| {
-            let series = rec.member_series(plan, m);
-            Trajectory {
-                patient: p.id,
-                arm: arm.to_string(),
-                times: rec.times.clone(),
-                observables: names
-                    .iter()
-                    .zip(series)
-                    .map(|(n, s)| (n.clone(), s.iter().map(|v| v.unwrap_or(f64::NAN)).collect()))
-                    .collect(),
-            }
-        })
-        .collect()
+    let ids: Vec<u64> = patients.iter().map(|p| p.id).collect();
+    crate::cohort::trajectories(&Recordings::from_recording(plan, rec.clone()), &ids, arm)
 }
 
-impl crate::cohort::TrajectorySource for EngineSource<'_> {
-    fn simulate(
-        &mut self,
-        patients: &[Patient],
-        arm: &str,
-    ) -> Result<Vec<Trajectory>, crate::engine::SimulatorError> {
-        if let Some(k) = (1..patients.len()).find(|&k| patients[k].id != patients[0].id + k as u64)
-        {
-            return Err(crate::engine::SimulatorError::NonConsecutive {
-                id: patients[k].id,
-                after: patients[k - 1].id,
-            });
+impl Simulator for EngineSource<'_> {
+    /// Runs the batch `chunk` rows at a time (row i is patient
+    /// `member_offset + i`).
+    fn simulate(&mut self, batch: &Batch<'_>) -> Result<Recordings, SimulatorError> {
+        let mut parts = Vec::new();
+        for (k, rows) in batch.rows.chunks(self.chunk).enumerate() {
+            let offset = batch.member_offset as u64 + (k * self.chunk) as u64;
+            let part = Batch {
+                rows,
+                member_offset: u32::try_from(offset).map_err(|_| {
+                    SimulatorError::Other(Box::new(CohortSimError::Cohort(
+                        CohortError::PatientIndex(offset),
+                    )))
+                })?,
+                ..*batch
+            };
+            parts.push(self.run_chunk(&part)?);
+            (self.progress)(rows.len() as u64);
         }
-        let mut out = Vec::with_capacity(patients.len());
-        for chunk in patients.chunks(self.chunk) {
-            out.extend(
-                self.run_chunk(chunk, arm)
-                    .map_err(|e| crate::engine::SimulatorError::Other(Box::new(e)))?,
-            );
-            (self.progress)(chunk.len() as u64);
-        }
-        Ok(out)
+        Ok(Recordings::concat(self.observables.clone(), parts))
     }
 }
 

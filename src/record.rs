@@ -9,7 +9,7 @@
 
 use crate::engine::{Engine, EngineError, MemberStatus};
 use crate::model::{AGENT_STATES, AGENT_TYPES, AgentRow};
-use crate::observe::first_crossing_series;
+use crate::observe::{FirstCrossing, first_crossing_series};
 use crate::plan::Plan;
 use crate::table::{Table, Values};
 use std::borrow::Cow;
@@ -144,6 +144,11 @@ impl Recording {
     /// The series of every observable (reductions, then derived) for one
     /// member, with None where the member had already failed.
     pub fn member_series(&self, plan: &Plan, member: usize) -> Vec<Vec<Option<f64>>> {
+        self.series_with(&plan.observables.derived, member)
+    }
+
+    /// [`Recording::member_series`] given the plan's derived observables.
+    pub fn series_with(&self, derived: &[FirstCrossing], member: usize) -> Vec<Vec<Option<f64>>> {
         let stride = self.n_ops + 1;
         let fail = self.status[member].step();
         let alive = |k: usize| fail.is_none_or(|f| self.steps[k] < f);
@@ -154,7 +159,7 @@ impl Recording {
                     .collect()
             })
             .collect();
-        for d in &plan.observables.derived {
+        for d in derived {
             let vals: Vec<f64> = out[d.of].iter().map(|v| v.unwrap_or(f64::NAN)).collect();
             let fc = first_crossing_series(&self.times, &vals, d.threshold);
             out.push(

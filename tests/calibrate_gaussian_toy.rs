@@ -3,7 +3,7 @@
 //! N(1.6, 0.4472²) — checked for ABC-SMC and for history matching.
 
 use vtwin::calibrate::{
-    AbcConfig, AbcMode, AbcStop, BatchSimulator, HmConfig, ProgressEvent, run_abc_smc,
+    AbcConfig, AbcMode, AbcStop, HmConfig, ProgressEvent, Summaries, run_abc_smc,
     run_history_matching,
 };
 use vtwin::params::{Distribution, ParamBlock};
@@ -14,33 +14,37 @@ const POST_SD: f64 = 0.447_213_595_499_958; // √0.2
 
 /// y = x + 0.5 ε, with ε keyed by (batch seed, row): a stochastic simulator.
 struct NoisyIdentity;
-impl BatchSimulator for NoisyIdentity {
+impl vtwin::engine::Simulator for NoisyIdentity {
     fn simulate(
         &mut self,
-        thetas: &[Vec<f64>],
-        seed: u64,
-    ) -> Result<Vec<Option<Vec<f64>>>, vtwin::calibrate::SimulatorError> {
-        Ok(thetas
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                Some(vec![
-                    t[0] + 0.5 * normal2_f64(seed, 0, i as u32, 0, Stream::ObsNoise as u32)[0],
-                ])
-            })
-            .collect())
+        batch: &vtwin::engine::Batch<'_>,
+    ) -> Result<vtwin::engine::Recordings, vtwin::engine::SimulatorError> {
+        let (thetas, seed) = (batch.rows, batch.seed);
+        Ok(vtwin::engine::Recordings::from_values(
+            thetas
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    Some(vec![
+                        t[0] + 0.5 * normal2_f64(seed, 0, i as u32, 0, Stream::ObsNoise as u32)[0],
+                    ])
+                })
+                .collect(),
+        ))
     }
 }
 
 /// f(x) = x, no noise: the history-matching toy.
 struct Identity;
-impl BatchSimulator for Identity {
+impl vtwin::engine::Simulator for Identity {
     fn simulate(
         &mut self,
-        thetas: &[Vec<f64>],
-        _seed: u64,
-    ) -> Result<Vec<Option<Vec<f64>>>, vtwin::calibrate::SimulatorError> {
-        Ok(thetas.iter().map(|t| Some(vec![t[0]])).collect())
+        batch: &vtwin::engine::Batch<'_>,
+    ) -> Result<vtwin::engine::Recordings, vtwin::engine::SimulatorError> {
+        let (thetas, _seed) = (batch.rows, batch.seed);
+        Ok(vtwin::engine::Recordings::from_values(
+            thetas.iter().map(|t| Some(vec![t[0]])).collect(),
+        ))
     }
 }
 
@@ -73,11 +77,18 @@ fn abc_smc_recovers_the_exact_gaussian_posterior() {
         ..AbcConfig::default()
     };
     let mut generations = 0;
-    let r = run_abc_smc(&block, &mut NoisyIdentity, &[2.0], &[0.5], &cfg, &mut |e| {
-        if let ProgressEvent::AbcGeneration { .. } = e {
-            generations += 1;
-        }
-    })
+    let r = run_abc_smc(
+        &block,
+        &mut Summaries::last(&mut NoisyIdentity),
+        &[2.0],
+        &[0.5],
+        &cfg,
+        &mut |e| {
+            if let ProgressEvent::AbcGeneration { .. } = e {
+                generations += 1;
+            }
+        },
+    )
     .unwrap();
     assert_eq!(
         r.stop,
@@ -131,7 +142,15 @@ fn history_matching_finds_the_three_sigma_interval() {
         seed: 5,
         ..HmConfig::default()
     };
-    let r = run_history_matching(&block, &mut Identity, &[2.0], &[0.5], &cfg, &mut |_| {}).unwrap();
+    let r = run_history_matching(
+        &block,
+        &mut Summaries::last(&mut Identity),
+        &[2.0],
+        &[0.5],
+        &cfg,
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(r.waves.len(), 2);
     let unit = |x: f64| [(x + 4.0) / 8.0];
     for x in [1.6, 2.0, 0.6, 3.4] {
@@ -184,7 +203,15 @@ fn history_matching_over_a_normal_prior_rules_out_its_mass() {
         seed: 8,
         ..HmConfig::default()
     };
-    let r = run_history_matching(&block, &mut Identity, &[2.0], &[0.5], &cfg, &mut |_| {}).unwrap();
+    let r = run_history_matching(
+        &block,
+        &mut Summaries::last(&mut Identity),
+        &[2.0],
+        &[0.5],
+        &cfg,
+        &mut |_| {},
+    )
+    .unwrap();
     let ruled_out = r.waves[1].fraction_ruled_out;
     assert!(
         (ruled_out - 0.69169).abs() < 0.012,

@@ -16,7 +16,6 @@ mod common;
 
 use common::{TempDir, vtwin, write_scene};
 use std::path::Path;
-use vtwin::calibrate::BatchSimulator;
 use vtwin::calibrate::data::parse_data;
 use vtwin::fit::{EngineSimulator, attach_targets};
 use vtwin::plan::{Plan, PlanOptions};
@@ -101,6 +100,7 @@ fn patch_amplitude_truth_is_inside_the_90_percent_interval_in_85_percent_of_data
     let backend = common::cpu();
     let mut sim = EngineSimulator::new(&backend, plan, targets, None);
     let clean: Vec<Vec<f64>> = sim
+        .summaries()
         .simulate(&thetas, 1)
         .unwrap()
         .into_iter()

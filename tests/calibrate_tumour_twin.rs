@@ -325,7 +325,15 @@ fn history_matching_keeps_the_truth_and_rules_out_most_of_the_prior() {
         seed: 1,
         ..HmConfig::default()
     };
-    let res = run_history_matching(&prior, &mut sim, &observed, &sd, &cfg, &mut |_| {}).unwrap();
+    let res = run_history_matching(
+        &prior,
+        &mut sim.summaries(),
+        &observed,
+        &sd,
+        &cfg,
+        &mut |_| {},
+    )
+    .unwrap();
     let truth_unit: Vec<f64> = prior
         .varying()
         .iter()

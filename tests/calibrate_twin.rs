@@ -6,7 +6,7 @@
 
 use vtwin::calibrate::sampling::keyed;
 use vtwin::calibrate::{
-    AbcConfig, AbcMode, BatchSimulator, HmConfig, Posterior, load_posterior, run_abc_smc,
+    AbcConfig, AbcMode, HmConfig, Posterior, Summaries, load_posterior, run_abc_smc,
     run_history_matching, write_posterior,
 };
 use vtwin::params::{Distribution, ParamBlock};
@@ -70,36 +70,38 @@ struct Logistic {
     sd: Vec<f64>,
 }
 
-impl BatchSimulator for Logistic {
+impl vtwin::engine::Simulator for Logistic {
     fn simulate(
         &mut self,
-        thetas: &[Vec<f64>],
-        seed: u64,
-    ) -> Result<Vec<Option<Vec<f64>>>, vtwin::calibrate::SimulatorError> {
-        Ok(thetas
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                if p[0] > 0.9 {
-                    return None;
-                }
-                let mut rng = vtwin::rng::KeyedStream::new(
-                    seed,
-                    i as u32,
-                    vtwin::rng::Stream::ObsNoise as u32,
-                );
-                Some(
-                    TIMES
-                        .iter()
-                        .zip(&self.sd)
-                        .map(|(&t, s)| {
-                            let v = logistic(p[0], p[1], p[2], t);
-                            if self.noisy { v + s * rng.normal() } else { v }
-                        })
-                        .collect(),
-                )
-            })
-            .collect())
+        batch: &vtwin::engine::Batch<'_>,
+    ) -> Result<vtwin::engine::Recordings, vtwin::engine::SimulatorError> {
+        let (thetas, seed) = (batch.rows, batch.seed);
+        Ok(vtwin::engine::Recordings::from_values(
+            thetas
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    if p[0] > 0.9 {
+                        return None;
+                    }
+                    let mut rng = vtwin::rng::KeyedStream::new(
+                        seed,
+                        i as u32,
+                        vtwin::rng::Stream::ObsNoise as u32,
+                    );
+                    Some(
+                        TIMES
+                            .iter()
+                            .zip(&self.sd)
+                            .map(|(&t, s)| {
+                                let v = logistic(p[0], p[1], p[2], t);
+                                if self.noisy { v + s * rng.normal() } else { v }
+                            })
+                            .collect(),
+                    )
+                })
+                .collect(),
+        ))
     }
 }
 
@@ -122,7 +124,15 @@ fn abc_posterior() -> Posterior {
         noisy: true,
         sd: sd.clone(),
     };
-    let r = run_abc_smc(&prior(), &mut sim, &obs, &sd, &cfg, &mut |_| {}).unwrap();
+    let r = run_abc_smc(
+        &prior(),
+        &mut Summaries::last(&mut sim),
+        &obs,
+        &sd,
+        &cfg,
+        &mut |_| {},
+    )
+    .unwrap();
     assert!(
         r.generations[0].failed > 0,
         "the failing members were never proposed"
@@ -222,7 +232,15 @@ fn history_matching_twin_keeps_the_truth_and_rules_out_the_rest() {
         noisy: false,
         sd: sd.clone(),
     };
-    let r = run_history_matching(&prior(), &mut sim, &obs, &sd, &cfg, &mut |_| {}).unwrap();
+    let r = run_history_matching(
+        &prior(),
+        &mut Summaries::last(&mut sim),
+        &obs,
+        &sd,
+        &cfg,
+        &mut |_| {},
+    )
+    .unwrap();
     let truth_unit = [(TRUE_R / 0.05).ln() / 20f64.ln(), (TRUE_K - 500.0) / 2500.0];
     assert!(
         r.is_non_implausible(&truth_unit),

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 use vtwin::backend::Backend;
-use vtwin::calibrate::BatchSimulator;
 use vtwin::calibrate::data::parse_data;
 use vtwin::fit::{EngineSimulator, attach_targets};
 use vtwin::plan::{Plan, PlanOptions};
@@ -84,7 +83,7 @@ fn rows_map_to_the_right_values() {
     );
     let a = 2.0;
     let mut sim = EngineSimulator::new(&Backend::Cpu, p, t, None);
-    let out = sim.simulate(&[vec![a]], 0).unwrap();
+    let out = sim.summaries().simulate(&[vec![a]], 0).unwrap();
     let v = out[0].as_ref().expect("member ran");
     // Mean over 4 sites starting at 1/4; site 0 starts at 1; sites 0..=1 average 0.5.
     let expect = [
@@ -105,7 +104,7 @@ fn rows_map_to_the_right_values() {
     assert_eq!((t[0].lo, t[0].hi), (2, 3));
     assert!((t[0].frac - 0.5).abs() < 1e-9);
     let mut sim = EngineSimulator::new(&Backend::Cpu, p, t, None);
-    let out = sim.simulate(&[vec![a], vec![3.0]], 7).unwrap();
+    let out = sim.summaries().simulate(&[vec![a], vec![3.0]], 7).unwrap();
     let v0 = out[0].as_ref().unwrap();
     let v1 = out[1].as_ref().unwrap();
     assert!((v0[0] - (0.25 + a * 0.25)).abs() < 1e-5, "{}", v0[0]);
@@ -173,7 +172,10 @@ fn unstable_rows_come_back_failed() {
     .unwrap();
     let t = attach_targets(&mut p, &data("0.5,mu,,0,1\n"), Path::new("D")).unwrap();
     let mut sim = EngineSimulator::new(&Backend::Cpu, p, t, None);
-    let out = sim.simulate(&[vec![1.0, 0.1], vec![1.0, 90.0]], 0).unwrap();
+    let out = sim
+        .summaries()
+        .simulate(&[vec![1.0, 0.1], vec![1.0, 90.0]], 0)
+        .unwrap();
     assert!(out[0].is_some());
     assert!(out[1].is_none());
     assert_eq!(sim.stats.unstable, 1);

@@ -44,7 +44,7 @@
 //!
 //! Owns: the ABC-SMC loop and its result tables. Never touches files (the
 //! posterior is written by `posterior_dir`) and sees the model only through
-//! [`BatchSimulator`].
+//! [`Summaries`].
 
 use super::config::AbcMode;
 use super::likelihood::Likelihood;
@@ -56,7 +56,7 @@ use super::sampling::{
 };
 use super::summary::{ParamSummary, summarise, summary_table};
 use super::tempered_smc::next_beta;
-use super::{AbcConfig, BatchSimulator, CalibrateError, ProgressEvent, simulate_checked};
+use super::{AbcConfig, CalibrateError, ProgressEvent, Summaries, simulate_checked};
 use crate::params::ParamBlock;
 use crate::rng::{Stream, normal2_f64};
 use crate::table::Table;
@@ -297,7 +297,7 @@ struct Previous {
 /// order). See [`run_abc_smc_lik`].
 pub fn run_abc_smc(
     block: &ParamBlock,
-    sim: &mut dyn BatchSimulator,
+    sim: &mut Summaries<'_>,
     observed: &[f64],
     scales: &[f64],
     cfg: &AbcConfig,
@@ -349,7 +349,7 @@ fn kernel_beta_final(cfg: &AbcConfig) -> f64 {
 /// Runs ABC-SMC against the error model `lik` in `cfg.mode` (module doc).
 pub fn run_abc_smc_lik(
     block: &ParamBlock,
-    sim: &mut dyn BatchSimulator,
+    sim: &mut Summaries<'_>,
     lik: &Likelihood,
     cfg: &AbcConfig,
     progress: &mut dyn FnMut(ProgressEvent),
@@ -452,7 +452,7 @@ pub fn run_abc_smc_lik(
 #[allow(clippy::too_many_arguments)]
 fn run_generation(
     space: &PriorSpace,
-    sim: &mut dyn BatchSimulator,
+    sim: &mut Summaries<'_>,
     lik: &Likelihood,
     cfg: &AbcConfig,
     t: usize,
@@ -620,16 +620,18 @@ mod tests {
 
     /// A deterministic simulator: the summary is the parameter itself.
     struct Identity;
-    impl BatchSimulator for Identity {
+    impl crate::engine::Simulator for Identity {
         fn simulate(
             &mut self,
-            thetas: &[Vec<f64>],
-            _seed: u64,
-        ) -> Result<Vec<Option<Vec<f64>>>, crate::calibrate::SimulatorError> {
-            Ok(thetas
-                .iter()
-                .map(|t| (t[0] < 0.9).then(|| vec![t[0]]))
-                .collect())
+            batch: &crate::engine::Batch<'_>,
+        ) -> Result<crate::engine::Recordings, crate::engine::SimulatorError> {
+            let (thetas, _seed) = (batch.rows, batch.seed);
+            Ok(crate::engine::Recordings::from_values(
+                thetas
+                    .iter()
+                    .map(|t| (t[0] < 0.9).then(|| vec![t[0]]))
+                    .collect(),
+            ))
         }
     }
 
@@ -653,9 +655,14 @@ mod tests {
             ..AbcConfig::default()
         };
         let mut events = 0;
-        let r = run_abc_smc(&block(), &mut Identity, &[0.5], &[1.0], &cfg, &mut |_| {
-            events += 1
-        })
+        let r = run_abc_smc(
+            &block(),
+            &mut Summaries::last(&mut Identity),
+            &[0.5],
+            &[1.0],
+            &cfg,
+            &mut |_| events += 1,
+        )
         .unwrap();
         assert_eq!(r.stop, AbcStop::MaxGenerations);
         assert_eq!(r.generations.len(), 4);
@@ -682,7 +689,15 @@ mod tests {
             max_generations: 50,
             ..AbcConfig::default()
         };
-        let r = run_abc_smc(&block(), &mut Identity, &[0.5], &[1.0], &cfg, &mut |_| {}).unwrap();
+        let r = run_abc_smc(
+            &block(),
+            &mut Summaries::last(&mut Identity),
+            &[0.5],
+            &[1.0],
+            &cfg,
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(r.stop, AbcStop::SimulationBudget);
         assert!(r.simulations <= 700);
         let cfg = AbcConfig {
@@ -692,11 +707,26 @@ mod tests {
             max_generations: 50,
             ..AbcConfig::default()
         };
-        let r = run_abc_smc(&block(), &mut Identity, &[0.5], &[1.0], &cfg, &mut |_| {}).unwrap();
+        let r = run_abc_smc(
+            &block(),
+            &mut Summaries::last(&mut Identity),
+            &[0.5],
+            &[1.0],
+            &cfg,
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(r.stop, AbcStop::FinalEpsilon);
         assert_eq!(r.last().epsilon, 0.05);
-        let e =
-            run_abc_smc(&block(), &mut Identity, &[0.5], &[0.0], &cfg, &mut |_| {}).unwrap_err();
+        let e = run_abc_smc(
+            &block(),
+            &mut Summaries::last(&mut Identity),
+            &[0.5],
+            &[0.0],
+            &cfg,
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("scales[0] = 0"), "{e}");
     }
 
@@ -708,20 +738,38 @@ mod tests {
             seed: 9,
             ..AbcConfig::default()
         };
-        let a = run_abc_smc(&block(), &mut Identity, &[0.5], &[1.0], &cfg, &mut |_| {}).unwrap();
-        let b = run_abc_smc(&block(), &mut Identity, &[0.5], &[1.0], &cfg, &mut |_| {}).unwrap();
+        let a = run_abc_smc(
+            &block(),
+            &mut Summaries::last(&mut Identity),
+            &[0.5],
+            &[1.0],
+            &cfg,
+            &mut |_| {},
+        )
+        .unwrap();
+        let b = run_abc_smc(
+            &block(),
+            &mut Summaries::last(&mut Identity),
+            &[0.5],
+            &[1.0],
+            &cfg,
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(a.last(), b.last());
     }
 
     /// A deterministic simulator without failures: f(x) = x.
     struct Exact;
-    impl BatchSimulator for Exact {
+    impl crate::engine::Simulator for Exact {
         fn simulate(
             &mut self,
-            thetas: &[Vec<f64>],
-            _seed: u64,
-        ) -> Result<Vec<Option<Vec<f64>>>, crate::calibrate::SimulatorError> {
-            Ok(thetas.iter().map(|t| Some(vec![t[0]])).collect())
+            batch: &crate::engine::Batch<'_>,
+        ) -> Result<crate::engine::Recordings, crate::engine::SimulatorError> {
+            let (thetas, _seed) = (batch.rows, batch.seed);
+            Ok(crate::engine::Recordings::from_values(
+                thetas.iter().map(|t| Some(vec![t[0]])).collect(),
+            ))
         }
     }
 
@@ -759,7 +807,15 @@ mod tests {
             seed: 7,
             ..AbcConfig::default()
         };
-        let r = run_abc_smc(&block, &mut Exact, &[2.0], &[0.5], &cfg, &mut |_| {}).unwrap();
+        let r = run_abc_smc(
+            &block,
+            &mut Summaries::last(&mut Exact),
+            &[2.0],
+            &[0.5],
+            &cfg,
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(r.stop, AbcStop::FinalEpsilon);
         assert_eq!(r.last().epsilon, 1.0);
         let (m, sd) = weighted_mean_sd(&r);
@@ -778,7 +834,15 @@ mod tests {
             max_simulations: 1_000_000,
             ..cfg
         };
-        let r = run_abc_smc(&block, &mut Exact, &[2.0], &[0.5], &cfg, &mut |_| {}).unwrap();
+        let r = run_abc_smc(
+            &block,
+            &mut Summaries::last(&mut Exact),
+            &[2.0],
+            &[0.5],
+            &cfg,
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(r.stop, AbcStop::FinalEpsilon);
         let (m, sd) = weighted_mean_sd(&r);
         assert!((m - 1.6).abs() < 0.06, "{m}");
@@ -787,7 +851,15 @@ mod tests {
             mode: AbcMode::Deterministic,
             ..cfg
         };
-        let r = run_abc_smc(&block, &mut Exact, &[2.0], &[0.5], &cfg, &mut |_| {}).unwrap();
+        let r = run_abc_smc(
+            &block,
+            &mut Summaries::last(&mut Exact),
+            &[2.0],
+            &[0.5],
+            &cfg,
+            &mut |_| {},
+        )
+        .unwrap();
         let (_, sd) = weighted_mean_sd(&r);
         assert!(sd < 0.05, "{sd}");
     }

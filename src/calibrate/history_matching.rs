@@ -25,15 +25,13 @@
 //! the first run at most `nroy_samples` points.
 //!
 //! Owns: the wave loop, implausibility and the wave reports. Never touches
-//! files and sees the model only through [`BatchSimulator`].
+//! files and sees the model only through [`Summaries`].
 
 use super::gp::{Gp, LooDiagnostic};
 use super::posterior::Posterior;
 use super::prior::PriorSpace;
 use super::sampling::{index_below, keyed, latin_hypercube, sub_seed, weighted_mean_cov};
-use super::{
-    BatchSimulator, CalibrateError, HmConfig, ProgressEvent, check_scales, simulate_checked,
-};
+use super::{CalibrateError, HmConfig, ProgressEvent, Summaries, check_scales, simulate_checked};
 use crate::params::ParamBlock;
 use crate::rng::KeyedStream;
 use crate::table::{Table, Values};
@@ -252,7 +250,7 @@ fn maximin_subset(pool: &[Vec<f64>], k: usize) -> Vec<Vec<f64>> {
 /// same order.
 pub fn run_history_matching(
     block: &ParamBlock,
-    sim: &mut dyn BatchSimulator,
+    sim: &mut Summaries<'_>,
     observed: &[f64],
     obs_sd: &[f64],
     cfg: &HmConfig,
@@ -452,13 +450,15 @@ mod tests {
 
     /// Outputs (x, 10): the second can never match its target 0.
     struct OneBadOutput;
-    impl BatchSimulator for OneBadOutput {
+    impl crate::engine::Simulator for OneBadOutput {
         fn simulate(
             &mut self,
-            thetas: &[Vec<f64>],
-            _seed: u64,
-        ) -> Result<Vec<Option<Vec<f64>>>, crate::calibrate::SimulatorError> {
-            Ok(thetas.iter().map(|t| Some(vec![t[0], 10.0])).collect())
+            batch: &crate::engine::Batch<'_>,
+        ) -> Result<crate::engine::Recordings, crate::engine::SimulatorError> {
+            let (thetas, _seed) = (batch.rows, batch.seed);
+            Ok(crate::engine::Recordings::from_values(
+                thetas.iter().map(|t| Some(vec![t[0], 10.0])).collect(),
+            ))
         }
     }
 
@@ -478,7 +478,7 @@ mod tests {
         };
         let e = run_history_matching(
             &block,
-            &mut OneBadOutput,
+            &mut Summaries::last(&mut OneBadOutput),
             &[2.0, 0.0],
             &[0.5, 0.5],
             &cfg,
@@ -497,7 +497,7 @@ mod tests {
         };
         let r = run_history_matching(
             &block,
-            &mut OneBadOutput,
+            &mut Summaries::last(&mut OneBadOutput),
             &[2.0, 0.0],
             &[0.5, 0.5],
             &cfg,
@@ -513,8 +513,15 @@ mod tests {
             second_max: true,
             ..HmConfig::default()
         };
-        let e = run_history_matching(&block, &mut OneBadOutput, &[2.0], &[0.5], &one, &mut |_| {})
-            .unwrap_err();
+        let e = run_history_matching(
+            &block,
+            &mut Summaries::last(&mut OneBadOutput),
+            &[2.0],
+            &[0.5],
+            &one,
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("second_max"), "{e}");
     }
 

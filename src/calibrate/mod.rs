@@ -11,10 +11,12 @@
 //! posterior (`posterior`) and its directory (`posterior_dir`: written by a
 //! calibration, read by every command that takes `--posterior DIR`), and
 //! the data file's rows (`data`). The engine side (data rows → plan
-//! observables, a [`BatchSimulator`] over the engine) is `crate::fit`.
+//! observables, the summaries read off the engine's recordings) is
+//! `crate::fit`.
 //!
 //! Must not touch: the GPU, the engine or the scene parser. A driver sees the
-//! model only through [`BatchSimulator`] (one call = one ensemble run) and
+//! model only through [`Summaries`] (the simulator port
+//! `crate::engine::Simulator`, one call = one ensemble run) and
 //! the parameter block (`crate::params`); `crate::fit` maps `DATA.csv` rows
 //! to summary vectors and scales before calling in here. Only
 //! `posterior_dir` and `data` (reading DATA.csv) touch the file system.
@@ -36,6 +38,7 @@ pub mod tempered_smc;
 pub mod warnings;
 
 pub use crate::engine::SimulatorError;
+use crate::engine::{Batch, Recordings, Simulator};
 pub use abc_smc::{AbcGeneration, AbcResult, AbcStop, run_abc_smc, run_abc_smc_lik};
 pub use config::{
     AbcConfig, AbcMode, CalibrateConfig, GpConfig, GpKernel, HmConfig, Method, TemperedConfig,
@@ -49,18 +52,65 @@ pub use tempered_smc::{TemperedResult, TemperedStage, TemperedStop, run_tempered
 
 use std::path::PathBuf;
 
-/// Runs a model for a batch of parameter vectors: the one plug-in point
-/// between the calibration drivers and the engine.
-pub trait BatchSimulator {
-    /// Simulates one batch (one ensemble run): each row is a full parameter
-    /// vector over ALL params of the block (in block order); returns one
-    /// summary vector per row (same order), or None for a failed (diverged)
-    /// member.
-    fn simulate(
+/// A simulator as calibration sees it: the simulator port
+/// ([`crate::engine::Simulator`], one call = one ensemble run, row i =
+/// member i, offset 0, the simulator's own arm) and how one row's summary
+/// vector is read off the batch's recordings (`crate::fit` reads the
+/// data rows' values; [`Summaries::last`] each observable's last value).
+pub struct Summaries<'a> {
+    port: &'a mut dyn Simulator,
+    read: Box<ReadSummary<'a>>,
+}
+
+/// Reads row `row`'s summary vector off a batch's recordings.
+pub type ReadSummary<'a> = dyn Fn(&Recordings, usize) -> Option<Vec<f64>> + 'a;
+
+impl<'a> Summaries<'a> {
+    pub fn new(
+        port: &'a mut dyn Simulator,
+        read: impl Fn(&Recordings, usize) -> Option<Vec<f64>> + 'a,
+    ) -> Self {
+        Summaries {
+            port,
+            read: Box::new(read),
+        }
+    }
+
+    /// Summaries = every observable's value at the last recorded step
+    /// (NaN, hence a failed row, where it has none).
+    pub fn last(port: &'a mut dyn Simulator) -> Self {
+        Self::new(port, |rec, row| {
+            Some(
+                rec.series(row)
+                    .iter()
+                    .map(|s| s.last().copied().flatten().unwrap_or(f64::NAN))
+                    .collect(),
+            )
+        })
+    }
+
+    /// Simulates one batch: each row is a full parameter vector over ALL
+    /// params of the block (in block order); returns one summary vector per
+    /// row (same order), or None for a row that failed (diverged,
+    /// saturated or not run).
+    pub fn simulate(
         &mut self,
         thetas: &[Vec<f64>],
         seed: u64,
-    ) -> Result<Vec<Option<Vec<f64>>>, SimulatorError>;
+    ) -> Result<Vec<Option<Vec<f64>>>, SimulatorError> {
+        let rec = self.port.simulate(&Batch {
+            rows: thetas,
+            arm: None,
+            member_offset: 0,
+            seed,
+        })?;
+        Ok((0..rec.rows())
+            .map(|r| match rec.status[r].is_ok() {
+                true => (self.read)(&rec, r),
+                false => None,
+            })
+            .collect())
+    }
 }
 
 /// What a driver reports while it runs (for progress bars and logs).
@@ -185,7 +235,7 @@ pub(crate) fn check_scales(
 /// Runs one batch and checks the simulator's answer has the right shape;
 /// a row with a non-finite summary counts as failed.
 pub(crate) fn simulate_checked(
-    sim: &mut dyn BatchSimulator,
+    sim: &mut Summaries<'_>,
     thetas: &[Vec<f64>],
     seed: u64,
     n_summaries: usize,

@@ -16,7 +16,7 @@
 use super::likelihood::Likelihood;
 use super::posterior::Posterior;
 use super::sampling::{normalise, weighted_quantile};
-use super::{BatchSimulator, CalibrateError, simulate_checked};
+use super::{CalibrateError, Summaries, simulate_checked};
 use crate::rng::{Stream, normal2_f64};
 
 /// The predictive quantile levels reported.
@@ -80,7 +80,7 @@ impl Predictive {
 /// distribution at the data rows. `seed` keys the simulation and the
 /// observation noise.
 pub fn posterior_predictive(
-    sim: &mut dyn BatchSimulator,
+    sim: &mut Summaries<'_>,
     lik: &Likelihood,
     post: &Posterior,
     noise_draws: usize,
@@ -164,13 +164,15 @@ mod tests {
     use crate::params::{Distribution, ParamBlock};
 
     struct Identity;
-    impl BatchSimulator for Identity {
+    impl crate::engine::Simulator for Identity {
         fn simulate(
             &mut self,
-            thetas: &[Vec<f64>],
-            _seed: u64,
-        ) -> Result<Vec<Option<Vec<f64>>>, crate::calibrate::SimulatorError> {
-            Ok(thetas.iter().map(|t| Some(vec![t[0]])).collect())
+            batch: &crate::engine::Batch<'_>,
+        ) -> Result<crate::engine::Recordings, crate::engine::SimulatorError> {
+            let (thetas, _seed) = (batch.rows, batch.seed);
+            Ok(crate::engine::Recordings::from_values(
+                thetas.iter().map(|t| Some(vec![t[0]])).collect(),
+            ))
         }
     }
 
@@ -189,7 +191,8 @@ mod tests {
         )]);
         let post = Posterior::from_weighted("t", &block, vec![vec![0.0]], vec![1.0]).unwrap();
         let lik = Likelihood::gaussian(&[1.0], &[1.0]).unwrap();
-        let p = posterior_predictive(&mut Identity, &lik, &post, 40_000, 5).unwrap();
+        let p = posterior_predictive(&mut Summaries::last(&mut Identity), &lik, &post, 40_000, 5)
+            .unwrap();
         let z = [-1.6449, -0.6745, 0.0, 0.6745, 1.6449];
         for (q, z) in p.rows[0].quantiles.iter().zip(z) {
             assert!((q - z).abs() < 0.05, "{q} {z}");

@@ -29,14 +29,14 @@
 //! gives the same particles whatever the engine's batch size.
 //!
 //! Owns: the sampler and its tables. Never touches files; sees the model
-//! only through [`BatchSimulator`].
+//! only through [`Summaries`].
 
 use super::likelihood::Likelihood;
 use super::posterior::Posterior;
 use super::prior::PriorSpace;
 use super::sampling::{ess, keyed, normalise_log, robust_cholesky, sub_seed, weighted_mean_cov};
 use super::summary::{ParamSummary, summarise, summary_table};
-use super::{BatchSimulator, CalibrateError, ProgressEvent, TemperedConfig, simulate_checked};
+use super::{CalibrateError, ProgressEvent, Summaries, TemperedConfig, simulate_checked};
 use crate::params::ParamBlock;
 use crate::table::Table;
 use nalgebra::DVector;
@@ -207,7 +207,7 @@ impl TemperedResult {
 /// ℓ per row (−∞ for rows not run or failed).
 fn log_likelihoods(
     space: &PriorSpace,
-    sim: &mut dyn BatchSimulator,
+    sim: &mut Summaries<'_>,
     lik: &Likelihood,
     zs: &[Vec<f64>],
     run: &[bool],
@@ -238,7 +238,7 @@ fn log_likelihoods(
 /// Runs the tempered SMC sampler.
 pub fn run_tempered_smc(
     block: &ParamBlock,
-    sim: &mut dyn BatchSimulator,
+    sim: &mut Summaries<'_>,
     lik: &Likelihood,
     cfg: &TemperedConfig,
     progress: &mut dyn FnMut(ProgressEvent),
@@ -423,13 +423,15 @@ mod tests {
 
     /// f(x) = x, no noise: with Gaussian errors the likelihood is exact.
     struct Identity;
-    impl BatchSimulator for Identity {
+    impl crate::engine::Simulator for Identity {
         fn simulate(
             &mut self,
-            thetas: &[Vec<f64>],
-            _seed: u64,
-        ) -> Result<Vec<Option<Vec<f64>>>, crate::calibrate::SimulatorError> {
-            Ok(thetas.iter().map(|t| Some(vec![t[0]])).collect())
+            batch: &crate::engine::Batch<'_>,
+        ) -> Result<crate::engine::Recordings, crate::engine::SimulatorError> {
+            let (thetas, _seed) = (batch.rows, batch.seed);
+            Ok(crate::engine::Recordings::from_values(
+                thetas.iter().map(|t| Some(vec![t[0]])).collect(),
+            ))
         }
     }
 
@@ -447,7 +449,14 @@ mod tests {
             seed: 11,
             ..TemperedConfig::default()
         };
-        let r = run_tempered_smc(&block, &mut Identity, &lik, &cfg, &mut |_| {}).unwrap();
+        let r = run_tempered_smc(
+            &block,
+            &mut Summaries::last(&mut Identity),
+            &lik,
+            &cfg,
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(r.stop, TemperedStop::Complete);
         assert_eq!(r.beta(), 1.0);
         let s = &r.summary()[0];
@@ -460,7 +469,14 @@ mod tests {
             r.log_evidence
         );
         assert!(r.log_evidence_se > 0.0 && r.log_evidence_se < 0.1);
-        let again = run_tempered_smc(&block, &mut Identity, &lik, &cfg, &mut |_| {}).unwrap();
+        let again = run_tempered_smc(
+            &block,
+            &mut Summaries::last(&mut Identity),
+            &lik,
+            &cfg,
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(again.particles, r.particles);
     }
 

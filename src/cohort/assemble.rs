@@ -4,43 +4,62 @@
 //! Owns: the row order of every table, which makes shards concatenate to the
 //! unsharded cohort: patients ascending; observations patient-major, then arm
 //! (scene order), observable (file order), visit; outcomes patient-major,
-//! then arm. Knows nothing of how trajectories are computed: a
-//! `TrajectorySource` (the GPU or CPU engine, or a closure in tests) hands
-//! them over. Never touches files.
+//! then arm. Knows nothing of how trajectories are computed: the simulator
+//! port (`crate::engine::Simulator`: the GPU or CPU engine, or a closure in
+//! tests) hands over recordings of every patient under an arm (patients as
+//! rows, the first patient's id as member offset, the sampler's seed), and
+//! [`trajectories`] turns them into trajectories. Never touches files.
 
 use super::error::CohortError;
 use super::observe::{self, ObservationRow, Trajectory};
 use super::outcomes::{self, Outcome};
 use super::patients::{Patient, PatientSampler};
 use super::plausibility;
-use crate::engine::SimulatorError;
+use crate::engine::{Batch, MemberStatus, Recordings, RowStatus, Simulator};
 use crate::table::{Table, Values};
 use std::ops::Range;
 
-/// Something that simulates patients under an arm. Every patient is run
-/// under every arm with the same parameters (`Patient::params`) and the same
-/// random streams; only the arm differs.
-pub trait TrajectorySource {
-    /// One trajectory per patient, in the order of `patients`, each tagged
-    /// with the patient's id and `arm`.
-    fn simulate(
-        &mut self,
-        patients: &[Patient],
-        arm: &str,
-    ) -> Result<Vec<Trajectory>, SimulatorError>;
+/// The trajectories of `rec`'s rows, row m being patient `ids[m]`, tagged
+/// `arm`; a failed row's outputs are NaN from its failure on (the one
+/// conversion of the simulator port's recordings into trajectories).
+pub fn trajectories(rec: &Recordings, ids: &[u64], arm: &str) -> Vec<Trajectory> {
+    ids.iter()
+        .enumerate()
+        .map(|(m, &id)| Trajectory {
+            patient: id,
+            arm: arm.to_string(),
+            times: rec.times.clone(),
+            observables: rec
+                .observables
+                .iter()
+                .zip(rec.series(m))
+                .map(|(n, s)| (n.clone(), s.iter().map(|v| v.unwrap_or(f64::NAN)).collect()))
+                .collect(),
+        })
+        .collect()
 }
 
-impl<F> TrajectorySource for F
-where
-    F: FnMut(&[Patient], &str) -> Result<Vec<Trajectory>, SimulatorError>,
-{
-    fn simulate(
-        &mut self,
-        patients: &[Patient],
-        arm: &str,
-    ) -> Result<Vec<Trajectory>, SimulatorError> {
-        self(patients, arm)
-    }
+/// The recordings holding `trajs` as rows, all ok (the inverse of
+/// [`trajectories`], for simulators that compute trajectories themselves,
+/// e.g. test doubles). Every trajectory must carry the first one's times
+/// and observables.
+pub fn recordings(trajs: &[Trajectory]) -> Recordings {
+    let (names, times): (Vec<String>, Vec<f64>) = match trajs.first() {
+        Some(t) => (t.observables.keys().cloned().collect(), t.times.clone()),
+        None => (vec![], vec![]),
+    };
+    let series = trajs
+        .iter()
+        .map(|t| {
+            t.observables
+                .values()
+                .map(|v| v.iter().map(|x| Some(*x)).collect())
+                .collect()
+        })
+        .collect();
+    let steps = (0..times.len() as u64).collect();
+    let status = vec![RowStatus::Ran(MemberStatus::Ok); trajs.len()];
+    Recordings::from_series(names, steps, times, status, series)
 }
 
 /// The data tables of a cohort (or of one shard of it).
@@ -62,7 +81,7 @@ impl CohortTables {
 pub fn build_cohort(
     sampler: &PatientSampler,
     range: Range<u64>,
-    source: &mut impl TrajectorySource,
+    source: &mut impl Simulator,
 ) -> Result<CohortTables, CohortError> {
     Ok(build_cohort_with_visits(sampler, range, source, false)?.0)
 }
@@ -73,41 +92,38 @@ pub fn build_cohort(
 pub fn build_cohort_with_visits(
     sampler: &PatientSampler,
     range: Range<u64>,
-    source: &mut impl TrajectorySource,
+    source: &mut impl Simulator,
     keep_assigned: bool,
 ) -> Result<(CohortTables, Vec<ObservationRow>), CohortError> {
+    let start = range.start;
     let patients = sampler.patients(range)?;
     let mut per_arm: Vec<Vec<Trajectory>> = Vec::with_capacity(sampler.arms.len());
+    let rows: Vec<Vec<f64>> = patients.iter().map(|p| p.params.clone()).collect();
+    let ids: Vec<u64> = patients.iter().map(|p| p.id).collect();
+    let first = ids.first().copied().unwrap_or(start);
     for arm in &sampler.arms {
-        let trajs = source
-            .simulate(&patients, arm)
-            .map_err(|error| CohortError::Simulation {
-                arm: arm.clone(),
-                message: error.to_string(),
-            })?;
-        if trajs.len() != patients.len() {
-            return Err(CohortError::Simulation {
-                arm: arm.clone(),
-                message: format!(
-                    "returned {} trajectories for {} patients",
-                    trajs.len(),
-                    patients.len()
-                ),
-            });
+        let failed = |message: String| CohortError::Simulation {
+            arm: arm.clone(),
+            message,
+        };
+        let offset = u32::try_from(first)
+            .map_err(|_| failed(CohortError::PatientIndex(first).to_string()))?;
+        let rec = source
+            .simulate(&Batch {
+                rows: &rows,
+                arm: Some(arm),
+                member_offset: offset,
+                seed: sampler.seed,
+            })
+            .map_err(|error| failed(error.to_string()))?;
+        if rec.rows() != patients.len() {
+            return Err(failed(format!(
+                "returned {} trajectories for {} patients",
+                rec.rows(),
+                patients.len()
+            )));
         }
-        for (p, t) in patients.iter().zip(&trajs) {
-            if t.patient != p.id || &t.arm != arm {
-                return Err(CohortError::Trajectory {
-                    patient: t.patient,
-                    arm: t.arm.clone(),
-                    message: format!(
-                        "expected patient {} under arm `{arm}` at this position",
-                        p.id
-                    ),
-                });
-            }
-        }
-        per_arm.push(trajs);
+        per_arm.push(trajectories(&rec, &ids, arm));
     }
     assemble(sampler, &patients, &sampler.arms, &per_arm, keep_assigned)
 }

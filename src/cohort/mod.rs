@@ -4,7 +4,8 @@
 //! outcome rules, and written with a data dictionary and RO-Crate metadata.
 //!
 //! Owns: everything host-side about cohorts. Never imports wgpu and never
-//! simulates: trajectories come in through `assemble::TrajectorySource`.
+//! simulates: trajectories come in as the simulator port's recordings
+//! (`crate::engine::Simulator`), converted by `assemble::trajectories`.
 //! Never writes Parquet/CSV itself: it produces `Table`s and JSON values for
 //! `crate::io`. Everything about patient i depends only on (scene, seed, i).
 
@@ -28,7 +29,7 @@ pub mod stats;
 pub mod validate;
 
 pub use assemble::{
-    CohortTables, TrajectorySource, assemble, build_cohort, build_cohort_with_visits,
+    CohortTables, assemble, build_cohort, build_cohort_with_visits, recordings, trajectories,
 };
 pub use error::{CohortError, SpecIssue};
 pub use observe::{ObservationRow, Trajectory};

@@ -239,7 +239,7 @@ fn calibrate_one(
         Method::AbcSmc => {
             let c = &cfg.abc;
             obs.start(c.max_generations as u64, "generations");
-            let res = run_abc_smc_lik(&prior, &mut sim, &lik, c, &mut |e| {
+            let res = run_abc_smc_lik(&prior, &mut sim.summaries(), &lik, c, &mut |e| {
                 if let ProgressEvent::AbcGeneration {
                     generation,
                     epsilon,
@@ -286,7 +286,7 @@ fn calibrate_one(
         Method::TemperedSmc => {
             let c = &cfg.tempered_smc;
             obs.start(100, "% of β");
-            let res = run_tempered_smc(&prior, &mut sim, &lik, c, &mut |e| {
+            let res = run_tempered_smc(&prior, &mut sim.summaries(), &lik, c, &mut |e| {
                 if let ProgressEvent::SmcStage {
                     stage,
                     beta,
@@ -337,7 +337,8 @@ fn calibrate_one(
         Method::HistoryMatching => {
             let c = &cfg.history_matching;
             obs.start(c.waves as u64, "waves");
-            let mut res = run_history_matching(&prior, &mut sim, &observed, &sd, c, &mut |e| {
+            let summaries = &mut sim.summaries();
+            let mut res = run_history_matching(&prior, summaries, &observed, &sd, c, &mut |e| {
                 if let ProgressEvent::HmWave {
                     wave,
                     runs,
@@ -377,7 +378,7 @@ fn calibrate_one(
         obs.note(&format!("vtwin calibrate: {m}"));
     }
     let pred = posterior_predictive(
-        &mut sim,
+        &mut sim.summaries(),
         &lik,
         &posterior,
         PREDICTIVE_NOISE_DRAWS,

@@ -4,6 +4,10 @@
 //! sensitivity indices. Writes `design.csv`, `outputs.csv`, `params.toml`,
 //! `indices.csv` (+ `indices_s2.csv`) or `morris.csv` and the manifest.
 //!
+//! The ensemble runs through the simulator port (`crate::engine::EnginePort`
+//! over the frozen plan, recorded by the job so checkpoints and resume
+//! work); summaries are read off its recordings.
+//!
 //! Owns: the sweep's failure policy, files and manifest keys. Summaries
 //! and group dropping live in [`crate::sweep`], designs in
 //! [`crate::design`], estimators in [`crate::sensitivity`].
@@ -11,10 +15,10 @@
 use super::job::{Error, Job, Observer, Output, Result, Resume};
 use crate::backend::Backend;
 use crate::design::{self, DesignMethod, DesignOptions};
+use crate::engine::{Batch, EnginePort, Recordings, Simulator, SimulatorError};
 use crate::io::{RunDir, TableFormat};
 use crate::manifest::PlanManifest;
 use crate::plan::{Plan, PlanOptions};
-use crate::record;
 use crate::scene::Scene;
 use crate::sensitivity::Bootstrap;
 use crate::shard::Shard;
@@ -206,13 +210,29 @@ pub fn run(
         specs.len(),
         backend.name()
     ));
-    let mut engine = backend.engine(&plan, req.batch_size)?;
-    obs.start(plan.steps, "steps");
-    let rec = job
-        .record(engine.as_mut(), &mut |s| obs.advance(s), &mut |_, _, _| {
-            Ok(())
+    let rec = {
+        let recorder = |engine: &mut dyn crate::engine::Engine, _: &Batch<'_>| {
+            obs.start(plan.steps, "steps");
+            let rec = job.record(engine, &mut |s| obs.advance(s), &mut |_, _, _| Ok(()));
+            rec.map_err(|e| SimulatorError::Other(Box::new(e.context("simulation failed"))))
+        };
+        let mut port =
+            EnginePort::from_plan(plan.clone(), &backend, req.batch_size).with_recorder(recorder);
+        port.simulate(&Batch {
+            rows: &plan.params,
+            arm: None,
+            member_offset: plan.member_offset,
+            seed: plan.seed,
         })
-        .map_err(|e| e.context("simulation failed"))?;
+    }
+    .map_err(|e| match e {
+        SimulatorError::Engine(e) => Error::Engine(e),
+        SimulatorError::Other(e) => match e.downcast::<Error>() {
+            Ok(e) => *e,
+            Err(e) => Error::Invalid(e.to_string()),
+        },
+        e => Error::Invalid(e.to_string()),
+    })?;
     obs.finish();
 
     let failed: Vec<bool> = rec.status.iter().map(|s| !s.is_ok()).collect();
@@ -244,7 +264,7 @@ pub fn run(
         ));
     }
 
-    let summaries = sweep::summarise(&rec, &plan, &specs);
+    let summaries = sweep::summarise(&rec, &specs);
     let out_names: Vec<String> = specs.iter().map(|s| s.name()).collect();
     let varying = block.varying();
     let param_names: Vec<String> = varying
@@ -408,9 +428,9 @@ pub fn write_analysis(
 }
 
 /// member, status, then one column per summary.
-fn outputs_table(rec: &record::Recording, names: &[String], rows: &[Vec<Option<f64>>]) -> Table {
+fn outputs_table(rec: &Recordings, names: &[String], rows: &[Vec<Option<f64>>]) -> Table {
     let mut t = Table::new("outputs")
-        .with_i64("member", (0..rec.members() as i64).collect::<Vec<_>>())
+        .with_i64("member", (0..rec.rows() as i64).collect::<Vec<_>>())
         .with_str(
             "status",
             rec.status

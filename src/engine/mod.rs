@@ -8,6 +8,9 @@
 
 pub mod cpu;
 pub mod mix;
+pub mod port;
+
+pub use port::{Batch, EnginePort, Recordings, RowStatus, Simulator, SimulatorError};
 
 use crate::plan::Plan;
 use std::fmt;
@@ -85,36 +88,6 @@ pub enum EngineError {
     /// A host asked the work to stop (`crate::interrupt::request`).
     #[error("interrupted")]
     Interrupted,
-}
-
-/// Why a simulator port (`calibrate::BatchSimulator`,
-/// `cohort::TrajectorySource`) could not simulate a batch, as opposed to a
-/// member failing (a `None` row or a flagged trajectory).
-#[derive(Debug, thiserror::Error)]
-pub enum SimulatorError {
-    /// The engine could not be built or failed while running.
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-    /// A parameter row does not have one value per parameter of the plan.
-    #[error("parameter row {row} has {got} values, the plan has {expected} parameters")]
-    RowLength {
-        row: usize,
-        got: usize,
-        expected: usize,
-    },
-    /// Patients of one call must be consecutive (their ids are member offsets).
-    #[error("patients must have consecutive ids (patient {id} follows {after})")]
-    NonConsecutive { id: u64, after: u64 },
-    /// Any other simulator's own error (a driver's, or one outside this crate).
-    #[error(transparent)]
-    Other(Box<dyn std::error::Error + Send + Sync + 'static>),
-}
-
-impl SimulatorError {
-    /// A simulator-specific error from its message.
-    pub fn msg(message: impl Into<String>) -> Self {
-        SimulatorError::Other(message.into().into())
-    }
 }
 
 /// Which implementation runs a plan.

@@ -1,12 +1,14 @@
 //! Fitting scenes to data on the engine: the bridge between calibration
 //! (`crate::calibrate`, which sees a model only through
-//! [`crate::calibrate::BatchSimulator`]) and the engine.
+//! [`crate::calibrate::Summaries`]) and the engine's simulator port
+//! (`crate::engine::Simulator`).
 //!
 //! [`targets`] maps each data row to an observable of the plan (adding
 //! probe and block-mean observables for located rows) and sets the
 //! observation cadence so every data time can be read off the recording;
-//! [`simulator`] runs a batch of parameter vectors as one ensemble and
-//! returns each member's simulated values at the data rows.
+//! [`simulator`] runs a batch of parameter vectors as one ensemble through
+//! the port and reads each row's simulated values at the data rows off its
+//! recordings.
 //!
 //! Owns: the data-row ↔ observable mapping and the engine-backed simulator.
 //! [`tables`] builds the per-data-row tables a calibration writes.
@@ -19,7 +21,7 @@ pub mod tables;
 pub mod targets;
 
 pub use simulator::{EngineSimulator, SimStats};
-pub use targets::{Target, attach_targets, simulated_values};
+pub use targets::{Target, attach_targets, target_values};
 
 use std::path::PathBuf;
 

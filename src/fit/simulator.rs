@@ -1,7 +1,10 @@
-//! [`BatchSimulator`] over the engine: one call runs the batch's parameter
-//! vectors as one ensemble (member i = row i, the call's seed as the
-//! plan's seed), records it and returns each member's simulated values at
-//! the data rows ([`super::simulated_values`]).
+//! The engine as a calibration simulator: the simulator port
+//! ([`EnginePort`] over the plan, refusing unstable rows) counting what it
+//! ran, and calibration's summaries read off its recordings
+//! ([`EngineSimulator::summaries`]: each row's simulated values at the data
+//! rows, [`super::target_values`]). One call runs the batch's parameter
+//! vectors as one ensemble (member i = row i among the stable rows, the
+//! call's seed as the plan's seed).
 //!
 //! Rows the model's explicit scheme cannot run stably (its
 //! `check_stability` refuses them) are not simulated and come back as
@@ -10,11 +13,11 @@
 //! Owns: this adapter. Never imports wgpu (engines come from the
 //! [`Backend`]).
 
-use super::targets::{Target, simulated_values};
+use super::targets::{Target, target_values};
 use crate::backend::Backend;
-use crate::calibrate::{BatchSimulator, SimulatorError};
+use crate::calibrate::Summaries;
+use crate::engine::{Batch, EnginePort, Recordings, RowStatus, Simulator, SimulatorError};
 use crate::plan::Plan;
-use crate::record::record;
 
 /// What the simulator has done so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,10 +34,8 @@ pub struct SimStats {
 
 /// The engine as a calibration simulator.
 pub struct EngineSimulator<'a> {
-    backend: &'a Backend,
-    plan: Plan,
+    port: EnginePort<'a>,
     targets: Vec<Target>,
-    batch_size: Option<u32>,
     pub stats: SimStats,
 }
 
@@ -48,16 +49,14 @@ impl<'a> EngineSimulator<'a> {
         batch_size: Option<u32>,
     ) -> Self {
         EngineSimulator {
-            backend,
-            plan,
+            port: EnginePort::from_plan(plan, backend, batch_size).refusing_unstable(),
             targets,
-            batch_size,
             stats: SimStats::default(),
         }
     }
 
     pub fn plan(&self) -> &Plan {
-        &self.plan
+        self.port.base_plan().expect("made from a plan")
     }
 
     pub fn targets(&self) -> &[Target] {
@@ -71,54 +70,29 @@ impl<'a> EngineSimulator<'a> {
             self.targets.iter().map(|t| t.sd).collect(),
         )
     }
+
+    /// This simulator as calibration drivers take it: each row's summary
+    /// vector is its simulated values at the data rows.
+    pub fn summaries(&mut self) -> Summaries<'_> {
+        let targets = self.targets.clone();
+        Summaries::new(self, move |rec, row| target_values(rec, row, &targets))
+    }
 }
 
-impl BatchSimulator for EngineSimulator<'_> {
-    fn simulate(
-        &mut self,
-        thetas: &[Vec<f64>],
-        seed: u64,
-    ) -> Result<Vec<Option<Vec<f64>>>, SimulatorError> {
-        let n_params = self.plan.n_params();
-        if let Some((i, t)) = thetas.iter().enumerate().find(|(_, t)| t.len() != n_params) {
-            return Err(SimulatorError::RowLength {
-                row: i,
-                got: t.len(),
-                expected: n_params,
-            });
-        }
-        let stable: Vec<bool> = thetas
+impl Simulator for EngineSimulator<'_> {
+    fn simulate(&mut self, batch: &Batch<'_>) -> Result<Recordings, SimulatorError> {
+        let rec = self.port.simulate(batch)?;
+        let unstable = rec
+            .status
             .iter()
-            .map(|t| {
-                let row: Vec<f32> = t.iter().map(|&v| v as f32).collect();
-                self.plan.model.check_stability(&[row]).is_ok()
-            })
-            .collect();
-        let rows: Vec<Vec<f64>> = thetas
-            .iter()
-            .zip(&stable)
-            .filter(|(_, s)| **s)
-            .map(|(t, _)| t.clone())
-            .collect();
-        self.stats.rows += thetas.len();
-        self.stats.unstable += thetas.len() - rows.len();
-        let mut out = vec![None; thetas.len()];
-        if rows.is_empty() {
-            return Ok(out);
+            .filter(|s| **s == RowStatus::Unstable)
+            .count();
+        self.stats.rows += batch.rows.len();
+        self.stats.unstable += unstable;
+        if unstable < batch.rows.len() {
+            self.stats.failed += rec.failed() - unstable;
+            self.stats.batches += 1;
         }
-        let mut base = self.plan.clone();
-        base.seed = seed;
-        let plan = base.with_params(rows);
-        let mut engine = self.backend.engine(&plan, self.batch_size)?;
-        let rec = record(engine.as_mut(), &mut |_| {})?;
-        let mut values = simulated_values(&rec, &plan, &self.targets).into_iter();
-        for (slot, _) in out.iter_mut().zip(&stable).filter(|(_, s)| **s) {
-            *slot = values.next().flatten();
-            if slot.is_none() {
-                self.stats.failed += 1;
-            }
-        }
-        self.stats.batches += 1;
-        Ok(out)
+        Ok(rec)
     }
 }

@@ -21,9 +21,9 @@
 
 use super::FitError;
 use crate::calibrate::data::{Location, ObsRecord};
+use crate::engine::Recordings;
 use crate::observe::{ObsOp, Reduction, block_reduction, probe_reduction};
 use crate::plan::Plan;
-use crate::record::Recording;
 use std::path::Path;
 
 message_error!(
@@ -224,30 +224,21 @@ fn located_index(
     plan.observables.ops.len() - 1
 }
 
-/// Each member's simulated value at every target (in target order), or
-/// None for a member that failed or has no value at some target.
-pub fn simulated_values(rec: &Recording, plan: &Plan, targets: &[Target]) -> Vec<Option<Vec<f64>>> {
+/// Row `row`'s simulated value at every target (in target order), or
+/// None for a row that failed or has no value at some target.
+pub fn target_values(rec: &Recordings, row: usize, targets: &[Target]) -> Option<Vec<f64>> {
+    if !rec.status[row].is_ok() {
+        return None;
+    }
     let pos = |s: u64| rec.steps.binary_search(&s).ok();
-    let brackets: Vec<Option<(usize, usize)>> = targets
+    let series = rec.series(row);
+    targets
         .iter()
-        .map(|t| Some((pos(t.lo)?, pos(t.hi)?)))
-        .collect();
-    (0..rec.members())
-        .map(|m| {
-            if !rec.status[m].is_ok() {
-                return None;
-            }
-            let series = rec.member_series(plan, m);
-            targets
-                .iter()
-                .zip(&brackets)
-                .map(|(t, b)| {
-                    let (klo, khi) = (*b)?;
-                    let s = &series[t.index];
-                    let (a, b) = (s[klo]?, s[khi]?);
-                    Some(if khi == klo { a } else { a + t.frac * (b - a) })
-                })
-                .collect()
+        .map(|t| {
+            let (klo, khi) = (pos(t.lo)?, pos(t.hi)?);
+            let s = &series[t.index];
+            let (a, b) = (s[klo]?, s[khi]?);
+            Some(if khi == klo { a } else { a + t.frac * (b - a) })
         })
         .collect()
 }

@@ -20,9 +20,9 @@
 
 pub mod analysis;
 
+use crate::engine::Recordings;
 use crate::observe::first_crossing_series;
 use crate::plan::Plan;
-use crate::record::Recording;
 
 /// How one observable's series becomes one number.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -176,14 +176,15 @@ pub fn summarise_series(times: &[f64], series: &[Option<f64>], kind: SummaryKind
     }
 }
 
-/// Members × summaries; every summary of a failed member is None.
-pub fn summarise(rec: &Recording, plan: &Plan, specs: &[SummarySpec]) -> Vec<Vec<Option<f64>>> {
-    (0..rec.members())
+/// Rows × summaries of a batch's recordings; every summary of a failed
+/// row is None.
+pub fn summarise(rec: &Recordings, specs: &[SummarySpec]) -> Vec<Vec<Option<f64>>> {
+    (0..rec.rows())
         .map(|m| {
             if !rec.status[m].is_ok() {
                 return vec![None; specs.len()];
             }
-            let series = rec.member_series(plan, m);
+            let series = rec.series(m);
             specs
                 .iter()
                 .map(|s| summarise_series(&rec.times, &series[s.index], s.kind))

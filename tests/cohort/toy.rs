@@ -102,20 +102,32 @@ impl<'a> Toy<'a> {
     }
 }
 
-impl vtwin::cohort::TrajectorySource for Toy<'_> {
+impl vtwin::engine::Simulator for Toy<'_> {
     fn simulate(
         &mut self,
-        patients: &[Patient],
-        arm: &str,
-    ) -> Result<Vec<Trajectory>, vtwin::engine::SimulatorError> {
+        batch: &vtwin::engine::Batch<'_>,
+    ) -> Result<vtwin::engine::Recordings, vtwin::engine::SimulatorError> {
+        let arm = batch.arm.expect("cohorts name the arm");
+        let patients: Vec<Patient> = batch
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| Patient {
+                id: batch.member_offset as u64 + i as u64,
+                covariates: vec![],
+                params: row.clone(),
+                assigned_arm: 0,
+            })
+            .collect();
         self.seen.extend(
             patients
                 .iter()
                 .map(|p| (arm.to_string(), p.id, p.params.clone())),
         );
-        Ok(patients
+        let trajs: Vec<Trajectory> = patients
             .iter()
             .map(|p| trajectory(self.params, p, arm))
-            .collect())
+            .collect();
+        Ok(vtwin::cohort::recordings(&trajs))
     }
 }

@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use vtwin::backend::Backend;
-use vtwin::cohort::{CohortTables, Patient, Trajectory, TrajectorySource, build_cohort};
+use vtwin::cohort::{CohortTables, Trajectory, build_cohort, trajectories};
 use vtwin::cohort_sim::{CohortSetup, EngineSource, mark_failed};
+use vtwin::engine::{Batch, Recordings, Simulator, SimulatorError};
 use vtwin::scene::Scene;
 
 pub fn scene_path() -> PathBuf {
@@ -74,15 +75,14 @@ pub struct Keeping<'a> {
     pub kept: Vec<Trajectory>,
 }
 
-impl TrajectorySource for Keeping<'_> {
-    fn simulate(
-        &mut self,
-        patients: &[Patient],
-        arm: &str,
-    ) -> Result<Vec<Trajectory>, vtwin::engine::SimulatorError> {
-        let t = self.inner.simulate(patients, arm)?;
-        self.kept.extend(t.iter().cloned());
-        Ok(t)
+impl Simulator for Keeping<'_> {
+    fn simulate(&mut self, batch: &Batch<'_>) -> Result<Recordings, SimulatorError> {
+        let rec = self.inner.simulate(batch)?;
+        let first = batch.member_offset as u64;
+        let ids: Vec<u64> = (first..first + rec.rows() as u64).collect();
+        let arm = batch.arm.expect("cohorts name the arm");
+        self.kept.extend(trajectories(&rec, &ids, arm));
+        Ok(rec)
     }
 }
 
