@@ -511,8 +511,8 @@ pub fn merge_sweep(
     let plan_sha256 = plan_hash_of(&folders, &names, &design.values)?;
     let mut analysis = m0["analysis"].clone();
     let json = |e| MergeError::context("writing the merged manifest", e);
-    analysis["groups"] = serde_json::to_value(&groups).map_err(json)?;
-    analysis["skipped_outputs"] = serde_json::to_value(&skipped).map_err(json)?;
+    analysis["groups"] = serde_json::to_value(groups).map_err(json)?;
+    analysis["skipped_outputs"] = serde_json::to_value(skipped).map_err(json)?;
     let totals = Totals {
         members: folders[0].rec.total,
         members_failed: members_failed(&folders),
