@@ -72,16 +72,29 @@ pub enum ShardError {
     Set(String),
 }
 
+/// The `shard` record of a run, sweep or assimilate manifest.
+#[derive(serde::Serialize)]
+struct ShardNote {
+    kind: &'static str,
+    index: u64,
+    count: u64,
+    first_member: u64,
+    end_member: u64,
+    members_total: u64,
+}
+
 /// The `shard` record of a run or sweep manifest.
 pub fn manifest_json(kind: ShardKind, shard: Shard, range: &Range<u64>, total: u64) -> Value {
-    serde_json::json!({
-        "kind": kind.name(),
-        "index": shard.index,
-        "count": shard.count,
-        "first_member": range.start,
-        "end_member": range.end,
-        "members_total": total,
-    })
+    let note = ShardNote {
+        kind: kind.name(),
+        index: shard.index,
+        count: shard.count,
+        first_member: range.start,
+        end_member: range.end,
+        members_total: total,
+    };
+    // Numbers and a string under string keys: cannot fail.
+    serde_json::to_value(note).unwrap_or_default()
 }
 
 /// Reads the shard record of the folder `dir` from its parsed manifest.
