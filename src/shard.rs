@@ -8,7 +8,7 @@
 //! one total, each index 0..K exactly once, and ranges that are the
 //! contiguous blocks `Shard::range` gives (`[⌊nI/K⌋, ⌊n(I+1)/K⌋)`), so
 //! together they cover every member (patient, design row) exactly once.
-//! Never reads tables (the merge drivers in `cli::merge*` do).
+//! Never reads tables (the merge drivers in `drivers::merge*` do).
 
 pub use crate::cohort::merge::Shard;
 use serde_json::Value;
@@ -72,16 +72,29 @@ pub enum ShardError {
     Set(String),
 }
 
+/// The `shard` record of a run, sweep or assimilate manifest.
+#[derive(serde::Serialize)]
+struct ShardNote {
+    kind: &'static str,
+    index: u64,
+    count: u64,
+    first_member: u64,
+    end_member: u64,
+    members_total: u64,
+}
+
 /// The `shard` record of a run or sweep manifest.
 pub fn manifest_json(kind: ShardKind, shard: Shard, range: &Range<u64>, total: u64) -> Value {
-    serde_json::json!({
-        "kind": kind.name(),
-        "index": shard.index,
-        "count": shard.count,
-        "first_member": range.start,
-        "end_member": range.end,
-        "members_total": total,
-    })
+    let note = ShardNote {
+        kind: kind.name(),
+        index: shard.index,
+        count: shard.count,
+        first_member: range.start,
+        end_member: range.end,
+        members_total: total,
+    };
+    // Numbers and a string under string keys: cannot fail.
+    serde_json::to_value(note).unwrap_or_default()
 }
 
 /// Reads the shard record of the folder `dir` from its parsed manifest.
@@ -281,29 +294,43 @@ pub fn stamp_merge<'a>(
     started: chrono::DateTime<chrono::Utc>,
     shards: impl Iterator<Item = (&'a ShardRecord, &'a Value)>,
 ) {
-    use serde_json::json;
     o.remove("outputs");
     o.remove("shard");
     o.insert(
         "command".into(),
-        json!(crate::checkpoint::Invocation::command_line()),
+        Value::from(crate::checkpoint::Invocation::command_line()),
     );
-    o.insert("started".into(), json!(crate::manifest::rfc3339(started)));
+    o.insert(
+        "started".into(),
+        Value::from(crate::manifest::rfc3339(started)),
+    );
     o.insert(
         "finished".into(),
-        json!(crate::manifest::rfc3339(crate::manifest::now())),
+        Value::from(crate::manifest::rfc3339(crate::manifest::now())),
     );
     let merged: Vec<Value> = shards
         .map(|(rec, manifest)| {
-            json!({
-                "dir": rec.dir.display().to_string(),
-                "shard": format!("{}/{}", rec.shard.index, rec.shard.count),
-                "plan_sha256": manifest["plan_sha256"],
-                "adapter": manifest["adapter"],
-            })
+            let entry = MergedShard {
+                adapter: manifest["adapter"].clone(),
+                dir: rec.dir.display().to_string(),
+                plan_sha256: manifest["plan_sha256"].clone(),
+                shard: format!("{}/{}", rec.shard.index, rec.shard.count),
+            };
+            // Strings and JSON values under string keys: cannot fail.
+            serde_json::to_value(entry).unwrap_or_default()
         })
         .collect();
-    o.insert("merged_shards".into(), json!(merged));
+    o.insert("merged_shards".into(), Value::Array(merged));
+}
+
+/// One `merged_shards` entry of a merged manifest: the shard's folder, its
+/// `index/count`, and its manifest's plan hash and adapter as they are.
+#[derive(serde::Serialize)]
+struct MergedShard {
+    adapter: Value,
+    dir: String,
+    plan_sha256: Value,
+    shard: String,
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //!
 //! Owns: the script text (pure functions of a [`JobSpec`]), shell quoting
 //! of every forwarded word, and reading the job id `sbatch --parsable`
-//! prints. Runs nothing (the command in `cli::slurm` calls `sbatch`).
+//! prints. Runs nothing (`drivers::slurm` writes the folder and calls
+//! `sbatch`).
 //!
 //! Folder layout under `out`: `job.sbatch`, `merge.sbatch`, `shards/I`
 //! (shard I's output folder), `merged` (the joined result), `logs/`, and

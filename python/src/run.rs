@@ -5,10 +5,14 @@
 //! the scene's format, and with fields the same `fields.npy`, agents table
 //! and `montage.png` (drawn by `vtwin::drivers::snapshots::save_fields`).
 //!
-//! The loop is the library's (`record::record_with`); between observations
-//! it takes the GIL back for a moment to call the progress callback and to
-//! check for Ctrl-C (`PyErr_CheckSignals`), so an interrupt stops the run
-//! with `KeyboardInterrupt` at the next observation and nothing is written.
+//! The run is the library's `vtwin run` driver (`vtwin::drivers::run`):
+//! its arms (`arms_of`), its recording of an arm (`record_arm`, here with a
+//! plain `record::record_with` and the snapshots kept in memory), its
+//! tables (`run_tables`) and its manifest keys (`RunKeys`, plus a `python`
+//! key). Between observations it takes the GIL back for a moment to call
+//! the progress callback and to check for Ctrl-C (`PyErr_CheckSignals`), so
+//! an interrupt stops the run with `KeyboardInterrupt` at the next
+//! observation and nothing is written.
 
 use crate::errors::wrap;
 use crate::{arg, capsule, held, lock, scene};
@@ -17,20 +21,16 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use vtwin::backend::Backend;
+use vtwin::drivers::run::{ArmRun, RunKeys, arms_of, record_arm, run_tables, table_format};
 use vtwin::drivers::snapshots::{MontageOptions, MontageScale};
 use vtwin::engine::{BackendChoice, EngineError};
 use vtwin::io::{RunDir, TableFormat};
+use vtwin::manifest::PlanManifest;
 use vtwin::plan::Plan;
-use vtwin::record::{self, Recording, params_table};
-use vtwin::scene::{FormatName, Scene};
+use vtwin::record;
+use vtwin::scene::Scene;
 
 pub const NAME: &std::ffi::CStr = c"run";
-
-/// One arm's plan and recording.
-struct ArmRun {
-    plan: Plan,
-    rec: Recording,
-}
 
 /// A finished run, in memory.
 pub struct RunResult {
@@ -136,6 +136,20 @@ fn montage(
     })
 }
 
+/// The manifest keys of a run from Python: `vtwin run`'s and `python`.
+#[derive(serde::Serialize)]
+struct PyKeys {
+    #[serde(flatten)]
+    run: RunKeys,
+    python: PyNote,
+}
+
+#[derive(serde::Serialize)]
+struct PyNote {
+    package: &'static str,
+    save_fields: bool,
+}
+
 fn simulate(
     scene: &Scene,
     plans: Vec<Plan>,
@@ -151,74 +165,52 @@ fn simulate(
     let mut arms = Vec::with_capacity(plans.len());
     let mut state = None;
     let mut snapshots = Vec::new();
-    let mut kernel = None;
     for plan in plans {
-        let mut engine = backend.engine(&plan, batch_size)?;
+        let engine = backend.engine(&plan, batch_size)?;
         let total = plan.steps;
-        let snaps = match keep.every {
-            Some(k) if save_fields => {
-                record::snapshot_indices(plan.observation_steps().len(), k as usize)
-            }
-            _ => Vec::new(),
-        };
-        let rec =
-            record::record_with::<Stop>(engine.as_mut(), &mut |_| {}, &mut |engine, k, step| {
-                checkpoint(progress, step, total)?;
-                if snaps.contains(&k) {
-                    snapshots.push((step, engine.read_state()?));
-                }
-                Ok(())
-            })?;
-        if save_fields {
-            state = Some(engine.read_state()?);
-        }
-        if arms.is_empty() {
-            kernel = engine.kernel_note();
-        }
-        drop(engine);
-        arms.push(ArmRun { plan, rec });
-    }
-    let format = match scene.file.output.format {
-        Some(FormatName::Csv) => TableFormat::Csv,
-        _ => TableFormat::Parquet,
-    };
-    // The manifest `vtwin run` writes, but for the files this run holds.
-    let first = &arms[0].plan;
-    let descr: Vec<serde_json::Value> = first
-        .observables
-        .describe()
-        .into_iter()
-        .map(|(n, u, d)| serde_json::json!({"name": n, "unit": u, "description": d}))
-        .collect();
-    let mut extra = serde_json::json!({
-        "steps": first.steps,
-        "dt": first.model.dt(),
-        "time_unit": first.model.info().time_unit,
-        "format": format.extension(),
-        "observables": descr,
-        "posterior": null,
-        "kernel": kernel,
-    });
-    if all {
-        extra["arms"] =
-            serde_json::json!(arms.iter().map(|a| &a.plan.arm.name).collect::<Vec<_>>());
-    }
-    extra["shard"] = serde_json::Value::Null;
-    if save_fields {
-        let info = first.model.info();
-        extra["montage"] = serde_json::json!({
-            "field": info.fields[keep.montage.field].name,
-            "scale": match keep.montage.scale {
-                MontageScale::Shared => "shared",
-                MontageScale::PerPanel => "per-panel",
+        let (arm, last) = record_arm::<Stop>(
+            engine,
+            plan,
+            keep.every.filter(|_| save_fields),
+            save_fields,
+            &mut |engine, at_observation| {
+                record::record_with::<Stop>(engine, &mut |_| {}, &mut |engine, k, step| {
+                    checkpoint(progress, step, total)?;
+                    at_observation(engine, k, step)
+                })
             },
-            "every": keep.every,
-        });
+            &mut |_, step, s| {
+                snapshots.push((step, s));
+                Ok(())
+            },
+        )?;
+        if last.is_some() {
+            state = last;
+        }
+        arms.push(arm);
     }
-    extra["python"] =
-        serde_json::json!({"package": env!("CARGO_PKG_VERSION"), "save_fields": save_fields});
+    let format = table_format(scene, None);
+    // The manifest `vtwin run` writes, but for the files this run holds.
+    let keys = PyKeys {
+        run: RunKeys::new(
+            &arms,
+            all,
+            format,
+            save_fields.then_some((&keep.montage, keep.every)),
+        ),
+        python: PyNote {
+            package: env!("CARGO_PKG_VERSION"),
+            save_fields,
+        },
+    };
     let failed = arms.iter().map(|a| a.rec.failed()).sum();
-    let manifest = vtwin::manifest::for_plan(first, &backend, started, failed, extra);
+    let manifest = serde_json::to_value(PlanManifest::new(
+        &arms[0].plan,
+        &backend,
+        started,
+        failed,
+        keys,
+    ))?;
     Ok(RunResult {
         scene: scene.clone(),
         arms,
@@ -239,18 +231,12 @@ fn plans(
     seed: Option<u64>,
     arm: Option<&str>,
 ) -> anyhow::Result<(Vec<Plan>, bool)> {
-    let all = arm == Some("all") && sc.file.arms.iter().all(|a| a.name != "all");
-    if !all || sc.file.arms.is_empty() {
-        let arm = if all { None } else { arm };
-        return Ok((vec![scene::freeze(sc, members, seed, arm)?], all));
-    }
-    let plans = sc
-        .file
-        .arms
-        .iter()
-        .map(|a| scene::freeze(sc, members, seed, Some(&a.name)))
+    let (arms, all) = arms_of(sc, arm);
+    let plans = arms
+        .into_iter()
+        .map(|a| scene::freeze(sc, members, seed, a))
         .collect::<anyhow::Result<Vec<Plan>>>()?;
-    Ok((plans, true))
+    Ok((plans, all))
 }
 
 pub fn run(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
@@ -298,27 +284,10 @@ pub fn run(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     capsule(py, result, NAME)
 }
 
-/// How one of a run's tables is made from one arm.
-type TableOf = dyn Fn(&ArmRun) -> vtwin::table::Table;
-
 /// params, observables and status, as `vtwin run` writes them (stacked
 /// under a first column `arm` for `arm="all"`).
 fn tables_of(r: &RunResult) -> anyhow::Result<Vec<vtwin::table::Table>> {
-    let each: [(&str, &TableOf); 3] = [
-        ("params", &|a| params_table(&a.plan)),
-        ("observables", &|a| a.rec.observables_table(&a.plan)),
-        ("status", &|a| a.rec.status_table()),
-    ];
-    each.iter()
-        .map(|(name, f)| {
-            if r.all {
-                let parts = r.arms.iter().map(|a| (a.plan.arm.name.clone(), f(a)));
-                vtwin::table::Table::stack(name, "arm", parts.collect()).map_err(anyhow::Error::msg)
-            } else {
-                Ok(f(r.first()))
-            }
-        })
-        .collect()
+    Ok(run_tables(&r.arms, r.all)?)
 }
 
 pub fn tables(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
@@ -397,9 +366,7 @@ pub fn save(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         let r = lock(held);
         let inputs = [r.scene.path.as_path()];
         let dir = RunDir::create_for(&out, force, &inputs)?;
-        for t in tables_of(&r)? {
-            dir.write_table(&t, r.format)?;
-        }
+        vtwin::drivers::run::write_tables(&dir, &r.arms, r.all, r.format)?;
         let plan = &r.first().plan;
         // In the CLI's order: the time-lapse snapshots, then the final state.
         for (step, state) in &r.snapshots {

@@ -3,7 +3,6 @@
 
 pub mod analyze;
 pub mod assimilate;
-pub mod assimilate_shard;
 pub mod bench;
 pub mod calibrate;
 pub mod choices;
@@ -16,7 +15,6 @@ pub mod fork_cohort;
 pub mod fork_twin;
 pub mod info;
 pub mod merge;
-pub mod merge_runs;
 pub mod progress;
 pub mod report;
 pub mod resume;

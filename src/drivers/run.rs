@@ -4,16 +4,19 @@
 //! interrupted run (`vtwin resume`).
 //!
 //! Owns: the run's checks of its options, its tables and its manifest
-//! keys. The folder's life is [`super::job::Job`].
+//! keys, and the recording of one arm ([`record_arm`]), which the Python
+//! package's in-memory `Scene.run` shares. The folder's life is
+//! [`super::job::Job`].
 
 use super::job::{Error, Job, MemberFailure, Observer, Output, Result, Resume};
 use super::members::{Members, freeze_shard};
 use super::snapshots::{MontageOptions, MontageScale, montage_field, save_fields, step_tag};
 use crate::backend::Backend;
+use crate::engine::{Engine, EngineError};
 use crate::io::{RunDir, TableFormat};
 use crate::manifest::PlanManifest;
 use crate::plan::Plan;
-use crate::record::{self, params_table};
+use crate::record::{self, AtObservation, Recording, params_table};
 use crate::scene::{FormatName, Scene};
 use crate::shard::Shard;
 use crate::table::Table;
@@ -66,10 +69,11 @@ pub struct RunOutcome {
 }
 
 /// One arm's simulation: its plan, recording and kernel note.
-struct ArmRun {
-    plan: Plan,
-    rec: record::Recording,
-    kernel: Option<serde_json::Value>,
+pub struct ArmRun {
+    pub plan: Plan,
+    pub rec: Recording,
+    /// The engine's kernel note (`Engine::kernel_note`).
+    pub kernel: Option<serde_json::Value>,
 }
 
 /// An observable as the manifest describes it.
@@ -88,26 +92,109 @@ struct MontageNote {
     every: Option<u32>,
 }
 
-/// The run's own manifest keys.
+/// The run's own manifest keys (over [`PlanManifest`]'s).
 #[derive(Serialize)]
-struct RunKeys {
+pub struct RunKeys {
     steps: u64,
     dt: f64,
     time_unit: String,
     format: &'static str,
     observables: Vec<ObservableNote>,
-    posterior: Option<String>,
+    pub posterior: Option<String>,
     kernel: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     arms: Option<Vec<String>>,
-    shard: Option<serde_json::Value>,
+    pub shard: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     montage: Option<MontageNote>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    checkpoint_every: Option<u64>,
+    pub checkpoint_every: Option<u64>,
 }
 
-#[allow(clippy::too_many_arguments)] // one arm of a run, its folder and snapshots
+impl RunKeys {
+    /// The keys of `runs` (the first arm's plan and kernel; with `all`,
+    /// every arm's name) written as `fmt`, with `montage` and its `every`
+    /// when fields are kept; no posterior, shard or checkpoints.
+    pub fn new(
+        runs: &[ArmRun],
+        all: bool,
+        fmt: TableFormat,
+        montage: Option<(&MontageOptions, Option<u32>)>,
+    ) -> RunKeys {
+        let first = &runs[0];
+        let info = first.plan.model.info();
+        RunKeys {
+            steps: first.plan.steps,
+            dt: first.plan.model.dt(),
+            time_unit: info.time_unit.clone(),
+            format: fmt.extension(),
+            observables: first
+                .plan
+                .observables
+                .describe()
+                .into_iter()
+                .map(|(name, unit, description)| ObservableNote {
+                    name,
+                    unit,
+                    description,
+                })
+                .collect(),
+            posterior: None,
+            kernel: first.kernel.clone(),
+            arms: all.then(|| runs.iter().map(|r| r.plan.arm.name.clone()).collect()),
+            shard: None,
+            montage: montage.map(|(m, every)| MontageNote {
+                field: info.fields[m.field].name.clone(),
+                scale: m.scale.name(),
+                every,
+            }),
+            checkpoint_every: None,
+        }
+    }
+}
+
+/// The caller's recording loop for [`record_arm`]: records the engine to
+/// the end, calling the hook it is given after each observation.
+pub type RecordLoop<'a, E> =
+    dyn FnMut(&mut dyn Engine, &mut AtObservation<'_, E>) -> Result<Recording, E> + 'a;
+
+/// Where [`record_arm`] hands a snapshot: the plan, the step, the state.
+pub type SnapshotSink<'a, E> = dyn FnMut(&Plan, u64, Vec<f32>) -> Result<(), E> + 'a;
+
+/// Records one arm's `plan` on `engine` to the end through `record` (a
+/// job's checkpointed loop, or a plain `record::record_with`, given the
+/// hook to call after each observation). With `every`, the state at the
+/// observations `record::snapshot_indices` picks goes to `snapshot` (plan,
+/// step, state); with `keep_final`, the final state is returned.
+pub fn record_arm<E: From<EngineError>>(
+    mut engine: Box<dyn Engine>,
+    plan: Plan,
+    every: Option<u32>,
+    keep_final: bool,
+    record: &mut RecordLoop<'_, E>,
+    snapshot: &mut SnapshotSink<'_, E>,
+) -> Result<(ArmRun, Option<Vec<f32>>), E> {
+    let snaps = match every {
+        Some(k) => record::snapshot_indices(plan.observation_steps().len(), k as usize),
+        None => Vec::new(),
+    };
+    let rec = record(engine.as_mut(), &mut |engine, k, step| {
+        if snaps.contains(&k) {
+            snapshot(&plan, step, engine.read_state()?)?;
+        }
+        Ok(())
+    })?;
+    let state = match keep_final {
+        true => Some(engine.read_state()?),
+        false => None,
+    };
+    let kernel = engine.kernel_note();
+    drop(engine);
+    Ok((ArmRun { plan, rec, kernel }, state))
+}
+
+/// One arm of a run in `job`'s folder, with its snapshots and final
+/// fields when `fields` are kept.
 fn simulate(
     req: &RunRequest,
     plan: Plan,
@@ -116,7 +203,7 @@ fn simulate(
     fields: Option<(&MontageOptions, TableFormat)>,
     obs: &mut dyn Observer,
 ) -> Result<ArmRun> {
-    let mut engine = backend.engine_with(
+    let engine = backend.engine_with(
         &plan,
         &crate::backend::EngineOptions {
             batch_size: req.batch_size,
@@ -124,45 +211,31 @@ fn simulate(
             ..Default::default()
         },
     )?;
-    let obs_steps = plan.observation_steps();
     let last = plan.steps;
-    let snaps = match (fields, req.every) {
-        (Some(_), Some(k)) => record::snapshot_indices(obs_steps.len(), k as usize),
-        _ => Vec::new(),
-    };
     let dir: &RunDir = &job.dir;
     obs.start(plan.steps, "steps");
-    let rec = job
-        .record(
-            engine.as_mut(),
-            &mut |s| obs.advance(s),
-            &mut |engine, k, step| -> Result<()> {
-                if let Some((opts, fmt)) = fields
-                    && snaps.contains(&k)
-                {
-                    let state = engine.read_state()?;
-                    save_fields(
-                        dir,
-                        &plan,
-                        &state,
-                        opts,
-                        fmt,
-                        step,
-                        &format!("_{}", step_tag(step, last)),
-                    )?;
-                }
-                Ok(())
-            },
-        )
-        .map_err(|e| e.context("simulation failed"))?;
+    let (arm, state) = record_arm::<Error>(
+        engine,
+        plan,
+        fields.and(req.every),
+        fields.is_some(),
+        &mut |engine, at_observation| {
+            job.record(engine, &mut |s| obs.advance(s), at_observation)
+                .map_err(|e| e.context("simulation failed"))
+        },
+        &mut |plan, step, state| match fields {
+            Some((opts, fmt)) => {
+                let tag = format!("_{}", step_tag(step, last));
+                save_fields(dir, plan, &state, opts, fmt, step, &tag)
+            }
+            None => Ok(()),
+        },
+    )?;
     obs.finish();
-    if let Some((opts, fmt)) = fields {
-        let state = engine.read_state()?;
-        save_fields(dir, &plan, &state, opts, fmt, plan.steps, "")?;
+    if let (Some((opts, fmt)), Some(state)) = (fields, state) {
+        save_fields(dir, &arm.plan, &state, opts, fmt, last, "")?;
     }
-    let kernel = engine.kernel_note();
-    drop(engine);
-    Ok(ArmRun { plan, rec, kernel })
+    Ok(arm)
 }
 
 /// Adds `offset` to a table's `member` column: a shard's tables carry
@@ -198,6 +271,36 @@ pub fn freeze_arm(scene: &Scene, req: &RunRequest, arm: Option<&str>) -> Result<
     freeze_shard(scene, &members(req, arm), montage)
 }
 
+/// The arms a run of `arm` simulates, and whether it is `--arm all`: every
+/// arm of the scene (an arm itself named `all` wins; a scene without arms
+/// runs its one default arm).
+pub fn arms_of<'s>(scene: &'s Scene, arm: Option<&'s str>) -> (Vec<Option<&'s str>>, bool) {
+    let all = arm == Some("all") && scene.file.arms.iter().all(|a| a.name != "all");
+    if !all {
+        return (vec![arm], false);
+    }
+    let names: Vec<Option<&str>> = scene
+        .file
+        .arms
+        .iter()
+        .map(|a| Some(a.name.as_str()))
+        .collect();
+    if names.is_empty() {
+        (vec![None], true)
+    } else {
+        (names, true)
+    }
+}
+
+/// The table format of a run: `format`, else the scene's `output.format`,
+/// else Parquet.
+pub fn table_format(scene: &Scene, format: Option<TableFormat>) -> TableFormat {
+    format.unwrap_or(match scene.file.output.format {
+        Some(FormatName::Csv) => TableFormat::Csv,
+        _ => TableFormat::Parquet,
+    })
+}
+
 fn invalid(msg: &str) -> Error {
     Error::Invalid(msg.to_string())
 }
@@ -210,19 +313,7 @@ pub fn run(
 ) -> Result<RunOutcome> {
     let started = crate::manifest::now();
     let scene = Scene::load(&req.scene)?;
-    // `--arm all`: every arm of the scene (an arm itself named `all` wins).
-    let all = req.arm.as_deref() == Some("all") && scene.file.arms.iter().all(|a| a.name != "all");
-    let arms: Vec<Option<&str>> = if all {
-        let names: Vec<Option<&str>> = scene
-            .file
-            .arms
-            .iter()
-            .map(|a| Some(a.name.as_str()))
-            .collect();
-        if names.is_empty() { vec![None] } else { names }
-    } else {
-        vec![req.arm.as_deref()]
-    };
+    let (arms, all) = arms_of(&scene, req.arm.as_deref());
     if all && req.shard.is_some() {
         return Err(invalid(
             "--shard with --arm all is not supported: shard each arm with --arm NAME --shard I/K",
@@ -281,10 +372,7 @@ pub fn run(
         checkpoint_every: req.checkpoint_every,
     };
     let job = Job::open(started, &output, &plans[0], backend, resume, obs)?;
-    let fmt = req.format.unwrap_or(match scene.file.output.format {
-        Some(FormatName::Csv) => TableFormat::Csv,
-        _ => TableFormat::Parquet,
-    });
+    let fmt = table_format(&scene, req.format);
     let plan = &plans[0];
     let arm_names: Vec<String> = plans.iter().map(|p| p.arm.name.clone()).collect();
     obs.note(&format!(
@@ -321,42 +409,19 @@ pub fn run(
     write_tables(&job.dir, &runs, all, fmt)?;
     let first = &runs[0];
     let failed: usize = runs.iter().map(|r| r.rec.failed()).sum();
-    let keys = RunKeys {
-        steps: first.plan.steps,
-        dt: first.plan.model.dt(),
-        time_unit: first.plan.model.info().time_unit.clone(),
-        format: fmt.extension(),
-        observables: first
-            .plan
-            .observables
-            .describe()
-            .into_iter()
-            .map(|(name, unit, description)| ObservableNote {
-                name,
-                unit,
-                description,
-            })
-            .collect(),
-        posterior: req.posterior.as_ref().map(|p| p.display().to_string()),
-        kernel: first.kernel.clone(),
-        arms: all.then(|| arm_names.clone()),
-        shard: req.shard.map(|s| {
-            let total = req.members.unwrap_or(scene.file.ensemble.members) as u64;
-            let start = first.plan.member_offset as u64;
-            crate::shard::manifest_json(
-                crate::shard::ShardKind::Run,
-                s,
-                &(start..start + first.plan.members as u64),
-                total,
-            )
-        }),
-        montage: save.then(|| MontageNote {
-            field: first.plan.model.info().fields[montage.field].name.clone(),
-            scale: montage.scale.name(),
-            every: req.every,
-        }),
-        checkpoint_every: req.checkpoint_every,
-    };
+    let mut keys = RunKeys::new(&runs, all, fmt, save.then_some((&montage, req.every)));
+    keys.posterior = req.posterior.as_ref().map(|p| p.display().to_string());
+    keys.shard = req.shard.map(|s| {
+        let total = req.members.unwrap_or(scene.file.ensemble.members) as u64;
+        let start = first.plan.member_offset as u64;
+        crate::shard::manifest_json(
+            crate::shard::ShardKind::Run,
+            s,
+            &(start..start + first.plan.members as u64),
+            total,
+        )
+    });
+    keys.checkpoint_every = req.checkpoint_every;
     let manifest = PlanManifest::new(&first.plan, backend, started, failed, keys);
     let dir = job.finish(&manifest)?;
     let count = |name: &str| {
@@ -377,7 +442,7 @@ pub fn run(
 
 /// The params, observables and status tables: one arm's with global member
 /// indices, or every arm's stacked under a first column `arm`.
-fn write_tables(dir: &RunDir, runs: &[ArmRun], all: bool, fmt: TableFormat) -> Result<()> {
+pub fn run_tables(runs: &[ArmRun], all: bool) -> Result<Vec<Table>> {
     if all {
         let stack = |name: &str, f: &dyn Fn(&ArmRun) -> Table| {
             Table::stack(
@@ -389,21 +454,26 @@ fn write_tables(dir: &RunDir, runs: &[ArmRun], all: bool, fmt: TableFormat) -> R
             )
             .map_err(|e| Error::Invalid(e.to_string()))
         };
-        dir.write_table(&stack("params", &|r| params_table(&r.plan))?, fmt)?;
-        dir.write_table(
-            &stack("observables", &|r| r.rec.observables_table(&r.plan))?,
-            fmt,
-        )?;
-        dir.write_table(&stack("status", &|r| r.rec.status_table())?, fmt)?;
+        Ok(vec![
+            stack("params", &|r| params_table(&r.plan))?,
+            stack("observables", &|r| r.rec.observables_table(&r.plan))?,
+            stack("status", &|r| r.rec.status_table())?,
+        ])
     } else {
         let first = &runs[0];
         let offset = i64::from(first.plan.member_offset);
-        dir.write_table(&shift_members(params_table(&first.plan), offset), fmt)?;
-        dir.write_table(
-            &shift_members(first.rec.observables_table(&first.plan), offset),
-            fmt,
-        )?;
-        dir.write_table(&shift_members(first.rec.status_table(), offset), fmt)?;
+        Ok(vec![
+            shift_members(params_table(&first.plan), offset),
+            shift_members(first.rec.observables_table(&first.plan), offset),
+            shift_members(first.rec.status_table(), offset),
+        ])
+    }
+}
+
+/// Writes [`run_tables`] into `dir` as `fmt`.
+pub fn write_tables(dir: &RunDir, runs: &[ArmRun], all: bool, fmt: TableFormat) -> Result<()> {
+    for t in run_tables(runs, all)? {
+        dir.write_table(&t, fmt)?;
     }
     Ok(())
 }

@@ -14,17 +14,32 @@
 //! manifest's design options (and checked to equal the shards' rows), with
 //! the same code `vtwin sweep` runs (`drivers::sweep::write_analysis`).
 
-use super::merge::MergeArgs;
+use super::job::Observer;
+use super::merge::{MergeError, MergeRequest, Result, reading};
 use crate::cohort::merge::concat_tables;
 use crate::design::{self, DesignMethod, DesignOptions};
 use crate::io::{ColumnType, RunDir, TableFormat};
 use crate::sensitivity::Bootstrap;
 use crate::shard::ShardRecord;
 use crate::table::{Table, Values};
-use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use serde::Serialize;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// `bail!` with a typed error: returns [`MergeError::Invalid`].
+macro_rules! bail {
+    ($($t:tt)*) => {
+        return Err(MergeError::Invalid(format!($($t)*)))
+    };
+}
+
+/// A [`MergeError::Invalid`] with a formatted message.
+macro_rules! invalid {
+    ($($t:tt)*) => {
+        MergeError::Invalid(format!($($t)*))
+    };
+}
 
 /// A shard's manifest and the files it lists, in the manifest's order.
 struct Folder {
@@ -38,10 +53,9 @@ fn load(records: &[ShardRecord]) -> Result<Vec<Folder>> {
         .iter()
         .map(|rec| {
             let path = rec.dir.join(crate::io::rundir::MANIFEST);
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(&path).map_err(reading(&path))?;
             let manifest: Value = serde_json::from_str(&text)
-                .with_context(|| format!("parsing {}", path.display()))?;
+                .map_err(|e| MergeError::context(format!("parsing {}", path.display()), e))?;
             let files = manifest["outputs"]
                 .as_array()
                 .map(|a| {
@@ -108,12 +122,12 @@ fn concat_csv(paths: &[PathBuf]) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut header: Option<Vec<u8>> = None;
     for p in paths {
-        let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+        let bytes = std::fs::read(p).map_err(reading(p))?;
         let cut = bytes
             .iter()
             .position(|&b| b == b'\n')
             .map(|i| i + 1)
-            .ok_or_else(|| anyhow!("{}: no header line", p.display()))?;
+            .ok_or_else(|| invalid!("{}: no header line", p.display()))?;
         match &header {
             None => {
                 header = Some(bytes[..cut].to_vec());
@@ -141,9 +155,7 @@ fn join_table(dir: &RunDir, folders: &[Folder], name: &str, fmt: TableFormat) ->
         TableFormat::Parquet => {
             let parts: Vec<Table> = paths
                 .iter()
-                .map(|p| {
-                    crate::io::read_parquet(p).with_context(|| format!("reading {}", p.display()))
-                })
+                .map(|p| crate::io::read_parquet(p).map_err(reading(p)))
                 .collect::<Result<_>>()?;
             let refs: Vec<&Table> = parts.iter().collect();
             let mut t = concat_tables(&refs)?;
@@ -160,8 +172,7 @@ fn join_npy(dir: &RunDir, folders: &[Folder], name: &str) -> Result<()> {
     let mut data = Vec::new();
     for f in folders {
         let p = f.rec.dir.join(name);
-        let (s, d) =
-            crate::io::read_npy_f32(&p).with_context(|| format!("reading {}", p.display()))?;
+        let (s, d) = crate::io::read_npy_f32(&p).map_err(reading(&p))?;
         match &mut shape {
             None => shape = Some(s),
             Some(have) if have.len() == s.len() && have[1..] == s[1..] => have[0] += s[0],
@@ -172,7 +183,7 @@ fn join_npy(dir: &RunDir, folders: &[Folder], name: &str) -> Result<()> {
         }
         data.extend_from_slice(&d);
     }
-    let shape = shape.ok_or_else(|| anyhow!("no shards"))?;
+    let shape = shape.ok_or_else(|| invalid!("no shards"))?;
     crate::io::write_npy_f32(&dir.file(name), &shape, &data)?;
     Ok(())
 }
@@ -194,30 +205,40 @@ fn param_rows(t: &Table) -> Result<(Vec<String>, Vec<Vec<f64>>)> {
     Ok((names, rows))
 }
 
-/// The whole run's manifest from shard 0's: the totals of the set, the
-/// whole plan's hash, the shards it was joined from, this command and its
-/// times; the `shard` and `outputs` records dropped.
-fn merged_manifest(
-    folders: &[Folder],
+/// The keys a merged run or sweep manifest sets over shard 0's: the totals
+/// of the whole set and the whole plan's hash.
+#[derive(Serialize)]
+struct Totals {
+    members: u64,
+    members_failed: u64,
     plan_sha256: String,
-    started: DateTime<Utc>,
-    more: Value,
-) -> Value {
+    /// Sweeps: the indices computed from every row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    analysis: Option<Value>,
+}
+
+/// The whole run's manifest from shard 0's: `totals`, the shards it was
+/// joined from, this command and its times; the `shard` and `outputs`
+/// records dropped.
+fn merged_manifest(folders: &[Folder], started: DateTime<Utc>, totals: Totals) -> Result<Value> {
     let mut m = folders[0].manifest.clone();
-    let failed: u64 = folders
+    let Value::Object(keys) = serde_json::to_value(&totals)
+        .map_err(|e| MergeError::context("writing the merged manifest", e))?
+    else {
+        bail!("the merged manifest keys are not an object");
+    };
+    if let Some(o) = m.as_object_mut() {
+        crate::shard::stamp_merge(o, started, folders.iter().map(|f| (&f.rec, &f.manifest)));
+        o.extend(keys);
+    }
+    Ok(m)
+}
+
+fn members_failed(folders: &[Folder]) -> u64 {
+    folders
         .iter()
         .map(|f| f.manifest["members_failed"].as_u64().unwrap_or(0))
-        .sum();
-    if let Some(o) = m.as_object_mut() {
-        o.insert("members".into(), json!(folders[0].rec.total));
-        o.insert("members_failed".into(), json!(failed));
-        o.insert("plan_sha256".into(), json!(plan_sha256));
-        crate::shard::stamp_merge(o, started, folders.iter().map(|f| (&f.rec, &f.manifest)));
-        if let Value::Object(more) = more {
-            o.extend(more);
-        }
-    }
-    m
+        .sum()
 }
 
 fn plan_hash_of(folders: &[Folder], names: &[String], rows: &[Vec<f64>]) -> Result<String> {
@@ -227,36 +248,34 @@ fn plan_hash_of(folders: &[Folder], names: &[String], rows: &[Vec<f64>]) -> Resu
         &folders[0].rec.scene_sha256,
         m["arm"]
             .as_str()
-            .ok_or_else(|| anyhow!("manifest lacks `arm`"))?,
+            .ok_or_else(|| invalid!("manifest lacks `arm`"))?,
         folders[0].rec.seed,
         m["steps"]
             .as_u64()
-            .ok_or_else(|| anyhow!("manifest lacks `steps`"))?,
+            .ok_or_else(|| invalid!("manifest lacks `steps`"))?,
         0,
         &names,
         rows.iter().map(Vec::as_slice),
     ))
 }
 
-fn create(args: &MergeArgs) -> Result<RunDir> {
-    let inputs: Vec<&Path> = args.dirs.iter().map(PathBuf::as_path).collect();
-    super::create_run_dir(&args.out, args.force, &inputs)
+fn create(req: &MergeRequest, obs: &mut dyn Observer) -> Result<RunDir> {
+    Ok(super::job::create_run_dir(
+        &req.out,
+        req.force,
+        &req.inputs(),
+        obs,
+    )?)
 }
 
-fn finish(dir: RunDir, manifest: Value, kind: &str, folders: &[Folder]) -> Result<()> {
-    let final_dir = dir.finish(manifest)?;
-    println!("{}", final_dir.display());
-    eprintln!(
-        "vtwin merge: {} {kind} shards, {} members, written to {}",
-        folders.len(),
-        folders[0].rec.total,
-        final_dir.display()
-    );
-    Ok(())
-}
-
-/// Joins `vtwin run --shard I/K` folders.
-pub fn merge_run(args: &MergeArgs, records: &[ShardRecord], started: DateTime<Utc>) -> Result<()> {
+/// Joins `vtwin run --shard I/K` folders; returns the folder and the
+/// member count.
+pub fn merge_run(
+    req: &MergeRequest,
+    records: &[ShardRecord],
+    started: DateTime<Utc>,
+    obs: &mut dyn Observer,
+) -> Result<(PathBuf, u64)> {
     let folders = load(records)?;
     check_same_files(&folders, &["montage.png"])?;
     for (p, what) in [
@@ -305,7 +324,7 @@ pub fn merge_run(args: &MergeArgs, records: &[ShardRecord], started: DateTime<Ut
     let (names, rows) = param_rows(&concat_tables(&refs)?)?;
     let plan_sha256 = plan_hash_of(&folders, &names, &rows)?;
 
-    let dir = create(args)?;
+    let dir = create(req, obs)?;
     for name in &folders[0].files {
         if name.ends_with(&ext) {
             join_table(&dir, &folders, name, fmt)?;
@@ -317,8 +336,7 @@ pub fn merge_run(args: &MergeArgs, records: &[ShardRecord], started: DateTime<Ut
             continue;
         } else if name == "montage.png" {
             let src = folders[0].rec.dir.join(name);
-            let bytes =
-                std::fs::read(&src).with_context(|| format!("reading {}", src.display()))?;
+            let bytes = std::fs::read(&src).map_err(reading(&src))?;
             dir.write_bytes(name, &bytes)?;
         } else {
             bail!(
@@ -327,16 +345,32 @@ pub fn merge_run(args: &MergeArgs, records: &[ShardRecord], started: DateTime<Ut
             );
         }
     }
-    let manifest = merged_manifest(&folders, plan_sha256, started, json!({}));
-    finish(dir, manifest, "run", &folders)
+    let totals = Totals {
+        members: folders[0].rec.total,
+        members_failed: members_failed(&folders),
+        plan_sha256,
+        analysis: None,
+    };
+    let manifest = merged_manifest(&folders, started, totals)?;
+    Ok((dir.finish(manifest)?, folders[0].rec.total))
 }
 
-/// Joins `vtwin sweep --shard I/K` folders and computes the indices.
+/// The design method a sweep manifest names (`design.method`).
+fn design_method(name: &str) -> Option<DesignMethod> {
+    use DesignMethod::*;
+    [Random, Lhs, Sobol, Grid, Saltelli, Morris]
+        .into_iter()
+        .find(|m| m.name() == name)
+}
+
+/// Joins `vtwin sweep --shard I/K` folders and computes the indices;
+/// returns the folder and the design row count.
 pub fn merge_sweep(
-    args: &MergeArgs,
+    req: &MergeRequest,
     records: &[ShardRecord],
     started: DateTime<Utc>,
-) -> Result<()> {
+    obs: &mut dyn Observer,
+) -> Result<(PathBuf, u64)> {
     let folders = load(records)?;
     check_same_files(&folders, &[])?;
     for (p, what) in [
@@ -355,26 +389,23 @@ pub fn merge_sweep(
         .iter()
         .map(|f| f.rec.dir.join("params.toml"))
         .collect();
-    let params_text = std::fs::read_to_string(&params_paths[0])
-        .with_context(|| format!("reading {}", params_paths[0].display()))?;
+    let params_text =
+        std::fs::read_to_string(&params_paths[0]).map_err(reading(&params_paths[0]))?;
     for p in &params_paths[1..] {
-        if std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
-            != params_text
-        {
+        if std::fs::read_to_string(p).map_err(reading(p))? != params_text {
             bail!("{} differs from {}", p.display(), params_paths[0].display());
         }
     }
     let block = crate::params_file::parse_param_file(&params_text, &params_paths[0])?;
     let d = &m0["design"];
     let bad = |key: &str| {
-        anyhow!(
+        invalid!(
             "{}: manifest `design.{key}` is missing or invalid",
             d0.display()
         )
     };
     let method_name = d["method"].as_str().ok_or_else(|| bad("method"))?;
-    let method = <DesignMethod as clap::ValueEnum>::from_str(method_name, false)
-        .map_err(|_| bad("method"))?;
+    let method = design_method(method_name).ok_or_else(|| bad("method"))?;
     let n = d["n"].as_u64().ok_or_else(|| bad("n"))? as usize;
     let levels = d["levels"]
         .as_u64()
@@ -394,7 +425,7 @@ pub fn merge_sweep(
         levels,
     };
     let design = design::generate(&block, method, n, &opts).map_err(|e| {
-        anyhow!(
+        invalid!(
             "{}: regenerating the design: {e}",
             params_paths[0].display()
         )
@@ -415,12 +446,12 @@ pub fn merge_sweep(
         .collect();
     let out_names: Vec<String> = m0["outputs_described"]
         .as_array()
-        .ok_or_else(|| anyhow!("{}: manifest lacks `outputs_described`", d0.display()))?
+        .ok_or_else(|| invalid!("{}: manifest lacks `outputs_described`", d0.display()))?
         .iter()
         .filter_map(|o| o["name"].as_str().map(String::from))
         .collect();
 
-    let dir = create(args)?;
+    let dir = create(req, obs)?;
     let design_csv = concat_csv(
         &folders
             .iter()
@@ -433,9 +464,7 @@ pub fn merge_sweep(
     );
     whole.columns.extend(design.to_table(&block).columns);
     let written = dir.write_table(&whole, TableFormat::Csv)?;
-    if std::fs::read(&written).with_context(|| format!("reading {}", written.display()))?
-        != design_csv
-    {
+    if std::fs::read(&written).map_err(reading(&written))? != design_csv {
         bail!(
             "the shards' design.csv rows differ from the design regenerated from {} \
              (edited shards, or shards of another vtwin version)",
@@ -461,13 +490,13 @@ pub fn merge_sweep(
         .iter()
         .map(|c| match &c.values {
             Values::F64(v) => Ok(v),
-            _ => Err(anyhow!("outputs.csv: column `{}` is not numeric", c.name)),
+            _ => Err(invalid!("outputs.csv: column `{}` is not numeric", c.name)),
         })
         .collect::<Result<_>>()?;
     let summaries: Vec<Vec<Option<f64>>> = (0..outputs.rows())
         .map(|r| cols.iter().map(|c| c[r]).collect())
         .collect();
-    let (skipped, groups) = crate::drivers::sweep::write_analysis(
+    let (skipped, groups) = super::sweep::write_analysis(
         &dir,
         &design,
         &param_names,
@@ -476,18 +505,20 @@ pub fn merge_sweep(
         &failed,
         levels,
         &bootstrap,
-        &mut super::Printer::new(),
+        obs,
     )?;
     let names: Vec<String> = block.params.iter().map(|p| p.name.clone()).collect();
     let plan_sha256 = plan_hash_of(&folders, &names, &design.values)?;
     let mut analysis = m0["analysis"].clone();
-    analysis["groups"] = json!(groups);
-    analysis["skipped_outputs"] = json!(skipped);
-    let manifest = merged_manifest(
-        &folders,
+    let json = |e| MergeError::context("writing the merged manifest", e);
+    analysis["groups"] = serde_json::to_value(groups).map_err(json)?;
+    analysis["skipped_outputs"] = serde_json::to_value(skipped).map_err(json)?;
+    let totals = Totals {
+        members: folders[0].rec.total,
+        members_failed: members_failed(&folders),
         plan_sha256,
-        started,
-        json!({ "analysis": analysis }),
-    );
-    finish(dir, manifest, "sweep", &folders)
+        analysis: Some(analysis),
+    };
+    let manifest = merged_manifest(&folders, started, totals)?;
+    Ok((dir.finish(manifest)?, folders[0].rec.total))
 }
