@@ -76,7 +76,7 @@ fn main() -> anyhow::Result<()> {
     )?;
     let targets = attach_targets(&mut plan, &records, &data_path)?;
     let prior = plan.block.clone();
-    let cfg: CalibrateConfig = scene.file.calibrate.clone().unwrap_or_default();
+    let cfg = CalibrateConfig::from_scene(&scene)?;
     let new_sim = || EngineSimulator::new(&backend, plan.clone(), targets.clone(), None);
     let (obs, sd) = new_sim().observed();
     let lik = Likelihood::gaussian(&obs, &sd)?;
