@@ -417,10 +417,12 @@ D = 0.5
 }
 
 /// A method's section (`[cohort]`, `[calibrate]`) stays raw in the scene and
-/// is parsed by its method; `vtwin check` parses both, so a misspelt key in
-/// either is still an error at its file, line and key.
+/// is parsed by its method; every command loads scenes through
+/// `drivers::scenes`, which parses both, so a misspelt key in either is
+/// still an error at its file, line and key, also for a command (`run`)
+/// that never reads the section.
 #[test]
-fn check_parses_the_method_sections() {
+fn every_command_parses_the_method_sections() {
     let dir = common::TempDir::new("scene-methods");
     for (tail, line, key) in [
         (
@@ -437,15 +439,32 @@ fn check_parses_the_method_sections() {
         let text = format!("{GOOD}{tail}");
         Scene::parse(Path::new("scenes/bad.toml"), &text).expect("the scene itself loads");
         let s = common::write_scene(dir.path(), "m.toml", &text);
-        let o = common::vtwin(&["check", &s, "--backend", "cpu"]);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{err}");
-        let field = key.rsplit('.').next().unwrap();
-        assert!(
-            err.contains(&format!(
-                "{s}:{line}:1: key `{key}`: unknown field `{field}`"
-            )),
-            "{err}"
-        );
+        let out = dir.path().join("never");
+        let out = out.to_str().unwrap();
+        for args in [
+            vec!["check", &s, "--backend", "cpu"],
+            vec![
+                "run",
+                &s,
+                "--backend",
+                "cpu",
+                "--members",
+                "2",
+                "--out",
+                out,
+            ],
+        ] {
+            let o = common::vtwin(&args);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+            let field = key.rsplit('.').next().unwrap();
+            assert!(
+                err.contains(&format!(
+                    "{s}:{line}:1: key `{key}`: unknown field `{field}`"
+                )),
+                "{args:?}: {err}"
+            );
+        }
+        assert!(!Path::new(out).exists(), "no output for a bad scene");
     }
 }

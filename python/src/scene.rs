@@ -23,7 +23,10 @@ pub fn get(obj: &Bound<'_, PyAny>) -> PyResult<Scene> {
 
 pub fn load(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let path: PathBuf = arg(args, 0, "path")?;
-    let scene = wrap(py, Scene::load(&path).map_err(anyhow::Error::from))?;
+    let scene = wrap(
+        py,
+        vtwin::drivers::scenes::load(&path).map_err(anyhow::Error::from),
+    )?;
     // Models are resolved now, so an unknown parameter is an error of
     // `Scene.load`, not of the first run.
     wrap(py, resolve(&scene))?;
@@ -33,7 +36,10 @@ pub fn load(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
 pub fn parse(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let path: PathBuf = arg(args, 0, "path")?;
     let text: String = arg(args, 1, "text")?;
-    let scene = wrap(py, Scene::parse(&path, &text).map_err(anyhow::Error::from))?;
+    let scene = wrap(
+        py,
+        vtwin::drivers::scenes::parse(&path, &text).map_err(anyhow::Error::from),
+    )?;
     wrap(py, resolve(&scene))?;
     capsule(py, scene, NAME)
 }
@@ -198,7 +204,10 @@ fn override_params(scene: &Scene, overrides: &str) -> anyhow::Result<Scene> {
         params.insert(k, toml::Value::try_from(v)?);
     }
     let text = toml::to_string(&doc)?;
-    Ok(Scene::parse(&scene_path(&scene.path), &text)?)
+    Ok(vtwin::drivers::scenes::parse(
+        &scene_path(&scene.path),
+        &text,
+    )?)
 }
 
 /// The path an edited scene reports in messages and manifests.

@@ -6,7 +6,6 @@
 use super::{EngineArgs, write_json_out};
 use crate::bench::estimate::{estimate, human_bytes, human_seconds};
 use crate::plan::{Plan, PlanOptions};
-use crate::scene::Scene;
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -34,7 +33,7 @@ pub fn run(a: &EstimateArgs) -> Result<()> {
     if let Some(p) = &a.json {
         super::check_output_file(p, a.force, &[&a.scene])?;
     }
-    let scene = Scene::load(&a.scene)?;
+    let scene = crate::drivers::scenes::load(&a.scene)?;
     let plan = Plan::freeze(
         &scene,
         &PlanOptions {

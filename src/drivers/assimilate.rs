@@ -155,7 +155,7 @@ pub struct ResumeFrom {
 
 /// Reads the scene and observations and sets up the run they ask for.
 pub fn prepare(req: &Request, log: Log<'_>) -> Result<Prepared, AssimilateError> {
-    let scene = Scene::load(&req.scene)?;
+    let scene = crate::drivers::scenes::load(&req.scene)?;
     let (records, has_patient) = read_patient_obs(&req.obs)?;
     let any_empty_sd = records.iter().any(|r| r.sd.is_none());
     if has_patient || any_empty_sd || req.forecast_at.is_some() {

@@ -171,7 +171,7 @@ fn calibrate_one(
     folder: &Path,
     obs: &mut dyn Observer,
 ) -> Result<Outcome> {
-    let scene = Scene::load(scene_path)?;
+    let scene = crate::drivers::scenes::load(scene_path)?;
     let (method, cfg) = settings(args, &scene)?;
     let records = data::read_data(&args.data)?;
     if let Some(note) = super::members::default_arm_note("calibrate", &scene, args.arm.as_deref()) {

@@ -66,10 +66,7 @@ pub struct CheckReport {
 /// Validates the scene of `req` and plans it on the requested backend
 /// (opened with its notes going to `note`).
 pub fn check(req: &CheckRequest, note: &mut dyn FnMut(String)) -> Result<CheckReport, CheckError> {
-    let scene = Scene::load(&req.scene)?;
-    // The method sections stay raw in the scene; `check` parses them too.
-    crate::cohort::CohortSpec::from_scene(&scene)?;
-    crate::calibrate::CalibrateConfig::from_scene(&scene)?;
+    let scene = crate::drivers::scenes::load(&req.scene)?;
     let members = Members {
         members: req.members,
         seed: req.seed,

@@ -181,7 +181,7 @@ pub fn run(
     obs: &mut dyn Observer,
 ) -> Result<CohortOutcome, CohortRunError> {
     let started = crate::manifest::now();
-    let scene = Scene::load(&req.scene)?;
+    let scene = crate::drivers::scenes::load(&req.scene)?;
     let setup = CohortSetup::new(&scene, req.seed)?;
     let sampler = setup.sampler()?;
     let n = req.patients;

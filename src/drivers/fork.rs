@@ -222,7 +222,7 @@ pub fn run(
     let cwd = &ck.meta.invocation.cwd;
     run.scene = cwd.join(&run.scene);
     run.posterior = run.posterior.map(|p| cwd.join(p));
-    let scene = Scene::load(&run.scene)?;
+    let scene = crate::drivers::scenes::load(&run.scene)?;
     if scene.sha256 != ck.meta.identity.scene_sha256 {
         return Err(ForkError::Invalid(format!(
             "{}: the checkpoint was made from another version of {} (scene sha256 {}, now {}); \

@@ -38,7 +38,6 @@ use crate::cohort::{Patient, assemble};
 use crate::cohort_files;
 use crate::cohort_sim::{self, CohortSetup};
 use crate::record;
-use crate::scene::Scene;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -98,7 +97,7 @@ pub fn run(
             path.display()
         ));
     }
-    let scene = Scene::load(&cohort.scene)?;
+    let scene = crate::drivers::scenes::load(&cohort.scene)?;
     if scene.sha256 != m.identity.scene_sha256 {
         return invalid(format!(
             "{}: the checkpoint was made from another version of {} (scene sha256 {}, now {}); \

@@ -54,7 +54,7 @@ fn source(path: &Path, meta: &TwinMeta, command: TwinCommand) -> Result<Source, 
     let cwd = &meta.invocation.cwd;
     let load = |scene: &Path| -> Result<(PathBuf, Scene), ForkError> {
         let scene_path = cwd.join(scene);
-        let scene = Scene::load(&scene_path)?;
+        let scene = crate::drivers::scenes::load(&scene_path)?;
         if scene.sha256 != meta.identity.scene_sha256 {
             return Err(ForkError::Invalid(format!(
                 "{}: the checkpoint was made from another version of {} (scene sha256 {}, now \

@@ -23,6 +23,7 @@ pub mod merge;
 pub mod merge_runs;
 pub mod resume;
 pub mod run;
+pub mod scenes;
 pub mod slurm;
 pub mod snapshots;
 pub mod sweep;

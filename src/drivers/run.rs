@@ -312,7 +312,7 @@ pub fn run(
     obs: &mut dyn Observer,
 ) -> Result<RunOutcome> {
     let started = crate::manifest::now();
-    let scene = Scene::load(&req.scene)?;
+    let scene = crate::drivers::scenes::load(&req.scene)?;
     let (arms, all) = arms_of(&scene, req.arm.as_deref());
     if all && req.shard.is_some() {
         return Err(invalid(

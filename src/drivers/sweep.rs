@@ -19,7 +19,6 @@ use crate::engine::{Batch, EnginePort, Recordings, Simulator, SimulatorError};
 use crate::io::{RunDir, TableFormat};
 use crate::manifest::PlanManifest;
 use crate::plan::{Plan, PlanOptions};
-use crate::scene::Scene;
 use crate::sensitivity::Bootstrap;
 use crate::shard::Shard;
 use crate::sweep::{self, analysis};
@@ -134,7 +133,7 @@ pub fn run(
     obs: &mut dyn Observer,
 ) -> Result<SweepOutcome> {
     let started = crate::manifest::now();
-    let scene = Scene::load(&req.scene)?;
+    let scene = crate::drivers::scenes::load(&req.scene)?;
     let info = crate::models::info_for(&scene)?;
     let block = match &req.posterior {
         Some(dir) => super::members::scene_posterior(dir, &scene)?.1.block,

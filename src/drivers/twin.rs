@@ -14,7 +14,7 @@ use crate::checkpoint::CheckpointError;
 use crate::engine::{BackendChoice, EngineError};
 use crate::io::{IoError, TableFormat};
 use crate::manifest::PlanManifest;
-use crate::scene::{FormatName, Scene, SceneError};
+use crate::scene::{FormatName, SceneError};
 use crate::table::Table;
 use crate::twin::run::Scores;
 use crate::twin::setup::ObsSource;
@@ -102,7 +102,7 @@ pub fn run(
     resume: Option<&Resume>,
     obs: &mut dyn Observer,
 ) -> Result<TwinOutcome, TwinRunError> {
-    let scene = Scene::load(&req.scene)?;
+    let scene = crate::drivers::scenes::load(&req.scene)?;
     let setup = Setup::new(&scene, &req.filter, ObsSource::Twin)?;
     let backend = Backend::open(req.backend, req.adapter.as_deref(), &mut |m| obs.note(&m))?;
     let mut extra = Map::new();
