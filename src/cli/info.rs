@@ -39,7 +39,15 @@ pub fn check(args: &CheckArgs) -> Result<()> {
         adapter: args.engine.adapter.clone(),
         batch_size: args.engine.batch_size,
     };
-    let report = crate::drivers::check::check(&req, &mut |m| eprintln!("{m}"))?;
+    use crate::drivers::check::CheckError;
+    // A scene error stays itself in the chain (not behind the transparent
+    // wrapper), so hosts that look for it (the Python package's
+    // `vtwin.SceneError`) find it.
+    let report =
+        crate::drivers::check::check(&req, &mut |m| eprintln!("{m}")).map_err(|e| match e {
+            CheckError::Scene(e) => anyhow::Error::from(e),
+            e => anyhow::Error::from(e),
+        })?;
     print!("{report}");
     Ok(())
 }
