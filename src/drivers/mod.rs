@@ -19,6 +19,7 @@ pub mod job;
 pub mod members;
 pub mod resume;
 pub mod run;
+pub mod select;
 pub mod snapshots;
 pub mod sweep;
 pub mod twin;
