@@ -19,6 +19,23 @@ pub use crate::gpu::copy::CopyRate;
 pub use crate::gpu::fused::MAX_HALO as MAX_FUSED_STEPS;
 use crate::model::KernelShapeError;
 
+/// What only a device backend (an adapter, its device and kernels) can
+/// fail with; an engine error carries it as `EngineError::Device`, with
+/// the same message.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("no GPU adapter: {0}")]
+    NoAdapter(String),
+    #[error("GPU device error ({context}): {message}")]
+    Device { context: String, message: String },
+    #[error("GPU device lost: {0}")]
+    DeviceLost(String),
+    #[error("shader error: {0}")]
+    Shader(#[from] crate::shaders::ShaderError),
+    #[error("model `{model}` has no GPU kernel; use --backend cpu")]
+    NoGpuProgram { model: String },
+}
+
 /// Engine options beyond the plan. Only the GPU engine has any: the CPU
 /// engine ignores them.
 #[derive(Clone, Debug, Default)]

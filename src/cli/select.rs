@@ -3,13 +3,12 @@
 //! cohort so that one variable matches a target distribution (Allen, Rieger
 //! & Musante 2016; `cohort::select`). Writes the per-patient selection
 //! table, `selection.json` (fit and acceptance rate) and a manifest.
+//! The work is [`crate::drivers::select`]; this file parses the flags and
+//! prints.
 
-use crate::cohort::select::{self, SelectOn, SelectOptions};
-use crate::cohort::{columns, crate_meta};
-use crate::cohort_files;
+use crate::drivers::select::{self, SelectRequest, Selected};
 use crate::io::TableFormat;
-use anyhow::{Context, Result, bail};
-use serde_json::json;
+use anyhow::Result;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -52,77 +51,23 @@ pub struct SelectArgs {
 }
 
 pub fn run(args: &SelectArgs) -> Result<()> {
-    let started = crate::manifest::now();
-    let cohort = cohort_files::read(&args.cohort)
-        .with_context(|| format!("reading cohort {}", args.cohort.display()))?;
-    if !cohort.is_whole() {
-        bail!(
-            "{} holds patients {}..{} of {}: select needs the whole cohort; join the shards with `vtwin merge` first",
-            args.cohort.display(),
-            cohort.info.range.start,
-            cohort.info.range.end,
-            cohort.info.patients
-        );
-    }
-    if let Some(arm) = &args.arm {
-        let arms = columns::strs(&cohort.tables.outcomes, "arm")?;
-        if !arms.iter().any(|a| a.as_deref() == Some(arm.as_str())) {
-            bail!("--arm `{arm}`: the cohort has no such arm");
-        }
-    }
-    let on = SelectOn {
-        name: args.observable.clone(),
+    let req = SelectRequest {
+        cohort: args.cohort.clone(),
+        target: args.target.clone(),
+        observable: args.observable.clone(),
+        column: args.column.clone(),
         arm: args.arm.clone(),
         visit: args.visit,
-    };
-    let cands = select::candidates(&cohort.tables, &on)?;
-    let column = args.column.as_deref().unwrap_or(&args.observable);
-    let target = select::read_target_csv(&args.target, column)?;
-    let opts = SelectOptions {
-        seed: args.seed.unwrap_or(cohort.info.seed),
+        seed: args.seed,
         min_selected: args.min_selected,
-        ..Default::default()
+        out: args.out.clone(),
+        force: args.force,
+        format: args.format,
     };
-    let sel = select::select(&cands, &target, &opts)?;
-    let fmt = args.format.unwrap_or(cohort.format);
-    let dir = super::create_run_dir(
-        &args.out,
-        args.force,
-        &[args.cohort.as_path(), args.target.as_path()],
-    )?;
-    dir.write_table(&select::selection_table(&cands, &sel), fmt)?;
-    let report = json!({
-        "cohort": args.cohort.display().to_string(),
-        "target": args.target.display().to_string(),
-        "target_column": column,
-        "target_size": target.len(),
-        "variable": args.observable,
-        "arm": args.arm.as_deref().unwrap_or("assigned_arm"),
-        "visit": args.visit,
-        "seed": opts.seed,
-        "min_selected": opts.min_selected,
-        "method": "Allen, Rieger & Musante (2016): acceptance probability min(1, s·f_target/f_plausible), s maximising the KS p-value",
-        "result": sel,
-    });
-    dir.write_json("selection.json", &report)?;
-    let manifest = json!({
-        "schema_version": crate::manifest::SCHEMA_VERSION,
-        "engine": crate::manifest::engine_json(),
-        "command": crate::checkpoint::Invocation::command_line(),
-        "cohort": {
-            "path": args.cohort.display().to_string(),
-            "scene_sha256": cohort.info.scene_sha256,
-            "seed": cohort.info.seed,
-            "patients": cohort.info.patients,
-        },
-        "target": {
-            "path": args.target.display().to_string(),
-            "sha256": crate_meta::sha256_hex(&std::fs::read(&args.target)?),
-        },
-        "started": crate::manifest::rfc3339(started),
-        "finished": crate::manifest::rfc3339(crate::manifest::now()),
-    });
-    let final_dir = dir.finish(manifest)?;
+    let Selected {
+        dir: final_dir,
+        selection: sel,
+    } = select::run(&req, &mut super::Printer::new())?;
     println!("{}", final_dir.display());
     eprintln!(
         "vtwin select: {} of {} plausible patients selected (acceptance rate {:.3}, scaling factor {:.3}); \

@@ -28,7 +28,8 @@ use crate::shard::Shard;
 use crate::twin::patients::{self, PopulationPrior, tables};
 use crate::twin::setup::ObsSource;
 use crate::twin::{Options, Setup, TwinError};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// Why an assimilate run (or a merge of its shards) stopped.
@@ -64,6 +65,78 @@ pub enum AssimilateError {
     /// Options or inputs that do not fit together.
     #[error("{0}")]
     Invalid(String),
+    /// The manifest could not be encoded as JSON.
+    #[error("encoding the manifest")]
+    Manifest(#[source] serde_json::Error),
+}
+
+/// An input file as the manifest records it.
+#[derive(Serialize)]
+struct FileRef {
+    path: String,
+    sha256: String,
+}
+
+/// The manifest's `observations` record: the file, its hash and how many
+/// readings it holds.
+#[derive(Serialize)]
+struct ObsRef {
+    path: String,
+    sha256: String,
+    records: usize,
+}
+
+impl ObsRef {
+    fn of(path: &Path, records: usize) -> Result<ObsRef, AssimilateError> {
+        Ok(ObsRef {
+            path: path.display().to_string(),
+            sha256: crate::io::sha256_file(path)?,
+            records,
+        })
+    }
+}
+
+/// A single-ensemble run's own manifest keys (the twin's writer adds its
+/// own after them).
+#[derive(Serialize)]
+struct SingleKeys {
+    command_kind: &'static str,
+    observations: ObsRef,
+}
+
+/// A patient run's own manifest keys.
+#[derive(Serialize)]
+struct PatientKeys {
+    command_kind: &'static str,
+    observations: ObsRef,
+    patients: PatientCounts,
+    format: &'static str,
+    time_unit: String,
+    /// The shard's record (`assimilate_shard::Block::manifest_json`), sharded runs only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<Value>,
+}
+
+/// The manifest's `patients` record: what the patient run did.
+#[derive(Serialize)]
+struct PatientCounts {
+    count: usize,
+    members_per_patient: u32,
+    failed: usize,
+    replaced_members: usize,
+    censored_readings: usize,
+    forecast_requests: usize,
+    quantiles: Vec<f64>,
+    population_prior: &'static str,
+    learned_priors: usize,
+    /// The `--events` file (`null` without one).
+    events: Option<FileRef>,
+}
+
+/// A typed manifest (or part of one) as JSON, its keys sorted as every
+/// manifest writes them.
+fn manifest_json<T: Serialize>(keys: &T) -> Result<Value, AssimilateError> {
+    serde_json::to_value(keys).map_err(AssimilateError::Manifest)
 }
 
 /// What `vtwin assimilate` was asked (the command line's options, parsed).
@@ -178,14 +251,10 @@ pub fn prepare(req: &Request, log: Log<'_>) -> Result<Prepared, AssimilateError>
     if scene.file.assimilation.is_none() {
         log(&no_section_warning(&req.scene));
     }
-    let extra = json!({
-        "command_kind": "assimilate",
-        "observations": {
-            "path": req.obs.display().to_string(),
-            "sha256": crate::io::sha256_file(&req.obs)?,
-            "records": records.len(),
-        },
-    });
+    let extra = manifest_json(&SingleKeys {
+        command_kind: "assimilate",
+        observations: ObsRef::of(&req.obs, records.len())?,
+    })?;
     Ok(Prepared::Single(Box::new(Single {
         setup,
         extra,
@@ -470,39 +539,41 @@ pub fn run_patients(
         }
     }
     print_posterior(&out, log);
-    let mut extra = json!({
-        "command_kind": "assimilate",
-        "observations": {
-            "path": req.obs.display().to_string(),
-            "sha256": crate::io::sha256_file(&req.obs)?,
-            "records": job.readings,
-        },
-        "patients": {
-            "count": out.patients.len(),
-            "members_per_patient": setup.members,
-            "failed": failed.len(),
-            "replaced_members": replaced,
-            "censored_readings": censored,
-            "forecast_requests": requests.len(),
-            "quantiles": levels,
-            "population_prior": kind.name(),
-            "learned_priors": out.prior_from.iter().filter(|p| p.is_some()).count(),
-            "events": match &req.events {
-                Some(f) => json!({
-                    "path": f.display().to_string(),
-                    "sha256": crate::io::sha256_file(f)?,
+    let shard = match req.shard {
+        Some(shard) => {
+            block.write_rows(&dir, &out, setup.plan.model.dt())?;
+            Some(block.manifest_json(shard, shard_options(req), requests_sha(req)?))
+        }
+        None => None,
+    };
+    let keys = PatientKeys {
+        command_kind: "assimilate",
+        observations: ObsRef::of(&req.obs, job.readings)?,
+        patients: PatientCounts {
+            count: out.patients.len(),
+            members_per_patient: setup.members,
+            failed: failed.len(),
+            replaced_members: replaced,
+            censored_readings: censored,
+            forecast_requests: requests.len(),
+            quantiles: levels.to_vec(),
+            population_prior: kind.name(),
+            learned_priors: out.prior_from.iter().filter(|p| p.is_some()).count(),
+            events: match &req.events {
+                Some(f) => Some(FileRef {
+                    path: f.display().to_string(),
+                    sha256: crate::io::sha256_file(f)?,
                 }),
-                None => Value::Null,
+                None => None,
             },
         },
-        "format": fmt.extension(),
-        "time_unit": setup.plan.model.info().time_unit,
-    });
-    if let Some(shard) = req.shard {
-        block.write_rows(&dir, &out, setup.plan.model.dt())?;
-        extra["shard"] = block.manifest_json(shard, shard_options(req), requests_sha(req)?);
-    }
-    let manifest = crate::manifest::for_plan(&out.plan, backend, started, 0, extra);
+        format: fmt.extension(),
+        time_unit: setup.plan.model.info().time_unit.clone(),
+        shard,
+    };
+    let manifest = manifest_json(&crate::manifest::PlanManifest::new(
+        &out.plan, backend, started, 0, keys,
+    ))?;
     Ok(dir.finish(manifest)?)
 }
 

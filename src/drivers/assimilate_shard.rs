@@ -24,7 +24,8 @@ use super::assimilate::AssimilateError;
 use crate::io::RunDir;
 use crate::shard::{Shard, ShardKind};
 use crate::twin::patients::{Patient, PatientOutput, Request};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 type Result<T> = std::result::Result<T, AssimilateError>;
 
@@ -106,10 +107,12 @@ impl Block {
                 self.request_index.len()
             );
         }
-        dir.write_json(
-            ROWS_FILE,
-            &json!({"analysis_step": steps, "forecast_request": self.request_index}),
-        )?;
+        let rows = ShardRows {
+            analysis_step: steps,
+            forecast_request: &self.request_index,
+        };
+        let rows = serde_json::to_value(rows).map_err(AssimilateError::Manifest)?;
+        dir.write_json(ROWS_FILE, &rows)?;
         Ok(())
     }
 
@@ -123,8 +126,16 @@ impl Block {
     ) -> Value {
         let mut v =
             crate::shard::manifest_json(ShardKind::Assimilate, shard, &self.range, self.total);
-        v["forecast_at_sha256"] = json!(forecast_at_sha256);
-        v["options"] = json!(options);
+        v["forecast_at_sha256"] = Value::from(forecast_at_sha256);
+        v["options"] = Value::from(options);
         v
     }
+}
+
+/// `shard_rows.json`: each analysis row's engine step and each forecast
+/// row's index in the request file.
+#[derive(Serialize)]
+struct ShardRows<'a> {
+    analysis_step: Vec<u64>,
+    forecast_request: &'a [usize],
 }

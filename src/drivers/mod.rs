@@ -24,6 +24,7 @@ pub mod merge_runs;
 pub mod resume;
 pub mod run;
 pub mod scenes;
+pub mod select;
 pub mod slurm;
 pub mod snapshots;
 pub mod sweep;

@@ -71,23 +71,22 @@ impl MemberStatus {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("no GPU adapter: {0}")]
-    NoAdapter(String),
-    #[error("GPU device error ({context}): {message}")]
-    Device { context: String, message: String },
-    #[error("GPU device lost: {0}")]
-    DeviceLost(String),
+    /// What only a device backend raises (`backend::DeviceError`).
+    #[error(transparent)]
+    Device(#[from] crate::backend::DeviceError),
     #[error("timed out waiting for the GPU ({0})")]
     Timeout(String),
-    #[error("shader error: {0}")]
-    Shader(#[from] crate::shaders::ShaderError),
-    #[error("model `{model}` has no GPU kernel; use --backend cpu")]
-    NoGpuProgram { model: String },
     #[error("{0}")]
     Invalid(String),
     /// A host asked the work to stop (`crate::interrupt::request`).
     #[error("interrupted")]
     Interrupted,
+}
+
+impl From<crate::shaders::ShaderError> for EngineError {
+    fn from(e: crate::shaders::ShaderError) -> Self {
+        EngineError::Device(crate::backend::DeviceError::Shader(e))
+    }
 }
 
 /// Which implementation runs a plan.

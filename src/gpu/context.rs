@@ -7,6 +7,7 @@
 //! virtual > other) is preferred over software (device type `Cpu`, e.g.
 //! lavapipe). `WGPU_BACKEND` limits the backends searched.
 
+use crate::backend::DeviceError;
 use crate::engine::EngineError;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
@@ -81,11 +82,12 @@ pub fn name_filter(cli: Option<&str>) -> Option<String> {
 pub fn choose(name: Option<&str>) -> Result<wgpu::Adapter, EngineError> {
     let list = adapters();
     if list.is_empty() {
-        return Err(EngineError::NoAdapter(
+        return Err(DeviceError::NoAdapter(
             "no GPU adapter found (on a machine without a GPU install Mesa's lavapipe: \
              `apt-get install mesa-vulkan-drivers`, and set WGPU_BACKEND=vulkan)"
                 .into(),
-        ));
+        )
+        .into());
     }
     match name_filter(name) {
         Some(n) => {
@@ -94,10 +96,11 @@ pub fn choose(name: Option<&str>) -> Result<wgpu::Adapter, EngineError> {
             list.into_iter()
                 .find(|a| a.get_info().name.to_lowercase().contains(&needle))
                 .ok_or_else(|| {
-                    EngineError::NoAdapter(format!(
+                    DeviceError::NoAdapter(format!(
                         "no adapter matches `{n}`; available: {}",
                         names.join("; ")
                     ))
+                    .into()
                 })
         }
         None => Ok(list.into_iter().next().unwrap_or_else(|| unreachable!())),
@@ -139,7 +142,7 @@ impl GpuContext {
             required_limits: limits.clone(),
             ..Default::default()
         }))
-        .map_err(|e| EngineError::Device {
+        .map_err(|e| DeviceError::Device {
             context: "request_device".into(),
             message: e.to_string(),
         })?;
@@ -196,7 +199,7 @@ impl GpuContext {
     /// device loss) as an `EngineError`, naming `context`.
     pub fn check(&self, context: &str) -> Result<(), EngineError> {
         if let Some(l) = self.lost.lock().ok().and_then(|l| l.clone()) {
-            return Err(EngineError::DeviceLost(format!("{l} (during {context})")));
+            return Err(DeviceError::DeviceLost(format!("{l} (during {context})")).into());
         }
         let first = self.errors.lock().ok().and_then(|mut v| {
             if v.is_empty() {
@@ -206,10 +209,11 @@ impl GpuContext {
             }
         });
         match first {
-            Some(m) => Err(EngineError::Device {
+            Some(m) => Err(DeviceError::Device {
                 context: context.into(),
                 message: m,
-            }),
+            }
+            .into()),
             None => Ok(()),
         }
     }
@@ -223,10 +227,11 @@ impl GpuContext {
             })
             .map_err(|e| match e {
                 wgpu::PollError::Timeout => EngineError::Timeout(context.into()),
-                other => EngineError::Device {
+                other => DeviceError::Device {
                     context: context.into(),
                     message: other.to_string(),
-                },
+                }
+                .into(),
             })?;
         self.check(context)
     }
@@ -237,10 +242,11 @@ impl GpuContext {
         let guard = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let out = f();
         match pollster::block_on(guard.pop()) {
-            Some(e) => Err(EngineError::Device {
+            Some(e) => Err(DeviceError::Device {
                 context: context.into(),
                 message: e.to_string(),
-            }),
+            }
+            .into()),
             None => Ok(out),
         }
     }
@@ -277,16 +283,17 @@ impl GpuContext {
         match rx.recv_timeout(self.timeout) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                return Err(EngineError::Device {
+                return Err(DeviceError::Device {
                     context: context.into(),
                     message: e.to_string(),
-                });
+                }
+                .into());
             }
             Err(_) => return Err(EngineError::Timeout(format!("{context}: buffer map"))),
         }
         let view = staging
             .get_mapped_range(..)
-            .map_err(|e| EngineError::Device {
+            .map_err(|e| DeviceError::Device {
                 context: context.into(),
                 message: format!("{e:?}"),
             })?;

@@ -19,6 +19,7 @@ use super::mix::{MixBatch, Mixer};
 use super::pipelines::{self, Kernel};
 use super::schedule::{self, BatchShape, Records, Stepping, Submission};
 use super::timing::PassTimer;
+use crate::backend::DeviceError;
 use crate::backend::KernelChoice;
 use crate::engine::mix::{self, MemberMix, MixOutcome};
 use crate::engine::{
@@ -133,7 +134,7 @@ fn build_step(
 ) -> Result<(wgpu::ComputePipeline, Option<Tuned>), EngineError> {
     let model = &plan.model;
     let kind = model.info().kind.clone();
-    let no_program = || EngineError::NoGpuProgram {
+    let no_program = || DeviceError::NoGpuProgram {
         model: kind.clone(),
     };
     let Some((c, source)) = preset else {
@@ -258,7 +259,7 @@ impl GpuEngine {
         let model = &plan.model;
         let kind = model.info().kind.clone();
         if model.gpu_program().is_none() {
-            return Err(EngineError::NoGpuProgram { model: kind });
+            return Err(DeviceError::NoGpuProgram { model: kind }.into());
         }
         let dev = &ctx.device;
         let step_layout = bindings::layout(dev, "vtwin.step.layout", bindings::STEP);
@@ -451,7 +452,7 @@ impl GpuEngine {
                     .model
                     .gpu_program()
                     .map(|p| p.workgroups)
-                    .ok_or_else(|| EngineError::NoGpuProgram {
+                    .ok_or_else(|| DeviceError::NoGpuProgram {
                         model: self.plan.model.info().kind.clone(),
                     })?,
             ),
