@@ -1,14 +1,14 @@
 //! Criterion benches of one assimilation analysis (host, f64: transform and
 //! application): EnKF, ETKF, LETKF and the particle filter on a seeded
 //! Gaussian ensemble of 1,024 state values per member with 64 point
-//! observations (`vtwin::bench::da`), at 64, 256 and 1,024 members.
+//! observations (`vtwin::drivers::bench::da`), at 64, 256 and 1,024 members.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::time::Duration;
-use vtwin::assim::{Filter, FilterConfig};
-use vtwin::bench::da::{SWEEP_P, inputs, methods};
+use vtwin::drivers::bench::da::{SWEEP_P, inputs, methods};
+use vtwin::methods::assim::{Filter, FilterConfig};
 
 fn analysis(c: &mut Criterion) {
     for (name, method) in methods().expect("methods") {

@@ -3,8 +3,8 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::time::Duration;
-use vtwin::design::{DesignMethod, DesignOptions, generate};
-use vtwin::params::{Distribution, ParamBlock};
+use vtwin::input::params::{Distribution, ParamBlock};
+use vtwin::methods::design::{DesignMethod, DesignOptions, generate};
 
 fn design(c: &mut Criterion) {
     let block = ParamBlock::from_pairs((0..10).map(|i| {

@@ -5,9 +5,9 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::time::Duration;
-use vtwin::backend::Backend;
-use vtwin::bench::problem;
+use vtwin::drivers::bench::problem;
 use vtwin::engine::BackendChoice;
+use vtwin::engine::backend::Backend;
 
 fn observe(c: &mut Criterion) {
     let mut backends = vec![("cpu", Backend::Cpu)];

@@ -1,5 +1,5 @@
 //! Criterion benches of the reaction-diffusion step on the pinned
-//! Gray–Scott problem (`vtwin::bench::problem`, 64×64, periodic):
+//! Gray–Scott problem (`vtwin::drivers::bench::problem`, 64×64, periodic):
 //!
 //! - `rd_step/{cpu,gpu}/<members>`: one `advance(8)` plus synchronisation
 //!   at 16, 256 and 4,096 members (recorded, not gated). Sizes are capped
@@ -16,9 +16,9 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::time::Duration;
-use vtwin::backend::Backend;
-use vtwin::backend::EngineOptions;
-use vtwin::bench::problem;
+use vtwin::drivers::bench::problem;
+use vtwin::engine::backend::Backend;
+use vtwin::engine::backend::EngineOptions;
 use vtwin::engine::{BackendChoice, Engine};
 
 const STEPS: u64 = 8;
@@ -114,15 +114,17 @@ fn rd_cpu_twin(c: &mut Criterion) {
     let src = e.read_state().expect("state");
     let params = e.read_params().expect("params");
     let mut dst = vec![0.0f32; src.len()];
-    let model = vtwin::bench::problem::rd_model(64).expect("model");
+    let model = vtwin::drivers::bench::problem::rd_model(64).expect("model");
     let mut g = c.benchmark_group("rd_cpu_twin");
     g.sample_size(20).measurement_time(Duration::from_secs(2));
     g.throughput(Throughput::Elements(64 * 64));
     g.bench_function("general", |b| {
-        b.iter(|| vtwin::models::rd::cpu::step_member_general(&model, 0, &params, &src, &mut dst))
+        b.iter(|| {
+            vtwin::core::models::rd::cpu::step_member_general(&model, 0, &params, &src, &mut dst)
+        })
     });
     g.bench_function("fast", |b| {
-        b.iter(|| vtwin::models::rd::cpu::step_member(&model, 0, &params, &src, &mut dst))
+        b.iter(|| vtwin::core::models::rd::cpu::step_member(&model, 0, &params, &src, &mut dst))
     });
     g.finish();
 }

@@ -15,15 +15,15 @@
 
 use std::path::Path;
 use std::time::Instant;
-use vtwin::backend::Backend;
-use vtwin::calibrate::{
+use vtwin::core::plan::{Plan, PlanOptions};
+use vtwin::engine::BackendChoice;
+use vtwin::engine::backend::Backend;
+use vtwin::input::scene::Scene;
+use vtwin::methods::calibrate::{
     AbcConfig, AbcMode, CalibrateConfig, HmConfig, Likelihood, Posterior, TemperedConfig,
     run_abc_smc_lik, run_history_matching, run_tempered_smc,
 };
-use vtwin::engine::BackendChoice;
-use vtwin::fit::{EngineSimulator, attach_targets};
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::scene::Scene;
+use vtwin::methods::fit::{EngineSimulator, attach_targets};
 
 fn exact(data: &[(f64, f64)]) -> (f64, f64) {
     let n = 200_000;
@@ -64,7 +64,7 @@ fn main() -> anyhow::Result<()> {
     };
     let backend = Backend::open(choice, None, &mut |_| {})?;
     let scene = Scene::load(&scene_path)?;
-    let records = vtwin::calibrate::data::read_data(&data_path)?;
+    let records = vtwin::methods::calibrate::data::read_data(&data_path)?;
     let data: Vec<(f64, f64)> = records.iter().map(|r| (r.time, r.value)).collect();
     let (em, esd) = exact(&data);
     let mut plan = Plan::freeze(

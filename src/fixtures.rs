@@ -4,10 +4,10 @@
 //! subnormal check, and parse / freeze / run-to-end without files. Keeping
 //! them here means a unit test needs no part of the `vtwin verify` driver.
 
-use crate::backend::Backend;
+use crate::core::plan::{Plan, PlanOptions};
 use crate::engine::EngineError;
-use crate::plan::{Plan, PlanOptions};
-use crate::scene::Scene;
+use crate::engine::backend::Backend;
+use crate::input::scene::Scene;
 use std::path::Path;
 
 /// Parses an embedded verification scene.

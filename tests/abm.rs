@@ -8,10 +8,10 @@ mod common;
 
 use common::{abm_scene, cpu, plan_of as plan, series};
 use std::path::Path;
+use vtwin::core::plan::{Plan, PlanOptions};
 use vtwin::engine::MemberStatus;
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::record::record;
-use vtwin::scene::Scene;
+use vtwin::engine::record::record;
+use vtwin::input::scene::Scene;
 
 fn run(p: &Plan) -> (Vec<Vec<f32>>, Vec<MemberStatus>) {
     let mut e = cpu().engine(p, None).expect("engine");

@@ -6,11 +6,11 @@
 mod common;
 
 use common::{abm_scene, cpu, gpu, plan_of as plan, series};
-use vtwin::backend::Backend;
-use vtwin::cohort::stats::ks_test;
+use vtwin::core::plan::Plan;
 use vtwin::engine::MemberStatus;
-use vtwin::plan::Plan;
-use vtwin::record::{Recording, record};
+use vtwin::engine::backend::Backend;
+use vtwin::engine::record::{Recording, record};
+use vtwin::methods::cohort::stats::ks_test;
 
 fn run(b: &Backend, p: &Plan, batch: Option<u32>) -> (Recording, Vec<f32>) {
     let mut e = b.engine(p, batch).expect("engine");

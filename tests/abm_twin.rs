@@ -7,10 +7,10 @@ mod common;
 
 use common::abm_scene;
 use std::path::Path;
-use vtwin::backend::Backend;
-use vtwin::scene::Scene;
-use vtwin::twin::setup::ObsSource;
-use vtwin::twin::{Options, Setup, tables};
+use vtwin::engine::backend::Backend;
+use vtwin::input::scene::Scene;
+use vtwin::methods::twin::setup::ObsSource;
+use vtwin::methods::twin::{Options, Setup, tables};
 
 fn scene(method: &str) -> Scene {
     let text = abm_scene(
@@ -39,7 +39,7 @@ fn scene(method: &str) -> Scene {
 fn particle_filter_estimates_the_doubling_time_from_counts() {
     let s = scene("pf");
     let setup = Setup::new(&s, &Options::default(), ObsSource::Twin).unwrap();
-    let out = vtwin::twin::run(&setup, &Backend::Cpu, None, true, &mut |_, _| {}).unwrap();
+    let out = vtwin::methods::twin::run(&setup, &Backend::Cpu, None, true, &mut |_, _| {}).unwrap();
     let (_, summary) = tables::posterior_summary(&out.posterior);
     let d = &summary["doubling_time"];
     println!("{d:#}");

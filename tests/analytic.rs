@@ -1,10 +1,10 @@
 //! Analytic and known-answer checks on the CPU backend (the GPU runs the
 //! same checks in gpu_engine.rs): heat-kernel convergence order, Fisher–KPP
 //! front speed, mass conservation, determinism. Tolerances are stated in
-//! `vtwin::verify`.
+//! `vtwin::drivers::verify`.
 
-use vtwin::backend::Backend;
-use vtwin::verify::{self, Outcome};
+use vtwin::drivers::verify::{self, Outcome};
+use vtwin::engine::backend::Backend;
 
 #[test]
 fn heat_kernel_converges_with_order_two() {

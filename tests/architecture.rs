@@ -1,22 +1,32 @@
 //! Layering rules of the crate, checked on the source text of every
-//! `src/**/*.rs` (comments and string literals removed first):
+//! `src/**/*.rs` (comments and string literals removed first).
 //!
-//! 1. **GPU boundary.** Only `src/gpu/` and `src/backend.rs` (or a future
-//!    `src/backend/`) name the `gpu` module (`crate::gpu…`,
-//!    `use crate::{gpu, …}`, `super::gpu`, `vtwin::gpu`) or `wgpu`. Everyone
-//!    else reaches the GPU through `backend` (`Backend`, `EngineOptions`,
-//!    `InstrumentedEngine`) and the `Engine` trait. `src/lib.rs` declares the
-//!    module (`pub mod gpu;`) and is allowed that one line.
-//! 2. **Methods and the CPU engine are backend-agnostic.** The method
-//!    modules (`src/twin/`, `src/calibrate*`, `src/cohort*`, `src/design*`,
-//!    `src/sensitivity*`, `src/fit*`, `src/assim/`) and the CPU engine
-//!    (`src/engine/`) never import `gpu` or `wgpu` and never name a GPU type
-//!    or the GPU backend variant (`GpuEngine`, `GpuContext`, `Backend::Gpu`).
-//! 3. **The GPU layer sits below the methods.** `src/gpu/` imports only what
-//!    an engine needs: `backend` (engine options), `engine`, `model`,
-//!    `observe`, `plan`, `shaders`, `io` (atomic writes of its cache files),
-//!    and in its tests `fixtures`, `verify` and `scene`; never a method, driver
-//!    (`bench`, `sweep`, `twin`, …), report or CLI module.
+//! The crate is in wings, one folder each, ordered from the bottom up:
+//! `output` (file formats and folders, `Table`, the stop flag) < `input`
+//! (scenes, parameters, dosing, limits) < `core` (model, models, plan,
+//! observe, shaders, expressions, rng, model error) < `engine` (the `Engine`
+//! trait, the simulator port, the CPU and GPU engines, backend choice,
+//! recording) < `fixtures` (embedded test scenes) < `methods` (designs,
+//! sensitivity, calibration, assimilation, twins, cohorts, sweeps, scoring)
+//! < `drivers` (jobs behind the commands, checkpoints, manifests, reports,
+//! bench, verify, Slurm) < `cli`.
+//!
+//! 1. **GPU boundary.** Only `src/engine/gpu/` and `src/engine/backend.rs`
+//!    name the `gpu` module (`crate::engine::gpu…`, `super::gpu`,
+//!    `vtwin::engine::gpu`, a `gpu` item of a `use crate::engine::{…}`
+//!    group) or `wgpu`. Everyone else reaches the GPU through `backend`
+//!    (`Backend`, `EngineOptions`, `InstrumentedEngine`) and the `Engine`
+//!    trait.
+//! 2. **Methods and the CPU engine are backend-agnostic.** `src/methods/`
+//!    and the CPU side of the engine wing (`src/engine/{mod,cpu,mix,record}.rs`)
+//!    never import `gpu` or `wgpu` and never name a GPU type or the GPU
+//!    backend variant (`GpuEngine`, `GpuContext`, `Backend::Gpu`).
+//! 3. **Wings import downwards only.** Outside its `#[cfg(test)]` modules a
+//!    file imports only from its own wing and the wings below it, so there
+//!    is no import cycle between wings; in particular `output` imports no
+//!    other wing, `input` only `output`, and `core` no engine, method or
+//!    driver. `src/lib.rs`,
+//!    `src/main.rs` and `src/message_error.rs` sit outside the wings.
 //! 4. **Parsing and catch-all errors stay in the CLI.** Only `src/cli/` and
 //!    `src/main.rs` name `clap` or `anyhow`; the library's choice enums get
 //!    their flag spellings in `src/cli/values.rs`, and library errors are
@@ -25,18 +35,9 @@
 //!    function or closure returns `Result<…, String>` and no `TryFrom` has
 //!    `type Error = String`: each module family has a `thiserror` type
 //!    (or a `message_error!` type for one-sentence located messages).
-//! 6. **Input sits below methods, engines and drivers.** The scene
-//!    (`src/scene/`), parameter (`src/params*`) and expression (`src/expr/`)
-//!    modules import no method module (`twin`, `calibrate`, `cohort*`,
-//!    `design`, `sensitivity`, `fit`, `assim`, `score`), no engine module
-//!    (`engine`, `gpu`, `backend`) and no driver (`drivers`, `cli`, `sweep`,
-//!    `bench`, `verify`, `report`, `slurm`, `shard`, `checkpoint*`). A
-//!    method's scene section (`[cohort]`, `[calibrate]`) stays raw in the
-//!    scene and is parsed by the method (`Scene::section`).
-//! 7. **Models never see files.** `src/models/` names no `toml`, `std::fs`,
-//!    `File::open` or `read_npy…`: the scene layer reads what a scene
-//!    points at (a tissue map: `Scene::tissue_map_file`) and hands the
-//!    model arrays.
+//! 6. **Models never see files or TOML.** `src/core/models/` names no
+//!    `toml`, `std::fs`, `File::open` or `read_npy…`: the scene layer reads
+//!    tissue maps and parses sections, and hands models values.
 //!
 //! Each rule is also run against a small source that breaks it, so a rule
 //! that could never fail is itself a failure.
@@ -142,67 +143,147 @@ fn tokens(code: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Top-level modules `code` reaches through `crate::` (also inside
-/// `use crate::{a, b::c}` groups), `super::` or `vtwin::`.
-fn modules_named(code: &str) -> BTreeSet<String> {
-    modules_under(code, &["crate::", "super::", "vtwin::"])
+/// The module path of the file `path` (`src/methods/cohort/mod.rs` →
+/// `["methods", "cohort"]`).
+fn module_of(path: &str) -> Vec<String> {
+    let rel = path.strip_prefix("src/").unwrap_or(path);
+    let rel = rel.strip_suffix(".rs").unwrap_or(rel);
+    let mut segs: Vec<String> = rel.split('/').map(str::to_string).collect();
+    if segs
+        .last()
+        .is_some_and(|s| s == "mod" || s == "lib" || s == "main")
+    {
+        segs.pop();
+    }
+    segs
 }
 
-/// Modules `code` reaches through the path roots `roots`.
-fn modules_under(code: &str, roots: &[&str]) -> BTreeSet<String> {
-    let code = strip(code);
-    let mut out = BTreeSet::new();
-    for root in roots {
-        let mut rest = code.as_str();
-        while let Some(p) = rest.find(root) {
-            let before = rest[..p].chars().last();
-            rest = &rest[p + root.len()..];
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-                continue;
-            }
-            let t = rest.trim_start();
-            if let Some(group) = t.strip_prefix('{') {
-                let mut depth = 1;
-                let mut item = String::new();
-                let mut first = true;
-                for c in group.chars() {
-                    match c {
-                        '{' => depth += 1,
-                        '}' => depth -= 1,
-                        ',' if depth == 1 => {
-                            first = true;
-                            item.clear();
-                            continue;
-                        }
-                        _ => {}
-                    }
+/// `code` without its `#[cfg(test)]` items (a test module or function):
+/// unit tests may use test support from any wing.
+fn without_tests(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    while let Some(p) = rest.find("#[cfg(test)]") {
+        out.push_str(&rest[..p]);
+        let after = &rest[p..];
+        let (Some(open), semi) = (after.find('{'), after.find(';')) else {
+            rest = "";
+            break;
+        };
+        if semi.is_some_and(|s| s < open) {
+            rest = &after[semi.expect("checked") + 1..];
+            continue;
+        }
+        let mut depth = 0;
+        let mut end = after.len();
+        for (i, c) in after[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
                     if depth == 0 {
+                        end = open + i + 1;
                         break;
                     }
-                    if depth == 1 && first {
-                        if c.is_alphanumeric() || c == '_' {
-                            item.push(c);
-                        } else if !item.is_empty() {
-                            out.insert(item.clone());
-                            first = false;
+                }
+                _ => {}
+            }
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The crate paths `code` (already stripped) names through `crate::`,
+/// `super::` (resolved against the file's module `module`) or `vtwin::`,
+/// with `use` groups expanded: `use crate::{a::b, c::{d, e}}` gives
+/// `a::b`, `c::d`, `c::e`. Each path is given from the crate root.
+fn crate_paths(code: &str, module: &[String]) -> BTreeSet<Vec<String>> {
+    paths_under(code, module, &["crate::", "super::", "vtwin::"])
+}
+
+/// The paths `code` (already stripped) names under the path roots `roots`
+/// (see [`crate_paths`]); a path under any root but `super::` is given
+/// without its root.
+fn paths_under(code: &str, module: &[String], roots: &[&str]) -> BTreeSet<Vec<String>> {
+    fn ident(s: &str) -> (&str, &str) {
+        let n = s
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
+        (&s[..n], &s[n..])
+    }
+    /// Parses a use tree at `s` under `prefix` into `out`; returns the rest.
+    fn tree<'a>(
+        mut s: &'a str,
+        mut prefix: Vec<String>,
+        out: &mut BTreeSet<Vec<String>>,
+    ) -> &'a str {
+        loop {
+            s = s.trim_start();
+            if let Some(group) = s.strip_prefix('{') {
+                s = group;
+                loop {
+                    s = tree(s, prefix.clone(), out).trim_start();
+                    if let Some(r) = s.strip_prefix(',') {
+                        s = r;
+                        if let Some(r) = s.trim_start().strip_prefix('}') {
+                            return r;
                         }
+                    } else {
+                        return s.strip_prefix('}').unwrap_or(s);
                     }
                 }
-                if first && !item.is_empty() {
-                    out.insert(item);
-                }
+            }
+            let (name, rest) = ident(s);
+            if name.is_empty() || name == "self" {
+                out.insert(prefix);
+                return if name.is_empty() { s } else { rest };
+            }
+            if name == "super" && !prefix.is_empty() {
+                // `super` after a root resolves upwards from where we are.
+                prefix.pop();
             } else {
-                let name: String = t
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                if !name.is_empty() {
-                    out.insert(name);
+                prefix.push(name.to_string());
+            }
+            match rest.trim_start().strip_prefix("::") {
+                Some(r) => s = r,
+                None => {
+                    out.insert(prefix);
+                    return rest;
                 }
             }
         }
     }
+    let mut out = BTreeSet::new();
+    for root in roots {
+        let mut rest = code;
+        while let Some(p) = rest.find(root) {
+            let before = rest[..p].chars().last();
+            rest = &rest[p + root.len()..];
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let prefix = match *root {
+                "super::" => {
+                    let mut m = module.to_vec();
+                    m.pop();
+                    m
+                }
+                _ => Vec::new(),
+            };
+            tree(rest, prefix.clone(), &mut out);
+        }
+    }
+    out.retain(|p| !p.is_empty());
     out
+}
+
+/// Whether `code`, in the file `path`, names the `gpu` module.
+fn names_gpu_module(path: &str, code: &str) -> bool {
+    crate_paths(&strip(code), &module_of(path))
+        .iter()
+        .any(|p| p.len() >= 2 && p[0] == "engine" && p[1] == "gpu")
 }
 
 /// Whether `code` names `wgpu` (a path, `use` or `extern crate`).
@@ -255,44 +336,39 @@ fn sources() -> Vec<(String, String)> {
 }
 
 fn in_gpu_layer(path: &str) -> bool {
-    path.starts_with("src/gpu/") || path == "src/backend.rs" || path.starts_with("src/backend/")
+    path.starts_with("src/engine/gpu/") || path == "src/engine/backend.rs"
 }
 
 fn is_method_or_cpu_engine(path: &str) -> bool {
-    [
-        "src/twin/",
-        "src/calibrate",
-        "src/cohort",
-        "src/design",
-        "src/sensitivity",
-        "src/fit",
-        "src/assim/",
-        "src/engine/",
-    ]
-    .iter()
-    .any(|p| path.starts_with(p))
+    path.starts_with("src/methods/")
+        || [
+            "src/engine/mod.rs",
+            "src/engine/cpu.rs",
+            "src/engine/mix.rs",
+            "src/engine/record.rs",
+        ]
+        .contains(&path)
 }
 
-/// What the GPU layer may import from the crate.
-const GPU_LAYER_MAY_USE: [&str; 11] = [
-    "gpu", "backend", "engine", "model", "observe", "plan", "shaders", "io", "verify", "scene",
-    "fixtures",
+/// The wings from the bottom up.
+const WINGS: [&str; 8] = [
+    "output", "input", "core", "engine", "fixtures", "methods", "drivers", "cli",
 ];
+
+fn wing_rank(wing: &str) -> Option<usize> {
+    WINGS.iter().position(|w| *w == wing)
+}
 
 /// Rule 1 for one file: what it names that it must not.
 fn rule1(path: &str, code: &str) -> Vec<String> {
     if in_gpu_layer(path) {
         return vec![];
     }
-    let code = match path {
-        "src/lib.rs" => code.replace("pub mod gpu;", ""),
-        _ => code.to_string(),
-    };
     let mut bad = Vec::new();
-    if modules_named(&code).contains("gpu") {
+    if names_gpu_module(path, code) {
         bad.push("the gpu module".to_string());
     }
-    if names_wgpu(&code) {
+    if names_wgpu(code) {
         bad.push("wgpu".to_string());
     }
     bad
@@ -304,7 +380,7 @@ fn rule2(path: &str, code: &str) -> Vec<String> {
         return vec![];
     }
     let mut bad = gpu_types(code);
-    if modules_named(code).contains("gpu") {
+    if names_gpu_module(path, code) {
         bad.push("the gpu module".to_string());
     }
     if names_wgpu(code) {
@@ -313,16 +389,30 @@ fn rule2(path: &str, code: &str) -> Vec<String> {
     bad
 }
 
-/// Rule 3 for one file.
+/// Rule 3 for one file: each import of a wing above the file's own.
 fn rule3(path: &str, code: &str) -> Vec<String> {
-    if !path.starts_with("src/gpu/") {
+    let module = module_of(path);
+    let Some(own) = module.first().and_then(|w| wing_rank(w)) else {
         return vec![];
-    }
-    // `super::` inside src/gpu/ stays inside the GPU layer.
-    modules_under(code, &["crate::"])
+    };
+    let code = without_tests(&strip(code));
+    crate_paths(&code, &module)
         .into_iter()
-        .filter(|m| !GPU_LAYER_MAY_USE.contains(&m.as_str()))
+        .filter(|p| wing_rank(&p[0]).is_some_and(|r| r > own))
+        .map(|p| format!("{} (above {})", p.join("::"), WINGS[own]))
         .collect()
+}
+
+/// Every source file lives in a wing, apart from the crate root files.
+fn rule3_placement(path: &str) -> Vec<String> {
+    let module = module_of(path);
+    let top = module.first().map(String::as_str).unwrap_or("");
+    let outside = ["src/lib.rs", "src/main.rs", "src/message_error.rs"];
+    if outside.contains(&path) || wing_rank(top).is_some() {
+        vec![]
+    } else {
+        vec!["not in a wing folder".to_string()]
+    }
 }
 
 fn in_cli(path: &str) -> bool {
@@ -405,60 +495,13 @@ fn rule5(path: &str, code: &str) -> Vec<String> {
     bad
 }
 
-fn in_input_layer(path: &str) -> bool {
-    path.starts_with("src/scene/")
-        || path.starts_with("src/params")
-        || path.starts_with("src/expr/")
-}
-
-/// Modules the input layer may not import: methods, engines, drivers; a
-/// name ending in `*` stands for every module it begins.
-const ABOVE_INPUT: [&str; 21] = [
-    "twin",
-    "calibrate",
-    "cohort*",
-    "design",
-    "sensitivity",
-    "fit",
-    "assim",
-    "score",
-    "engine",
-    "gpu",
-    "backend",
-    "drivers",
-    "cli",
-    "sweep",
-    "bench",
-    "verify",
-    "report",
-    "slurm",
-    "shard",
-    "checkpoint*",
-    "main",
-];
-
-/// Rule 6 for one file: the method, engine or driver modules it imports.
+/// Rule 6 for one file: the file or TOML access a model names.
 fn rule6(path: &str, code: &str) -> Vec<String> {
-    if !in_input_layer(path) {
+    if !path.starts_with("src/core/models/") {
         return vec![];
     }
-    modules_named(code)
-        .into_iter()
-        .filter(|m| {
-            ABOVE_INPUT.iter().any(|a| match a.strip_suffix('*') {
-                Some(prefix) => m.starts_with(prefix),
-                None => m == a,
-            })
-        })
-        .collect()
-}
-
-/// Rule 7 for one file: the file or TOML access a model names.
-fn rule7(path: &str, code: &str) -> Vec<String> {
-    if !path.starts_with("src/models/") {
-        return vec![];
-    }
-    let mut bad: BTreeSet<String> = tokens(&strip(code))
+    let code = strip(code);
+    let mut bad: BTreeSet<String> = tokens(&code)
         .into_iter()
         .filter_map(|(w, before)| {
             if w == "toml" || w.starts_with("read_npy") {
@@ -470,13 +513,16 @@ fn rule7(path: &str, code: &str) -> Vec<String> {
             }
         })
         .collect();
-    if modules_under(code, &["std::"]).contains("fs") {
+    if paths_under(&code, &[], &["std::"])
+        .iter()
+        .any(|p| p.first().is_some_and(|s| s == "fs"))
+    {
         bad.insert("std::fs".to_string());
     }
     bad.into_iter().collect()
 }
 
-fn check(rule: fn(&str, &str) -> Vec<String>, name: &str) {
+fn check(rule: impl Fn(&str, &str) -> Vec<String>, name: &str) {
     let broken: Vec<String> = sources()
         .iter()
         .filter_map(|(p, code)| {
@@ -502,8 +548,14 @@ fn methods_and_the_cpu_engine_never_see_the_gpu() {
 }
 
 #[test]
-fn the_gpu_layer_imports_no_method_driver_or_output_module() {
-    check(rule3, "rule 3 (GPU layer below methods)");
+fn wings_import_downwards_only() {
+    check(rule3, "rule 3 (wings import downwards only)");
+    check(|p, _| rule3_placement(p), "rule 3 (every file in a wing)");
+}
+
+#[test]
+fn models_never_read_files_or_toml() {
+    check(rule6, "rule 6 (models never see files)");
 }
 
 #[test]
@@ -516,24 +568,18 @@ fn library_errors_are_typed_not_strings() {
     check(rule5, "rule 5 (no Result<_, String> in the library)");
 }
 
-#[test]
-fn scene_params_and_expr_import_no_method_engine_or_driver() {
-    check(rule6, "rule 6 (input below methods, engines and drivers)");
-}
-
-#[test]
-fn models_never_read_files_or_toml() {
-    check(rule7, "rule 7 (models never see files)");
-}
-
 /// Every rule fails on a source that breaks it, and comments and strings
 /// mentioning the names do not trip them.
 #[test]
 fn each_rule_can_fail() {
-    let clean = "//! Never imports wgpu or crate::gpu.\nuse crate::engine::Engine;\n\
-                 fn f() -> &'static str { \"wgpu crate::gpu\" }\n\
+    let clean = "//! Never imports wgpu or crate::engine::gpu or crate::drivers.\nuse crate::engine::Engine;\n\
+                 fn f() -> &'static str { \"wgpu crate::engine::gpu crate::cli\" }\n\
                  fn g(c: char) -> bool { c == '{' }\n";
-    for path in ["src/cli/run.rs", "src/twin/run.rs", "src/gpu/engine.rs"] {
+    for path in [
+        "src/cli/run.rs",
+        "src/methods/twin/run.rs",
+        "src/engine/gpu/engine.rs",
+    ] {
         assert!(rule1(path, clean).is_empty(), "{path}");
         assert!(rule2(path, clean).is_empty(), "{path}");
         assert!(rule3(path, clean).is_empty(), "{path}");
@@ -541,48 +587,101 @@ fn each_rule_can_fail() {
         assert!(rule5(path, clean).is_empty(), "{path}");
     }
     for bad in [
-        "use crate::gpu::engine::GpuOptions;",
-        "use crate::{engine::Engine, gpu};",
-        "use crate::{\n    gpu::GpuContext,\n    plan::Plan,\n};",
-        "fn f() { crate::gpu::context::adapters(); }",
+        "use crate::engine::gpu::engine::GpuOptions;",
+        "use crate::{engine::Engine, engine::gpu};",
+        "use crate::engine::{\n    gpu::GpuContext,\n    Engine,\n};",
+        "use crate::{engine::{self, gpu}, core::plan::Plan};",
+        "fn f() { crate::engine::gpu::context::adapters(); }",
+        "fn f() { vtwin::engine::gpu::context::adapters(); }",
         "fn f(l: &wgpu::Limits) {}",
-        "use super::gpu::kat;",
     ] {
         assert!(
             !rule1("src/cli/info.rs", bad).is_empty(),
             "rule 1 missed {bad}"
         );
         assert!(
-            !rule2("src/cohort/mod.rs", bad).is_empty(),
+            !rule2("src/methods/cohort/mod.rs", bad).is_empty(),
             "rule 2 missed {bad}"
         );
         assert!(
-            rule1("src/backend.rs", bad).is_empty(),
+            rule1("src/engine/backend.rs", bad).is_empty(),
             "backend may: {bad}"
         );
     }
-    let gpu_lib = "pub mod gpu;\npub mod plan;\n";
-    assert!(rule1("src/lib.rs", gpu_lib).is_empty());
-    assert!(!rule1("src/lib.rs", "pub use crate::gpu::GpuEngine;").is_empty());
+    // `super::gpu` names the GPU module from the engine wing's own files.
+    assert!(!rule1("src/engine/record.rs", "use super::gpu::kat;").is_empty());
+    assert!(rule1("src/methods/fit/mod.rs", "use super::gpu::kat;").is_empty());
     for bad in [
         "fn f(b: &Backend) -> bool { matches!(b, Backend::Gpu(_)) }",
         "fn f(e: &GpuEngine) {}",
     ] {
-        assert!(!rule2("src/fit/simulator.rs", bad).is_empty(), "{bad}");
+        assert!(
+            !rule2("src/methods/fit/simulator.rs", bad).is_empty(),
+            "{bad}"
+        );
         assert!(!rule2("src/engine/cpu.rs", bad).is_empty(), "{bad}");
-        assert!(rule2("src/bench/rd.rs", bad).is_empty(), "{bad}");
+        assert!(rule2("src/drivers/bench/rd.rs", bad).is_empty(), "{bad}");
     }
-    for bad in [
-        "use crate::cohort::CohortSpec;",
-        "use crate::{plan::Plan, twin::run};",
-        "fn f() { crate::cli::run(); }",
-        "fn f(x: &[f64]) -> f64 { crate::bench::median(x) }",
+    for (path, bad) in [
+        (
+            "src/engine/gpu/engine.rs",
+            "use crate::methods::cohort::CohortSpec;",
+        ),
+        (
+            "src/engine/gpu/engine.rs",
+            "use crate::{core::plan::Plan, methods::twin::run};",
+        ),
+        ("src/engine/gpu/engine.rs", "fn f() { crate::cli::run(); }"),
+        (
+            "src/input/scene/schema.rs",
+            "use crate::core::dosing::Schedule;",
+        ),
+        (
+            "src/input/scene/schema.rs",
+            "use crate::{input::params::Block, methods::cohort::CohortSpec};",
+        ),
+        ("src/core/model.rs", "use crate::engine::EngineError;"),
+        (
+            "src/methods/twin/run.rs",
+            "use super::super::super::drivers::job::Job;",
+        ),
+        (
+            "src/output/io/rundir.rs",
+            "fn f() { crate::engine::check_interrupt(); }",
+        ),
+        (
+            "src/methods/calibrate/mod.rs",
+            "#[cfg(test)]\nfn t() {}\nuse crate::drivers::job;",
+        ),
     ] {
-        assert_eq!(rule3("src/gpu/engine.rs", bad).len(), 1, "{bad}");
+        assert_eq!(rule3(path, bad).len(), 1, "rule 3 missed {bad} in {path}");
     }
-    assert!(rule3("src/gpu/engine.rs", "use super::schedule::Kernel;").is_empty());
+    for (path, ok) in [
+        (
+            "src/engine/gpu/engine.rs",
+            "use super::schedule::Kernel;\nuse crate::core::plan::Plan;",
+        ),
+        (
+            "src/methods/twin/run.rs",
+            "use super::super::cohort::Patient;\nuse crate::output::io;",
+        ),
+        (
+            "src/core/model.rs",
+            "#[cfg(test)]\nmod tests {\n    use crate::drivers::verify;\n}\n",
+        ),
+        ("src/lib.rs", "use crate::cli;"),
+    ] {
+        assert!(
+            rule3(path, ok).is_empty(),
+            "{ok} in {path}: {:?}",
+            rule3(path, ok)
+        );
+    }
+    assert!(!rule3_placement("src/plan.rs").is_empty());
+    assert!(rule3_placement("src/core/plan.rs").is_empty());
+    assert!(rule3_placement("src/lib.rs").is_empty());
     let clean = "//! Not clap, not anyhow.\nfn f() -> &'static str { \"anyhow::bail! clap\" }\n";
-    assert!(rule4("src/calibrate/mod.rs", clean).is_empty());
+    assert!(rule4("src/methods/calibrate/mod.rs", clean).is_empty());
     for bad in [
         "#[derive(Clone, Copy, clap::ValueEnum)]\nenum E { A }",
         "use clap::ValueEnum;",
@@ -591,11 +690,11 @@ fn each_rule_can_fail() {
         "use anyhow::{Context, Result};",
     ] {
         assert!(
-            !rule4("src/design/mod.rs", bad).is_empty(),
+            !rule4("src/methods/design/mod.rs", bad).is_empty(),
             "rule 4 missed {bad}"
         );
         assert!(
-            !rule4("src/fit/simulator.rs", bad).is_empty(),
+            !rule4("src/methods/fit/simulator.rs", bad).is_empty(),
             "rule 4 missed {bad}"
         );
         assert!(rule4("src/cli/values.rs", bad).is_empty(), "cli may: {bad}");
@@ -607,9 +706,9 @@ fn each_rule_can_fail() {
                  static S: OnceLock<Result<(), String>> = OnceLock::new();\n\
                  fn k() -> &'static str { \"-> Result<(), String>\" }\n";
     assert!(
-        rule5("src/params.rs", typed).is_empty(),
+        rule5("src/input/params/mod.rs", typed).is_empty(),
         "{:?}",
-        rule5("src/params.rs", typed)
+        rule5("src/input/params/mod.rs", typed)
     );
     for bad in [
         "pub fn parse(t: &str) -> Result<KernelConfig, String> { todo!() }",
@@ -621,51 +720,15 @@ fn each_rule_can_fail() {
         "impl TryFrom<Raw> for Spec {\n    type Error = String;\n}",
     ] {
         assert_eq!(
-            rule5("src/cohort/assemble.rs", bad).len(),
+            rule5("src/methods/cohort/assemble.rs", bad).len(),
             1,
             "rule 5 missed {bad}"
         );
         assert!(rule5("src/cli/run.rs", bad).is_empty(), "cli may: {bad}");
     }
-    let clean = "//! Parsed later by crate::cohort::CohortSpec.\nuse crate::params::ParamBlock;\n\
-                 use super::schema::exact;\nuse crate::{limits, dosing::DoseSchedule};\n";
-    for path in [
-        "src/scene/schema.rs",
-        "src/params/block.rs",
-        "src/expr/mod.rs",
-    ] {
-        assert!(
-            rule6(path, clean).is_empty(),
-            "{path}: {:?}",
-            rule6(path, clean)
-        );
-    }
-    for bad in [
-        "pub cohort: Option<crate::cohort::CohortSpec>,",
-        "use crate::calibrate::CalibrateConfig;",
-        "use crate::{params::ParamBlock, cohort_sim::CohortSetup};",
-        "fn f() { crate::engine::cpu::run(); }",
-        "use crate::backend::Backend;",
-        "use crate::drivers::job::Error;",
-        "fn f() -> crate::checkpoint_twin::Header { todo!() }",
-        "use super::twin::setup;",
-    ] {
-        for path in [
-            "src/scene/mod.rs",
-            "src/params_file.rs",
-            "src/expr/parse.rs",
-        ] {
-            assert_eq!(rule6(path, bad).len(), 1, "rule 6 missed {bad} in {path}");
-        }
-        assert!(rule6("src/plan.rs", bad).is_empty(), "plan may: {bad}");
-    }
-    let clean = "//! Not toml, not std::fs, not read_npy_f32.\nuse crate::scene::Scene;\n\
+    let clean = "//! Not toml, not std::fs, not read_npy_f32.\nuse crate::input::scene::Scene;\n\
                  fn f(s: &Scene) -> &str { \"File::open scene.toml\" }\nfn toml_like() {}\n";
-    assert!(
-        rule7("src/models/rd/init.rs", clean).is_empty(),
-        "{:?}",
-        rule7("src/models/rd/init.rs", clean)
-    );
+    assert!(rule6("src/core/models/rd/init.rs", clean).is_empty());
     for bad in [
         "let v: toml::Value = toml::from_str(s)?;",
         "use std::fs;",
@@ -673,14 +736,14 @@ fn each_rule_can_fail() {
         "let b = std::fs::read(p)?;",
         "let f = std::fs::File::open(p)?;",
         "use std::fs::File;\nfn f() { let _ = File::open(\"x\"); }",
-        "let (shape, data) = crate::io::read_npy_f32(&full)?;",
+        "let (shape, data) = crate::output::io::read_npy_f32(&full)?;",
     ] {
         assert!(
-            !rule7("src/models/rd/init.rs", bad).is_empty(),
-            "rule 7 missed {bad}"
+            !rule6("src/core/models/rd/init.rs", bad).is_empty(),
+            "rule 6 missed {bad}"
         );
         assert!(
-            rule7("src/scene/tissue.rs", bad).is_empty(),
+            rule6("src/input/scene/tissue.rs", bad).is_empty(),
             "scene may: {bad}"
         );
     }

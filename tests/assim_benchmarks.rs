@@ -8,9 +8,11 @@
 //! RMSE at the test's run length (measured over several seeds; the numbers
 //! are in docs/benchmarks.md, with full-length runs).
 
-use vtwin::assim::lorenz::{Lorenz63, Lorenz96};
-use vtwin::assim::testbed::{TwinExperiment, TwinMetrics};
-use vtwin::assim::{Domain, Filter, FilterConfig, GaspariCohn, LetkfConfig, Method, PfConfig};
+use vtwin::methods::assim::lorenz::{Lorenz63, Lorenz96};
+use vtwin::methods::assim::testbed::{TwinExperiment, TwinMetrics};
+use vtwin::methods::assim::{
+    Domain, Filter, FilterConfig, GaspariCohn, LetkfConfig, Method, PfConfig,
+};
 
 fn run_l96(members: usize, scored: usize, seed: u64, config: FilterConfig) -> TwinMetrics {
     let mut filter = Filter::new(config).unwrap();

@@ -9,7 +9,7 @@ mod common;
 use common::{TempDir, vtwin};
 use serde_json::Value;
 use std::process::{Command, Output};
-use vtwin::bench::problem;
+use vtwin::drivers::bench::problem;
 use vtwin::engine::Engine;
 use vtwin::engine::cpu::CpuEngine;
 

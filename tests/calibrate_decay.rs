@@ -524,9 +524,9 @@ population = 2000
 fn initial_values_name_parameters_or_fail_with_the_key() {
     let base = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(SCENE)).unwrap();
     let freeze = |text: &str| {
-        let scene =
-            vtwin::scene::Scene::parse(Path::new("decay.toml"), text).map_err(|e| e.to_string())?;
-        vtwin::plan::Plan::freeze(&scene, &vtwin::plan::PlanOptions::default())
+        let scene = vtwin::input::scene::Scene::parse(Path::new("decay.toml"), text)
+            .map_err(|e| e.to_string())?;
+        vtwin::core::plan::Plan::freeze(&scene, &vtwin::core::plan::PlanOptions::default())
             .map(|_| ())
             .map_err(|e| e.to_string())
     };

@@ -2,12 +2,12 @@
 //! data y | x ~ N(x, 0.5²), observed y = 2, exact posterior
 //! N(1.6, 0.4472²) — checked for ABC-SMC and for history matching.
 
-use vtwin::calibrate::{
+use vtwin::core::rng::{Stream, normal2_f64};
+use vtwin::input::params::{Distribution, ParamBlock};
+use vtwin::methods::calibrate::{
     AbcConfig, AbcMode, AbcStop, HmConfig, ProgressEvent, Summaries, run_abc_smc,
     run_history_matching,
 };
-use vtwin::params::{Distribution, ParamBlock};
-use vtwin::rng::{Stream, normal2_f64};
 
 const POST_MEAN: f64 = 1.6;
 const POST_SD: f64 = 0.447_213_595_499_958; // √0.2
@@ -217,7 +217,7 @@ fn history_matching_over_a_normal_prior_rules_out_its_mass() {
         (ruled_out - 0.69169).abs() < 0.012,
         "fraction ruled out {ruled_out}"
     );
-    let unit = |x: f64| [vtwin::params::norm_cdf(x)];
+    let unit = |x: f64| [vtwin::input::params::norm_cdf(x)];
     for x in [0.6, 1.6, 2.0, 3.4] {
         assert!(
             r.is_non_implausible(&unit(x)),

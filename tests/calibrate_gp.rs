@@ -2,8 +2,8 @@
 //! calibrated prediction variance, leave-one-out diagnostics, and ARD
 //! length scales that single out an input the function ignores.
 
-use vtwin::calibrate::sampling::{keyed, latin_hypercube};
-use vtwin::calibrate::{Gp, GpConfig, GpKernel};
+use vtwin::methods::calibrate::sampling::{keyed, latin_hypercube};
+use vtwin::methods::calibrate::{Gp, GpConfig, GpKernel};
 
 fn sine(x: f64) -> f64 {
     (2.0 * std::f64::consts::PI * x).sin()

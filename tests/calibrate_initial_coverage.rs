@@ -16,11 +16,11 @@ mod common;
 
 use common::{TempDir, vtwin, write_scene};
 use std::path::Path;
-use vtwin::calibrate::data::parse_data;
-use vtwin::fit::{EngineSimulator, attach_targets};
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::rng::{Stream, normal2_f64, uniform_f64};
-use vtwin::scene::Scene;
+use vtwin::core::plan::{Plan, PlanOptions};
+use vtwin::core::rng::{Stream, normal2_f64, uniform_f64};
+use vtwin::input::scene::Scene;
+use vtwin::methods::calibrate::data::parse_data;
+use vtwin::methods::fit::{EngineSimulator, attach_targets};
 
 const DATASETS: usize = 40;
 const TIMES: [f64; 4] = [4.0, 8.0, 12.0, 16.0];

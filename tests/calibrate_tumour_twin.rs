@@ -23,16 +23,16 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use vtwin::backend::Backend;
-use vtwin::calibrate::data::parse_data;
-use vtwin::calibrate::sampling::keyed;
-use vtwin::calibrate::{HmConfig, run_history_matching};
-use vtwin::design::value_to_unit;
+use vtwin::core::plan::{Plan, PlanOptions};
+use vtwin::engine::backend::Backend;
 use vtwin::engine::cpu::CpuEngine;
-use vtwin::fit::{EngineSimulator, attach_targets};
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::record::record;
-use vtwin::scene::Scene;
+use vtwin::engine::record::record;
+use vtwin::input::scene::Scene;
+use vtwin::methods::calibrate::data::parse_data;
+use vtwin::methods::calibrate::sampling::keyed;
+use vtwin::methods::calibrate::{HmConfig, run_history_matching};
+use vtwin::methods::design::value_to_unit;
+use vtwin::methods::fit::{EngineSimulator, attach_targets};
 
 const TRUE_D: f64 = 0.02;
 const TRUE_K: f64 = 0.055;

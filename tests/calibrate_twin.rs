@@ -4,12 +4,12 @@
 //! narrower than the prior. Then the posterior goes through its directory
 //! and back, as `--posterior DIR` uses it.
 
-use vtwin::calibrate::sampling::keyed;
-use vtwin::calibrate::{
+use vtwin::input::params::{Distribution, ParamBlock};
+use vtwin::methods::calibrate::sampling::keyed;
+use vtwin::methods::calibrate::{
     AbcConfig, AbcMode, HmConfig, Posterior, Summaries, load_posterior, run_abc_smc,
     run_history_matching, write_posterior,
 };
-use vtwin::params::{Distribution, ParamBlock};
 
 const TIMES: [f64; 6] = [3.0, 6.0, 10.0, 15.0, 25.0, 40.0];
 const TRUE_R: f64 = 0.25;
@@ -84,10 +84,10 @@ impl vtwin::engine::Simulator for Logistic {
                     if p[0] > 0.9 {
                         return None;
                     }
-                    let mut rng = vtwin::rng::KeyedStream::new(
+                    let mut rng = vtwin::core::rng::KeyedStream::new(
                         seed,
                         i as u32,
-                        vtwin::rng::Stream::ObsNoise as u32,
+                        vtwin::core::rng::Stream::ObsNoise as u32,
                     );
                     Some(
                         TIMES
@@ -204,8 +204,8 @@ fn abc_smc_twin_contains_the_truth_and_narrows_the_prior() {
             PRIOR_SD[k]
         );
         let col: Vec<f64> = post.draws.iter().map(|d| d[k]).collect();
-        let lo = vtwin::calibrate::sampling::weighted_quantile(&col, &post.weights, 0.01);
-        let hi = vtwin::calibrate::sampling::weighted_quantile(&col, &post.weights, 0.99);
+        let lo = vtwin::methods::calibrate::sampling::weighted_quantile(&col, &post.weights, 0.01);
+        let hi = vtwin::methods::calibrate::sampling::weighted_quantile(&col, &post.weights, 0.99);
         assert!(
             lo <= truth && truth <= hi,
             "{}: truth {truth} outside [{lo}, {hi}]",

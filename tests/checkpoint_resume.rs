@@ -20,11 +20,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use vtwin::checkpoint::Checkpoint;
+use vtwin::core::plan::{Plan, PlanOptions};
+use vtwin::drivers::checkpoint::Checkpoint;
 use vtwin::engine::Engine;
 use vtwin::engine::cpu::CpuEngine;
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::scene::Scene;
+use vtwin::input::scene::Scene;
 
 const TABLES: [&str; 3] = ["params", "observables", "status"];
 
@@ -201,7 +201,7 @@ fn assert_same_cohort(base: &Path, out: &Path) {
 /// continues; `base` ran without checkpoints).
 fn assert_same_twin(base: &Path, out: &Path) {
     assert!(!base.join("checkpoint.vtc").exists());
-    let (meta, _) = vtwin::checkpoint_twin::read_meta(&out.join("checkpoint.vtc"))
+    let (meta, _) = vtwin::drivers::checkpoint_twin::read_meta(&out.join("checkpoint.vtc"))
         .expect("the finished run keeps its last checkpoint");
     assert!(meta.analyses > 0 && meta.analyses % 8 == 0);
     same_files_but(base, out, &["checkpoint.vtc"]);
@@ -353,7 +353,7 @@ fn killed_and_resumed(tag: &str, command: &[&str], seed: u64, kind: &Kind) {
         "the finished run keeps no temp folder"
     );
     (kind.same)(&base, &out);
-    vtwin::io::rundir::verify_outputs(&out).unwrap();
+    vtwin::output::io::rundir::verify_outputs(&out).unwrap();
 
     // Resuming the finished folder changes nothing.
     let before: Vec<(PathBuf, Vec<u8>)> = walk(&out);
@@ -408,7 +408,7 @@ fn lorenz96_scene(dir: &Path) -> String {
 }
 
 fn twin_analyses(p: &Path) -> u64 {
-    vtwin::checkpoint_twin::read_meta(p)
+    vtwin::drivers::checkpoint_twin::read_meta(p)
         .expect("the kept checkpoint reads whole")
         .0
         .analyses as u64
@@ -524,7 +524,7 @@ fn patient_files(dir: &Path, n: u32, steps: u32) -> String {
 }
 
 fn patient_stops(p: &Path) -> u64 {
-    vtwin::checkpoint_patients::read_meta(p)
+    vtwin::drivers::checkpoint_patients::read_meta(p)
         .expect("the kept checkpoint reads whole")
         .0
         .stops as u64
@@ -890,7 +890,7 @@ fn killed_before_a_checkpoint_restarts_from_step_0() {
 
 /// Runs `plan_a` to `at` (observing as a run does), switches to `plan_b`
 /// there carrying state, parameters and status over, and runs to the end.
-fn switched(plan_a: &Plan, plan_b: &Plan, at: u64) -> vtwin::record::Recording {
+fn switched(plan_a: &Plan, plan_b: &Plan, at: u64) -> vtwin::engine::record::Recording {
     switched_with(plan_a, plan_b, at, &[])
 }
 
@@ -901,7 +901,7 @@ fn switched_with(
     plan_b: &Plan,
     at: u64,
     set: &[(usize, f32)],
-) -> vtwin::record::Recording {
+) -> vtwin::engine::record::Recording {
     let mut a = CpuEngine::new(plan_a);
     let (mut steps, mut frames) = (Vec::new(), Vec::new());
     for s in plan_a.observation_steps() {
@@ -925,7 +925,7 @@ fn switched_with(
     b.write_params(&p).unwrap();
     b.write_status(&a.status().unwrap()).unwrap();
     b.set_step(at);
-    vtwin::record::record_from::<vtwin::engine::EngineError>(
+    vtwin::engine::record::record_from::<vtwin::engine::EngineError>(
         &mut b,
         steps,
         frames,
@@ -936,8 +936,8 @@ fn switched_with(
     .unwrap()
 }
 
-fn csv_bytes(t: &vtwin::table::Table, dir: &Path) -> Vec<u8> {
-    let p = vtwin::io::write_table(dir, t, vtwin::io::TableFormat::Csv).unwrap();
+fn csv_bytes(t: &vtwin::output::table::Table, dir: &Path) -> Vec<u8> {
+    let p = vtwin::output::io::write_table(dir, t, vtwin::output::io::TableFormat::Csv).unwrap();
     std::fs::read(p).unwrap()
 }
 
@@ -1011,7 +1011,7 @@ fn fork_under_another_arm_equals_a_run_switching_arms_at_the_checkpoint() {
     assert!(got != rt_only, "the fork equals the rt run");
     let chemo_whole = {
         let mut e = CpuEngine::new(&chemo);
-        vtwin::record::record(&mut e, &mut |_| {}).unwrap()
+        vtwin::engine::record::record(&mut e, &mut |_| {}).unwrap()
     };
     assert!(got != csv_bytes(&chemo_whole.observables_table(&chemo), &refdir));
 
@@ -1050,7 +1050,7 @@ fn fork_under_another_arm_equals_a_run_switching_arms_at_the_checkpoint() {
         p[m * np + j] = 0.5;
     }
     a.write_params(&p).unwrap();
-    let rec = vtwin::record::record_from::<vtwin::engine::EngineError>(
+    let rec = vtwin::engine::record::record_from::<vtwin::engine::EngineError>(
         &mut a,
         steps,
         frames,
@@ -1065,7 +1065,7 @@ fn fork_under_another_arm_equals_a_run_switching_arms_at_the_checkpoint() {
     );
     assert!(
         std::fs::read(set.join("params.csv")).unwrap()
-            == csv_bytes(&vtwin::record::params_table(&rt_set), &refdir)
+            == csv_bytes(&vtwin::engine::record::params_table(&rt_set), &refdir)
     );
 
     // A fork refuses a checkpoint whose scene changed.
@@ -1235,7 +1235,7 @@ fn a_torn_record_append_is_cut_back_and_a_damaged_one_refused() {
     );
     let ck = checkpoint_of(&out).unwrap();
     let records = ck.with_file_name("twin-records.bin");
-    let (meta, _) = vtwin::checkpoint_twin::read_meta(&ck).unwrap();
+    let (meta, _) = vtwin::drivers::checkpoint_twin::read_meta(&ck).unwrap();
     let covered = meta
         .records
         .expect("records kept beside the checkpoint")
@@ -1261,7 +1261,8 @@ fn a_torn_record_append_is_cut_back_and_a_damaged_one_refused() {
     assert!(err.contains("continuing"), "{err}");
     assert!(kept(&out).is_empty());
     assert_same_twin(&base, &out);
-    let (meta, _) = vtwin::checkpoint_twin::read_meta(&out.join("checkpoint.vtc")).unwrap();
+    let (meta, _) =
+        vtwin::drivers::checkpoint_twin::read_meta(&out.join("checkpoint.vtc")).unwrap();
     assert!(meta.records.is_none(), "the kept checkpoint stands alone");
     let _ = std::fs::remove_dir_all(&d);
 }
@@ -1292,7 +1293,7 @@ fn cohort_lines(path: &Path, ids: std::ops::Range<u64>, arm: &str) -> Vec<String
 /// kept folder still resumes to the uninterrupted cohort.
 #[test]
 fn fork_of_a_cohort_checkpoint_equals_a_run_switching_arms() {
-    use vtwin::cohort_sim::{self, CohortSetup};
+    use vtwin::drivers::cohort_sim::{self, CohortSetup};
     let d = tmp("fork-cohort");
     // Chemo at days 14 and 40: the arms differ before and after step 310
     // (day 31); visits and outcomes run to day 56.
@@ -1395,7 +1396,7 @@ fn fork_of_a_cohort_checkpoint_equals_a_run_switching_arms() {
         let trajs = cohort_sim::trajectories(&plan_b, &rec, &patients, other);
         let arms = [other.to_string()];
         let (mut tables, _) =
-            vtwin::cohort::assemble(&sampler, &patients, &arms, &[trajs], false).unwrap();
+            vtwin::methods::cohort::assemble(&sampler, &patients, &arms, &[trajs], false).unwrap();
         let failed: Vec<u64> = rec
             .status
             .iter()

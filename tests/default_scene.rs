@@ -8,10 +8,10 @@ mod common;
 
 use common::TempDir;
 use std::process::Command;
-use vtwin::io::read_parquet;
-use vtwin::table::Values;
+use vtwin::output::io::read_parquet;
+use vtwin::output::table::Values;
 
-fn run(backend: &str, out: &std::path::Path) -> vtwin::table::Table {
+fn run(backend: &str, out: &std::path::Path) -> vtwin::output::table::Table {
     let scene = concat!(env!("CARGO_MANIFEST_DIR"), "/scenes/tumour_rd.toml");
     let o = Command::new(env!("CARGO_BIN_EXE_vtwin"))
         .args([

@@ -7,9 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use vtwin::cli::analyze::AnalyzeArgs;
 use vtwin::cli::design::DesignArgs;
-use vtwin::design::{DesignMethod, DesignOptions, generate};
-use vtwin::params_file::load_param_file;
-use vtwin::table::Values;
+use vtwin::input::params_file::load_param_file;
+use vtwin::methods::design::{DesignMethod, DesignOptions, generate};
+use vtwin::output::table::Values;
 
 #[derive(Parser)]
 struct Cli {
@@ -39,7 +39,7 @@ struct Csv {
 }
 
 fn read_numeric_csv(path: &Path) -> Csv {
-    let t = vtwin::io::read_csv(path).unwrap();
+    let t = vtwin::output::io::read_csv(path).unwrap();
     let cols: Vec<Vec<f64>> = t
         .columns
         .iter()

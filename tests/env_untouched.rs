@@ -12,9 +12,12 @@ const CHILD_ENV: &str = "VTWIN_ENV_CHILD";
 #[test]
 fn opening_the_gpu_leaves_the_environment_alone() {
     if std::env::var_os(CHILD_ENV).is_some() {
-        let _ = vtwin::gpu::context::adapters();
-        let _ =
-            vtwin::backend::Backend::open(vtwin::engine::BackendChoice::Auto, None, &mut |_| {});
+        let _ = vtwin::engine::gpu::context::adapters();
+        let _ = vtwin::engine::backend::Backend::open(
+            vtwin::engine::BackendChoice::Auto,
+            None,
+            &mut |_| {},
+        );
         match std::env::var_os("XDG_RUNTIME_DIR") {
             None => println!("XDG_RUNTIME_DIR=unset"),
             Some(v) => println!("XDG_RUNTIME_DIR={}", v.to_string_lossy()),

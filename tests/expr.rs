@@ -7,9 +7,9 @@
 mod common;
 
 use std::time::Instant;
-use vtwin::backend::Backend;
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::scene::Scene;
+use vtwin::core::plan::{Plan, PlanOptions};
+use vtwin::engine::backend::Backend;
+use vtwin::input::scene::Scene;
 
 fn scene(u: &str, v: &str) -> String {
     format!(

@@ -4,11 +4,11 @@
 //! the others at 0, so probes and blocks must pick the right sites.
 
 use std::path::Path;
-use vtwin::backend::Backend;
-use vtwin::calibrate::data::parse_data;
-use vtwin::fit::{EngineSimulator, attach_targets};
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::scene::Scene;
+use vtwin::core::plan::{Plan, PlanOptions};
+use vtwin::engine::backend::Backend;
+use vtwin::input::scene::Scene;
+use vtwin::methods::calibrate::data::parse_data;
+use vtwin::methods::fit::{EngineSimulator, attach_targets};
 
 const SCENE: &str = r#"
 [model]
@@ -49,7 +49,7 @@ fn plan() -> Plan {
     .unwrap()
 }
 
-fn data(rows: &str) -> Vec<vtwin::calibrate::data::ObsRecord> {
+fn data(rows: &str) -> Vec<vtwin::methods::calibrate::data::ObsRecord> {
     parse_data(
         &format!("time,observable,location,value,sd\n{rows}"),
         Path::new("DATA.csv"),

@@ -218,7 +218,7 @@ fn a_forked_twin_checkpoint_equals_the_forecast_switching_arms_at_its_analysis()
     let a = d.path().join("a");
     twin(&scene, &a, &["--cycles", "4", "--checkpoint-every", "2"]);
     let ck = a.join("checkpoint.vtc");
-    let meta = vtwin::checkpoint_twin::read_meta(&ck).unwrap().0;
+    let meta = vtwin::drivers::checkpoint_twin::read_meta(&ck).unwrap().0;
     assert_eq!(meta.analyses, 4);
     let listed = common::manifest(&a)["outputs"]
         .as_array()
@@ -238,9 +238,9 @@ fn a_forked_twin_checkpoint_equals_the_forecast_switching_arms_at_its_analysis()
         assert_eq!(m["fork"]["scene_sha256"], meta.identity.scene_sha256);
         assert_eq!(
             m["fork"]["checkpoint_sha256"],
-            vtwin::io::sha256_file(&ck).unwrap()
+            vtwin::output::io::sha256_file(&ck).unwrap()
         );
-        vtwin::io::rundir::verify_outputs(&f).unwrap();
+        vtwin::output::io::rundir::verify_outputs(&f).unwrap();
     }
     // Without --arm: the assimilation arm.
     let f = d.path().join("fork-default");

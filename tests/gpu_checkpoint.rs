@@ -8,10 +8,10 @@
 
 mod common;
 
-use vtwin::backend::Backend;
-use vtwin::checkpoint::{Checkpoint, Identity, Invocation};
+use vtwin::core::plan::Plan;
+use vtwin::drivers::checkpoint::{Checkpoint, Identity, Invocation};
+use vtwin::engine::backend::Backend;
 use vtwin::engine::{Engine, EngineError};
-use vtwin::plan::Plan;
 
 /// The tiny tumour scene (keyed initial noise, drawn parameters) for 40
 /// steps, observed every 4.
@@ -21,10 +21,10 @@ fn plan() -> Plan {
     let text = std::fs::read_to_string(src)
         .unwrap()
         .replace("end = 28.0", "end = 20.0");
-    let s = vtwin::scene::Scene::parse(std::path::Path::new("tiny.toml"), &text).unwrap();
+    let s = vtwin::input::scene::Scene::parse(std::path::Path::new("tiny.toml"), &text).unwrap();
     Plan::freeze(
         &s,
-        &vtwin::plan::PlanOptions {
+        &vtwin::core::plan::PlanOptions {
             members: Some(5),
             ..Default::default()
         },
@@ -34,7 +34,7 @@ fn plan() -> Plan {
 
 fn whole(backend: &Backend, plan: &Plan) -> (Vec<Vec<f32>>, Vec<f32>) {
     let mut e = backend.engine(plan, Some(2)).unwrap();
-    let rec = vtwin::record::record(e.as_mut(), &mut |_| {}).unwrap();
+    let rec = vtwin::engine::record::record(e.as_mut(), &mut |_| {}).unwrap();
     (rec.frames, e.read_state().unwrap())
 }
 
@@ -69,11 +69,11 @@ fn resumed(backend: &Backend, plan: &Plan, stop: u64) -> (Vec<Vec<f32>>, Vec<f32
             }
             Ok::<(), EngineError>(())
         };
-        vtwin::record::record_from(
+        vtwin::engine::record::record_from(
             e.as_mut(),
             vec![],
             vec![],
-            Some(vtwin::record::Checkpointing {
+            Some(vtwin::engine::record::Checkpointing {
                 every: stop,
                 save: &mut save,
             }),
@@ -83,14 +83,14 @@ fn resumed(backend: &Backend, plan: &Plan, stop: u64) -> (Vec<Vec<f32>>, Vec<f32
         .unwrap();
         assert!(saved.is_some(), "no checkpoint at step {stop}");
     }
-    let path = vtwin::checkpoint::checkpoint_path(&dir);
+    let path = vtwin::drivers::checkpoint::checkpoint_path(&dir);
     let ck = Checkpoint::read(&path).unwrap();
     ck.check(&path, &identity).unwrap();
     assert_eq!(ck.meta.step, stop);
     let mut e = backend.engine(plan, Some(3)).unwrap();
     ck.restore(e.as_mut()).unwrap();
     assert_eq!(e.step(), stop);
-    let rec = vtwin::record::record_from(
+    let rec = vtwin::engine::record::record_from(
         e.as_mut(),
         ck.steps.clone(),
         ck.frames.clone(),

@@ -4,9 +4,9 @@
 
 mod common;
 
-use vtwin::backend::Backend;
+use vtwin::drivers::verify::{self, Outcome};
 use vtwin::engine::MemberStatus;
-use vtwin::verify::{self, Outcome};
+use vtwin::engine::backend::Backend;
 
 fn assert_all_pass(checks: &[verify::Check]) {
     for c in checks {
@@ -135,7 +135,7 @@ fn divergence_is_per_member_and_matches_cpu() {
     let mut status = Vec::new();
     for b in [&gpu, &Backend::Cpu] {
         let mut e = b.engine(&p, Some(4)).unwrap();
-        let rec = vtwin::record::record(e.as_mut(), &mut |_| {}).unwrap();
+        let rec = vtwin::engine::record::record(e.as_mut(), &mut |_| {}).unwrap();
         status.push(rec.status.clone());
         let g: Vec<f64> = p.params.iter().map(|r| r[0]).collect();
         for (m, st) in rec.status.iter().enumerate() {
@@ -202,11 +202,11 @@ fn state_params_and_member_copies() {
 /// on the GPU, for the stochastic agent model (keyed draws, agent pools).
 #[test]
 fn restart_equals_a_new_engine() {
-    use vtwin::plan::{Plan, PlanOptions};
-    use vtwin::record::record;
+    use vtwin::core::plan::{Plan, PlanOptions};
+    use vtwin::engine::record::record;
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/tumour_abm_therapy.toml");
-    let scene = vtwin::scene::Scene::load(&path).unwrap();
+    let scene = vtwin::input::scene::Scene::load(&path).unwrap();
     let opts = PlanOptions {
         members: Some(4),
         seed: Some(3),
@@ -252,9 +252,9 @@ fn restart_equals_a_new_engine() {
 /// error, not a panic.
 #[test]
 fn observe_ranges_equals_the_rows_of_observe() {
-    use vtwin::plan::{Plan, PlanOptions};
+    use vtwin::core::plan::{Plan, PlanOptions};
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/gray_scott.toml");
-    let scene = vtwin::scene::Scene::load(&path).unwrap();
+    let scene = vtwin::input::scene::Scene::load(&path).unwrap();
     let opts = PlanOptions {
         members: Some(7),
         seed: Some(5),
@@ -288,9 +288,9 @@ fn observe_ranges_equals_the_rows_of_observe() {
 /// error.
 #[test]
 fn ranged_reads_and_writes_touch_only_the_listed_members() {
-    use vtwin::plan::{Plan, PlanOptions};
+    use vtwin::core::plan::{Plan, PlanOptions};
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/gray_scott.toml");
-    let scene = vtwin::scene::Scene::load(&path).unwrap();
+    let scene = vtwin::input::scene::Scene::load(&path).unwrap();
     let opts = PlanOptions {
         members: Some(6),
         seed: Some(9),

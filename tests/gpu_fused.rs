@@ -16,10 +16,10 @@
 mod common;
 
 use common::gpu;
-use vtwin::backend::Backend;
-use vtwin::gpu::engine::GpuOptions;
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::scene::Scene;
+use vtwin::core::plan::{Plan, PlanOptions};
+use vtwin::engine::backend::Backend;
+use vtwin::engine::gpu::engine::GpuOptions;
+use vtwin::input::scene::Scene;
 
 fn plan(text: &str) -> Plan {
     let scene = Scene::parse(std::path::Path::new("<gpu_fused test>"), text).unwrap();
@@ -42,7 +42,7 @@ fn run(backend: &Backend, plan: &Plan, fused: Option<u32>, steps: u64) -> Vec<f3
 
 /// (max |a − b| / (atol + rtol·|b|), bit-identical count).
 fn compare(a: &[f32], b: &[f32]) -> (f64, usize) {
-    let worst = vtwin::verify::agreement(a, b, 1e-6, 1e-5);
+    let worst = vtwin::drivers::verify::agreement(a, b, 1e-6, 1e-5);
     let same = a
         .iter()
         .zip(b)
@@ -92,7 +92,7 @@ fn gs(boundary: &str, tissue: bool) -> String {
 #[test]
 fn fused_matches_single_step_kernel() {
     let Some(b) = gpu() else { return };
-    let custom = vtwin::verify::model_scenes()
+    let custom = vtwin::drivers::verify::model_scenes()
         .into_iter()
         .find(|(n, _)| *n == "custom")
         .map(|(_, t)| t)
@@ -156,7 +156,7 @@ fn fused_keeps_failed_members_frozen() {
 fn fused_refuses_time_dependent_kinetics() {
     let Some(b) = gpu() else { return };
     for name in ["tumour", "cardiac"] {
-        let text = vtwin::verify::model_scenes()
+        let text = vtwin::drivers::verify::model_scenes()
             .into_iter()
             .find(|(n, _)| *n == name)
             .map(|(_, t)| t)
@@ -189,14 +189,14 @@ fn fused_refuses_time_dependent_kinetics() {
 #[test]
 fn fused_flushes_subnormals_like_the_cpu_twin() {
     let Some(b) = gpu() else { return };
-    let p = vtwin::verify::plan(
-        &vtwin::verify::scene("decaying", vtwin::verify::DECAYING_GRAY_SCOTT),
+    let p = vtwin::drivers::verify::plan(
+        &vtwin::drivers::verify::scene("decaying", vtwin::drivers::verify::DECAYING_GRAY_SCOTT),
         None,
     );
-    let cpu = vtwin::verify::run_to_end(&Backend::Cpu, &p, None).unwrap();
+    let cpu = vtwin::drivers::verify::run_to_end(&Backend::Cpu, &p, None).unwrap();
     for k in [4u32, 8] {
         let fused = run(&b, &p, Some(k), p.steps);
-        let s = vtwin::verify::DecayComparison::of(&fused, &cpu);
+        let s = vtwin::drivers::verify::DecayComparison::of(&fused, &cpu);
         println!("K = {k}: {s:?}");
         assert!(s.passes(), "K = {k}: {s:?}");
         assert!(

@@ -9,7 +9,7 @@
 mod common;
 
 use rand::{RngExt, SeedableRng};
-use vtwin::backend::Backend;
+use vtwin::engine::backend::Backend;
 
 #[test]
 fn philox_on_the_gpu_matches_the_cpu_bit_for_bit() {
@@ -29,12 +29,12 @@ fn philox_on_the_gpu_matches_the_cpu_bit_for_bit() {
     cases.push(([0; 4], [0; 2]));
     cases.push(([u32::MAX; 4], [u32::MAX; 2]));
     cases.push(([u32::MAX, 0, 0, 0], [1, 0]));
-    let got = vtwin::gpu::kat::philox_on_gpu(&ctx, &cases).expect("kernel runs");
+    let got = vtwin::engine::gpu::kat::philox_on_gpu(&ctx, &cases).expect("kernel runs");
     assert_eq!(got.len(), cases.len());
     for ((c, k), g) in cases.iter().zip(&got) {
         assert_eq!(
             *g,
-            vtwin::rng::philox4x32_10(*c, *k),
+            vtwin::core::rng::philox4x32_10(*c, *k),
             "counter {c:?}, key {k:?}"
         );
     }

@@ -12,14 +12,14 @@
 
 mod common;
 
-use vtwin::backend::Backend;
+use vtwin::core::model::KernelConfig;
+use vtwin::core::plan::Plan;
+use vtwin::drivers::verify;
 use vtwin::engine::Engine;
+use vtwin::engine::backend::Backend;
 use vtwin::engine::cpu::CpuEngine;
-use vtwin::gpu::autotune::{self, KernelChoice};
-use vtwin::gpu::engine::{GpuEngine, GpuOptions};
-use vtwin::model::KernelConfig;
-use vtwin::plan::Plan;
-use vtwin::verify;
+use vtwin::engine::gpu::autotune::{self, KernelChoice};
+use vtwin::engine::gpu::engine::{GpuEngine, GpuOptions};
 
 /// Steps between observations: divergence is detected (and the member
 /// frozen) when observing, on both backends.
@@ -231,7 +231,7 @@ fn rd_suite_reports_copy_bandwidth_and_kernel_shape() {
     let Some(backend) = common::gpu() else {
         return;
     };
-    let o = vtwin::bench::rd::RdOptions {
+    let o = vtwin::drivers::bench::rd::RdOptions {
         grid: 16,
         members: vec![2],
         steps: Some(8),
@@ -241,7 +241,7 @@ fn rd_suite_reports_copy_bandwidth_and_kernel_shape() {
         scaling: false,
         single_grid: 16,
     };
-    let (rows, _) = vtwin::bench::rd::suite(&backend, &o, None, &mut |_| {}).unwrap();
+    let (rows, _) = vtwin::drivers::bench::rd::suite(&backend, &o, None, &mut |_| {}).unwrap();
     let names: Vec<&str> = rows.iter().map(|r| r.case.as_str()).collect();
     assert_eq!(
         names,
@@ -268,7 +268,7 @@ fn rd_suite_reports_copy_bandwidth_and_kernel_shape() {
             r.case
         );
     }
-    let cands = autotune::candidates(&vtwin::bench::problem::plan(2, 16).unwrap());
+    let cands = autotune::candidates(&vtwin::drivers::bench::problem::plan(2, 16).unwrap());
     for r in [&rows[1], &rows[3]] {
         let k = r
             .kernel
@@ -282,9 +282,9 @@ fn rd_suite_reports_copy_bandwidth_and_kernel_shape() {
         rows[2].kernel.is_none(),
         "fused rows have no single-step shape"
     );
-    let plan = vtwin::bench::problem::plan(2, 16).unwrap();
+    let plan = vtwin::drivers::bench::problem::plan(2, 16).unwrap();
     let mut e = CpuEngine::new(&plan);
     e.advance(8).unwrap();
-    let want = vtwin::bench::problem::checksum(&plan, &e.read_state().unwrap());
+    let want = vtwin::drivers::bench::problem::checksum(&plan, &e.read_state().unwrap());
     assert_eq!(rows[1].checksum, Some(want));
 }

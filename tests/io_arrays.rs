@@ -4,7 +4,7 @@
 mod io_common;
 
 use io_common::Scratch;
-use vtwin::io::{self, IoError};
+use vtwin::output::io::{self, IoError};
 
 #[test]
 fn npy_file_round_trip_and_alignment() {

@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::path::Path;
-use vtwin::io::rundir::is_registered;
-use vtwin::io::{self, IoError, RunDir, TableFormat};
-use vtwin::table::Table;
+use vtwin::output::io::rundir::is_registered;
+use vtwin::output::io::{self, IoError, RunDir, TableFormat};
+use vtwin::output::table::Table;
 
 fn hex_sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)

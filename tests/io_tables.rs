@@ -7,8 +7,8 @@ use io_common::{Scratch, assert_same_table};
 use parquet::basic::{Compression, LogicalType, Repetition, Type as Physical};
 use parquet::file::reader::FileReader;
 use parquet::file::serialized_reader::SerializedFileReader;
-use vtwin::io::{self, ColumnType, IoError, TableFormat};
-use vtwin::table::{Table, Values};
+use vtwin::output::io::{self, ColumnType, IoError, TableFormat};
+use vtwin::output::table::{Table, Values};
 
 /// Every column type, with a null in each and a non-ASCII string.
 fn mixed_table() -> Table {

@@ -18,9 +18,9 @@
 
 mod common;
 
-use vtwin::backend::Backend;
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::scene::Scene;
+use vtwin::core::plan::{Plan, PlanOptions};
+use vtwin::engine::backend::Backend;
+use vtwin::input::scene::Scene;
 
 fn plan(text: &str) -> Plan {
     let s = Scene::parse(std::path::Path::new("known.toml"), text).expect("scene parses");

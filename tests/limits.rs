@@ -8,7 +8,7 @@ mod common;
 use std::time::Instant;
 use vtwin::engine::Engine;
 use vtwin::engine::cpu::CpuEngine;
-use vtwin::limits;
+use vtwin::input::limits;
 
 /// Runs vtwin in `dir`; returns (exit code, stderr, seconds).
 fn run_in(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, f64) {
@@ -323,17 +323,17 @@ fn gpu_batches_are_sized_by_the_larger_of_state_and_scratch() {
         max_storage_buffer_binding_size: scratch as u64 * 4 * 3 + 1,
         ..wgpu::Limits::default()
     };
-    let per = vtwin::backend::members_per_batch(&limits, plan.model.as_ref(), None);
+    let per = vtwin::engine::backend::members_per_batch(&limits, plan.model.as_ref(), None);
     assert_eq!(
         per, 3,
         "three members' scratch fit the binding, four do not"
     );
     assert_eq!(
-        vtwin::backend::members_per_batch(&limits, plan.model.as_ref(), Some(2)),
+        vtwin::engine::backend::members_per_batch(&limits, plan.model.as_ref(), Some(2)),
         2
     );
     assert_eq!(
-        vtwin::backend::members_per_batch(&limits, plan.model.as_ref(), Some(99)),
+        vtwin::engine::backend::members_per_batch(&limits, plan.model.as_ref(), Some(99)),
         3
     );
 }

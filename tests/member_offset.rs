@@ -8,10 +8,10 @@
 //! otherwise they print that they were skipped.
 
 use std::path::PathBuf;
-use vtwin::backend::Backend;
+use vtwin::core::plan::{Plan, PlanOptions};
 use vtwin::engine::BackendChoice;
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::scene::Scene;
+use vtwin::engine::backend::Backend;
+use vtwin::input::scene::Scene;
 
 fn scene() -> Scene {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny_cohort.toml");

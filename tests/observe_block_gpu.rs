@@ -10,11 +10,11 @@
 //! adapter is a failure.
 
 use std::path::Path;
-use vtwin::backend::Backend;
+use vtwin::core::observe::Reduction;
+use vtwin::core::plan::{Plan, PlanOptions};
 use vtwin::engine::BackendChoice;
-use vtwin::observe::Reduction;
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::scene::Scene;
+use vtwin::engine::backend::Backend;
+use vtwin::input::scene::Scene;
 
 const SCENE: &str = r#"
 [model]

@@ -6,9 +6,9 @@
 
 mod common;
 
-use vtwin::backend::Backend;
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::scene::Scene;
+use vtwin::core::plan::{Plan, PlanOptions};
+use vtwin::engine::backend::Backend;
+use vtwin::input::scene::Scene;
 
 /// A one-site custom model: `species`, `reactions` (TOML inline table
 /// body), parameters and initial values; `dt`, `steps`.
@@ -278,8 +278,8 @@ fn arm_depot_dose_follows_the_bateman_function() {
     assert!((s[0] as f64 - exact).abs() < 2e-3, "{} vs {exact}", s[0]);
 }
 
-fn ev(time: f64, species: &str, amount: f64) -> vtwin::dosing::TreatmentEvent {
-    vtwin::dosing::TreatmentEvent {
+fn ev(time: f64, species: &str, amount: f64) -> vtwin::input::dosing::TreatmentEvent {
+    vtwin::input::dosing::TreatmentEvent {
         time,
         species: species.into(),
         amount,
@@ -292,7 +292,7 @@ fn ev(time: f64, species: &str, amount: f64) -> vtwin::dosing::TreatmentEvent {
 #[test]
 fn member_events_reach_only_their_block() {
     let base = plan(&dosed("", 5, 3000));
-    let events = vtwin::dosing::MemberEvents {
+    let events = vtwin::input::dosing::MemberEvents {
         block: 2,
         groups: vec![vec![ev(1.0, "u", 1.0)], vec![ev(2.0, "w", 0.5)]],
     };
@@ -322,7 +322,7 @@ fn member_events_reach_only_their_block() {
         }
     }
     // An unknown species is refused, naming it.
-    let bad = vtwin::dosing::MemberEvents {
+    let bad = vtwin::input::dosing::MemberEvents {
         block: 1,
         groups: vec![vec![ev(1.0, "x", 1.0)]],
     };
@@ -344,7 +344,7 @@ fn gpu_and_cpu_agree_with_doses_events_and_noise() {
         6,
         300,
     ));
-    let events = vtwin::dosing::MemberEvents {
+    let events = vtwin::input::dosing::MemberEvents {
         block: 2,
         groups: vec![
             vec![ev(0.12, "u", 0.75), ev(0.02, "w", 0.25)],
@@ -368,7 +368,7 @@ fn gpu_and_cpu_agree_with_doses_events_and_noise() {
             "gpu {x} vs cpu {y}"
         );
     }
-    use vtwin::model_error::{NoiseKind, ProcessNoise};
+    use vtwin::core::model_error::{NoiseKind, ProcessNoise};
     let noisy = p
         .with_process_noise(&[
             ProcessNoise {

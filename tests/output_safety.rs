@@ -231,9 +231,11 @@ fn file_outputs_need_force_and_never_overwrite_inputs() {
     assert_eq!(std::fs::read_to_string(&params).unwrap(), PARAMS);
 
     // Outputs y = a + 2b, one per design row.
-    let rows = vtwin::io::read_csv(&design).unwrap();
+    let rows = vtwin::output::io::read_csv(&design).unwrap();
     let col = |n: &str| match rows.column(n) {
-        Some(vtwin::table::Values::F64(v)) => v.iter().map(|x| x.unwrap()).collect::<Vec<_>>(),
+        Some(vtwin::output::table::Values::F64(v)) => {
+            v.iter().map(|x| x.unwrap()).collect::<Vec<_>>()
+        }
         _ => panic!("column {n}"),
     };
     let (a, b) = (col("a"), col("b"));

@@ -14,10 +14,10 @@ use io_common::Scratch;
 use rand::RngExt;
 use std::path::Path;
 use std::process::Output;
-use vtwin::assim::gauss::std_normal;
-use vtwin::assim::testbed::stream;
-use vtwin::io::read_csv;
-use vtwin::table::{Table, Values};
+use vtwin::methods::assim::gauss::std_normal;
+use vtwin::methods::assim::testbed::stream;
+use vtwin::output::io::read_csv;
+use vtwin::output::table::{Table, Values};
 
 const SCENE: &str = "tests/data/patients_growth.toml";
 const LOD: f64 = 0.01;

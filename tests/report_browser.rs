@@ -322,7 +322,7 @@ fn run_report() {
     assert_eq!(html.matches("<div class=\"strip\">").count(), 1);
     assert_eq!(html.matches("<img class=\"frame\"").count(), snaps);
     // The folder itself is untouched: still verifies against its manifest.
-    vtwin::io::rundir::verify_outputs(&out).unwrap();
+    vtwin::output::io::rundir::verify_outputs(&out).unwrap();
 }
 
 #[test]
@@ -721,14 +721,16 @@ fn analyze_takes_several_output_columns() {
         "-o",
         s(&res),
     ]);
-    let got = vtwin::io::read_csv(&res).unwrap();
-    let want = vtwin::io::read_csv(&out.join("indices.csv")).unwrap();
-    let col = |t: &vtwin::table::Table, n: &str| -> Vec<String> {
+    let got = vtwin::output::io::read_csv(&res).unwrap();
+    let want = vtwin::output::io::read_csv(&out.join("indices.csv")).unwrap();
+    let col = |t: &vtwin::output::table::Table, n: &str| -> Vec<String> {
         match t.column(n).unwrap() {
-            vtwin::table::Values::Str(v) => {
+            vtwin::output::table::Values::Str(v) => {
                 v.iter().map(|x| x.clone().unwrap_or_default()).collect()
             }
-            vtwin::table::Values::F64(v) => v.iter().map(|x| format!("{:?}", x.unwrap())).collect(),
+            vtwin::output::table::Values::F64(v) => {
+                v.iter().map(|x| format!("{:?}", x.unwrap())).collect()
+            }
             other => panic!("{other:?}"),
         }
     };

@@ -13,8 +13,8 @@ mod common;
 use common::{TempDir, vtwin, write_scene};
 use std::collections::BTreeMap;
 use std::path::Path;
-use vtwin::io::{montage, read_csv, read_npy_f32};
-use vtwin::table::{Table, Values};
+use vtwin::output::io::{montage, read_csv, read_npy_f32};
+use vtwin::output::table::{Table, Values};
 
 /// 12 × 12 sites of 25 µm (a 300 µm square), a 60 µm spheroid of ~37 cells
 /// and 4 immune cells, doubling fast enough that some cells divide.
@@ -368,7 +368,7 @@ field = "v"
     let at = ((r.y + 12) * w as usize + r.x + 12) * 4;
     assert_eq!(
         px[at..at + 3],
-        vtwin::io::colormap((fields[0] - lo) / (hi - lo))[..]
+        vtwin::output::io::colormap((fields[0] - lo) / (hi - lo))[..]
     );
 }
 

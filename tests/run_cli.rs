@@ -6,8 +6,8 @@ mod common;
 
 use common::{TempDir, vtwin, write_scene};
 use std::path::Path;
-use vtwin::io::{read_csv, read_parquet, sha256_file};
-use vtwin::table::Values;
+use vtwin::output::io::{read_csv, read_parquet, sha256_file};
+use vtwin::output::table::Values;
 
 const SCENE: &str = r#"
 [model]
@@ -139,7 +139,7 @@ fn run_writes_a_complete_run_directory_in_both_formats() {
         status.column("status"),
         Some(&Values::Str(vec![Some("ok".to_string()); 12]))
     );
-    let (shape, fields) = vtwin::io::read_npy_f32(&out_p.join("fields.npy")).unwrap();
+    let (shape, fields) = vtwin::output::io::read_npy_f32(&out_p.join("fields.npy")).unwrap();
     assert_eq!(shape, [12, 1, 20, 24]);
     assert!(fields.iter().all(|v| v.is_finite()));
     assert!(out_p.join("montage.png").exists());
@@ -511,9 +511,9 @@ fn every_k_saves_a_time_lapse() {
     let read = |n: &str| std::fs::read(out.join(n)).unwrap();
     assert_eq!(read("fields_t40.npy"), read("fields.npy"));
     assert_eq!(read("montage_t40.png"), read("montage.png"));
-    let (shape, first) = vtwin::io::read_npy_f32(&out.join("fields_t00.npy")).unwrap();
+    let (shape, first) = vtwin::output::io::read_npy_f32(&out.join("fields_t00.npy")).unwrap();
     assert_eq!(shape, [3, 1, 20, 24]);
-    let (_, last) = vtwin::io::read_npy_f32(&out.join("fields_t40.npy")).unwrap();
+    let (_, last) = vtwin::output::io::read_npy_f32(&out.join("fields_t40.npy")).unwrap();
     assert_ne!(
         first, last,
         "the tumour grows between the first and last snapshot"
@@ -529,7 +529,7 @@ fn every_k_saves_a_time_lapse() {
         assert!(listed.contains(n), "manifest lists {n}");
     }
     // The report shows the four montages as a strip, in step order.
-    let frames = vtwin::report::fields::snapshots(&out).unwrap();
+    let frames = vtwin::drivers::report::fields::snapshots(&out).unwrap();
     let caps: Vec<&str> = frames.iter().map(|(c, _)| c.as_str()).collect();
     assert_eq!(caps, ["step 0", "step 16", "step 32", "step 40"]);
     assert_eq!(frames[3].1, read("montage.png"));

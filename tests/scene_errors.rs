@@ -4,8 +4,8 @@
 mod common;
 
 use std::path::Path;
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::scene::{Scene, SceneError};
+use vtwin::core::plan::{Plan, PlanOptions};
+use vtwin::input::scene::{Scene, SceneError};
 
 const GOOD: &str = r#"[model]
 kind = "gray_scott"

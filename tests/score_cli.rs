@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use vtwin::table::{Table, Values};
+use vtwin::output::table::{Table, Values};
 
 /// A fresh folder under the system temp dir, removed on drop.
 struct Tmp(PathBuf);
@@ -158,7 +158,7 @@ fn scores_a_parquet_forecast_the_same() {
         );
     }
     fs::create_dir_all(t.0.join("run")).unwrap();
-    vtwin::io::write_parquet(&t.0.join("run/forecast.parquet"), &table).unwrap();
+    vtwin::output::io::write_parquet(&t.0.join("run/forecast.parquet"), &table).unwrap();
     let truth = t.write("truth.csv", TRUTH);
     let obs = t.write("obs.csv", OBS);
     let json = t.0.join("score.json");

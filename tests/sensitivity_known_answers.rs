@@ -1,12 +1,14 @@
 //! Known-answer tests of the Sobol and Morris estimators on designs made by
-//! `vtwin::design`: the Ishigami and G-function analytic indices
+//! `vtwin::methods::design`: the Ishigami and G-function analytic indices
 //! (Ishigami & Homma 1990; Saltelli et al. 2010), Morris on a linear function, and the bootstrap
 //! intervals against the actual spread of the estimates.
 
 use std::f64::consts::PI;
-use vtwin::design::{DesignMethod, DesignOptions, generate, saltelli};
-use vtwin::params::{Distribution, ParamBlock};
-use vtwin::sensitivity::{Bootstrap, MorrisOptions, SobolOptions, morris_indices, sobol_indices};
+use vtwin::input::params::{Distribution, ParamBlock};
+use vtwin::methods::design::{DesignMethod, DesignOptions, generate, saltelli};
+use vtwin::methods::sensitivity::{
+    Bootstrap, MorrisOptions, SobolOptions, morris_indices, sobol_indices,
+};
 
 fn uniform_block(ranges: &[(f64, f64)]) -> ParamBlock {
     ParamBlock::from_pairs(
@@ -41,7 +43,7 @@ fn run_sobol(
     n: usize,
     opts: &DesignOptions,
     f: impl Fn(&[f64]) -> f64,
-) -> vtwin::sensitivity::SobolResult {
+) -> vtwin::methods::sensitivity::SobolResult {
     let d = generate(block, DesignMethod::Saltelli, n, opts).unwrap();
     let y: Vec<f64> = d.values.iter().map(|x| f(x)).collect();
     // Power-of-two base sizes often fit both layouts (5·4096 = 8·2560 for

@@ -4,13 +4,13 @@
 //! it first crosses 0.5 at t = 0.25 / a.
 
 use std::path::Path;
-use vtwin::backend::Backend;
-use vtwin::calibrate::Summaries;
+use vtwin::core::plan::{Plan, PlanOptions};
+use vtwin::engine::backend::Backend;
 use vtwin::engine::{
     Batch, EnginePort, MemberStatus, Recordings, RowStatus, Simulator, SimulatorError,
 };
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::scene::Scene;
+use vtwin::input::scene::Scene;
+use vtwin::methods::calibrate::Summaries;
 
 const SCENE: &str = r#"
 [model]

@@ -11,8 +11,8 @@ use common::vtwin;
 use io_common::Scratch;
 use std::path::Path;
 use std::process::Output;
-use vtwin::io::read_csv;
-use vtwin::table::Values;
+use vtwin::output::io::read_csv;
+use vtwin::output::table::Values;
 
 fn ok(args: &[&str]) -> Output {
     let o = vtwin(args);
@@ -79,7 +79,8 @@ fn twin_writes_metrics_cycles_and_manifest() {
         panic!()
     };
     assert_eq!(t[0], Some(0.25));
-    let obs = vtwin::assim::obs_file::read_obs_file(&out.join("observations.csv")).unwrap();
+    let obs =
+        vtwin::methods::assim::obs_file::read_obs_file(&out.join("observations.csv")).unwrap();
     assert_eq!(obs.len(), 120 * 3);
     let manifest = json(&out.join("manifest.json"));
     let listed: Vec<&str> = manifest["outputs"]
@@ -167,7 +168,7 @@ fn tissue_twin_and_assimilate_write_their_tables() {
             "predictability.parquet",
         ]
     );
-    let f = vtwin::io::read_parquet(&a.join("forecast.parquet")).unwrap();
+    let f = vtwin::output::io::read_parquet(&a.join("forecast.parquet")).unwrap();
     // 3 arms × 16 times (day 40, 42, 49, …, 140) × 4 observables × 5 quantiles.
     assert_eq!(f.rows(), 3 * 16 * 4 * 5);
     let m = json(&a.join("metrics.json"));
@@ -202,7 +203,7 @@ fn tissue_twin_and_assimilate_write_their_tables() {
     let manifest = json(&b.join("manifest.json"));
     assert_eq!(
         manifest["observations"]["sha256"].as_str().unwrap(),
-        vtwin::io::sha256_file(&a.join("observations.csv")).unwrap()
+        vtwin::output::io::sha256_file(&a.join("observations.csv")).unwrap()
     );
     let events = read_csv(&b.join("events.csv")).unwrap();
     let Some(Values::F64(p)) = events.column("probability") else {

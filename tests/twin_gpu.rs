@@ -8,12 +8,12 @@ mod common;
 
 use common::gpu;
 use std::path::Path;
-use vtwin::backend::Backend;
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::scene::Scene;
-use vtwin::twin::setup::ObsSource;
-use vtwin::twin::{Options, Setup};
-use vtwin::verify::agreement;
+use vtwin::core::plan::{Plan, PlanOptions};
+use vtwin::drivers::verify::agreement;
+use vtwin::engine::backend::Backend;
+use vtwin::input::scene::Scene;
+use vtwin::methods::twin::setup::ObsSource;
+use vtwin::methods::twin::{Options, Setup};
 
 fn scene(name: &str) -> Scene {
     Scene::load(
@@ -85,7 +85,8 @@ fn short_twin_agrees_across_backends() {
         ..Default::default()
     };
     let setup = Setup::new(&s, &opts, ObsSource::Twin).unwrap();
-    let run = |b: &Backend| vtwin::twin::run(&setup, b, None, true, &mut |_, _| {}).unwrap();
+    let run =
+        |b: &Backend| vtwin::methods::twin::run(&setup, b, None, true, &mut |_, _| {}).unwrap();
     let (g, c) = (run(&gpu), run(&Backend::Cpu));
     for (x, y) in g.cycles.iter().zip(&c.cycles) {
         let (a, b) = (x.rmse_analysis.unwrap(), y.rmse_analysis.unwrap());
@@ -115,7 +116,8 @@ fn tissue_twin_agrees_across_backends() {
         ..Default::default()
     };
     let setup = Setup::new(&s, &opts, ObsSource::Twin).unwrap();
-    let run = |b: &Backend| vtwin::twin::run(&setup, b, Some(5), true, &mut |_, _| {}).unwrap();
+    let run =
+        |b: &Backend| vtwin::methods::twin::run(&setup, b, Some(5), true, &mut |_, _| {}).unwrap();
     let (g, c) = (run(&gpu), run(&Backend::Cpu));
     let close = |a: f64, b: f64, what: &str| {
         assert!(
@@ -127,7 +129,7 @@ fn tissue_twin_agrees_across_backends() {
     close(sg.rmse_analysis, sc.rmse_analysis, "rmse_analysis");
     close(sg.rmse_free, sc.rmse_free, "rmse_free");
     for k in 0..g.posterior.names.len() {
-        let mean = |p: &vtwin::twin::run::Posterior| p.draws.row(k).mean();
+        let mean = |p: &vtwin::methods::twin::run::Posterior| p.draws.row(k).mean();
         close(
             mean(&g.posterior),
             mean(&c.posterior),
@@ -143,10 +145,10 @@ fn tissue_twin_agrees_across_backends() {
             burden(b.frames.last().unwrap()),
         );
         for q in [0.05, 0.5, 0.95] {
-            let w = vtwin::twin::scores::equal(x.len());
+            let w = vtwin::methods::twin::scores::equal(x.len());
             close(
-                vtwin::twin::scores::quantile(&x, &w, q),
-                vtwin::twin::scores::quantile(&y, &w, q),
+                vtwin::methods::twin::scores::quantile(&x, &w, q),
+                vtwin::methods::twin::scores::quantile(&y, &w, q),
                 &format!("{} burden q{q}", a.arm),
             );
         }

@@ -14,14 +14,14 @@ use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::path::Path;
-use vtwin::assim::gauss::std_normal_matrix;
-use vtwin::assim::{AnomalyWeights, EnsembleTransform};
-use vtwin::backend::Backend;
+use vtwin::core::plan::{Plan, PlanOptions};
+use vtwin::engine::backend::Backend;
 use vtwin::engine::mix::{self, MemberMix, MixWeights};
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::scene::Scene;
-use vtwin::twin::setup::ObsSource;
-use vtwin::twin::{Options, Setup};
+use vtwin::input::scene::Scene;
+use vtwin::methods::assim::gauss::std_normal_matrix;
+use vtwin::methods::assim::{AnomalyWeights, EnsembleTransform};
+use vtwin::methods::twin::setup::ObsSource;
+use vtwin::methods::twin::{Options, Setup};
 
 fn scene(name: &str) -> Scene {
     Scene::load(
@@ -287,7 +287,8 @@ fn gpu_twin_applies_on_device_and_agrees_with_cpu() {
         ..Default::default()
     };
     let setup = Setup::new(&s, &opts, ObsSource::Twin).unwrap();
-    let run = |b: &Backend| vtwin::twin::run(&setup, b, Some(7), true, &mut |_, _| {}).unwrap();
+    let run =
+        |b: &Backend| vtwin::methods::twin::run(&setup, b, Some(7), true, &mut |_, _| {}).unwrap();
     let (g, c) = (run(&gpu), run(&Backend::Cpu));
     for cy in &c.cycles {
         assert!(cy.analysis.application.is_none());
@@ -298,7 +299,7 @@ fn gpu_twin_applies_on_device_and_agrees_with_cpu() {
         let field = cy
             .items
             .iter()
-            .any(|it| matches!(it.op, vtwin::twin::obs::Operator::Field { .. }));
+            .any(|it| matches!(it.op, vtwin::methods::twin::obs::Operator::Field { .. }));
         assert!(a.on_device);
         assert_eq!(a.state_read_back.is_some(), field, "cycle {}", cy.cycle);
         device += 1;
@@ -317,7 +318,7 @@ fn gpu_twin_applies_on_device_and_agrees_with_cpu() {
     close(sg.rmse_free, sc.rmse_free, "rmse_free");
     close(sg.spread, sc.spread, "spread");
     for k in 0..g.posterior.names.len() {
-        let mean = |p: &vtwin::twin::run::Posterior| p.draws.row(k).mean();
+        let mean = |p: &vtwin::methods::twin::run::Posterior| p.draws.row(k).mean();
         close(
             mean(&g.posterior),
             mean(&c.posterior),

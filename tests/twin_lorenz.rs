@@ -11,11 +11,11 @@
 //! measured over seeds 0–7 (docs/benchmarks.md, "Through the engine").
 
 use std::path::Path;
-use vtwin::backend::Backend;
-use vtwin::scene::{MethodName, Scene};
-use vtwin::twin::run::Scores;
-use vtwin::twin::setup::ObsSource;
-use vtwin::twin::{Options, Setup};
+use vtwin::engine::backend::Backend;
+use vtwin::input::scene::{MethodName, Scene};
+use vtwin::methods::twin::run::Scores;
+use vtwin::methods::twin::setup::ObsSource;
+use vtwin::methods::twin::{Options, Setup};
 
 fn twin(scene: &str, opts: Options) -> Scores {
     let s = Scene::load(
@@ -25,7 +25,7 @@ fn twin(scene: &str, opts: Options) -> Scores {
     )
     .unwrap();
     let setup = Setup::new(&s, &opts, ObsSource::Twin).unwrap();
-    let out = vtwin::twin::run(&setup, &Backend::Cpu, None, true, &mut |_, _| {}).unwrap();
+    let out = vtwin::methods::twin::run(&setup, &Backend::Cpu, None, true, &mut |_, _| {}).unwrap();
     out.scores.unwrap()
 }
 

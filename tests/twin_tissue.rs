@@ -10,18 +10,18 @@ mod io_common;
 
 use io_common::Scratch;
 use std::path::Path;
-use vtwin::assim::obs_file::read_obs_file;
-use vtwin::backend::Backend;
-use vtwin::scene::Scene;
-use vtwin::twin::setup::ObsSource;
-use vtwin::twin::{Options, RunOutput, Setup, scores, tables};
+use vtwin::engine::backend::Backend;
+use vtwin::input::scene::Scene;
+use vtwin::methods::assim::obs_file::read_obs_file;
+use vtwin::methods::twin::setup::ObsSource;
+use vtwin::methods::twin::{Options, RunOutput, Setup, scores, tables};
 
 fn scene() -> Scene {
     Scene::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/tumour_twin.toml")).unwrap()
 }
 
 fn run(setup: &Setup, twin: bool) -> RunOutput {
-    vtwin::twin::run(setup, &Backend::Cpu, None, twin, &mut |_, _| {}).unwrap()
+    vtwin::methods::twin::run(setup, &Backend::Cpu, None, twin, &mut |_, _| {}).unwrap()
 }
 
 fn member_values(frame: &[f32], n_ops: usize, k: usize) -> Vec<f64> {
@@ -165,7 +165,7 @@ fn assimilating_the_twins_observations_reproduces_it() {
     let twin = run(&Setup::new(&s, &opts, ObsSource::Twin).unwrap(), true);
     let dir = Scratch::new("twin-obs");
     let path = dir.path().join("obs.csv");
-    vtwin::io::write_csv(&path, &tables::observations_table(&twin)).unwrap();
+    vtwin::output::io::write_csv(&path, &tables::observations_table(&twin)).unwrap();
     let records = read_obs_file(&path).unwrap();
     assert_eq!(records.len(), 4 * 2 + 2 * 2);
     let setup = Setup::new(&s, &opts, ObsSource::File(&path, &records)).unwrap();

@@ -14,7 +14,7 @@
 //! calling thread waits with the GIL released, waking every
 //! [`POLL`] to run the interpreter's signal handlers
 //! (`PyErr_CheckSignals`). When one raises (KeyboardInterrupt), the call
-//! is asked to stop (its own `vtwin::interrupt::Stop`, so a command running
+//! is asked to stop (its own `vtwin::output::interrupt::Stop`, so a command running
 //! on another thread goes on): the worker fails at its
 //! next safe point (before an engine advance), its unfinished output
 //! folder is removed and none is put in place; once it has stopped, the
@@ -46,7 +46,7 @@ pub fn quiet_interrupt_handler() -> PyResult<()> {
             unsafe { libc::sigaction(s, std::ptr::null(), &mut old) };
             saved.push(old);
         }
-        let installed = vtwin::io::install_interrupt_cleanup();
+        let installed = vtwin::output::io::install_interrupt_cleanup();
         for (&s, old) in signals.iter().zip(&saved) {
             unsafe { libc::sigaction(s, old, std::ptr::null_mut()) };
         }
@@ -171,7 +171,7 @@ pub fn run(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let progress: Option<Py<PyAny>> = optional(args, 2, "progress")?;
     // This call's own stop flag and progress: another command running in
     // the process (from another thread) is neither stopped nor reported.
-    let stop = vtwin::interrupt::Stop::new();
+    let stop = vtwin::output::interrupt::Stop::new();
     let watch = c::ProgressWatch::new();
     let (tx, rx) = mpsc::channel::<()>();
     let worker = {
@@ -181,7 +181,7 @@ pub fn run(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
             .spawn(move || {
                 let r = stop.scope(|| {
                     watch.scope(|| {
-                        vtwin::checkpoint::Invocation::scoped(argv.clone(), inputs, || {
+                        vtwin::drivers::checkpoint::Invocation::scoped(argv.clone(), inputs, || {
                             dispatch(argv)
                         })
                     })

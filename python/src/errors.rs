@@ -1,4 +1,4 @@
-//! Library errors as Python exceptions: a [`vtwin::scene::SceneError`]
+//! Library errors as Python exceptions: a [`vtwin::input::scene::SceneError`]
 //! anywhere in the chain becomes `vtwin.SceneError` (file, line, column,
 //! key attributes); anything else `vtwin.VtwinError` with the same text the
 //! CLI prints (`message: cause: cause`). The exception classes are defined
@@ -6,7 +6,7 @@
 //! there.
 
 use pyo3::prelude::*;
-use vtwin::scene::SceneError;
+use vtwin::input::scene::SceneError;
 
 /// The CLI's text of an error: the message and its causes.
 pub fn describe(e: &anyhow::Error) -> String {

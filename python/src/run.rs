@@ -20,15 +20,15 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use std::path::PathBuf;
 use std::sync::Mutex;
-use vtwin::backend::Backend;
+use vtwin::core::plan::Plan;
+use vtwin::drivers::manifest::PlanManifest;
 use vtwin::drivers::run::{ArmRun, RunKeys, arms_of, record_arm, run_tables, table_format};
 use vtwin::drivers::snapshots::{MontageOptions, MontageScale};
+use vtwin::engine::backend::Backend;
+use vtwin::engine::record;
 use vtwin::engine::{BackendChoice, EngineError};
-use vtwin::io::{RunDir, TableFormat};
-use vtwin::manifest::PlanManifest;
-use vtwin::plan::Plan;
-use vtwin::record;
-use vtwin::scene::Scene;
+use vtwin::input::scene::Scene;
+use vtwin::output::io::{RunDir, TableFormat};
 
 pub const NAME: &std::ffi::CStr = c"run";
 
@@ -160,7 +160,7 @@ fn simulate(
     progress: Option<&Py<PyAny>>,
 ) -> anyhow::Result<RunResult> {
     let save_fields = keep.save_fields;
-    let started = vtwin::manifest::now();
+    let started = vtwin::drivers::manifest::now();
     let backend = open_backend(choice)?;
     let mut arms = Vec::with_capacity(plans.len());
     let mut state = None;
@@ -286,7 +286,7 @@ pub fn run(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
 
 /// params, observables and status, as `vtwin run` writes them (stacked
 /// under a first column `arm` for `arm="all"`).
-fn tables_of(r: &RunResult) -> anyhow::Result<Vec<vtwin::table::Table>> {
+fn tables_of(r: &RunResult) -> anyhow::Result<Vec<vtwin::output::table::Table>> {
     Ok(run_tables(&r.arms, r.all)?)
 }
 

@@ -10,9 +10,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use vtwin::core::plan::{Plan, PlanOptions};
 use vtwin::engine::BackendChoice;
-use vtwin::plan::{Plan, PlanOptions};
-use vtwin::scene::Scene;
+use vtwin::input::scene::Scene;
 
 pub const NAME: &std::ffi::CStr = c"scene";
 
@@ -44,9 +44,9 @@ pub fn parse(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     capsule(py, scene, NAME)
 }
 
-fn resolve(scene: &Scene) -> anyhow::Result<vtwin::params::ParamBlock> {
-    let info = vtwin::models::info_for(scene)?;
-    Ok(vtwin::models::resolve_params(scene, &info)?)
+fn resolve(scene: &Scene) -> anyhow::Result<vtwin::input::params::ParamBlock> {
+    let info = vtwin::core::models::info_for(scene)?;
+    Ok(vtwin::core::models::resolve_params(scene, &info)?)
 }
 
 pub fn source(_py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
@@ -103,7 +103,7 @@ pub fn info(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let block = wrap(py, resolve(&scene))?;
     let model = wrap(
         py,
-        vtwin::models::info_for(&scene).map_err(anyhow::Error::from),
+        vtwin::core::models::info_for(&scene).map_err(anyhow::Error::from),
     )?;
     let params: Vec<serde_json::Value> = block
         .params
@@ -137,11 +137,11 @@ pub fn check(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let value = py.detach(|| -> anyhow::Result<serde_json::Value> {
         let plan = freeze(&scene, members, seed, arm.as_deref())?;
         if let Some(p) = plan.model.gpu_program() {
-            vtwin::shaders::validate(&format!("{}.step", plan.model.info().kind), &p.source)?;
+            vtwin::core::shaders::validate(&format!("{}.step", plan.model.info().kind), &p.source)?;
         }
-        let backend = vtwin::backend::Backend::open(choice, None, &mut |_| {})?;
+        let backend = vtwin::engine::backend::Backend::open(choice, None, &mut |_| {})?;
         let host = plan.host_bytes(backend.name() == "cpu");
-        vtwin::limits::check_host_memory(
+        vtwin::input::limits::check_host_memory(
             &format!("this plan on the {} backend", backend.name()),
             host,
         )

@@ -16,10 +16,10 @@ use crate::run::{checkpoint, open_backend};
 use crate::{arg, capsule, held, lock, scene};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
-use vtwin::backend::Backend;
+use vtwin::core::plan::Plan;
 use vtwin::engine::Engine;
-use vtwin::params::Distribution;
-use vtwin::plan::Plan;
+use vtwin::engine::backend::Backend;
+use vtwin::input::params::Distribution;
 
 pub const NAME: &std::ffi::CStr = c"simulator";
 
@@ -154,7 +154,8 @@ fn member_rows(
     if rows == 0 {
         anyhow::bail!("no parameter rows: give at least one");
     }
-    vtwin::limits::check_members("parameter rows", rows as u64).map_err(anyhow::Error::msg)?;
+    vtwin::input::limits::check_members("parameter rows", rows as u64)
+        .map_err(anyhow::Error::msg)?;
     let mut base = Vec::with_capacity(block.len());
     for (i, p) in block.iter().enumerate() {
         match (&p.dist, at.contains(&i)) {
@@ -193,7 +194,7 @@ pub fn call(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let rows: usize = arg(args, 3, "rows")?;
     let seed: Option<u64> = arg(args, 4, "seed")?;
     let progress: Option<Py<PyAny>> = arg(args, 5, "progress")?;
-    let out = py.detach(|| -> anyhow::Result<[vtwin::table::Table; 2]> {
+    let out = py.detach(|| -> anyhow::Result<[vtwin::output::table::Table; 2]> {
         let mut s = lock(held);
         let member = member_rows(&s.plan, &names, &values, rows)?;
         let mut base = s.plan.clone();
@@ -203,7 +204,7 @@ pub fn call(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         let plan = base.with_params(member);
         let engine = s.engine_for(&plan)?;
         let total = plan.steps;
-        let rec = vtwin::record::record_with(engine, &mut |_| {}, &mut |_, _, step| {
+        let rec = vtwin::engine::record::record_with(engine, &mut |_| {}, &mut |_, _, step| {
             checkpoint(progress.as_ref(), step, total)
         })
         .map_err(anyhow::Error::from)?;

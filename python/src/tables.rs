@@ -1,4 +1,4 @@
-//! [`vtwin::table::Table`] to Python without a text round trip: each
+//! [`vtwin::output::table::Table`] to Python without a text round trip: each
 //! column goes over as `(name, type, data, nulls)` where numeric data are
 //! the raw little-endian bytes of a float64/int64/bool array and `nulls`
 //! the bytes of a bool mask (or None without nulls); strings go as a list.
@@ -7,7 +7,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
-use vtwin::table::{Table, Values};
+use vtwin::output::table::{Table, Values};
 
 fn nulls<'py, T>(py: Python<'py>, v: &[Option<T>]) -> Option<Bound<'py, PyBytes>> {
     if v.iter().all(Option::is_some) {

@@ -191,10 +191,10 @@ def _folder_command(
 
 
 # Inside a run's temporary folder (`.<name>.tmp-<pid>-<nanos>`): the resume
-# record the library writes for `vtwin resume` (see src/checkpoint.rs).
+# record the library writes for `vtwin resume` (see src/drivers/checkpoint.rs).
 _RESUME_DIR = ".vtwin-resume"
 _RUN_RECORD = "run.json"
-# The marker naming the process that owns a temporary run folder (src/io/stale.rs).
+# The marker naming the process that owns a temporary run folder (src/output/io/stale.rs).
 _MARKER = ".vtwin-temp"
 
 

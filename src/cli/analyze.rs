@@ -5,9 +5,9 @@
 //! printed to stdout as CSV when no `-o` is given.
 
 use crate::drivers::analyze::{AnalyzeRequest, Method};
-use crate::io::csv::format_f64;
-use crate::sensitivity::Bootstrap;
-use crate::table::{Table, Values};
+use crate::methods::sensitivity::Bootstrap;
+use crate::output::io::csv::format_f64;
+use crate::output::table::{Table, Values};
 use std::path::PathBuf;
 
 pub use crate::drivers::analyze::{MAX_RESAMPLES, s2_path};

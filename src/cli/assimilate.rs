@@ -45,7 +45,7 @@ pub struct AssimilateArgs {
     /// (patients ⌊N·I/K⌋ .. ⌊N·(I+1)/K⌋); join shard folders with
     /// `vtwin merge`. A patient's results never depend on the shard.
     #[arg(long)]
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<crate::drivers::shard::Shard>,
     /// Save a checkpoint every N analyses (single-ensemble runs) or every
     /// N stops (patient runs with --population-prior none) into the run's
     /// temporary folder; an interrupted run continues with

@@ -1,12 +1,12 @@
 //! `vtwin bench`: runs the benchmark suites (rd, abm, da, peer) on one
 //! backend and prints a table; `--json FILE` (or `-` for stdout, the table
 //! then going to stderr) writes the report (`bench::report`). The suites
-//! are [`bench::options::run`](crate::bench::options::run).
+//! are [`bench::options::run`](crate::drivers::bench::options::run).
 
 use super::write_json_out;
-use crate::backend::Backend;
-use crate::bench::options::{BenchOptions, Suite};
+use crate::drivers::bench::options::{BenchOptions, Suite};
 use crate::engine::BackendChoice;
+use crate::engine::backend::Backend;
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -74,10 +74,10 @@ pub struct BenchArgs {
     /// da suite: patients of the patient-run row (`patients`: a
     /// one-species ODE, 8 readings and 2 forecasts per patient; default
     /// 1,000; 0 skips it; issue 11's benchmark is 10000).
-    #[arg(long, default_value_t = crate::bench::patients::PATIENTS)]
+    #[arg(long, default_value_t = crate::drivers::bench::patients::PATIENTS)]
     pub da_patients: u64,
     /// da suite: members per patient of the `patients` row.
-    #[arg(long, default_value_t = crate::bench::patients::MEMBERS)]
+    #[arg(long, default_value_t = crate::drivers::bench::patients::MEMBERS)]
     pub da_patient_members: u32,
     /// da suite: run only the `patients` row.
     #[arg(long, conflicts_with = "da_loop_only")]
@@ -120,7 +120,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     let to_stdout = a.json.as_deref() == Some(std::path::Path::new("-"));
     let backend = Backend::open(a.backend, a.adapter.as_deref(), &mut |m| eprintln!("{m}"))?;
     let mut log = |m: &str| eprintln!("vtwin bench: {m}");
-    let report = crate::bench::options::run(&backend, &options, &mut log)?;
+    let report = crate::drivers::bench::options::run(&backend, &options, &mut log)?;
     if to_stdout {
         eprint!("{}", report.table());
     } else {

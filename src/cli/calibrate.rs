@@ -4,8 +4,8 @@
 //! writes the run folder.
 
 use super::EngineArgs;
-use crate::calibrate::{AbcMode, Method};
 use crate::drivers::calibrate::CalibrateRequest;
+use crate::methods::calibrate::{AbcMode, Method};
 use anyhow::Result;
 use std::path::PathBuf;
 

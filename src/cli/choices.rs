@@ -3,9 +3,9 @@
 //! beside [`values`](super::values) for the same reason: the library types
 //! carry no parser derive.
 
-use crate::calibrate::{AbcMode, Method};
 use crate::drivers::job::MemberFailure;
 use crate::drivers::snapshots::MontageScale;
+use crate::methods::calibrate::{AbcMode, Method};
 use clap::ValueEnum;
 use clap::builder::PossibleValue;
 

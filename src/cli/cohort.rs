@@ -4,9 +4,9 @@
 //! the flags, then [`drivers::cohort`](crate::drivers::cohort).
 
 use super::EngineArgs;
-use crate::cohort::merge::Shard;
 use crate::drivers::cohort::CohortRequest;
-use crate::io::TableFormat;
+use crate::methods::cohort::merge::Shard;
+use crate::output::io::TableFormat;
 use anyhow::Result;
 use std::path::PathBuf;
 

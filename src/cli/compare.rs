@@ -3,9 +3,9 @@
 //! and standardised mean difference, subgroup sizes by categorical
 //! variable; printed as text, and written as JSON with `--json FILE`.
 
-use crate::cohort::compare::{self, CompareReport, Layout};
-use crate::cohort_files;
-use crate::table::Table;
+use crate::methods::cohort::compare::{self, CompareReport, Layout};
+use crate::methods::cohort_files;
+use crate::output::table::Table;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
@@ -70,8 +70,8 @@ fn load(path: &Path) -> Result<Side> {
     }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     Ok(Side::Table(match ext {
-        "parquet" => crate::io::read_parquet(path)?,
-        "csv" => crate::io::read_csv(path)?,
+        "parquet" => crate::output::io::read_parquet(path)?,
+        "csv" => crate::output::io::read_csv(path)?,
         _ => bail!(
             "{}: not a cohort folder, a .csv or a .parquet file",
             path.display()
@@ -130,7 +130,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     if let Some(path) = &args.json {
         let mut text = serde_json::to_string_pretty(&report)?;
         text.push('\n');
-        crate::io::write_atomic(path, text.as_bytes())?;
+        crate::output::io::write_atomic(path, text.as_bytes())?;
         eprintln!("vtwin compare: report written to {}", path.display());
     }
     Ok(())

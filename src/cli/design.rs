@@ -3,11 +3,11 @@
 //! fixed ones constant), floats in shortest round-trip form.
 //!
 //! Owns: argument checking and the file side of the command. The designs
-//! themselves live in [`crate::design`].
+//! themselves live in [`crate::methods::design`].
 
-use crate::design::{self, DesignMethod, DesignOptions};
 use crate::drivers::csv_files::write_table_atomic;
-use crate::params_file::load_param_file;
+use crate::input::params_file::load_param_file;
+use crate::methods::design::{self, DesignMethod, DesignOptions};
 use anyhow::bail;
 use std::path::PathBuf;
 

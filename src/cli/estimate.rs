@@ -4,8 +4,8 @@
 //! machine before it runs.
 
 use super::{EngineArgs, write_json_out};
-use crate::bench::estimate::{estimate, human_bytes, human_seconds};
-use crate::plan::{Plan, PlanOptions};
+use crate::core::plan::{Plan, PlanOptions};
+use crate::drivers::bench::estimate::{estimate, human_bytes, human_seconds};
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -44,7 +44,7 @@ pub fn run(a: &EstimateArgs) -> Result<()> {
     )?;
     let backend = a.engine.open()?;
     let host = plan.host_bytes(backend.name() == "cpu");
-    crate::limits::check_host_memory(
+    crate::input::limits::check_host_memory(
         &format!("this plan on the {} backend", backend.name()),
         host,
     )
@@ -78,7 +78,7 @@ pub fn run(a: &EstimateArgs) -> Result<()> {
         human_bytes(e.state_bytes_per_member),
         human_bytes(e.total_bytes),
         human_bytes(host),
-        crate::limits::mem_available().map_or("unknown".to_string(), human_bytes),
+        crate::input::limits::mem_available().map_or("unknown".to_string(), human_bytes),
         e.batches.len(),
         summarise_batches(&e.batches),
         e.probe.members,

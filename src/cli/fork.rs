@@ -17,7 +17,7 @@
 use super::EngineArgs;
 use super::resume::{SavedCommand, parse_saved};
 use crate::drivers::fork::{self as driver, ForkRequest, Saved};
-use crate::io::TableFormat;
+use crate::output::io::TableFormat;
 use anyhow::Result;
 use std::path::PathBuf;
 

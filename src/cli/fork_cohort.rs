@@ -3,7 +3,7 @@
 //! [`drivers::fork_cohort`](crate::drivers::fork_cohort).
 
 use super::cohort::CohortArgs;
-use crate::checkpoint::Checkpoint;
+use crate::drivers::checkpoint::Checkpoint;
 use crate::drivers::fork::ForkRequest;
 use anyhow::Result;
 

@@ -1,10 +1,10 @@
 //! `vtwin fork` of a `twin` or single-ensemble `assimilate` checkpoint
-//! (`crate::checkpoint_twin`): its saved command line parsed again, then
+//! (`crate::drivers::checkpoint_twin`): its saved command line parsed again, then
 //! [`drivers::fork_twin`](crate::drivers::fork_twin), which forecasts the
 //! saved ensemble under one arm with `--set` parameters.
 
 use super::resume::{SavedCommand, parse_saved};
-use crate::checkpoint_twin::TwinMeta;
+use crate::drivers::checkpoint_twin::TwinMeta;
 use crate::drivers::fork::ForkRequest;
 use crate::drivers::fork_twin::{self as driver, TwinCommand};
 use anyhow::{Result, bail};

@@ -57,7 +57,7 @@ pub fn models() {
 }
 
 pub fn adapters() -> Result<()> {
-    let list = crate::backend::describe_adapters();
+    let list = crate::engine::backend::describe_adapters();
     if list.is_empty() {
         println!(
             "no GPU adapters found (WGPU_BACKEND={})",

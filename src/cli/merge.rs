@@ -4,7 +4,7 @@
 //! and its summary.
 
 use crate::drivers::merge::{MergeRequest, merge};
-use crate::shard::ShardKind;
+use crate::drivers::shard::ShardKind;
 use anyhow::Result;
 use std::path::PathBuf;
 

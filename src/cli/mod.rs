@@ -28,11 +28,11 @@ pub mod values;
 pub mod verify;
 pub mod watch;
 
-use crate::backend::Backend;
-use crate::calibrate::Posterior;
 use crate::engine::BackendChoice;
-use crate::params::ParamBlock;
-use crate::scene::Scene;
+use crate::engine::backend::Backend;
+use crate::input::params::ParamBlock;
+use crate::input::scene::Scene;
+use crate::methods::calibrate::Posterior;
 use std::path::Path;
 
 pub use progress::{Printer, progress_bar};
@@ -94,7 +94,7 @@ pub fn note_default_arm(command: &str, scene: &Scene, arm: Option<&str>) {
 pub fn warn_inert_params(
     command: &str,
     scene: &Scene,
-    plan: &crate::plan::Plan,
+    plan: &crate::core::plan::Plan,
     params: &[String],
 ) {
     for w in crate::drivers::members::inert_params(scene, plan, params) {
@@ -109,7 +109,7 @@ pub fn create_run_dir(
     out: &Path,
     force: bool,
     inputs: &[&Path],
-) -> anyhow::Result<crate::io::RunDir> {
+) -> anyhow::Result<crate::output::io::RunDir> {
     Ok(crate::drivers::job::create_run_dir(
         out,
         force,
@@ -122,7 +122,7 @@ pub fn create_run_dir(
 /// an existing file needs `--force`, and an input is never overwritten
 /// (`io::target`).
 pub fn check_output_file(path: &Path, force: bool, inputs: &[&Path]) -> anyhow::Result<()> {
-    Ok(crate::io::check_file_target(path, force, inputs)?)
+    Ok(crate::output::io::check_file_target(path, force, inputs)?)
 }
 
 /// Writes JSON to `path` atomically, or to stdout for `-`. The caller has
@@ -132,7 +132,7 @@ pub fn write_json_out(path: &std::path::Path, value: &serde_json::Value) -> anyh
     if path == std::path::Path::new("-") {
         print!("{text}");
     } else {
-        crate::io::write_atomic(path, text.as_bytes())?;
+        crate::output::io::write_atomic(path, text.as_bytes())?;
     }
     Ok(())
 }

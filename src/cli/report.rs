@@ -3,7 +3,7 @@
 //! with `--png DIR`. Files are written atomically (temporary name, then
 //! rename) and follow the output rule of `io::target`.
 
-use crate::report;
+use crate::drivers::report;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -81,11 +81,11 @@ pub fn run(args: &ReportArgs) -> Result<()> {
             pngs.push((path, f.svg.clone()));
         }
     }
-    crate::io::write_atomic(&out, r.html().as_bytes())?;
+    crate::output::io::write_atomic(&out, r.html().as_bytes())?;
     for (path, svg) in &pngs {
         let bytes = report::svg_to_png(svg, 1.0)
             .with_context(|| format!("rasterising {}", path.display()))?;
-        crate::io::write_atomic(path, &bytes)?;
+        crate::output::io::write_atomic(path, &bytes)?;
     }
     let n = r.figures().count();
     println!("{}", out.display());

@@ -1,5 +1,5 @@
 //! `vtwin resume DIR`: continues the interrupted run whose `--out` was DIR
-//! from its last checkpoint (`crate::checkpoint`), or from step 0 when it
+//! from its last checkpoint (`crate::drivers::checkpoint`), or from step 0 when it
 //! was killed before its first one. A finished DIR is left as it is.
 //!
 //! The run is found by its kept temporary folder beside DIR (a run started
@@ -12,7 +12,7 @@
 //! resuming from a library or Python caller leaves the caller's as it was.
 
 use super::run::RunArgs;
-use crate::checkpoint::Invocation;
+use crate::drivers::checkpoint::Invocation;
 use crate::drivers::resume::{self, Found};
 use anyhow::Result;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@ use super::EngineArgs;
 use crate::drivers::job::MemberFailure;
 use crate::drivers::run::RunRequest;
 use crate::drivers::snapshots::MontageScale;
-use crate::io::TableFormat;
+use crate::output::io::TableFormat;
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -65,7 +65,7 @@ pub struct RunArgs {
     /// ⌊N·I/K⌋ .. ⌊N·(I+1)/K⌋, with their global indices (member m's results
     /// depend only on seed and m). Join the K shard folders with `vtwin merge`.
     #[arg(long, value_name = "I/K")]
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<crate::drivers::shard::Shard>,
     /// Save a checkpoint (member states, parameters, statuses, step and the
     /// observations so far) every N steps into the run's temporary folder;
     /// an interrupted run continues with `vtwin resume OUT`, and the last

@@ -5,7 +5,7 @@
 //! last-value-carried-forward baseline from the observation file. Prints a
 //! short table; `--json` writes everything. Methods: docs/scoring.md.
 
-use crate::score;
+use crate::methods::score;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 

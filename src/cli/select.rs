@@ -7,7 +7,7 @@
 //! prints.
 
 use crate::drivers::select::{self, SelectRequest, Selected};
-use crate::io::TableFormat;
+use crate::output::io::TableFormat;
 use anyhow::Result;
 use std::path::PathBuf;
 

@@ -12,7 +12,7 @@
 //! anything is written, so a typo fails here, not in 1,000 array tasks.
 //! `--out` always belongs to `slurm`; `--shard` is refused (the array sets
 //! it). The job itself is [`drivers::slurm`](crate::drivers::slurm);
-//! script text lives in `crate::slurm`.
+//! script text lives in `crate::drivers::slurm_script`.
 
 use crate::drivers::slurm::{Given, SlurmRequest, parse_request};
 use anyhow::{Result, bail};
@@ -95,7 +95,7 @@ pub fn request(a: &SlurmArgs) -> Result<SlurmRequest> {
 pub fn run(a: &SlurmArgs) -> Result<()> {
     let req = request(a)?;
     let done = crate::drivers::slurm::run(&req, &mut |m| eprintln!("{m}"))?;
-    let quote = |p: &std::path::Path| crate::slurm::quote(&p.display().to_string());
+    let quote = |p: &std::path::Path| crate::drivers::slurm_script::quote(&p.display().to_string());
     match &done.submitted {
         None => {
             println!("{}", done.job.display());

@@ -3,9 +3,9 @@
 //! design as one ensemble and writes the run directory.
 
 use super::EngineArgs;
-use crate::design::DesignMethod;
 use crate::drivers::sweep::SweepRequest;
-use crate::sweep::parse_threshold;
+use crate::methods::design::DesignMethod;
+use crate::methods::sweep::parse_threshold;
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -81,7 +81,7 @@ pub struct SweepArgs {
     /// indices: `vtwin merge` joins the K shards and computes the indices
     /// from all rows.
     #[arg(long, value_name = "I/K")]
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<crate::drivers::shard::Shard>,
     /// Save a checkpoint every N steps into the sweep's temporary folder;
     /// an interrupted sweep continues with `vtwin resume OUT`.
     #[arg(long, value_name = "N")]

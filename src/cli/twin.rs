@@ -6,11 +6,11 @@
 //! whose writer `vtwin assimilate` shares.
 
 use super::EngineArgs;
-use crate::backend::Backend;
 use crate::drivers::twin::{self as driver, TwinRequest, WriteOptions};
-use crate::io::TableFormat;
-use crate::scene::MethodName;
-use crate::twin::{Options, Setup};
+use crate::engine::backend::Backend;
+use crate::input::scene::MethodName;
+use crate::methods::twin::{Options, Setup};
+use crate::output::io::TableFormat;
 use anyhow::Result;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

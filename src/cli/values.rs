@@ -5,11 +5,11 @@
 //! The names are the library's own (`name()`/`extension()`), so a scene
 //! key, a manifest field and a flag spell a choice the same way.
 
-use crate::bench::options::Suite;
-use crate::design::DesignMethod;
+use crate::drivers::bench::options::Suite;
 use crate::engine::BackendChoice;
-use crate::io::TableFormat;
-use crate::scene::assimilation::MethodName;
+use crate::input::scene::assimilation::MethodName;
+use crate::methods::design::DesignMethod;
+use crate::output::io::TableFormat;
 use clap::ValueEnum;
 use clap::builder::PossibleValue;
 

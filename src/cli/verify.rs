@@ -2,7 +2,7 @@
 //! prints a table; exits non-zero on any failure (n/a is not a failure).
 
 use super::EngineArgs;
-use crate::verify::{self, Outcome};
+use crate::drivers::verify::{self, Outcome};
 use anyhow::Result;
 
 #[derive(clap::Args, Debug)]

@@ -10,15 +10,17 @@
 //! with an `output` column first, the outputs stacked in the order given.
 //!
 //! Owns: reading and checking the two files and the result tables. The
-//! estimators live in [`crate::sensitivity`].
+//! estimators live in [`crate::methods::sensitivity`].
 
 use super::csv_files::{read_float_rows, read_output_column, write_table_atomic};
 use super::job::{Error, Result};
-use crate::design::{saltelli, value_to_unit};
-use crate::params::{Distribution, ParamBlock};
-use crate::params_file::load_param_file;
-use crate::sensitivity::{Bootstrap, MorrisOptions, SobolOptions, morris_indices, sobol_indices};
-use crate::table::{Table, Values};
+use crate::input::params::{Distribution, ParamBlock};
+use crate::input::params_file::load_param_file;
+use crate::methods::design::{saltelli, value_to_unit};
+use crate::methods::sensitivity::{
+    Bootstrap, MorrisOptions, SobolOptions, morris_indices, sobol_indices,
+};
+use crate::output::table::{Table, Values};
 use std::path::{Path, PathBuf};
 
 /// Returns a [`Error::Invalid`] with a formatted message.
@@ -101,8 +103,8 @@ fn check_common(c: &AnalyzeRequest) -> Result<()> {
     }
     if let Some(out) = &c.output {
         let inputs = [c.params.as_path(), &c.design, &c.outputs];
-        crate::io::check_file_target(out, c.force, &inputs)?;
-        crate::io::check_file_target(&s2_path(out), c.force, &inputs)?;
+        crate::output::io::check_file_target(out, c.force, &inputs)?;
+        crate::output::io::check_file_target(&s2_path(out), c.force, &inputs)?;
     }
     Ok(())
 }
@@ -146,11 +148,11 @@ fn sobol_order(inp: &Inputs, design: &Path) -> Result<bool> {
     let (rows, d) = (inp.varying.len(), inp.varying_idx.len());
     let candidates: Vec<bool> = [false, true]
         .into_iter()
-        .filter(|&so| crate::sensitivity::sobol::saltelli_order(rows, d, Some(so)).is_ok())
+        .filter(|&so| crate::methods::sensitivity::sobol::saltelli_order(rows, d, Some(so)).is_ok())
         .collect();
     if candidates.is_empty() {
         // Let the estimator's error name the expected counts.
-        crate::sensitivity::sobol::saltelli_order(rows, d, None)
+        crate::methods::sensitivity::sobol::saltelli_order(rows, d, None)
             .map_err(|e| Error::Invalid(format!("{}: {e}", design.display())))?;
     }
     let fitting: Vec<bool> = candidates

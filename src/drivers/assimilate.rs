@@ -17,17 +17,17 @@
 //! `--checkpoint-every` is decided in one place, [`checkpointing`].
 
 use super::assimilate_shard::Block;
-use crate::assim::obs_file::{
+use crate::drivers::shard::Shard;
+use crate::engine::EngineError;
+use crate::engine::backend::Backend;
+use crate::input::scene::{FormatName, Scene, SceneError};
+use crate::methods::assim::obs_file::{
     ObsFileError, ObsRecord, PatientRecord, read_obs_file, read_patient_obs,
 };
-use crate::backend::Backend;
-use crate::engine::EngineError;
-use crate::io::{IoError, RunDir, TableFormat};
-use crate::scene::{FormatName, Scene, SceneError};
-use crate::shard::Shard;
-use crate::twin::patients::{self, PopulationPrior, tables};
-use crate::twin::setup::ObsSource;
-use crate::twin::{Options, Setup, TwinError};
+use crate::methods::twin::patients::{self, PopulationPrior, tables};
+use crate::methods::twin::setup::ObsSource;
+use crate::methods::twin::{Options, Setup, TwinError};
+use crate::output::io::{IoError, RunDir, TableFormat};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -90,7 +90,7 @@ impl ObsRef {
     fn of(path: &Path, records: usize) -> Result<ObsRef, AssimilateError> {
         Ok(ObsRef {
             path: path.display().to_string(),
-            sha256: crate::io::sha256_file(path)?,
+            sha256: crate::output::io::sha256_file(path)?,
             records,
         })
     }
@@ -184,7 +184,7 @@ pub struct PatientJob {
     readings: usize,
     levels: Vec<f64>,
     kind: PopulationPrior,
-    events: Option<indexmap::IndexMap<String, Vec<crate::dosing::TreatmentEvent>>>,
+    events: Option<indexmap::IndexMap<String, Vec<crate::input::dosing::TreatmentEvent>>>,
     block: Block,
     /// Save a checkpoint every N stops ([`checkpointing`]).
     checkpoint_every: Option<u64>,
@@ -223,7 +223,7 @@ pub fn checkpointing(req: &Request, patient_run: bool) -> Result<Option<u64>, As
 /// `vtwin resume` continues, and the command line it recorded.
 pub struct ResumeFrom {
     pub temp: PathBuf,
-    pub invocation: crate::checkpoint::Invocation,
+    pub invocation: crate::drivers::checkpoint::Invocation,
 }
 
 /// Reads the scene and observations and sets up the run they ask for.
@@ -266,7 +266,7 @@ pub fn prepare(req: &Request, log: Log<'_>) -> Result<Prepared, AssimilateError>
 fn requests_sha(req: &Request) -> Result<Option<String>, AssimilateError> {
     req.forecast_at
         .as_deref()
-        .map(crate::io::sha256_file)
+        .map(crate::output::io::sha256_file)
         .transpose()
         .map_err(Into::into)
 }
@@ -359,7 +359,7 @@ pub fn create_run_dir(
     inputs: &[&Path],
     log: Log<'_>,
 ) -> Result<RunDir, IoError> {
-    crate::io::install_interrupt_cleanup()?;
+    crate::output::io::install_interrupt_cleanup()?;
     let dir = RunDir::create_for(out, force, inputs)?;
     for stale in dir.stale_removed() {
         log(&format!(
@@ -398,14 +398,14 @@ pub fn run_patients(
     let setup = &job.setup;
     let (block, levels, kind) = (&job.block, &job.levels, job.kind);
     let (patients, requests) = (&block.patients, &block.requests);
-    let started = crate::manifest::now();
+    let started = crate::drivers::manifest::now();
     let mut inputs: Vec<&Path> = vec![&req.scene, &req.obs];
     inputs.extend(req.forecast_at.as_deref());
     inputs.extend(req.events.as_deref());
     let dir = match resume {
         Some(r) => {
-            crate::io::install_interrupt_cleanup()?;
-            crate::checkpoint::clean_partial(&r.temp);
+            crate::output::io::install_interrupt_cleanup()?;
+            crate::drivers::checkpoint::clean_partial(&r.temp);
             RunDir::adopt(&r.temp, &req.out, req.force, &inputs)?
         }
         None => create_run_dir(&req.out, req.force, &inputs, log)?,
@@ -416,15 +416,15 @@ pub fn run_patients(
         (Some(_), Some(r)) => Some((patient_identity(job, backend)?, r.invocation.clone())),
         (Some(_), None) => Some((
             patient_identity(job, backend)?,
-            crate::checkpoint::record_invocation(dir.path())?,
+            crate::drivers::checkpoint::record_invocation(dir.path())?,
         )),
     };
     let start = match (&saving, resume) {
         (Some((identity, _)), Some(_)) => {
-            let path = crate::checkpoint::checkpoint_path(dir.path());
+            let path = crate::drivers::checkpoint::checkpoint_path(dir.path());
             if path.is_file() {
                 Some(
-                    crate::checkpoint_patients::read(&path, identity).map_err(|e| {
+                    crate::drivers::checkpoint_patients::read(&path, identity).map_err(|e| {
                         AssimilateError::Reading {
                             path: path.clone(),
                             source: Box::new(e),
@@ -460,7 +460,7 @@ pub fn run_patients(
     let temp = dir.path().to_path_buf();
     let mut save = |st: &patients::PatientState| -> Result<(), TwinError> {
         if let Some((identity, inv)) = &saving {
-            crate::checkpoint_patients::write_into(&temp, st, identity, inv)
+            crate::drivers::checkpoint_patients::write_into(&temp, st, identity, inv)
                 .map_err(|e| TwinError::Invalid(format!("writing a checkpoint: {e}")))?;
         }
         Ok(())
@@ -494,7 +494,7 @@ pub fn run_patients(
     }
     .map_err(AssimilateError::Failed)?;
     // The checkpoints only serve `vtwin resume`: nothing of them stays.
-    crate::checkpoint::discard(dir.path())?;
+    crate::drivers::checkpoint::discard(dir.path())?;
     finished();
     dir.write_table(&tables::patients_table(&out), fmt)?;
     dir.write_table(&tables::analysis_table(&out), fmt)?;
@@ -562,7 +562,7 @@ pub fn run_patients(
             events: match &req.events {
                 Some(f) => Some(FileRef {
                     path: f.display().to_string(),
-                    sha256: crate::io::sha256_file(f)?,
+                    sha256: crate::output::io::sha256_file(f)?,
                 }),
                 None => None,
             },
@@ -571,7 +571,7 @@ pub fn run_patients(
         time_unit: setup.plan.model.info().time_unit.clone(),
         shard,
     };
-    let manifest = manifest_json(&crate::manifest::PlanManifest::new(
+    let manifest = manifest_json(&crate::drivers::manifest::PlanManifest::new(
         &out.plan, backend, started, 0, keys,
     ))?;
     Ok(dir.finish(manifest)?)
@@ -583,7 +583,7 @@ pub fn run_patients(
 fn patient_identity(
     job: &PatientJob,
     backend: &Backend,
-) -> Result<crate::checkpoint::Identity, AssimilateError> {
+) -> Result<crate::drivers::checkpoint::Identity, AssimilateError> {
     use sha2::{Digest, Sha256};
     let req = &job.req;
     let mut h = Sha256::new();
@@ -595,14 +595,14 @@ fn patient_identity(
     ] {
         h.update(b"\0");
         if let Some(f) = f {
-            h.update(crate::io::sha256_file(f)?.as_bytes());
+            h.update(crate::output::io::sha256_file(f)?.as_bytes());
         }
     }
     h.update(format!("\0{:?}", req.shard.map(|s| (s.index, s.count))).as_bytes());
-    Ok(crate::checkpoint::Identity {
+    Ok(crate::drivers::checkpoint::Identity {
         scene_sha256: job.setup.plan.scene_sha256.clone(),
-        plan_sha256: crate::scene::hex(&h.finalize()),
-        commit: crate::manifest::commit().map(str::to_string),
+        plan_sha256: crate::input::scene::hex(&h.finalize()),
+        commit: crate::drivers::manifest::commit().map(str::to_string),
         backend: backend.name().to_string(),
         adapter: serde_json::to_value(backend.adapter())
             .map_err(|e| AssimilateError::Invalid(format!("describing the adapter: {e}")))?,

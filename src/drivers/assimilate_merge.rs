@@ -9,9 +9,9 @@
 
 use super::assimilate::{AssimilateError, Log, create_run_dir};
 use super::assimilate_shard::ROWS_FILE;
-use crate::io::{RunDir, TableFormat};
-use crate::shard::ShardRecord;
-use crate::table::{Column, Table, Values};
+use crate::drivers::shard::ShardRecord;
+use crate::output::io::{RunDir, TableFormat};
+use crate::output::table::{Column, Table, Values};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -56,7 +56,7 @@ fn load(rec: &ShardRecord) -> Result<Folder> {
         let text = std::fs::read_to_string(&p).map_err(reading(&p))?;
         serde_json::from_str(&text).map_err(|source| AssimilateError::Parsing { path: p, source })
     };
-    let manifest = read(rec.dir.join(crate::io::rundir::MANIFEST))?;
+    let manifest = read(rec.dir.join(crate::output::io::rundir::MANIFEST))?;
     let files: Vec<String> = manifest["outputs"]
         .as_array()
         .map(|a| {
@@ -163,7 +163,7 @@ fn read_parts(folders: &[Folder], name: &str, fmt: TableFormat) -> Result<Parts>
                 .iter()
                 .map(|f| {
                     let p = f.rec.dir.join(name);
-                    crate::io::read_parquet(&p).map_err(reading(&p))
+                    crate::output::io::read_parquet(&p).map_err(reading(&p))
                 })
                 .collect::<Result<_>>()?,
         )),
@@ -448,7 +448,11 @@ fn merged_manifest(folders: &[Folder], started: DateTime<Utc>) -> Value {
     ]
     .map(|k| (k, sum(k)));
     if let Some(o) = m.as_object_mut() {
-        crate::shard::stamp_merge(o, started, folders.iter().map(|f| (&f.rec, &f.manifest)));
+        crate::drivers::shard::stamp_merge(
+            o,
+            started,
+            folders.iter().map(|f| (&f.rec, &f.manifest)),
+        );
     }
     for (k, v) in totals {
         m["patients"][k] = json!(v);

@@ -21,9 +21,9 @@
 //! is not carried over.
 
 use super::assimilate::AssimilateError;
-use crate::io::RunDir;
-use crate::shard::{Shard, ShardKind};
-use crate::twin::patients::{Patient, PatientOutput, Request};
+use crate::drivers::shard::{Shard, ShardKind};
+use crate::methods::twin::patients::{Patient, PatientOutput, Request};
+use crate::output::io::RunDir;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -98,7 +98,7 @@ impl Block {
         let steps: Vec<u64> = out
             .analyses
             .iter()
-            .map(|a| crate::twin::obs::step_of(a.time, dt).0)
+            .map(|a| crate::methods::twin::obs::step_of(a.time, dt).0)
             .collect();
         if out.forecasts.len() != self.request_index.len() {
             bail!(
@@ -124,8 +124,12 @@ impl Block {
         options: String,
         forecast_at_sha256: Option<String>,
     ) -> Value {
-        let mut v =
-            crate::shard::manifest_json(ShardKind::Assimilate, shard, &self.range, self.total);
+        let mut v = crate::drivers::shard::manifest_json(
+            ShardKind::Assimilate,
+            shard,
+            &self.range,
+            self.total,
+        );
         v["forecast_at_sha256"] = Value::from(forecast_at_sha256);
         v["options"] = Value::from(options);
         v

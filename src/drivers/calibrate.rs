@@ -9,27 +9,27 @@
 //!
 //! Owns: settings (the scene's `[calibrate]` table with the request's
 //! overrides), warnings, progress and files. The methods live in
-//! [`crate::calibrate`], the engine bridge in [`crate::fit`].
+//! [`crate::methods::calibrate`], the engine bridge in [`crate::methods::fit`].
 
 use super::calibrate_manifest::{
     AbcSettings, AbcSmcNote, Calibration, ErrorModelNote, HistoryMatchingNote, HmSettings,
     MethodBlock, PredictiveNote, TemperedSettings, TemperedSmcNote,
 };
 use super::job::{Error, Observer, Result, create_run_dir, default_out};
-use crate::backend::Backend;
-use crate::calibrate::model_choice::{ModelEvidence, model_choice_table};
-use crate::calibrate::predictive::posterior_predictive;
-use crate::calibrate::sampling::sub_seed;
-use crate::calibrate::summary::summary_table;
-use crate::calibrate::{
+use crate::core::plan::{Plan, PlanOptions};
+use crate::drivers::manifest::PlanManifest;
+use crate::engine::backend::Backend;
+use crate::input::scene::Scene;
+use crate::methods::calibrate::model_choice::{ModelEvidence, model_choice_table};
+use crate::methods::calibrate::predictive::posterior_predictive;
+use crate::methods::calibrate::sampling::sub_seed;
+use crate::methods::calibrate::summary::summary_table;
+use crate::methods::calibrate::{
     self, AbcMode, CalibrateConfig, CalibrateError, ErrorKind, Likelihood, Method, ProgressEvent,
     data, run_abc_smc_lik, run_history_matching, run_tempered_smc, write_posterior,
 };
-use crate::fit::{EngineSimulator, attach_targets};
-use crate::io::TableFormat;
-use crate::manifest::PlanManifest;
-use crate::plan::{Plan, PlanOptions};
-use crate::scene::Scene;
+use crate::methods::fit::{EngineSimulator, attach_targets};
+use crate::output::io::TableFormat;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -155,7 +155,7 @@ struct Outcome {
     method: Method,
     records: usize,
     json: Calibration,
-    stats: crate::fit::SimStats,
+    stats: crate::methods::fit::SimStats,
     posterior_draws: usize,
     posterior_ess: f64,
     /// (ln Z, its standard error) where the method estimates the evidence.
@@ -219,9 +219,9 @@ fn calibrate_one(
         plan.every,
         backend.name()
     ));
-    crate::io::write_table(
+    crate::output::io::write_table(
         folder,
-        &crate::fit::tables::targets_table(&targets),
+        &crate::methods::fit::tables::targets_table(&targets),
         TableFormat::Csv,
     )?;
     let manifest_plan = plan.clone();
@@ -368,7 +368,7 @@ fn calibrate_one(
         }
     };
     for t in &tables {
-        crate::io::write_table(folder, t, TableFormat::Csv)?;
+        crate::output::io::write_table(folder, t, TableFormat::Csv)?;
     }
     write_posterior(folder, &posterior)?;
     for line in summary_lines(&prior, &posterior) {
@@ -384,14 +384,14 @@ fn calibrate_one(
         PREDICTIVE_NOISE_DRAWS,
         sub_seed(seed, [u32::MAX, 0, 0]),
     )?;
-    crate::io::write_table(
+    crate::output::io::write_table(
         folder,
-        &crate::fit::tables::predictive_table(&targets, &pred),
+        &crate::methods::fit::tables::predictive_table(&targets, &pred),
         TableFormat::Csv,
     )?;
-    crate::io::write_table(
+    crate::output::io::write_table(
         folder,
-        &crate::fit::tables::predictive_summary_table(&observed, &pred),
+        &crate::methods::fit::tables::predictive_summary_table(&observed, &pred),
         TableFormat::Csv,
     )?;
     let (pit_mean, pit_sd, pit_ks) = pred.pit_summary();
@@ -492,7 +492,7 @@ struct ModelChoiceKeys {
 /// Runs the calibration `req` asks for (one scene, or model choice over
 /// `req.models`); returns the finished folder.
 pub fn run(req: &CalibrateRequest, obs: &mut dyn Observer) -> Result<CalibrateOutcome> {
-    let started = crate::manifest::now();
+    let started = crate::drivers::manifest::now();
     let backend = Backend::open(req.backend, req.adapter.as_deref(), &mut |m| obs.note(&m))?;
     if !req.models.is_empty() {
         return run_models(req, &backend, started, obs);
@@ -633,7 +633,10 @@ fn run_models(
 }
 
 /// Prior vs posterior, per varying parameter: a header and one line each.
-fn summary_lines(prior: &crate::params::ParamBlock, post: &calibrate::Posterior) -> Vec<String> {
+fn summary_lines(
+    prior: &crate::input::params::ParamBlock,
+    post: &calibrate::Posterior,
+) -> Vec<String> {
     let varying = prior.varying();
     let mut lines = vec![format!(
         "  {:<12} {:>12} {:>12} {:>12} {:>12}",

@@ -4,8 +4,8 @@
 //! `serde_json::Value`, whose keys are sorted, so field order here does not
 //! change the bytes.
 
-use crate::calibrate::likelihood::ErrorConfig;
-use crate::calibrate::{AbcConfig, HmConfig, TemperedConfig};
+use crate::methods::calibrate::likelihood::ErrorConfig;
+use crate::methods::calibrate::{AbcConfig, HmConfig, TemperedConfig};
 use serde::Serialize;
 
 /// One calibration as the manifest records it.

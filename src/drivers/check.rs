@@ -8,10 +8,10 @@
 //! Owns: what `check` verifies and reports. Runs no engine.
 
 use super::members::{Members, freeze_plan};
-use crate::backend::Backend;
+use crate::core::plan::Plan;
 use crate::engine::BackendChoice;
-use crate::plan::Plan;
-use crate::scene::Scene;
+use crate::engine::backend::Backend;
+use crate::input::scene::Scene;
 use std::fmt::{self, Write as _};
 use std::path::PathBuf;
 
@@ -21,15 +21,15 @@ pub enum CheckError {
     #[error(transparent)]
     Job(#[from] super::job::Error),
     #[error(transparent)]
-    Scene(#[from] crate::scene::SceneError),
+    Scene(#[from] crate::input::scene::SceneError),
     #[error(transparent)]
-    Twin(#[from] crate::twin::TwinError),
+    Twin(#[from] crate::methods::twin::TwinError),
     #[error(transparent)]
-    Shader(#[from] crate::shaders::ShaderError),
+    Shader(#[from] crate::core::shaders::ShaderError),
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
     #[error(transparent)]
-    Limit(#[from] crate::limits::LimitError),
+    Limit(#[from] crate::input::limits::LimitError),
 }
 
 /// The scene and the overrides `check` plans with (those `run` takes).
@@ -75,23 +75,23 @@ pub fn check(req: &CheckRequest, note: &mut dyn FnMut(String)) -> Result<CheckRe
         shard: None,
     };
     let plan = freeze_plan(&scene, &members)?;
-    crate::twin::setup::check_section(&scene, &plan)?;
+    crate::methods::twin::setup::check_section(&scene, &plan)?;
     // Shaders are validated without an adapter.
     let kind = &plan.model.info().kind;
     if let Some(p) = plan.model.gpu_program() {
-        crate::shaders::validate(&format!("{kind}.step"), &p.source)?;
+        crate::core::shaders::validate(&format!("{kind}.step"), &p.source)?;
     }
-    let obs = crate::observe::observe_wgsl(
+    let obs = crate::core::observe::observe_wgsl(
         &plan.observables.ops,
         &plan.model.grid(),
         plan.model.state_len(),
         plan.model.status_word(),
     );
-    crate::shaders::validate(&format!("{kind}.observe"), &obs)?;
+    crate::core::shaders::validate(&format!("{kind}.observe"), &obs)?;
     let backend = Backend::open(req.backend, req.adapter.as_deref(), note)?;
     let host_bytes = plan.host_bytes(backend.name() == "cpu");
     let what = format!("this plan on the {} backend", backend.name());
-    crate::limits::check_host_memory(&what, host_bytes)?;
+    crate::input::limits::check_host_memory(&what, host_bytes)?;
     Ok(CheckReport {
         batches: backend.batches(&plan, req.batch_size),
         scene_path: req.scene.clone(),
@@ -100,7 +100,7 @@ pub fn check(req: &CheckRequest, note: &mut dyn FnMut(String)) -> Result<CheckRe
         posterior: req.posterior.clone(),
         backend: backend.name(),
         host_bytes,
-        available: crate::limits::mem_available(),
+        available: crate::input::limits::mem_available(),
     })
 }
 
@@ -200,7 +200,7 @@ impl fmt::Display for CheckReport {
 /// blank line.
 pub fn models_listing() -> String {
     let mut s = String::new();
-    for m in crate::models::catalogue() {
+    for m in crate::core::models::catalogue() {
         let (lu, tu) = (m.length_unit, m.time_unit);
         let _ = writeln!(s, "{} — {}", m.kind, m.description);
         let _ = writeln!(s, "  time unit: {tu}, length unit: {lu}");

@@ -9,18 +9,20 @@
 //! `vtwin fork` of a cohort task).
 
 use super::job::{self, Observer, Resume};
-use crate::backend::{AdapterSummary, Backend};
-use crate::cohort::crate_meta::{self, CrateInfo, Property};
-use crate::cohort::dictionary::{self, ColumnDocs};
-use crate::cohort::export::ExportCounts;
-use crate::cohort::merge::{Shard, ShardInfo};
-use crate::cohort::{CohortError, CohortTables, build_cohort_with_visits, columns, export};
-use crate::cohort_files::{self, CohortFilesError};
-use crate::cohort_sim::{self, CohortSetup, CohortSimError, EngineSource};
+use crate::drivers::cohort_sim::{self, CohortSetup, CohortSimError, EngineSource};
+use crate::drivers::manifest::{EngineInfo, SceneRef};
+use crate::engine::backend::{AdapterSummary, Backend};
 use crate::engine::{BackendChoice, EngineError};
-use crate::io::{IoError, TableFormat};
-use crate::manifest::{EngineInfo, SceneRef};
-use crate::scene::{FormatName, Scene, SceneError};
+use crate::input::scene::{FormatName, Scene, SceneError};
+use crate::methods::cohort::crate_meta::{self, CrateInfo, Property};
+use crate::methods::cohort::dictionary::{self, ColumnDocs};
+use crate::methods::cohort::export::ExportCounts;
+use crate::methods::cohort::merge::{Shard, ShardInfo};
+use crate::methods::cohort::{
+    CohortError, CohortTables, build_cohort_with_visits, columns, export,
+};
+use crate::methods::cohort_files::{self, CohortFilesError};
+use crate::output::io::{IoError, TableFormat};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -109,9 +111,9 @@ impl<X: Serialize> CohortManifest<X> {
         extra: X,
     ) -> CohortManifest<X> {
         CohortManifest {
-            schema_version: crate::manifest::SCHEMA_VERSION,
+            schema_version: crate::drivers::manifest::SCHEMA_VERSION,
             engine: EngineInfo::current(),
-            command: crate::checkpoint::Invocation::command_line(),
+            command: crate::drivers::checkpoint::Invocation::command_line(),
             scene: SceneRef {
                 path: scene.path.display().to_string(),
                 sha256: scene.sha256.clone(),
@@ -120,8 +122,8 @@ impl<X: Serialize> CohortManifest<X> {
             backend: backend.name().to_string(),
             adapter: backend.adapter(),
             format: fmt.extension(),
-            started: crate::manifest::rfc3339(started),
-            finished: crate::manifest::rfc3339(crate::manifest::now()),
+            started: crate::drivers::manifest::rfc3339(started),
+            finished: crate::drivers::manifest::rfc3339(crate::drivers::manifest::now()),
             extra,
         }
     }
@@ -180,7 +182,7 @@ pub fn run(
     resume: Option<&Resume>,
     obs: &mut dyn Observer,
 ) -> Result<CohortOutcome, CohortRunError> {
-    let started = crate::manifest::now();
+    let started = crate::drivers::manifest::now();
     let scene = crate::drivers::scenes::load(&req.scene)?;
     let setup = CohortSetup::new(&scene, req.seed)?;
     let sampler = setup.sampler()?;
@@ -202,7 +204,9 @@ pub fn run(
             "--export-obs writes whole-cohort files; run it without --shard".to_string(),
         );
     }
-    if let Err(m) = crate::limits::check_members("patients in one shard", range.end - range.start) {
+    if let Err(m) =
+        crate::input::limits::check_members("patients in one shard", range.end - range.start)
+    {
         return invalid(format!(
             "--patients {n}: {m}; split the cohort with --shard I/K"
         ));
@@ -298,7 +302,7 @@ pub fn run(
         adapter,
         properties: props,
         start: started,
-        end: crate::manifest::now(),
+        end: crate::drivers::manifest::now(),
     });
     cohort_files::write_crate(dir.path(), &meta)?;
     let plausible = count_plausible(&tables)?;
@@ -317,7 +321,7 @@ pub fn run(
     };
     let manifest = CohortManifest::new(&scene, setup.seed, &backend, fmt, started, keys);
     let manifest = serde_json::to_value(&manifest).map_err(job::Error::from)?;
-    crate::checkpoint::discard(dir.path())?;
+    crate::drivers::checkpoint::discard(dir.path())?;
     let final_dir = dir.finish(manifest)?;
     Ok(CohortOutcome {
         dir: final_dir,

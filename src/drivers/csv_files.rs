@@ -1,5 +1,5 @@
 //! CSV helpers shared by `vtwin design` and `vtwin analyze`, built on
-//! [`crate::io`]: a table written atomically (temporary sibling, then
+//! [`crate::output::io`]: a table written atomically (temporary sibling, then
 //! rename), a design's parameter columns read as floats, and one output
 //! column picked from a file of outputs. Floats use `io::csv`'s exact
 //! round-trip format. Errors name the file and the column.
@@ -8,8 +8,8 @@
 //! design logic.
 
 use super::job::{Error, Result};
-use crate::io::{self, ColumnType, IoError};
-use crate::table::{Table, Values};
+use crate::output::io::{self, ColumnType, IoError};
+use crate::output::table::{Table, Values};
 use std::path::Path;
 
 /// Returns a [`Error::Invalid`] with a formatted message.

@@ -18,15 +18,15 @@
 
 use super::job::{self, Observer};
 use super::run::{RunRequest, freeze_arm, shift_members};
-use crate::backend::Backend;
-use crate::checkpoint::{Checkpoint, CheckpointError, Invocation, Meta};
-use crate::checkpoint_twin::TwinMeta;
+use crate::core::plan::Plan;
+use crate::drivers::checkpoint::{Checkpoint, CheckpointError, Invocation, Meta};
+use crate::drivers::checkpoint_twin::TwinMeta;
+use crate::drivers::manifest::PlanManifest;
+use crate::engine::backend::Backend;
+use crate::engine::record::{self, params_table};
 use crate::engine::{BackendChoice, Engine, EngineError};
-use crate::io::{IoError, TableFormat};
-use crate::manifest::PlanManifest;
-use crate::plan::Plan;
-use crate::record::{self, params_table};
-use crate::scene::{Scene, SceneError};
+use crate::input::scene::{Scene, SceneError};
+use crate::output::io::{IoError, TableFormat};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -44,9 +44,9 @@ pub enum ForkError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
-    Twin(#[from] crate::twin::TwinError),
+    Twin(#[from] crate::methods::twin::TwinError),
     #[error(transparent)]
-    Obs(#[from] crate::assim::obs_file::ObsFileError),
+    Obs(#[from] crate::methods::assim::obs_file::ObsFileError),
     #[error(transparent)]
     Cohort(#[from] super::cohort::CohortRunError),
     /// Bad options or a checkpoint that does not fit, said in full.
@@ -112,8 +112,8 @@ impl Saved {
 /// checkpoint of the interrupted run whose `--out` it was.
 pub fn open(arg: &Path) -> Result<(PathBuf, Saved), ForkError> {
     let path = checkpoint_file(arg)?;
-    if crate::checkpoint_twin::is_twin_checkpoint(&path) {
-        let (meta, _) = crate::checkpoint_twin::read_meta(&path)?;
+    if crate::drivers::checkpoint_twin::is_twin_checkpoint(&path) {
+        let (meta, _) = crate::drivers::checkpoint_twin::read_meta(&path)?;
         return Ok((path, Saved::Twin(meta)));
     }
     let ck = Checkpoint::read(&path)?;
@@ -121,7 +121,7 @@ pub fn open(arg: &Path) -> Result<(PathBuf, Saved), ForkError> {
 }
 
 fn checkpoint_file(arg: &Path) -> Result<PathBuf, ForkError> {
-    use crate::io::stale::{CHECKPOINT, RESUME_DIR};
+    use crate::output::io::stale::{CHECKPOINT, RESUME_DIR};
     if arg.is_dir() {
         let top = arg.join(CHECKPOINT);
         let kept = arg.join(RESUME_DIR).join(CHECKPOINT);
@@ -132,9 +132,9 @@ fn checkpoint_file(arg: &Path) -> Result<PathBuf, ForkError> {
         });
     }
     if !arg.exists()
-        && let Some(temp) = crate::checkpoint::find_kept(arg)?
+        && let Some(temp) = crate::drivers::checkpoint::find_kept(arg)?
     {
-        let kept = crate::checkpoint::checkpoint_path(&temp);
+        let kept = crate::drivers::checkpoint::checkpoint_path(&temp);
         if kept.is_file() {
             return Ok(kept);
         }
@@ -217,7 +217,7 @@ pub fn run(
     mut run: RunRequest,
     obs: &mut dyn Observer,
 ) -> Result<ForkOutcome, ForkError> {
-    let started = crate::manifest::now();
+    let started = crate::drivers::manifest::now();
     let path = &req.checkpoint;
     let cwd = &ck.meta.invocation.cwd;
     run.scene = cwd.join(&run.scene);
@@ -286,7 +286,7 @@ pub fn run(
         format: fmt.extension(),
         fork: RunForkNote {
             checkpoint: path.display().to_string(),
-            checkpoint_sha256: crate::io::sha256_file(path)?,
+            checkpoint_sha256: crate::output::io::sha256_file(path)?,
             from_step: m.step,
             from_plan_sha256: m.identity.plan_sha256.clone(),
             set: set_notes(&set),

@@ -31,13 +31,13 @@ use super::fork::{
     set_text,
 };
 use super::job::{self, Observer};
-use crate::checkpoint::Checkpoint;
-use crate::cohort::crate_meta::{self, CrateInfo, Property};
-use crate::cohort::dictionary::{self, ColumnDocs};
-use crate::cohort::{Patient, assemble};
-use crate::cohort_files;
-use crate::cohort_sim::{self, CohortSetup};
-use crate::record;
+use crate::drivers::checkpoint::Checkpoint;
+use crate::drivers::cohort_sim::{self, CohortSetup};
+use crate::engine::record;
+use crate::methods::cohort::crate_meta::{self, CrateInfo, Property};
+use crate::methods::cohort::dictionary::{self, ColumnDocs};
+use crate::methods::cohort::{Patient, assemble};
+use crate::methods::cohort_files;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -86,7 +86,7 @@ pub fn run(
     cohort: &CohortRequest,
     obs: &mut dyn Observer,
 ) -> Result<CohortForkOutcome, ForkError> {
-    let started = crate::manifest::now();
+    let started = crate::drivers::manifest::now();
     let path = req.checkpoint.as_path();
     let m = &ck.meta;
     let invalid = |msg: String| Err(ForkError::Invalid(msg));
@@ -110,13 +110,14 @@ pub fn run(
     }
     let cerr =
         |e: cohort_sim::CohortSimError| ForkError::from(super::cohort::CohortRunError::from(e));
-    let kerr =
-        |e: crate::cohort::CohortError| ForkError::from(super::cohort::CohortRunError::from(e));
+    let kerr = |e: crate::methods::cohort::CohortError| {
+        ForkError::from(super::cohort::CohortRunError::from(e))
+    };
     let setup = CohortSetup::new(&scene, cohort.seed).map_err(cerr)?;
     let sampler = setup.sampler().map_err(kerr)?;
     let shard = cohort
         .shard
-        .unwrap_or(crate::cohort::merge::Shard { index: 0, count: 1 });
+        .unwrap_or(crate::methods::cohort::merge::Shard { index: 0, count: 1 });
     let range = shard.range(cohort.patients);
     let chunk = cohort.chunk.max(1) as u64;
     // The task whose plan the checkpoint was saved for (arm-major, as the
@@ -235,7 +236,7 @@ pub fn run(
             Property::new("backend", backend.name()),
         ],
         start: started,
-        end: crate::manifest::now(),
+        end: crate::drivers::manifest::now(),
     });
     cohort_files::write_crate(dir.path(), &meta)
         .map_err(|e| ForkError::from(super::cohort::CohortRunError::from(e)))?;
@@ -249,7 +250,7 @@ pub fn run(
         fork: CohortForkNote {
             of: "cohort",
             checkpoint: path.display().to_string(),
-            checkpoint_sha256: crate::io::sha256_file(path)?,
+            checkpoint_sha256: crate::output::io::sha256_file(path)?,
             cohort_command: &m.invocation.argv,
             from_plan_sha256: &m.identity.plan_sha256,
             from_arm: &from_arm,

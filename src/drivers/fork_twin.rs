@@ -1,5 +1,5 @@
 //! `vtwin fork` of a `twin` or single-ensemble `assimilate` checkpoint
-//! (`crate::checkpoint_twin`): the what-if from a twin's saved state. The
+//! (`crate::drivers::checkpoint_twin`): the what-if from a twin's saved state. The
 //! analysed ensemble saved after analysis k (and in a twin the truth and
 //! the free run) is forecast under one arm, with `--set` parameters for
 //! every member, from the analysis to the forecast horizon
@@ -16,13 +16,13 @@
 
 use super::fork::{ForkError, ForkRequest, SetNote, open_backend, parse_set};
 use super::job::{self, Observer};
-use crate::assim::obs_file::{read_obs_file, read_patient_obs};
-use crate::checkpoint_twin::TwinMeta;
-use crate::manifest::PlanManifest;
-use crate::scene::Scene;
-use crate::twin::forecast::WhatIf;
-use crate::twin::setup::ObsSource;
-use crate::twin::{Options, Setup, tables};
+use crate::drivers::checkpoint_twin::TwinMeta;
+use crate::drivers::manifest::PlanManifest;
+use crate::input::scene::Scene;
+use crate::methods::assim::obs_file::{read_obs_file, read_patient_obs};
+use crate::methods::twin::forecast::WhatIf;
+use crate::methods::twin::setup::ObsSource;
+use crate::methods::twin::{Options, Setup, tables};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -158,11 +158,11 @@ pub fn run(
     command: TwinCommand,
     obs: &mut dyn Observer,
 ) -> Result<(PathBuf, String), ForkError> {
-    let started = crate::manifest::now();
+    let started = crate::drivers::manifest::now();
     let path = req.checkpoint.as_path();
     let src = source(path, meta, command)?;
     let setup = &src.setup;
-    let (_, saved) = crate::checkpoint_twin::read_unchecked(path, setup)?;
+    let (_, saved) = crate::drivers::checkpoint_twin::read_unchecked(path, setup)?;
     let arm = req.arm.clone().unwrap_or_else(|| setup.arm.clone());
     let arm_plan = setup.plan_for(&arm, None).map_err(|e| {
         ForkError::Invalid(format!("{}: --arm {arm}: {}", path.display(), e.message))
@@ -210,9 +210,15 @@ pub fn run(
         arms: Some(vec![arm.clone()]),
         set,
     };
-    let fc =
-        crate::twin::run::forecast_from(setup, &backend, req.batch_size, &saved, horizon, &what_if)
-            .map_err(|e| ForkError::from(e).context("forecast failed"))?;
+    let fc = crate::methods::twin::run::forecast_from(
+        setup,
+        &backend,
+        req.batch_size,
+        &saved,
+        horizon,
+        &what_if,
+    )
+    .map_err(|e| ForkError::from(e).context("forecast failed"))?;
     let names: Vec<String> = setup
         .plan
         .observables
@@ -237,7 +243,7 @@ pub fn run(
         forecast: forecast_summary,
         fork: TwinForkNote {
             checkpoint: path.display().to_string(),
-            checkpoint_sha256: crate::io::sha256_file(path)?,
+            checkpoint_sha256: crate::output::io::sha256_file(path)?,
             of: if src.twin { "twin" } else { "assimilate" },
             scene_sha256: meta.identity.scene_sha256.clone(),
             from_plan_sha256: meta.identity.plan_sha256.clone(),

@@ -7,13 +7,13 @@
 //! Reuses `io::RunDir` (folders), `manifest` (provenance keys),
 //! `checkpoint` (the checkpoint format) and `interrupt` (stop flags).
 
-use crate::backend::Backend;
-use crate::checkpoint::{self, Checkpoint, CheckpointError, Invocation};
+use crate::core::plan::Plan;
+use crate::drivers::checkpoint::{self, Checkpoint, CheckpointError, Invocation};
+use crate::engine::backend::Backend;
+use crate::engine::record::{AtObservation, Recording};
 use crate::engine::{Engine, EngineError};
-use crate::io::{IoError, RunDir};
-use crate::plan::Plan;
-use crate::record::{AtObservation, Recording};
-use crate::scene::SceneError;
+use crate::input::scene::SceneError;
+use crate::output::io::{IoError, RunDir};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -34,19 +34,19 @@ pub enum Error {
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     #[error(transparent)]
-    Calibrate(#[from] crate::calibrate::CalibrateError),
+    Calibrate(#[from] crate::methods::calibrate::CalibrateError),
     #[error(transparent)]
     Json(#[from] serde_json::Error),
     #[error(transparent)]
-    ParamFile(#[from] crate::params_file::ParamFileError),
+    ParamFile(#[from] crate::input::params_file::ParamFileError),
     #[error(transparent)]
-    Sweep(#[from] crate::sweep::SweepError),
+    Sweep(#[from] crate::methods::sweep::SweepError),
     #[error(transparent)]
-    Analysis(#[from] crate::sweep::analysis::AnalysisFailure),
+    Analysis(#[from] crate::methods::sweep::analysis::AnalysisFailure),
     #[error(transparent)]
-    Data(#[from] crate::calibrate::data::DataError),
+    Data(#[from] crate::methods::calibrate::data::DataError),
     #[error(transparent)]
-    Fit(#[from] crate::fit::FitError),
+    Fit(#[from] crate::methods::fit::FitError),
     /// A folder of the job could not be created.
     #[error("creating {path}")]
     CreateDir {
@@ -152,7 +152,7 @@ pub fn identity(
     Ok(checkpoint::Identity {
         scene_sha256: scene_sha256.to_string(),
         plan_sha256: plan_sha256.to_string(),
-        commit: crate::manifest::commit().map(str::to_string),
+        commit: crate::drivers::manifest::commit().map(str::to_string),
         backend: backend.name().to_string(),
         adapter: serde_json::to_value(backend.adapter())?,
     })
@@ -168,7 +168,7 @@ pub fn create_run_dir(
     inputs: &[&Path],
     obs: &mut dyn Observer,
 ) -> Result<RunDir> {
-    crate::io::install_interrupt_cleanup()?;
+    crate::output::io::install_interrupt_cleanup()?;
     let dir = RunDir::create_for(out, force, inputs)?;
     for stale in dir.stale_removed() {
         obs.note(&format!(
@@ -181,7 +181,7 @@ pub fn create_run_dir(
 
 /// Takes over the kept temporary folder for the continued run.
 pub fn adopt_run_dir(r: &Resume, out: &Path, force: bool, inputs: &[&Path]) -> Result<RunDir> {
-    crate::io::install_interrupt_cleanup()?;
+    crate::output::io::install_interrupt_cleanup()?;
     checkpoint::clean_partial(&r.temp);
     Ok(RunDir::adopt(&r.temp, out, force, inputs)?)
 }
@@ -318,11 +318,11 @@ pub fn record_checkpointed(
         }
         Ok(())
     };
-    crate::record::record_from(
+    crate::engine::record::record_from(
         engine,
         steps0,
         frames0,
-        ckpt.map(|c| crate::record::Checkpointing {
+        ckpt.map(|c| crate::engine::record::Checkpointing {
             every: c.every,
             save: &mut save,
         }),

@@ -8,19 +8,19 @@
 //! m)`, so rows depend only on seed and global member index).
 
 use super::job::{Error, Result};
-use crate::calibrate::{Posterior, load_posterior};
-use crate::params::ParamBlock;
-use crate::plan::{Plan, PlanOptions};
-use crate::scene::Scene;
-use crate::shard::Shard;
+use crate::core::plan::{Plan, PlanOptions};
+use crate::drivers::shard::Shard;
+use crate::input::params::ParamBlock;
+use crate::input::scene::Scene;
+use crate::methods::calibrate::{Posterior, load_posterior};
 use std::path::Path;
 
 /// The posterior in `dir` (written by `vtwin calibrate`) re-expressed over
 /// the scene's resolved parameter block (scene parameters in file order,
 /// then model defaults).
 pub fn scene_posterior(dir: &Path, scene: &Scene) -> Result<(ParamBlock, Posterior)> {
-    let info = crate::models::info_for(scene)?;
-    let block = crate::models::resolve_params(scene, &info)?;
+    let info = crate::core::models::info_for(scene)?;
+    let block = crate::core::models::resolve_params(scene, &info)?;
     let post = load_posterior(dir)?.aligned_to(&block).map_err(|e| {
         Error::from(e).context(format!(
             "--posterior {} does not fit scene {}",
@@ -36,7 +36,8 @@ fn check_members(n: u32) -> Result<()> {
     if n == 0 {
         return Err(Error::Invalid("--members must be at least 1".into()));
     }
-    crate::limits::check_members("--members", n as u64).map_err(|e| Error::Invalid(e.to_string()))
+    crate::input::limits::check_members("--members", n as u64)
+        .map_err(|e| Error::Invalid(e.to_string()))
 }
 
 /// Member parameter rows drawn from a posterior directory instead of the
@@ -177,14 +178,14 @@ pub fn default_arm_note(command: &str, scene: &Scene, arm: Option<&str>) -> Opti
 /// give), each with a one-line explanation naming the arms that give it.
 pub fn inert_params(scene: &Scene, plan: &Plan, params: &[String]) -> Vec<String> {
     let kind = plan.model.info().kind.clone();
-    let gives = |arm: &crate::scene::Arm, t: &str| match t {
+    let gives = |arm: &crate::input::scene::Arm, t: &str| match t {
         "rt" => arm.rt.is_some(),
         _ => arm.chemo.is_some(),
     };
     params
         .iter()
         .filter_map(|p| {
-            let t = crate::models::treatment_of(&kind, p)?;
+            let t = crate::core::models::treatment_of(&kind, p)?;
             if gives(&plan.arm, t) {
                 return None;
             }

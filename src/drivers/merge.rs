@@ -1,7 +1,7 @@
 //! `vtwin merge DIR... --out DIR`: joins the shard folders of one `run`,
 //! `sweep`, `cohort` or `assimilate` (the kind is read from their
 //! manifests) into the folder the unsharded command writes. The set is
-//! checked first (`crate::shard::check_set`: one scene, seed, K and total;
+//! checked first (`crate::drivers::shard::check_set`: one scene, seed, K and total;
 //! every shard once; no gap, no overlap) and every file against its shard's
 //! manifest hashes, so an edited or truncated shard is refused, not merged.
 //!
@@ -15,11 +15,11 @@
 
 use super::assimilate::AssimilateError;
 use super::job::Observer;
-use crate::cohort::crate_meta::{self, CrateInfo, FileEntry, Property};
-use crate::cohort::{CohortError, CohortTables, merge};
-use crate::cohort_files::{self, CohortFilesError, SCENE_COPY};
-use crate::io::IoError;
-use crate::shard::{ShardError, ShardKind};
+use crate::drivers::shard::{ShardError, ShardKind};
+use crate::methods::cohort::crate_meta::{self, CrateInfo, FileEntry, Property};
+use crate::methods::cohort::{CohortError, CohortTables, merge};
+use crate::methods::cohort_files::{self, CohortFilesError, SCENE_COPY};
+use crate::output::io::IoError;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -51,7 +51,7 @@ pub enum MergeError {
     #[error(transparent)]
     Assimilate(#[from] AssimilateError),
     #[error(transparent)]
-    ParamFile(#[from] crate::params_file::ParamFileError),
+    ParamFile(#[from] crate::input::params_file::ParamFileError),
 }
 
 impl MergeError {
@@ -111,10 +111,10 @@ pub struct Merged {
 
 /// Joins the shard folders of `req` into `req.out`.
 pub fn merge(req: &MergeRequest, obs: &mut dyn Observer) -> Result<Merged> {
-    let started = crate::manifest::now();
+    let started = crate::drivers::manifest::now();
     let mut records = Vec::new();
     for d in &req.dirs {
-        let path = d.join(crate::io::rundir::MANIFEST);
+        let path = d.join(crate::output::io::rundir::MANIFEST);
         let text = std::fs::read_to_string(&path).map_err(|e| {
             MergeError::context(
                 format!(
@@ -127,11 +127,11 @@ pub fn merge(req: &MergeRequest, obs: &mut dyn Observer) -> Result<Merged> {
         })?;
         let manifest: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| MergeError::context(format!("parsing {}", path.display()), e))?;
-        records.push(crate::shard::read_record(d, &manifest)?);
+        records.push(crate::drivers::shard::read_record(d, &manifest)?);
     }
-    let records = crate::shard::check_set(records)?;
+    let records = crate::drivers::shard::check_set(records)?;
     for d in &req.dirs {
-        crate::io::rundir::verify_outputs(d).map_err(|e| {
+        crate::output::io::rundir::verify_outputs(d).map_err(|e| {
             MergeError::context(
                 format!("checking shard {} against its manifest", d.display()),
                 e,
@@ -277,13 +277,13 @@ fn merge_cohort(
         adapter: adapters.join("; "),
         properties: props,
         start: started,
-        end: crate::manifest::now(),
+        end: crate::drivers::manifest::now(),
     });
     cohort_files::write_crate(dir.path(), &meta)?;
     let manifest = CohortManifest {
-        schema_version: crate::manifest::SCHEMA_VERSION,
-        engine: crate::manifest::engine_json(),
-        command: crate::checkpoint::Invocation::command_line(),
+        schema_version: crate::drivers::manifest::SCHEMA_VERSION,
+        engine: crate::drivers::manifest::engine_json(),
+        command: crate::drivers::checkpoint::Invocation::command_line(),
         scene: SceneHash {
             sha256: info.scene_sha256.clone(),
         },
@@ -291,8 +291,8 @@ fn merge_cohort(
         patients: info.patients,
         shards: req.dirs.iter().map(|d| d.display().to_string()).collect(),
         format: fmt.extension(),
-        started: crate::manifest::rfc3339(started),
-        finished: crate::manifest::rfc3339(crate::manifest::now()),
+        started: crate::drivers::manifest::rfc3339(started),
+        finished: crate::drivers::manifest::rfc3339(crate::drivers::manifest::now()),
     };
     let value = serde_json::to_value(&manifest)
         .map_err(|e| MergeError::context("writing the merged manifest", e))?;

@@ -16,12 +16,12 @@
 
 use super::job::Observer;
 use super::merge::{MergeError, MergeRequest, Result, reading};
-use crate::cohort::merge::concat_tables;
-use crate::design::{self, DesignMethod, DesignOptions};
-use crate::io::{ColumnType, RunDir, TableFormat};
-use crate::sensitivity::Bootstrap;
-use crate::shard::ShardRecord;
-use crate::table::{Table, Values};
+use crate::drivers::shard::ShardRecord;
+use crate::methods::cohort::merge::concat_tables;
+use crate::methods::design::{self, DesignMethod, DesignOptions};
+use crate::methods::sensitivity::Bootstrap;
+use crate::output::io::{ColumnType, RunDir, TableFormat};
+use crate::output::table::{Table, Values};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -52,7 +52,7 @@ fn load(records: &[ShardRecord]) -> Result<Vec<Folder>> {
     records
         .iter()
         .map(|rec| {
-            let path = rec.dir.join(crate::io::rundir::MANIFEST);
+            let path = rec.dir.join(crate::output::io::rundir::MANIFEST);
             let text = std::fs::read_to_string(&path).map_err(reading(&path))?;
             let manifest: Value = serde_json::from_str(&text)
                 .map_err(|e| MergeError::context(format!("parsing {}", path.display()), e))?;
@@ -155,7 +155,7 @@ fn join_table(dir: &RunDir, folders: &[Folder], name: &str, fmt: TableFormat) ->
         TableFormat::Parquet => {
             let parts: Vec<Table> = paths
                 .iter()
-                .map(|p| crate::io::read_parquet(p).map_err(reading(p)))
+                .map(|p| crate::output::io::read_parquet(p).map_err(reading(p)))
                 .collect::<Result<_>>()?;
             let refs: Vec<&Table> = parts.iter().collect();
             let mut t = concat_tables(&refs)?;
@@ -172,7 +172,7 @@ fn join_npy(dir: &RunDir, folders: &[Folder], name: &str) -> Result<()> {
     let mut data = Vec::new();
     for f in folders {
         let p = f.rec.dir.join(name);
-        let (s, d) = crate::io::read_npy_f32(&p).map_err(reading(&p))?;
+        let (s, d) = crate::output::io::read_npy_f32(&p).map_err(reading(&p))?;
         match &mut shape {
             None => shape = Some(s),
             Some(have) if have.len() == s.len() && have[1..] == s[1..] => have[0] += s[0],
@@ -184,7 +184,7 @@ fn join_npy(dir: &RunDir, folders: &[Folder], name: &str) -> Result<()> {
         data.extend_from_slice(&d);
     }
     let shape = shape.ok_or_else(|| invalid!("no shards"))?;
-    crate::io::write_npy_f32(&dir.file(name), &shape, &data)?;
+    crate::output::io::write_npy_f32(&dir.file(name), &shape, &data)?;
     Ok(())
 }
 
@@ -228,7 +228,11 @@ fn merged_manifest(folders: &[Folder], started: DateTime<Utc>, totals: Totals) -
         bail!("the merged manifest keys are not an object");
     };
     if let Some(o) = m.as_object_mut() {
-        crate::shard::stamp_merge(o, started, folders.iter().map(|f| (&f.rec, &f.manifest)));
+        crate::drivers::shard::stamp_merge(
+            o,
+            started,
+            folders.iter().map(|f| (&f.rec, &f.manifest)),
+        );
         o.extend(keys);
     }
     Ok(m)
@@ -244,7 +248,7 @@ fn members_failed(folders: &[Folder]) -> u64 {
 fn plan_hash_of(folders: &[Folder], names: &[String], rows: &[Vec<f64>]) -> Result<String> {
     let m = &folders[0].manifest;
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    Ok(crate::plan::plan_hash(
+    Ok(crate::core::plan::plan_hash(
         &folders[0].rec.scene_sha256,
         m["arm"]
             .as_str()
@@ -300,9 +304,9 @@ pub fn merge_run(
     for f in &folders {
         let p = f.rec.dir.join(&params_name);
         let t = match fmt {
-            TableFormat::Parquet => crate::io::read_parquet(&p)?,
+            TableFormat::Parquet => crate::output::io::read_parquet(&p)?,
             TableFormat::Csv => {
-                let header = crate::io::read_csv(&p)?;
+                let header = crate::output::io::read_csv(&p)?;
                 let schema: Vec<(&str, ColumnType)> = header
                     .columns
                     .iter()
@@ -315,7 +319,7 @@ pub fn merge_run(
                         (c.name.as_str(), ty)
                     })
                     .collect();
-                crate::io::read_csv_typed(&p, &schema)?
+                crate::output::io::read_csv_typed(&p, &schema)?
             }
         };
         params_parts.push(t);
@@ -330,7 +334,7 @@ pub fn merge_run(
             join_table(&dir, &folders, name, fmt)?;
         } else if name == "fields.npy" {
             join_npy(&dir, &folders, name)?;
-        } else if name == crate::io::stale::CHECKPOINT {
+        } else if name == crate::output::io::stale::CHECKPOINT {
             // A shard's last checkpoint (`--checkpoint-every`) holds its own
             // members' state; it stays in the shard folder for `vtwin fork`.
             continue;
@@ -396,7 +400,7 @@ pub fn merge_sweep(
             bail!("{} differs from {}", p.display(), params_paths[0].display());
         }
     }
-    let block = crate::params_file::parse_param_file(&params_text, &params_paths[0])?;
+    let block = crate::input::params_file::parse_param_file(&params_text, &params_paths[0])?;
     let d = &m0["design"];
     let bad = |key: &str| {
         invalid!(
@@ -481,7 +485,7 @@ pub fn merge_sweep(
     dir.write_bytes("params.toml", params_text.as_bytes())?;
     let mut schema = vec![("member", ColumnType::I64), ("status", ColumnType::Str)];
     schema.extend(out_names.iter().map(|n| (n.as_str(), ColumnType::F64)));
-    let outputs = crate::io::read_csv_typed(&outputs_path, &schema)?;
+    let outputs = crate::output::io::read_csv_typed(&outputs_path, &schema)?;
     let Values::Str(status) = &outputs.columns[1].values else {
         bail!("outputs.csv: `status` is not text");
     };

@@ -1,13 +1,13 @@
 //! `vtwin resume DIR`: finding the interrupted run whose `--out` was DIR
-//! (its kept temporary folder beside DIR, `crate::checkpoint::find_kept`),
+//! (its kept temporary folder beside DIR, `crate::drivers::checkpoint::find_kept`),
 //! its resume record and its last checkpoint; and the run folder of the
 //! commands whose checkpoints are kept per task (`twin`, `assimilate`,
 //! `cohort`). The saved command line is parsed again by the CLI, which
 //! then hands the [`Resume`] to the command's driver.
 
 use super::job::{self, Observer, Output, Resume};
-use crate::checkpoint::{self, Checkpoint, CheckpointError, Invocation};
-use crate::io::{IoError, RunDir};
+use crate::drivers::checkpoint::{self, Checkpoint, CheckpointError, Invocation};
+use crate::output::io::{IoError, RunDir};
 use std::path::{Path, PathBuf};
 
 /// Why `vtwin resume` cannot continue a run.
@@ -48,7 +48,7 @@ pub fn locate(dir: &Path) -> Result<Found, ResumeError> {
         source,
     })?;
     let Some(temp) = checkpoint::find_kept(&out)? else {
-        if out.join(crate::io::rundir::MANIFEST).is_file() {
+        if out.join(crate::output::io::rundir::MANIFEST).is_file() {
             return Ok(Found::Finished(out));
         }
         return Err(ResumeError::Nothing(format!(
@@ -82,15 +82,15 @@ pub fn prepare(
     let path = checkpoint::checkpoint_path(&temp);
     let argv = invocation.argv.join(" ");
     let checkpoint = if twin {
-        if path.is_file() && crate::checkpoint_patients::is_patient_checkpoint(&path) {
-            let (meta, _) = crate::checkpoint_patients::read_meta(&path)?;
+        if path.is_file() && crate::drivers::checkpoint_patients::is_patient_checkpoint(&path) {
+            let (meta, _) = crate::drivers::checkpoint_patients::read_meta(&path)?;
             obs.note(&format!(
                 "vtwin resume: continuing `vtwin {argv}` from stop {} ({})",
                 meta.stops,
                 path.display()
             ));
         } else if path.is_file() {
-            let (meta, _) = crate::checkpoint_twin::read_meta(&path)?;
+            let (meta, _) = crate::drivers::checkpoint_twin::read_meta(&path)?;
             obs.note(&format!(
                 "vtwin resume: continuing `vtwin {argv}` from analysis {} ({})",
                 meta.analyses,

@@ -11,15 +11,15 @@
 use super::job::{Error, Job, MemberFailure, Observer, Output, Result, Resume};
 use super::members::{Members, freeze_shard};
 use super::snapshots::{MontageOptions, MontageScale, montage_field, save_fields, step_tag};
-use crate::backend::Backend;
+use crate::core::plan::Plan;
+use crate::drivers::manifest::PlanManifest;
+use crate::drivers::shard::Shard;
+use crate::engine::backend::Backend;
+use crate::engine::record::{self, AtObservation, Recording, params_table};
 use crate::engine::{Engine, EngineError};
-use crate::io::{RunDir, TableFormat};
-use crate::manifest::PlanManifest;
-use crate::plan::Plan;
-use crate::record::{self, AtObservation, Recording, params_table};
-use crate::scene::{FormatName, Scene};
-use crate::shard::Shard;
-use crate::table::Table;
+use crate::input::scene::{FormatName, Scene};
+use crate::output::io::{RunDir, TableFormat};
+use crate::output::table::Table;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -205,7 +205,7 @@ fn simulate(
 ) -> Result<ArmRun> {
     let engine = backend.engine_with(
         &plan,
-        &crate::backend::EngineOptions {
+        &crate::engine::backend::EngineOptions {
             batch_size: req.batch_size,
             fused: req.fused,
             ..Default::default()
@@ -243,7 +243,7 @@ fn simulate(
 pub fn shift_members(mut t: Table, offset: i64) -> Table {
     if offset != 0 {
         for c in t.columns.iter_mut().filter(|c| c.name == "member") {
-            if let crate::table::Values::I64(v) = &mut c.values {
+            if let crate::output::table::Values::I64(v) = &mut c.values {
                 for x in v.iter_mut().flatten() {
                     *x += offset;
                 }
@@ -311,7 +311,7 @@ pub fn run(
     resume: Option<&Resume>,
     obs: &mut dyn Observer,
 ) -> Result<RunOutcome> {
-    let started = crate::manifest::now();
+    let started = crate::drivers::manifest::now();
     let scene = crate::drivers::scenes::load(&req.scene)?;
     let (arms, all) = arms_of(&scene, req.arm.as_deref());
     if all && req.shard.is_some() {
@@ -414,8 +414,8 @@ pub fn run(
     keys.shard = req.shard.map(|s| {
         let total = req.members.unwrap_or(scene.file.ensemble.members) as u64;
         let start = first.plan.member_offset as u64;
-        crate::shard::manifest_json(
-            crate::shard::ShardKind::Run,
+        crate::drivers::shard::manifest_json(
+            crate::drivers::shard::ShardKind::Run,
             s,
             &(start..start + first.plan.members as u64),
             total,

@@ -8,9 +8,9 @@
 //! their messages belong to their methods (`cohort::CohortSpec`,
 //! `calibrate::CalibrateConfig`).
 
-use crate::calibrate::CalibrateConfig;
-use crate::cohort::CohortSpec;
-use crate::scene::{Scene, SceneError};
+use crate::input::scene::{Scene, SceneError};
+use crate::methods::calibrate::CalibrateConfig;
+use crate::methods::cohort::CohortSpec;
 use std::path::Path;
 
 /// Reads and checks the scene file at `path`, method sections included.

@@ -6,15 +6,15 @@
 //!
 //! Owns: checking the request against the cohort, the `selection.json`
 //! report and the manifest's keys. The method lives in
-//! [`crate::cohort::select`].
+//! [`crate::methods::cohort::select`].
 
 use super::job::{self, Observer};
-use crate::cohort::error::CohortError;
-use crate::cohort::select::{self, SelectOn, SelectOptions, Selection};
-use crate::cohort::{columns, crate_meta};
-use crate::cohort_files::{self, CohortFilesError};
-use crate::io::{IoError, TableFormat};
-use crate::manifest::EngineInfo;
+use crate::drivers::manifest::EngineInfo;
+use crate::methods::cohort::error::CohortError;
+use crate::methods::cohort::select::{self, SelectOn, SelectOptions, Selection};
+use crate::methods::cohort::{columns, crate_meta};
+use crate::methods::cohort_files::{self, CohortFilesError};
+use crate::output::io::{IoError, TableFormat};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -126,7 +126,7 @@ const METHOD: &str = "Allen, Rieger & Musante (2016): acceptance probability min
 
 /// Runs the selection of `req` and writes its folder.
 pub fn run(req: &SelectRequest, obs: &mut dyn Observer) -> Result<Selected, SelectError> {
-    let started = crate::manifest::now();
+    let started = crate::drivers::manifest::now();
     let cohort = cohort_files::read(&req.cohort).map_err(|source| SelectError::Cohort {
         path: req.cohort.clone(),
         source,
@@ -185,9 +185,9 @@ pub fn run(req: &SelectRequest, obs: &mut dyn Observer) -> Result<Selected, Sele
     };
     dir.write_json("selection.json", &serde_json::to_value(&report)?)?;
     let manifest = Manifest {
-        schema_version: crate::manifest::SCHEMA_VERSION,
+        schema_version: crate::drivers::manifest::SCHEMA_VERSION,
         engine: EngineInfo::current(),
-        command: crate::checkpoint::Invocation::command_line(),
+        command: crate::drivers::checkpoint::Invocation::command_line(),
         cohort: CohortRef {
             path: req.cohort.display().to_string(),
             scene_sha256: cohort.info.scene_sha256.clone(),
@@ -198,8 +198,8 @@ pub fn run(req: &SelectRequest, obs: &mut dyn Observer) -> Result<Selected, Sele
             path: req.target.display().to_string(),
             sha256: crate_meta::sha256_hex(&std::fs::read(&req.target)?),
         },
-        started: crate::manifest::rfc3339(started),
-        finished: crate::manifest::rfc3339(crate::manifest::now()),
+        started: crate::drivers::manifest::rfc3339(started),
+        finished: crate::drivers::manifest::rfc3339(crate::drivers::manifest::now()),
     };
     let dir = dir.finish(serde_json::to_value(&manifest)?)?;
     Ok(Selected {

@@ -1,6 +1,6 @@
 //! `vtwin slurm`: the job folder of a sharded command. Separates `slurm`'s
 //! own options from the forwarded words, writes the job array and merge
-//! scripts (text from [`crate::slurm`]) into a folder vtwin owns, and with
+//! scripts (text from [`crate::drivers::slurm_script`]) into a folder vtwin owns, and with
 //! `--submit` submits both through `sbatch --parsable`, the merge with
 //! `--dependency=afterok:<array id>`, recording the ids in `jobs.json`.
 //!
@@ -8,8 +8,8 @@
 //! `sbatch`, and the `jobs.json` record. Checking that the forwarded
 //! command parses is the command line's (it holds the parsers).
 
-use crate::io::IoError;
-use crate::slurm::{self, JobSpec, SlurmError};
+use crate::drivers::slurm_script::{self as slurm, JobSpec, SlurmError};
+use crate::output::io::IoError;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -284,8 +284,8 @@ pub fn run(req: &SlurmRequest, note: &mut dyn FnMut(&str)) -> Result<SlurmOutcom
     }
     let job = out.join("job.sbatch");
     let merge = out.join("merge.sbatch");
-    crate::io::write_atomic(&job, slurm::array_script(&spec).as_bytes())?;
-    crate::io::write_atomic(&merge, slurm::merge_script(&spec).as_bytes())?;
+    crate::output::io::write_atomic(&job, slurm::array_script(&spec).as_bytes())?;
+    crate::output::io::write_atomic(&merge, slurm::merge_script(&spec).as_bytes())?;
     if req.shards > 1000 {
         note(&format!(
             "vtwin slurm: {} array tasks: Slurm's default MaxArraySize is 1001 (tasks 0..1000); \
@@ -316,7 +316,7 @@ pub fn run(req: &SlurmRequest, note: &mut dyn FnMut(&str)) -> Result<SlurmOutcom
     submissions.push(serde_json::to_value(Submission {
         array_job: array_id.clone(),
         merge_job: merge_id.clone(),
-        submitted: crate::manifest::rfc3339(crate::manifest::now()),
+        submitted: crate::drivers::manifest::rfc3339(crate::drivers::manifest::now()),
     })?);
     let record = JobsRecord {
         array_job: array_id.clone(),
@@ -332,7 +332,7 @@ pub fn run(req: &SlurmRequest, note: &mut dyn FnMut(&str)) -> Result<SlurmOutcom
     };
     // Through a `Value`, whose keys are sorted, as the file always was.
     let text = serde_json::to_string_pretty(&serde_json::to_value(&record)?)? + "\n";
-    crate::io::write_atomic(&jobs_path, text.as_bytes())?;
+    crate::output::io::write_atomic(&jobs_path, text.as_bytes())?;
     Ok(SlurmOutcome {
         job,
         merge,

@@ -6,11 +6,11 @@
 //! formats are `io::montage`, `io::png` and `io::npy`.
 
 use super::job::{Error, Result};
-use crate::io::montage::{MontageStyle, Panel};
-use crate::io::{Disc, RunDir, TableFormat};
-use crate::model::{AGENT_STATES, AGENT_TYPES};
-use crate::plan::Plan;
-use crate::record;
+use crate::core::model::{AGENT_STATES, AGENT_TYPES};
+use crate::core::plan::Plan;
+use crate::engine::record;
+use crate::output::io::montage::{MontageStyle, Panel};
+use crate::output::io::{Disc, RunDir, TableFormat};
 
 /// How the panels of `montage.png` are coloured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +97,7 @@ pub fn save_fields(
     let g = plan.model.grid();
     let (nx, ny) = (g.nx as usize, g.ny as usize);
     let fields = record::member_fields(plan, state);
-    crate::io::write_npy_f32(
+    crate::output::io::write_npy_f32(
         &dir.file(&format!("fields{tag}.npy")),
         &[plan.members as usize, g.fields as usize, ny, nx],
         &fields,
@@ -127,7 +127,7 @@ pub fn save_fields(
                     let mut drawn: Vec<(u8, Disc)> = list
                         .iter()
                         .map(|a| {
-                            let (colour, layer) = crate::io::agent_colour(
+                            let (colour, layer) = crate::output::io::agent_colour(
                                 record::code_name(&AGENT_TYPES, a.kind).unwrap_or(""),
                                 record::code_name(&AGENT_STATES, a.state).unwrap_or(""),
                             );
@@ -165,7 +165,7 @@ pub fn save_fields(
     let title = format!(
         "{} at step {step} (t = {} {}), {} colour scale",
         f.name,
-        crate::io::montage::format_value(plan.model.time_at(step) as f32),
+        crate::output::io::montage::format_value(plan.model.time_at(step) as f32),
         info.time_unit,
         match opts.scale {
             MontageScale::Shared => "one",
@@ -174,15 +174,15 @@ pub fn save_fields(
     );
     let bar_label = format!("{} ({unit})", f.name);
     let legend = [
-        (crate::io::montage::LIVE_TUMOUR, "live tumour"),
-        (crate::io::montage::LIVE_IMMUNE, "live immune"),
-        (crate::io::montage::APOPTOTIC, "apoptotic"),
-        (crate::io::montage::NECROTIC, "necrotic"),
+        (crate::output::io::montage::LIVE_TUMOUR, "live tumour"),
+        (crate::output::io::montage::LIVE_IMMUNE, "live immune"),
+        (crate::output::io::montage::APOPTOTIC, "apoptotic"),
+        (crate::output::io::montage::NECROTIC, "necrotic"),
     ];
     let ramp: fn(f32) -> [u8; 3] = if agents {
-        crate::io::montage::grey
+        crate::output::io::montage::grey
     } else {
-        crate::io::colormap
+        crate::output::io::colormap
     };
     let style = MontageStyle {
         nx,
@@ -195,8 +195,8 @@ pub fn save_fields(
         bar_label: &bar_label,
         legend: if agents { &legend[..] } else { &[] },
     };
-    let (lay, rgba) = crate::io::annotated_montage(&panels, &style);
-    crate::io::write_png_rgba(
+    let (lay, rgba) = crate::output::io::annotated_montage(&panels, &style);
+    crate::output::io::write_png_rgba(
         &dir.file(&format!("montage{tag}.png")),
         lay.width as u32,
         lay.height as u32,

@@ -9,20 +9,20 @@
 //! work); summaries are read off its recordings.
 //!
 //! Owns: the sweep's failure policy, files and manifest keys. Summaries
-//! and group dropping live in [`crate::sweep`], designs in
-//! [`crate::design`], estimators in [`crate::sensitivity`].
+//! and group dropping live in [`crate::methods::sweep`], designs in
+//! [`crate::methods::design`], estimators in [`crate::methods::sensitivity`].
 
 use super::job::{Error, Job, Observer, Output, Result, Resume};
-use crate::backend::Backend;
-use crate::design::{self, DesignMethod, DesignOptions};
+use crate::core::plan::{Plan, PlanOptions};
+use crate::drivers::manifest::PlanManifest;
+use crate::drivers::shard::Shard;
+use crate::engine::backend::Backend;
 use crate::engine::{Batch, EnginePort, Recordings, Simulator, SimulatorError};
-use crate::io::{RunDir, TableFormat};
-use crate::manifest::PlanManifest;
-use crate::plan::{Plan, PlanOptions};
-use crate::sensitivity::Bootstrap;
-use crate::shard::Shard;
-use crate::sweep::{self, analysis};
-use crate::table::{Table, Values};
+use crate::methods::design::{self, DesignMethod, DesignOptions};
+use crate::methods::sensitivity::Bootstrap;
+use crate::methods::sweep::{self, analysis};
+use crate::output::io::{RunDir, TableFormat};
+use crate::output::table::{Table, Values};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -132,12 +132,12 @@ pub fn run(
     resume: Option<&Resume>,
     obs: &mut dyn Observer,
 ) -> Result<SweepOutcome> {
-    let started = crate::manifest::now();
+    let started = crate::drivers::manifest::now();
     let scene = crate::drivers::scenes::load(&req.scene)?;
-    let info = crate::models::info_for(&scene)?;
+    let info = crate::core::models::info_for(&scene)?;
     let block = match &req.posterior {
         Some(dir) => super::members::scene_posterior(dir, &scene)?.1.block,
-        None => crate::models::resolve_params(&scene, &info)?,
+        None => crate::core::models::resolve_params(&scene, &info)?,
     };
     let seed = req.seed.unwrap_or(scene.file.ensemble.seed);
     let levels = req.levels.unwrap_or(DesignOptions::default().levels);
@@ -294,7 +294,7 @@ pub fn run(
     )?;
     dir.write_bytes(
         "params.toml",
-        crate::params_file::write_param_file(&block).as_bytes(),
+        crate::input::params_file::write_param_file(&block).as_bytes(),
     )?;
     let (skipped, groups) = match req.shard {
         // A shard analyses nothing: indices need every row (`vtwin merge`).
@@ -345,9 +345,14 @@ pub fn run(
                 seed,
             },
         },
-        shard: req
-            .shard
-            .map(|s| crate::shard::manifest_json(crate::shard::ShardKind::Sweep, s, &range, rows)),
+        shard: req.shard.map(|s| {
+            crate::drivers::shard::manifest_json(
+                crate::drivers::shard::ShardKind::Sweep,
+                s,
+                &range,
+                rows,
+            )
+        }),
     };
     let manifest = PlanManifest::new(&plan, &backend, started, n_failed, keys);
     let dir = job.finish(&manifest)?;

@@ -9,16 +9,16 @@
 //! its checkpoints per analysis), its tables and its manifest keys.
 
 use super::job::{self, Observer, Resume};
-use crate::backend::Backend;
-use crate::checkpoint::CheckpointError;
+use crate::drivers::checkpoint::CheckpointError;
+use crate::drivers::manifest::PlanManifest;
+use crate::engine::backend::Backend;
 use crate::engine::{BackendChoice, EngineError};
-use crate::io::{IoError, TableFormat};
-use crate::manifest::PlanManifest;
-use crate::scene::{FormatName, SceneError};
-use crate::table::Table;
-use crate::twin::run::Scores;
-use crate::twin::setup::ObsSource;
-use crate::twin::{Options, Setup, TwinError, tables};
+use crate::input::scene::{FormatName, SceneError};
+use crate::methods::twin::run::Scores;
+use crate::methods::twin::setup::ObsSource;
+use crate::methods::twin::{Options, Setup, TwinError, tables};
+use crate::output::io::{IoError, TableFormat};
+use crate::output::table::Table;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -140,7 +140,7 @@ pub fn execute(
     obs: &mut dyn Observer,
 ) -> Result<TwinOutcome, TwinRunError> {
     let scene_path = inputs.first().copied().unwrap_or(Path::new("scene"));
-    let started = crate::manifest::now();
+    let started = crate::drivers::manifest::now();
     let out_dir = match (&output.out, resumable.resume) {
         (Some(o), _) => o.clone(),
         (None, Some(r)) => r.out.clone(),
@@ -161,20 +161,20 @@ pub fn execute(
         super::resume::task_checkpointed_dir(&target, identity.clone(), resumable.resume, obs)?;
     let (start, mut log) = match (&tasks, resumable.resume) {
         (Some(t), Some(_)) => {
-            let path = crate::checkpoint::checkpoint_path(&t.temp);
+            let path = crate::drivers::checkpoint::checkpoint_path(&t.temp);
             if path.is_file() {
-                let (s, log) = crate::checkpoint_twin::read(&path, &identity, setup)?;
+                let (s, log) = crate::drivers::checkpoint_twin::read(&path, &identity, setup)?;
                 (Some(s), Some(log))
             } else {
                 (
                     None,
-                    Some(crate::checkpoint_twin::RecordLog::fresh(&t.temp)?),
+                    Some(crate::drivers::checkpoint_twin::RecordLog::fresh(&t.temp)?),
                 )
             }
         }
         (Some(t), None) => (
             None,
-            Some(crate::checkpoint_twin::RecordLog::fresh(&t.temp)?),
+            Some(crate::drivers::checkpoint_twin::RecordLog::fresh(&t.temp)?),
         ),
         _ => (None, None),
     };
@@ -204,27 +204,38 @@ pub fn execute(
         backend.name()
     ));
     obs.start(setup.schedule.len() as u64, "cycles");
-    let mut save = |st: &crate::twin::run::TwinState| -> Result<(), TwinError> {
+    let mut save = |st: &crate::methods::twin::run::TwinState| -> Result<(), TwinError> {
         if let (Some(t), Some(log)) = (&tasks, log.as_mut()) {
-            crate::checkpoint_twin::write_into(&t.temp, st, &t.identity, &t.invocation, log)
-                .map_err(|e| TwinError::Invalid(format!("writing a checkpoint: {e}")))?;
+            crate::drivers::checkpoint_twin::write_into(
+                &t.temp,
+                st,
+                &t.identity,
+                &t.invocation,
+                log,
+            )
+            .map_err(|e| TwinError::Invalid(format!("writing a checkpoint: {e}")))?;
         }
         Ok(())
     };
-    let ckpt = every.map(|every| crate::twin::run::Checkpointing {
+    let ckpt = every.map(|every| crate::methods::twin::run::Checkpointing {
         every,
         start,
         save: &mut save,
     });
-    let out = crate::twin::run::run_from(setup, backend, batch_size, twin, ckpt, &mut |done, _| {
-        obs.advance(done as u64)
-    })
+    let out = crate::methods::twin::run::run_from(
+        setup,
+        backend,
+        batch_size,
+        twin,
+        ckpt,
+        &mut |done, _| obs.advance(done as u64),
+    )
     .map_err(TwinRunError::Failed)?;
     obs.finish();
     let mut extra_metrics = Map::new();
     dir.write_table(&tables::cycles_table(&out), fmt)?;
     dir.write_table(&tables::analysis_table(&out), fmt)?;
-    crate::io::write_csv(
+    crate::output::io::write_csv(
         &dir.file("observations.csv"),
         &tables::observations_table(&out),
     )?;
@@ -273,8 +284,8 @@ pub fn execute(
     };
     let manifest = PlanManifest::new(&setup.plan, backend, started, 0, keys);
     // The last checkpoint stays as `checkpoint.vtc`: the state `vtwin fork` continues from.
-    crate::checkpoint_twin::inline(dir.path())?;
-    crate::checkpoint::finalize(dir.path())?;
+    crate::drivers::checkpoint_twin::inline(dir.path())?;
+    crate::drivers::checkpoint::finalize(dir.path())?;
     let value = serde_json::to_value(&manifest).map_err(job::Error::from)?;
     let final_dir = dir.finish(value)?;
     Ok(TwinOutcome {
@@ -287,7 +298,7 @@ pub fn execute(
 /// The decision table as the command line prints it: a heading, then one
 /// line per arm and quantity (estimate and 95 % Monte Carlo interval).
 pub fn decision_lines(t: &Table) -> Vec<String> {
-    use crate::table::Values;
+    use crate::output::table::Values;
     let (
         Some(Values::Str(arm)),
         Some(Values::Str(q)),

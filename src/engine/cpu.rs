@@ -6,10 +6,10 @@
 //! each member's work is sequential.
 
 use super::{Engine, EngineError, MemberStatus, ObsFrame, check_len};
-use crate::limits;
-use crate::model::StepCtx;
-use crate::observe::{observe_member, saturated_at};
-use crate::plan::Plan;
+use crate::core::model::StepCtx;
+use crate::core::observe::{observe_member, saturated_at};
+use crate::core::plan::Plan;
+use crate::input::limits;
 use rayon::prelude::*;
 
 /// Members per batch of CPU state: as many as fit `limits::CPU_BATCH_BYTES`

@@ -256,7 +256,7 @@ pub fn apply_f32(
                 out += b[(1 + l) * nw + r] * right[m * kr + l];
             }
             out = out.clamp(bounds[2 * r], bounds[2 * r + 1]);
-            state[at] = crate::models::rd::cpu::flush_tiny(out);
+            state[at] = crate::core::models::rd::cpu::flush_tiny(out);
         }
     }
     Ok(())
@@ -265,8 +265,8 @@ pub fn apply_f32(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assim::gauss::std_normal_matrix;
-    use crate::assim::{AnomalyWeights, EnsembleTransform};
+    use crate::methods::assim::gauss::std_normal_matrix;
+    use crate::methods::assim::{AnomalyWeights, EnsembleTransform};
     use nalgebra::{DMatrix, DVector};
     use rand::SeedableRng;
     use rand::rngs::StdRng;

@@ -1,18 +1,21 @@
 //! The `Engine` interface every command drives, with a GPU implementation
-//! (`crate::gpu::GpuEngine`) and a CPU one (`cpu::CpuEngine`).
+//! (`crate::engine::gpu::GpuEngine`) and a CPU one (`cpu::CpuEngine`).
 //!
 //! Owns: the trait, per-member status, engine errors and backend choice.
 //! Drivers (run, sweep, twin, cohort, bench) talk only to this trait; this
 //! module never imports wgpu (the GPU engine is created through
-//! `crate::gpu`).
+//! `crate::engine::gpu`).
 
+pub mod backend;
 pub mod cpu;
+pub mod gpu;
 pub mod mix;
 pub mod port;
+pub mod record;
 
 pub use port::{Batch, EnginePort, Recordings, RowStatus, Simulator, SimulatorError};
 
-use crate::plan::Plan;
+use crate::core::plan::Plan;
 use std::fmt;
 
 /// Per-member status, written as lowercase strings in outputs.
@@ -73,19 +76,19 @@ impl MemberStatus {
 pub enum EngineError {
     /// What only a device backend raises (`backend::DeviceError`).
     #[error(transparent)]
-    Device(#[from] crate::backend::DeviceError),
+    Device(#[from] crate::engine::backend::DeviceError),
     #[error("timed out waiting for the GPU ({0})")]
     Timeout(String),
     #[error("{0}")]
     Invalid(String),
-    /// A host asked the work to stop (`crate::interrupt::request`).
+    /// A host asked the work to stop (`crate::output::interrupt::request`).
     #[error("interrupted")]
     Interrupted,
 }
 
-impl From<crate::shaders::ShaderError> for EngineError {
-    fn from(e: crate::shaders::ShaderError) -> Self {
-        EngineError::Device(crate::backend::DeviceError::Shader(e))
+impl From<crate::core::shaders::ShaderError> for EngineError {
+    fn from(e: crate::core::shaders::ShaderError) -> Self {
+        EngineError::Device(crate::engine::backend::DeviceError::Shader(e))
     }
 }
 
@@ -381,5 +384,34 @@ pub(crate) fn check_len(what: &str, got: usize, want: usize) -> Result<(), Engin
         Err(EngineError::Invalid(format!(
             "{what}: got {got} values, expected {want}"
         )))
+    }
+}
+
+/// `Err(EngineError::Interrupted)` once the call running on this thread was
+/// asked to stop (see [`crate::output::interrupt`]): the check the recording
+/// loop and the assimilation ensemble make before every advance.
+pub fn check_interrupt() -> Result<(), EngineError> {
+    if crate::output::interrupt::requested() {
+        Err(EngineError::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod interrupt_tests {
+    use super::*;
+    use crate::output::interrupt::Stop;
+
+    #[test]
+    fn a_stopped_call_fails_with_interrupted_and_others_do_not() {
+        let a = Stop::new();
+        a.request();
+        assert!(matches!(
+            a.scope(check_interrupt),
+            Err(EngineError::Interrupted)
+        ));
+        assert!(Stop::new().scope(check_interrupt).is_ok());
+        assert!(check_interrupt().is_ok());
     }
 }

@@ -15,11 +15,11 @@
 //! backend).
 
 use super::{Engine, EngineError, MemberStatus};
-use crate::backend::Backend;
-use crate::observe::FirstCrossing;
-use crate::plan::{Plan, PlanOptions};
-use crate::record::{self, Recording};
-use crate::scene::Scene;
+use crate::core::observe::FirstCrossing;
+use crate::core::plan::{Plan, PlanOptions};
+use crate::engine::backend::Backend;
+use crate::engine::record::{self, Recording};
+use crate::input::scene::Scene;
 
 /// Why a simulator could not simulate a batch, as opposed to a row failing
 /// (a row whose [`RowStatus`] is not ok).

@@ -5,10 +5,10 @@
 
 use crate::toy::{Toy, scene};
 use std::collections::{HashMap, HashSet};
-use vtwin::cohort::build_cohort_with_visits;
-use vtwin::cohort::columns;
-use vtwin::cohort::export::patient_files;
-use vtwin::table::{Table, Values};
+use vtwin::methods::cohort::build_cohort_with_visits;
+use vtwin::methods::cohort::columns;
+use vtwin::methods::cohort::export::patient_files;
+use vtwin::output::table::{Table, Values};
 
 const COHORT: &str = r#"
 [cohort.observation.burden]

@@ -5,9 +5,9 @@ use crate::toy::scene;
 use chrono::DateTime;
 use indexmap::IndexMap;
 use std::path::PathBuf;
-use vtwin::cohort::crate_meta::{self, CrateInfo, FileEntry, Property};
-use vtwin::cohort::dictionary::{self, ColumnDocs};
-use vtwin::cohort::merge::ShardInfo;
+use vtwin::methods::cohort::crate_meta::{self, CrateInfo, FileEntry, Property};
+use vtwin::methods::cohort::dictionary::{self, ColumnDocs};
+use vtwin::methods::cohort::merge::ShardInfo;
 
 fn tmp(name: &str) -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
@@ -170,7 +170,7 @@ fn data_dictionary_documents_every_column_with_its_type() {
     let mut extra = t.patients.clone();
     extra.push_column(
         "extra",
-        vtwin::table::Values::Bool(vec![Some(true); extra.rows()]),
+        vtwin::output::table::Values::Bool(vec![Some(true); extra.rows()]),
     );
     let e = dictionary::build(&[&extra], &docs).unwrap_err().to_string();
     assert!(e.contains("table `patients`, column `extra`"), "{e}");
@@ -178,7 +178,7 @@ fn data_dictionary_documents_every_column_with_its_type() {
 
 #[test]
 fn target_csv_is_read_by_column_with_located_errors() {
-    use vtwin::cohort::select::read_target_csv;
+    use vtwin::methods::cohort::select::read_target_csv;
     let dir = tmp("target");
     let good = dir.join("target.csv");
     std::fs::write(&good, "id,burden\n1,40.5\n2,\n3,61\n").unwrap();

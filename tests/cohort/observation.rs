@@ -3,8 +3,8 @@
 //! draws and a 4-sigma tolerance from the binomial or normal sampling sd.
 
 use crate::toy::{scene, trajectory};
-use vtwin::cohort::observe::{ObservationRow, observe};
-use vtwin::params::norm_cdf;
+use vtwin::input::params::norm_cdf;
+use vtwin::methods::cohort::observe::{ObservationRow, observe};
 
 /// Observation rows of the control arm for patients 0..n.
 fn rows(cohort: &str, seed: u64, n: u64) -> Vec<ObservationRow> {
@@ -130,7 +130,9 @@ fn missingness_at_random_follows_the_covariate_rule() {
     let (mut f, mut m) = ((0, 0), (0, 0));
     for p in sampler.patients(0..8_000).unwrap() {
         let is_f = sampler.covariate(&p, "sex")
-            == Some(&vtwin::cohort::spec::CovariateValue::Level("F".into()));
+            == Some(&vtwin::methods::cohort::spec::CovariateValue::Level(
+                "F".into(),
+            ));
         let rows = observe(&sampler, &p, &trajectory(&s.params, &p, "control")).unwrap();
         let miss = rows
             .iter()

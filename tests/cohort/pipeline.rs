@@ -3,13 +3,13 @@
 //! rules, outcomes against hand-derived answers, plausibility and dropout.
 
 use crate::toy::{PARAMS, Toy, scene, scene_from, trajectory};
-use vtwin::cohort::columns;
-use vtwin::cohort::compare::{compare_cohorts, render_text};
-use vtwin::cohort::merge::{Shard, ShardInfo, merge};
-use vtwin::cohort::select::{SelectOn, candidates};
-use vtwin::cohort::spec::CovariateValue;
-use vtwin::cohort::{CohortTables, build_cohort};
-use vtwin::table::Table;
+use vtwin::methods::cohort::columns;
+use vtwin::methods::cohort::compare::{compare_cohorts, render_text};
+use vtwin::methods::cohort::merge::{Shard, ShardInfo, merge};
+use vtwin::methods::cohort::select::{SelectOn, candidates};
+use vtwin::methods::cohort::spec::CovariateValue;
+use vtwin::methods::cohort::{CohortTables, build_cohort};
+use vtwin::output::table::Table;
 
 pub const COHORT: &str = r#"
 [cohort.covariates.sex]
@@ -64,10 +64,10 @@ pub fn csv_bytes(t: &Table) -> Vec<u8> {
             .columns
             .iter()
             .map(|c| match &c.values {
-                vtwin::table::Values::F64(v) => v[i].map(|x| x.to_string()),
-                vtwin::table::Values::I64(v) => v[i].map(|x| x.to_string()),
-                vtwin::table::Values::Str(v) => v[i].clone(),
-                vtwin::table::Values::Bool(v) => v[i].map(|x| x.to_string()),
+                vtwin::output::table::Values::F64(v) => v[i].map(|x| x.to_string()),
+                vtwin::output::table::Values::I64(v) => v[i].map(|x| x.to_string()),
+                vtwin::output::table::Values::Str(v) => v[i].clone(),
+                vtwin::output::table::Values::Bool(v) => v[i].map(|x| x.to_string()),
             })
             .map(Option::unwrap_or_default)
             .collect();

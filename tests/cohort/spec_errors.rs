@@ -1,7 +1,7 @@
 //! Bad `[cohort]` entries are clear errors naming the key.
 
 use crate::toy::scene;
-use vtwin::cohort::{CohortError, PatientSampler};
+use vtwin::methods::cohort::{CohortError, PatientSampler};
 
 fn errors(cohort: &str) -> String {
     let s = scene(cohort);

@@ -4,8 +4,8 @@
 
 use indexmap::IndexMap;
 use serde::Deserialize;
-use vtwin::cohort::{CohortSpec, Patient, PatientSampler, SceneContext, Trajectory};
-use vtwin::params::{Correlation, Distribution, ParamBlock};
+use vtwin::input::params::{Correlation, Distribution, ParamBlock};
+use vtwin::methods::cohort::{CohortSpec, Patient, PatientSampler, SceneContext, Trajectory};
 
 #[derive(Deserialize)]
 struct SceneFile {
@@ -128,6 +128,6 @@ impl vtwin::engine::Simulator for Toy<'_> {
             .iter()
             .map(|p| trajectory(self.params, p, arm))
             .collect();
-        Ok(vtwin::cohort::recordings(&trajs))
+        Ok(vtwin::methods::cohort::recordings(&trajs))
     }
 }

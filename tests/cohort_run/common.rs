@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use vtwin::backend::Backend;
-use vtwin::cohort::{CohortTables, Trajectory, build_cohort, trajectories};
-use vtwin::cohort_sim::{CohortSetup, EngineSource, mark_failed};
+use vtwin::drivers::cohort_sim::{CohortSetup, EngineSource, mark_failed};
+use vtwin::engine::backend::Backend;
 use vtwin::engine::{Batch, Recordings, Simulator, SimulatorError};
-use vtwin::scene::Scene;
+use vtwin::input::scene::Scene;
+use vtwin::methods::cohort::{CohortTables, Trajectory, build_cohort, trajectories};
 
 pub fn scene_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny_cohort.toml")

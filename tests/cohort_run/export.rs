@@ -8,9 +8,9 @@ use crate::common::{cohort_cli, scene_path, tmp, vtwin};
 use serde_json::Value;
 use statrs::distribution::{ContinuousCDF, Normal};
 use std::collections::HashMap;
-use vtwin::cohort::crate_meta;
-use vtwin::io::read_csv;
-use vtwin::table::{Table, Values};
+use vtwin::methods::cohort::crate_meta;
+use vtwin::output::io::read_csv;
+use vtwin::output::table::{Table, Values};
 
 const PATIENTS: u64 = 400;
 
@@ -46,7 +46,7 @@ fn exported_visits_are_the_assigned_arms_observations_and_score_as_an_oracle() {
     );
     assert!(o.stderr.contains("exported"), "{}", o.stderr);
     assert_eq!(crate_meta::verify(&out).unwrap(), Vec::<String>::new());
-    vtwin::io::rundir::verify_outputs(&out).unwrap();
+    vtwin::output::io::rundir::verify_outputs(&out).unwrap();
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     for f in [

@@ -4,10 +4,10 @@
 
 use crate::common::{build, cohort_cli, read, scene_path, tmp};
 use serde_json::Value;
-use vtwin::backend::Backend;
-use vtwin::cohort::crate_meta;
-use vtwin::cohort_files;
-use vtwin::scene::Scene;
+use vtwin::engine::backend::Backend;
+use vtwin::input::scene::Scene;
+use vtwin::methods::cohort::crate_meta;
+use vtwin::methods::cohort_files;
 
 const DATA: [&str; 4] = [
     "patients.parquet",
@@ -89,7 +89,7 @@ fn parquet_and_csv_tables_read_back_as_the_cohort_built_in_memory() {
     let pq = dir.join("pq");
     cohort_cli(&scene_path(), 30, &pq, &[]);
     for t in want.tables() {
-        let got = vtwin::io::read_parquet(&pq.join(format!("{}.parquet", t.name))).unwrap();
+        let got = vtwin::output::io::read_parquet(&pq.join(format!("{}.parquet", t.name))).unwrap();
         assert_eq!(&got, t, "table {}", t.name);
     }
     let csv = dir.join("csv");

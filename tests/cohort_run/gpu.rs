@@ -5,10 +5,10 @@
 //! otherwise the test prints that it was skipped.
 
 use crate::common::{build, scene_path};
-use vtwin::backend::Backend;
-use vtwin::cohort::merge::concat_tables;
 use vtwin::engine::BackendChoice;
-use vtwin::scene::Scene;
+use vtwin::engine::backend::Backend;
+use vtwin::input::scene::Scene;
+use vtwin::methods::cohort::merge::concat_tables;
 
 fn gpu() -> Option<Backend> {
     match Backend::open(BackendChoice::Gpu, None, &mut |_| {}) {
@@ -31,7 +31,7 @@ fn gpu_shards_equal_the_unsharded_cohort_bit_for_bit() {
     let (a, ta) = build(&scene, &g, 0..4, 3);
     let (b, tb) = build(&scene, &g, 4..9, 2);
     // Trajectories come arm by arm; compare them by (patient, arm).
-    let key = |t: &vtwin::cohort::Trajectory| (t.patient, t.arm.clone());
+    let key = |t: &vtwin::methods::cohort::Trajectory| (t.patient, t.arm.clone());
     let mut parts: Vec<_> = ta.into_iter().chain(tb).collect();
     parts.sort_by_key(key);
     let mut all = tw.clone();

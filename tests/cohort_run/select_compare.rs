@@ -3,10 +3,10 @@
 
 use crate::common::{cohort_cli, read, scene_path, tmp, vtwin, vtwin_ok};
 use serde_json::Value;
-use vtwin::cohort::columns;
-use vtwin::cohort_files;
-use vtwin::params::norm_ppf;
-use vtwin::rng::uniform_f64;
+use vtwin::core::rng::uniform_f64;
+use vtwin::input::params::norm_ppf;
+use vtwin::methods::cohort::columns;
+use vtwin::methods::cohort_files;
 
 fn json(path: &std::path::Path) -> Value {
     serde_json::from_slice(&read(path)).expect("valid JSON")
@@ -61,7 +61,7 @@ fn select_picks_plausible_patients_that_fit_the_target_better() {
         r["ks_plausible"]["statistic"].as_f64().unwrap(),
     );
     assert!(after < before, "KS after {after} vs before {before}");
-    let sel = vtwin::io::read_parquet(&out.join("selection.parquet")).unwrap();
+    let sel = vtwin::output::io::read_parquet(&out.join("selection.parquet")).unwrap();
     assert_eq!(sel.rows(), n_p);
     let picked = columns::bools(&sel, "selected").unwrap();
     assert_eq!(picked.iter().filter(|b| **b == Some(true)).count(), n_s);

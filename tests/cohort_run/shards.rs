@@ -3,7 +3,7 @@
 //! shard count and chunk size; incomplete or mismatched shards are refused.
 
 use crate::common::{cohort_cli, read, scene_path, tmp, vtwin, vtwin_ok};
-use vtwin::cohort::crate_meta;
+use vtwin::methods::cohort::crate_meta;
 
 const SAME: [&str; 5] = [
     "patients",

@@ -5,10 +5,10 @@
 
 use crate::common::{build, scene_path};
 use std::collections::HashMap;
-use vtwin::backend::Backend;
-use vtwin::cohort::{CohortTables, Trajectory, columns};
-use vtwin::params::norm_cdf;
-use vtwin::scene::Scene;
+use vtwin::engine::backend::Backend;
+use vtwin::input::params::norm_cdf;
+use vtwin::input::scene::Scene;
+use vtwin::methods::cohort::{CohortTables, Trajectory, columns};
 
 const N: u64 = 400;
 /// From tests/data/tiny_cohort.toml.

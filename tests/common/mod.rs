@@ -8,8 +8,8 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
-use vtwin::backend::Backend;
 use vtwin::engine::BackendChoice;
+use vtwin::engine::backend::Backend;
 
 /// The GPU backend (any adapter, software included), or None after printing
 /// why the test is skipped. Panics when REQUIRE_GPU=1 and there is none.
@@ -101,7 +101,7 @@ pub fn abm_scene(
 
 /// Frames of a recording as (observation index, member) → value of the
 /// named observable.
-pub fn series(plan: &vtwin::plan::Plan, frames: &[Vec<f32>], name: &str) -> Vec<Vec<f32>> {
+pub fn series(plan: &vtwin::core::plan::Plan, frames: &[Vec<f32>], name: &str) -> Vec<Vec<f32>> {
     let k = plan
         .observables
         .ops
@@ -140,9 +140,10 @@ pub fn manifest(dir: &Path) -> serde_json::Value {
 }
 
 /// The plan of a scene given as TOML text (`abm.toml` in errors).
-pub fn plan_of(text: &str) -> vtwin::plan::Plan {
-    let s = vtwin::scene::Scene::parse(Path::new("abm.toml"), text).expect("scene parses");
-    vtwin::plan::Plan::freeze(&s, &vtwin::plan::PlanOptions::default()).expect("plan freezes")
+pub fn plan_of(text: &str) -> vtwin::core::plan::Plan {
+    let s = vtwin::input::scene::Scene::parse(Path::new("abm.toml"), text).expect("scene parses");
+    vtwin::core::plan::Plan::freeze(&s, &vtwin::core::plan::PlanOptions::default())
+        .expect("plan freezes")
 }
 
 /// The CPU backend.

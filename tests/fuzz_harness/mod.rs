@@ -142,12 +142,13 @@ pub const TARGET: &str = "patient,burden\n0,1.5\n1,2.25\n2,\n3,0.75\n4,3.0\n";
 /// A Saltelli design over [`PARAMS_AB`] (N = 4, first order: 16 rows) and
 /// outputs y = a + 2b on it.
 pub fn design_and_outputs() -> (String, String) {
-    let block = vtwin::params_file::parse_param_file(PARAMS_AB, Path::new("p.toml")).unwrap();
-    let d = vtwin::design::generate(
+    let block =
+        vtwin::input::params_file::parse_param_file(PARAMS_AB, Path::new("p.toml")).unwrap();
+    let d = vtwin::methods::design::generate(
         &block,
-        vtwin::design::DesignMethod::Saltelli,
+        vtwin::methods::design::DesignMethod::Saltelli,
         4,
-        &vtwin::design::DesignOptions::default(),
+        &vtwin::methods::design::DesignOptions::default(),
     )
     .unwrap();
     let mut design = String::from("a,b\n");
@@ -508,8 +509,8 @@ fn entry_point(format: Format, path: PathBuf, other: Option<PathBuf>) -> Result<
         // Parsing and validation only: freezing a plan allocates, and the
         // binary cases (`vtwin check`) cover it with a process boundary,
         // so an abort is reported instead of ending the harness.
-        Format::Scene => errs(vtwin::scene::Scene::load(&path)),
-        Format::Params => errs(vtwin::params_file::load_param_file(&path)),
+        Format::Scene => errs(vtwin::input::scene::Scene::load(&path)),
+        Format::Params => errs(vtwin::input::params_file::load_param_file(&path)),
         Format::Design => {
             let names = ["a", "b"];
             anyhow_errs(
@@ -524,9 +525,11 @@ fn entry_point(format: Format, path: PathBuf, other: Option<PathBuf>) -> Result<
                     .map_err(anyhow::Error::from),
             )
         }
-        Format::Obs => errs(vtwin::assim::obs_file::read_obs_file(&path)),
-        Format::CalData => errs(vtwin::calibrate::data::read_data(&path)),
-        Format::Target => errs(vtwin::cohort::select::read_target_csv(&path, "burden")),
+        Format::Obs => errs(vtwin::methods::assim::obs_file::read_obs_file(&path)),
+        Format::CalData => errs(vtwin::methods::calibrate::data::read_data(&path)),
+        Format::Target => errs(vtwin::methods::cohort::select::read_target_csv(
+            &path, "burden",
+        )),
         Format::Shard => unreachable!("merge inputs run through the binary"),
     }
 }

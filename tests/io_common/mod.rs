@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
-use vtwin::table::{Table, Values};
+use vtwin::output::table::{Table, Values};
 
 /// A fresh folder under the system temp dir, deleted on drop.
 pub struct Scratch(PathBuf);
