@@ -10,32 +10,9 @@ use vtwin::input::scene::Scene;
 use vtwin::methods::calibrate::data::parse_data;
 use vtwin::methods::fit::{EngineSimulator, attach_targets};
 
-const SCENE: &str = r#"
-[model]
-kind = "custom"
-species = ["u"]
-reactions = { u = "a" }
-[grid]
-nx = 4
-ny = 1
-dx = 1.0
-[time]
-dt = 0.1
-steps = 10
-[parameters]
-a = { dist = "uniform", low = 0.0, high = 4.0 }
-[initial]
-patches = [{ shape = "square", center = [0.5, 0.5], size = 0.4, values = { u = 1.0 } }]
-[[observables]]
-name = "mu"
-kind = "mean"
-field = "u"
-[[observables]]
-name = "tc"
-kind = "first_crossing"
-of = "mu"
-threshold = 0.5
-"#;
+/// du/dt = a from a patch, observed as its mean `mu` and the time `tc` the
+/// mean first crosses 0.5 (shared with the other simulator tests).
+const SCENE: &str = include_str!("data/custom_linear_growth.toml");
 
 fn plan() -> Plan {
     let scene = Scene::parse(Path::new("lin.toml"), SCENE).unwrap();
