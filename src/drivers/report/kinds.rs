@@ -286,7 +286,7 @@ pub fn run(dir: &Path) -> Result<Vec<Section>, ReportError> {
     // Field snapshots on one shared colour scale (`--save-fields`).
     let names: Vec<(String, String)> = m["scene"]["path"]
         .as_str()
-        .and_then(|p| crate::input::scene::Scene::load(Path::new(p)).ok())
+        .and_then(|p| crate::drivers::scenes::load(Path::new(p)).ok())
         .and_then(|sc| crate::core::models::info_for(&sc).ok())
         .map(|info| {
             info.fields
@@ -548,7 +548,7 @@ pub fn calibrate(dir: &Path) -> Result<Vec<Section>, ReportError> {
     // The prior: the scene's parameter block, when the scene is still there.
     let prior = m["scene"]["path"]
         .as_str()
-        .and_then(|p| crate::input::scene::Scene::load(Path::new(p)).ok())
+        .and_then(|p| crate::drivers::scenes::load(Path::new(p)).ok())
         .and_then(|sc| {
             let info = crate::core::models::info_for(&sc).ok()?;
             crate::core::models::resolve_params(&sc, &info).ok()
