@@ -12,6 +12,7 @@
 pub mod expr;
 pub mod model;
 pub mod model_error;
+pub mod model_scene;
 pub mod models;
 pub mod observe;
 pub mod plan;

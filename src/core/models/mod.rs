@@ -1,5 +1,10 @@
-//! Model families. `build` turns a validated scene (and a chosen arm) into a
-//! frozen [`Model`]; `catalogue` lists every family for `vtwin models`.
+//! Model families. Each family implements [`Family`]: the scene sections it
+//! reads as a typed config, what `vtwin models` prints for it, and how it
+//! builds a frozen [`Model`] for one arm. A family returns [`KeyedError`]s
+//! (a dotted scene key and a message); the scene-facing glue in
+//! `core::model_scene` turns the key into file, line and column. `build`
+//! turns a validated scene (and a chosen arm) into a model; `catalogue`
+//! lists every family for `vtwin models`.
 //!
 //! Owns: the mapping from scene `model.kind` to an implementation. Never
 //! imports wgpu.
@@ -12,6 +17,47 @@ pub mod rd;
 use crate::core::model::{Model, ModelInfo};
 use crate::input::params::{Distribution, ParamBlock, ParamSpec};
 use crate::input::scene::{Arm, ModelKind, Scene, SceneError};
+
+/// What a family reports about a scene: the dotted key it concerns
+/// (`grid.nx`, `initial.background.y`) and what is wrong. The scene layer
+/// adds the file, line and column.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("key `{key}`: {message}")]
+pub struct KeyedError {
+    pub key: String,
+    pub message: String,
+}
+
+impl KeyedError {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> KeyedError {
+        KeyedError {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One model family (reaction–diffusion, agent-based, Lorenz).
+pub trait Family {
+    /// The scene sections the family reads, typed (the scene's own schema
+    /// types, so a config can be read from the document as it stands).
+    type Config: serde::de::DeserializeOwned;
+
+    /// The entries `vtwin models` prints for the family, in catalogue order.
+    fn describe() -> Vec<ModelInfo>;
+
+    /// The description (parameters with defaults) of the kind `config` names.
+    fn info(config: &Self::Config) -> Result<ModelInfo, KeyedError>;
+
+    /// The model `config` describes, for one arm, with the scene's
+    /// parameter block (see [`resolve_params`]) and step count.
+    fn build(
+        config: &Self::Config,
+        block: &ParamBlock,
+        arm: &Arm,
+        steps: u64,
+    ) -> Result<Box<dyn Model>, KeyedError>;
+}
 
 /// The parameter block a plan uses: the scene's parameters in file order,
 /// then every model parameter the scene leaves out, fixed at its default.
@@ -63,7 +109,7 @@ pub fn build(
 ) -> Result<Box<dyn Model>, SceneError> {
     match scene.file.model.kind {
         ModelKind::Lorenz96 | ModelKind::Lorenz63 => {
-            Ok(Box::new(lorenz::LorenzModel::build(scene, block, arm)?))
+            crate::core::model_scene::build::<lorenz::Lorenz>(scene, block, arm, steps)
         }
         ModelKind::TumourAbm => Ok(Box::new(abm::AbmModel::build(scene, block, arm, steps)?)),
         _ => Ok(Box::new(rd::RdModel::build(scene, block, arm, steps)?)),
@@ -86,7 +132,9 @@ pub fn treatment_of(kind: &str, param: &str) -> Option<&'static str> {
 /// The family's description (parameters with defaults) without a scene.
 pub fn info_for(scene: &Scene) -> Result<ModelInfo, SceneError> {
     match scene.file.model.kind {
-        ModelKind::Lorenz96 | ModelKind::Lorenz63 => lorenz::info_for_scene(scene),
+        ModelKind::Lorenz96 | ModelKind::Lorenz63 => {
+            crate::core::model_scene::info::<lorenz::Lorenz>(scene)
+        }
         ModelKind::TumourAbm => Ok(abm::tumour_abm_info()),
         _ => rd::info_for_scene(scene),
     }
@@ -94,13 +142,13 @@ pub fn info_for(scene: &Scene) -> Result<ModelInfo, SceneError> {
 
 /// Every built-in family, for `vtwin models`.
 pub fn catalogue() -> Vec<ModelInfo> {
-    vec![
+    let mut all = vec![
         rd::kinetics::gray_scott_info(),
         rd::kinetics::tumour_info(),
         rd::kinetics::cardiac_info(),
         custom::custom_info_template(),
-        lorenz::lorenz96_info(),
-        lorenz::lorenz63_info(),
-        abm::tumour_abm_info(),
-    ]
+    ];
+    all.extend(lorenz::Lorenz::describe());
+    all.push(abm::tumour_abm_info());
+    all
 }

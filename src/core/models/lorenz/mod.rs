@@ -7,18 +7,25 @@
 //! thread per member (`shaders/lorenz/*.wgsl`), on the CPU the f32 twin in
 //! `cpu.rs` with the same operation order.
 //!
-//! Owns: building a `LorenzModel` from a scene (grid and parameter checks).
+//! Owns: the Lorenz [`Family`]: its config (the scene sections it reads),
+//! catalogue entries, and building a `LorenzModel` (grid and parameter
+//! checks, errors keyed by scene key).
 //! Initial ensembles are the twin driver's (it writes states); the engine's
 //! own initial state is the scene's `[initial] background` value of `x`.
 
 pub mod cpu;
 
 use crate::core::model::{FieldInfo, GpuProgram, Model, ModelInfo, ParamInfo, StepCtx};
+use crate::core::models::{Family, KeyedError};
 use crate::core::observe::GridShape;
 use crate::core::shaders::{compose, f32_lit, source};
 use crate::input::params::ParamBlock;
-use crate::input::scene::{Arm, Boundary, ModelKind, Scene, SceneError};
+use crate::input::scene::{
+    Arm, Boundary, GridSection, InitValue, InitialSection, ModelKind, ModelSection, Stimulus,
+    TimeSection, TissueSection,
+};
 use cpu::{MAX_L96, Rk4Consts};
+use serde::Deserialize;
 
 /// Which Lorenz system.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,80 +96,129 @@ pub fn lorenz63_info() -> ModelInfo {
     }
 }
 
-/// The description of the scene's Lorenz family.
-pub fn info_for_scene(scene: &Scene) -> Result<ModelInfo, SceneError> {
-    let m = &scene.file.model;
-    for (key, set) in [
-        ("species", !m.species.is_empty()),
-        ("reactions", !m.reactions.is_empty()),
-        ("diffusion", !m.diffusion.is_empty()),
-    ] {
-        if set {
-            return Err(scene.error_at(
-                &format!("model.{key}"),
-                format!("`{key}` is only for kind = \"custom\""),
-            ));
+/// The scene sections a Lorenz model reads. Every other section of the
+/// scene (observables, ensemble, assimilation, …) is someone else's.
+#[derive(Deserialize, Debug, Clone)]
+pub struct LorenzConfig {
+    pub model: ModelSection,
+    #[serde(default)]
+    pub grid: GridSection,
+    pub time: TimeSection,
+    #[serde(default)]
+    pub initial: InitialSection,
+    /// Only checked to be free of therapy: a Lorenz model takes none.
+    #[serde(default)]
+    pub arms: Vec<Arm>,
+    /// Only checked to be empty.
+    #[serde(default)]
+    pub stimulus: Vec<Stimulus>,
+    /// Only checked to be absent.
+    #[serde(default)]
+    pub tissue: Option<TissueSection>,
+}
+
+/// The Lorenz family: `lorenz96` and `lorenz63`.
+pub struct Lorenz;
+
+impl Family for Lorenz {
+    type Config = LorenzConfig;
+
+    fn describe() -> Vec<ModelInfo> {
+        vec![lorenz96_info(), lorenz63_info()]
+    }
+
+    fn info(c: &LorenzConfig) -> Result<ModelInfo, KeyedError> {
+        let m = &c.model;
+        for (key, set) in [
+            ("species", !m.species.is_empty()),
+            ("reactions", !m.reactions.is_empty()),
+            ("diffusion", !m.diffusion.is_empty()),
+        ] {
+            if set {
+                return Err(KeyedError::new(
+                    format!("model.{key}"),
+                    format!("`{key}` is only for kind = \"custom\""),
+                ));
+            }
+        }
+        match m.kind {
+            ModelKind::Lorenz96 => Ok(lorenz96_info()),
+            ModelKind::Lorenz63 => Ok(lorenz63_info()),
+            other => Err(KeyedError::new(
+                "model.kind",
+                format!("`{}` is not a Lorenz model", other.name()),
+            )),
         }
     }
-    match m.kind {
-        ModelKind::Lorenz96 => Ok(lorenz96_info()),
-        ModelKind::Lorenz63 => Ok(lorenz63_info()),
-        other => Err(scene.error_at(
-            "model.kind",
-            format!("`{}` is not a Lorenz model", other.name()),
-        )),
+
+    fn build(
+        c: &LorenzConfig,
+        block: &ParamBlock,
+        _arm: &Arm,
+        _steps: u64,
+    ) -> Result<Box<dyn Model>, KeyedError> {
+        Ok(Box::new(LorenzModel::build(c, block)?))
     }
 }
 
 impl LorenzModel {
-    pub fn build(scene: &Scene, block: &ParamBlock, _arm: &Arm) -> Result<LorenzModel, SceneError> {
-        let f = &scene.file;
-        let info = info_for_scene(scene)?;
-        let variant = if f.model.kind == ModelKind::Lorenz96 {
+    pub fn build(c: &LorenzConfig, block: &ParamBlock) -> Result<LorenzModel, KeyedError> {
+        let info = Lorenz::info(c)?;
+        let variant = if c.model.kind == ModelKind::Lorenz96 {
             Variant::L96
         } else {
             Variant::L63
         };
         let kind = info.kind.clone();
-        if f.grid.ny != 1 {
-            return Err(scene.error_at(
+        let grid = &c.grid;
+        if grid.ny != 1 {
+            return Err(KeyedError::new(
                 "grid.ny",
                 format!("a {kind} state is one row of variables: set ny = 1"),
             ));
         }
         match variant {
-            Variant::L96 if !(4..=MAX_L96 as u32).contains(&f.grid.nx) => {
-                return Err(scene.error_at(
+            Variant::L96 if !(4..=MAX_L96 as u32).contains(&grid.nx) => {
+                return Err(KeyedError::new(
                     "grid.nx",
                     format!(
                         "lorenz96 needs 4 ≤ nx ≤ {MAX_L96} variables, got {}",
-                        f.grid.nx
+                        grid.nx
                     ),
                 ));
             }
-            Variant::L96 if f.grid.boundary != Boundary::Periodic => {
-                return Err(scene.error_at("grid.boundary", "lorenz96 is periodic"));
+            Variant::L96 if grid.boundary != Boundary::Periodic => {
+                return Err(KeyedError::new("grid.boundary", "lorenz96 is periodic"));
             }
-            Variant::L63 if f.grid.nx != 3 => {
-                return Err(scene.error_at(
+            Variant::L63 if grid.nx != 3 => {
+                return Err(KeyedError::new(
                     "grid.nx",
-                    format!("lorenz63 has 3 variables: set nx = 3, got {}", f.grid.nx),
+                    format!("lorenz63 has 3 variables: set nx = 3, got {}", grid.nx),
                 ));
             }
             _ => {}
         }
-        if f.arms.iter().any(|a| a.rt.is_some() || a.chemo.is_some()) {
-            return Err(scene.error_at("arms", format!("model `{kind}` takes no therapy")));
+        if c.arms.iter().any(|a| a.rt.is_some() || a.chemo.is_some()) {
+            return Err(KeyedError::new(
+                "arms",
+                format!("model `{kind}` takes no therapy"),
+            ));
         }
-        if !f.stimulus.is_empty() {
-            return Err(scene.error_at("stimulus", format!("model `{kind}` takes no stimulus")));
+        if !c.stimulus.is_empty() {
+            return Err(KeyedError::new(
+                "stimulus",
+                format!("model `{kind}` takes no stimulus"),
+            ));
         }
-        if f.tissue.is_some() {
-            return Err(scene.error_at("tissue", format!("model `{kind}` has no tissue map")));
+        if c.tissue.is_some() {
+            return Err(KeyedError::new(
+                "tissue",
+                format!("model `{kind}` has no tissue map"),
+            ));
         }
-        let ini = &f.initial;
+        let ini = &c.initial;
         if !ini.patches.is_empty() || ini.noise != 0.0 {
-            return Err(scene.error_at(
+            return Err(KeyedError::new(
                 "initial",
                 format!(
                     "model `{kind}` takes only `background = {{ x = … }}`; twin experiments draw \
@@ -173,16 +229,16 @@ impl LorenzModel {
         let mut background = 0.0f32;
         for (k, v) in &ini.background {
             if k != "x" {
-                return Err(scene.error_at(
-                    &format!("initial.background.{k}"),
+                return Err(KeyedError::new(
+                    format!("initial.background.{k}"),
                     format!("`{k}` is not a field of {kind} (its field is `x`)"),
                 ));
             }
             background = match v {
-                crate::input::scene::InitValue::Number(x) => *x as f32,
-                crate::input::scene::InitValue::Param(_) => {
-                    return Err(scene.error_at(
-                        &format!("initial.background.{k}"),
+                InitValue::Number(x) => *x as f32,
+                InitValue::Param(_) => {
+                    return Err(KeyedError::new(
+                        format!("initial.background.{k}"),
                         format!("{kind} takes a number here, not a parameter name"),
                     ));
                 }
@@ -198,14 +254,14 @@ impl LorenzModel {
         Ok(LorenzModel {
             variant,
             grid: GridShape {
-                nx: f.grid.nx,
+                nx: grid.nx,
                 ny: 1,
                 fields: 1,
-                dx: f.grid.dx,
+                dx: grid.dx,
                 periodic: variant == Variant::L96,
             },
-            dt: f.time.dt,
-            consts: Rk4Consts::new(f.time.dt),
+            dt: c.time.dt,
+            consts: Rk4Consts::new(c.time.dt),
             ix,
             param_names,
             background,
@@ -288,6 +344,7 @@ impl Model for LorenzModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::scene::{Scene, SceneError};
     use std::path::Path;
 
     fn scene(text: &str) -> Result<Scene, SceneError> {

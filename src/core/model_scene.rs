@@ -1,0 +1,99 @@
+//! Where model families meet scenes: a family's typed config is taken from
+//! the validated scene, the family checks and builds, and the keys of its
+//! [`KeyedError`]s are located here (file, line, column) — models never see
+//! the scene file or locate anything themselves.
+//!
+//! Owns: `SceneConfig` (a config from the scene's parsed sections) and the
+//! located `info` / `build` of one family. Never imports wgpu.
+
+use crate::core::model::{Model, ModelInfo};
+use crate::core::models::lorenz::LorenzConfig;
+use crate::core::models::{Family, KeyedError};
+use crate::input::params::ParamBlock;
+use crate::input::scene::{Arm, Scene, SceneError, SceneFile};
+
+/// A family config taken from the scene's already parsed sections (the
+/// same values deserialising the document would give, plus any edits a
+/// driver made to the scene, such as a twin's step count).
+pub trait SceneConfig: Sized {
+    fn from_scene(file: &SceneFile) -> Self;
+}
+
+impl SceneConfig for LorenzConfig {
+    fn from_scene(f: &SceneFile) -> Self {
+        LorenzConfig {
+            model: f.model.clone(),
+            grid: f.grid.clone(),
+            time: f.time.clone(),
+            initial: f.initial.clone(),
+            arms: f.arms.clone(),
+            stimulus: f.stimulus.clone(),
+            tissue: f.tissue.clone(),
+        }
+    }
+}
+
+/// A family's error at its key in the scene file.
+pub fn locate(scene: &Scene, e: KeyedError) -> SceneError {
+    scene.error_at(&e.key, e.message)
+}
+
+/// The description of the scene's kind in family `F`.
+pub fn info<F: Family>(scene: &Scene) -> Result<ModelInfo, SceneError>
+where
+    F::Config: SceneConfig,
+{
+    F::info(&F::Config::from_scene(&scene.file)).map_err(|e| locate(scene, e))
+}
+
+/// The model of family `F` the scene describes, for one arm.
+pub fn build<F: Family>(
+    scene: &Scene,
+    block: &ParamBlock,
+    arm: &Arm,
+    steps: u64,
+) -> Result<Box<dyn Model>, SceneError>
+where
+    F::Config: SceneConfig,
+{
+    F::build(&F::Config::from_scene(&scene.file), block, arm, steps).map_err(|e| locate(scene, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::models::lorenz::Lorenz;
+    use std::path::Path;
+
+    /// The config taken from the parsed scene is the one the document
+    /// itself deserialises to, so `SceneConfig` adds nothing of its own.
+    #[test]
+    fn lorenz_config_matches_the_document() {
+        for name in ["lorenz96_sakov2008.toml", "lorenz63_sakov2012.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scenes")
+                .join(name);
+            let scene = Scene::load(&path).unwrap();
+            let from_doc: LorenzConfig = toml::from_str(&scene.source).unwrap();
+            let from_scene = LorenzConfig::from_scene(&scene.file);
+            assert_eq!(format!("{from_doc:?}"), format!("{from_scene:?}"));
+            let info = info::<Lorenz>(&scene).unwrap();
+            assert_eq!(info.kind, Lorenz::info(&from_doc).unwrap().kind);
+        }
+    }
+
+    /// A family's key is located at its line in the file.
+    #[test]
+    fn keyed_errors_are_located() {
+        let text =
+            "[model]\nkind = \"lorenz63\"\n[grid]\nnx = 4\nny = 1\n[time]\ndt = 0.01\nsteps = 1\n";
+        let scene = Scene::parse(Path::new("l.toml"), text).unwrap();
+        let block =
+            crate::core::models::resolve_params(&scene, &info::<Lorenz>(&scene).unwrap()).unwrap();
+        let arm = scene.arm(None).unwrap();
+        let e = build::<Lorenz>(&scene, &block, &arm, 1).err().unwrap();
+        assert_eq!(e.key.as_deref(), Some("grid.nx"));
+        assert_eq!(e.line, Some(4));
+        assert_eq!(e.message, "lorenz63 has 3 variables: set nx = 3, got 4");
+    }
+}
