@@ -7,6 +7,7 @@
 //! located `info` / `build` of one family. Never imports wgpu.
 
 use crate::core::model::{Model, ModelInfo};
+use crate::core::models::abm::AbmConfig;
 use crate::core::models::lorenz::LorenzConfig;
 use crate::core::models::{Family, KeyedError};
 use crate::input::params::ParamBlock;
@@ -29,6 +30,20 @@ impl SceneConfig for LorenzConfig {
             arms: f.arms.clone(),
             stimulus: f.stimulus.clone(),
             tissue: f.tissue.clone(),
+        }
+    }
+}
+
+impl SceneConfig for AbmConfig {
+    fn from_scene(f: &SceneFile) -> Self {
+        AbmConfig {
+            model: f.model.clone(),
+            grid: f.grid.clone(),
+            time: f.time.clone(),
+            initial: f.initial.clone(),
+            stimulus: f.stimulus.clone(),
+            tissue: f.tissue.clone(),
+            agents: f.agents.clone(),
         }
     }
 }
@@ -79,6 +94,19 @@ mod tests {
             assert_eq!(format!("{from_doc:?}"), format!("{from_scene:?}"));
             let info = info::<Lorenz>(&scene).unwrap();
             assert_eq!(info.kind, Lorenz::info(&from_doc).unwrap().kind);
+        }
+    }
+
+    #[test]
+    fn abm_config_matches_the_document() {
+        for name in ["tumour_abm.toml", "tumour_abm_therapy.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scenes")
+                .join(name);
+            let scene = Scene::load(&path).unwrap();
+            let from_doc: AbmConfig = toml::from_str(&scene.source).unwrap();
+            let from_scene = AbmConfig::from_scene(&scene.file);
+            assert_eq!(format!("{from_doc:?}"), format!("{from_scene:?}"));
         }
     }
 

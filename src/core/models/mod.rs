@@ -111,7 +111,9 @@ pub fn build(
         ModelKind::Lorenz96 | ModelKind::Lorenz63 => {
             crate::core::model_scene::build::<lorenz::Lorenz>(scene, block, arm, steps)
         }
-        ModelKind::TumourAbm => Ok(Box::new(abm::AbmModel::build(scene, block, arm, steps)?)),
+        ModelKind::TumourAbm => {
+            crate::core::model_scene::build::<abm::Abm>(scene, block, arm, steps)
+        }
         _ => Ok(Box::new(rd::RdModel::build(scene, block, arm, steps)?)),
     }
 }
@@ -135,7 +137,7 @@ pub fn info_for(scene: &Scene) -> Result<ModelInfo, SceneError> {
         ModelKind::Lorenz96 | ModelKind::Lorenz63 => {
             crate::core::model_scene::info::<lorenz::Lorenz>(scene)
         }
-        ModelKind::TumourAbm => Ok(abm::tumour_abm_info()),
+        ModelKind::TumourAbm => crate::core::model_scene::info::<abm::Abm>(scene),
         _ => rd::info_for_scene(scene),
     }
 }
@@ -149,6 +151,6 @@ pub fn catalogue() -> Vec<ModelInfo> {
         custom::custom_info_template(),
     ];
     all.extend(lorenz::Lorenz::describe());
-    all.push(abm::tumour_abm_info());
+    all.extend(abm::Abm::describe());
     all
 }

@@ -4,7 +4,8 @@
 //! dispatch (one workgroup per member, `shaders/abm/step.wgsl`) or by the
 //! CPU twin (`cpu.rs`). The model is described in docs/abm.md.
 //!
-//! Owns: building an `AbmModel` from a scene (checks naming the key), the
+//! Owns: the agent-based [`Family`] (its config, catalogue entry, and
+//! building an `AbmModel` with errors keyed by scene key), the
 //! `Model` implementation. Submodules: `layout` (where words live),
 //! `params` (the parameter table), `fields` (quasi-steady solver), `init`
 //! (initial state), `cpu` (the step's CPU twin), `wgsl` (kernel header).
@@ -17,11 +18,16 @@ pub mod params;
 mod wgsl;
 
 use crate::core::model::{AgentRow, FieldInfo, GpuProgram, Model, ModelError, ModelInfo, StepCtx};
+use crate::core::models::{Family, KeyedError};
 use crate::core::observe::{GridShape, ObsOp, Reduction};
 use crate::input::params::ParamBlock;
-use crate::input::scene::{Arm, ModelKind, Scene, SceneError};
+use crate::input::scene::{
+    AgentsSection, Arm, GridSection, InitialSection, ModelKind, ModelSection, Stimulus,
+    TimeSection, TissueSection,
+};
 use layout::Layout;
 use params::Params;
+use serde::Deserialize;
 
 /// Sites at most: the kernel keeps one atomic counter per site in
 /// workgroup memory (16 KiB of lavapipe's 32 KiB).
@@ -59,6 +65,50 @@ pub fn tumour_abm_info() -> ModelInfo {
     }
 }
 
+/// The scene sections the agent-based model reads.
+#[derive(Deserialize, Debug, Clone)]
+pub struct AbmConfig {
+    pub model: ModelSection,
+    #[serde(default)]
+    pub grid: GridSection,
+    pub time: TimeSection,
+    /// Only checked to be empty: agents start from `[parameters]`.
+    #[serde(default)]
+    pub initial: InitialSection,
+    /// Only checked to be empty.
+    #[serde(default)]
+    pub stimulus: Vec<Stimulus>,
+    /// Only checked to be absent.
+    #[serde(default)]
+    pub tissue: Option<TissueSection>,
+    #[serde(default)]
+    pub agents: Option<AgentsSection>,
+}
+
+/// The agent-based family: `tumour_abm`.
+pub struct Abm;
+
+impl Family for Abm {
+    type Config = AbmConfig;
+
+    fn describe() -> Vec<ModelInfo> {
+        vec![tumour_abm_info()]
+    }
+
+    fn info(_: &AbmConfig) -> Result<ModelInfo, KeyedError> {
+        Ok(tumour_abm_info())
+    }
+
+    fn build(
+        c: &AbmConfig,
+        block: &ParamBlock,
+        arm: &Arm,
+        steps: u64,
+    ) -> Result<Box<dyn Model>, KeyedError> {
+        Ok(Box::new(AbmModel::build(c, block, arm, steps)?))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct AbmModel {
     info: ModelInfo,
@@ -84,14 +134,13 @@ pub struct AbmModel {
 
 impl AbmModel {
     pub fn build(
-        scene: &Scene,
+        f: &AbmConfig,
         block: &ParamBlock,
         arm: &Arm,
         steps: u64,
-    ) -> Result<AbmModel, SceneError> {
-        let f = &scene.file;
+    ) -> Result<AbmModel, KeyedError> {
         if f.model.kind != ModelKind::TumourAbm {
-            return Err(scene.error_at("model.kind", "not an agent-based model"));
+            return Err(KeyedError::new("model.kind", "not an agent-based model"));
         }
         for (key, set) in [
             ("model.species", !f.model.species.is_empty()),
@@ -107,7 +156,7 @@ impl AbmModel {
             ),
         ] {
             if set {
-                return Err(scene.error_at(
+                return Err(KeyedError::new(
                     key,
                     "not used by tumour_abm (agents and fields start from [parameters]: \
                      initial_radius, immune_count, o2_boundary)",
@@ -115,7 +164,7 @@ impl AbmModel {
             }
         }
         if arm.rt.is_some() {
-            return Err(scene.error_at(
+            return Err(KeyedError::new(
                 "arms",
                 "tumour_abm takes a `chemo` schedule in its arms, not `rt`",
             ));
@@ -123,7 +172,7 @@ impl AbmModel {
         let g = &f.grid;
         let sites = g.nx as usize * g.ny as usize;
         if g.nx < 3 || g.ny < 3 || sites > MAX_SITES {
-            return Err(scene.error_at(
+            return Err(KeyedError::new(
                 "grid.nx",
                 format!(
                     "tumour_abm needs 3 ≤ nx, ny and nx·ny ≤ {MAX_SITES} sites (one workgroup \
@@ -133,11 +182,11 @@ impl AbmModel {
             ));
         }
         if !(g.dx > 0.0 && g.dx.is_finite()) {
-            return Err(scene.error_at("grid.dx", "site size must be positive"));
+            return Err(KeyedError::new("grid.dx", "site size must be positive"));
         }
         let agents = f.agents.clone().unwrap_or_default();
         if agents.capacity == 0 || agents.capacity > MAX_CAPACITY {
-            return Err(scene.error_at(
+            return Err(KeyedError::new(
                 "agents.capacity",
                 format!("capacity must be in 1..={MAX_CAPACITY}"),
             ));
@@ -147,7 +196,7 @@ impl AbmModel {
             ("agents.init_sweeps", agents.init_sweeps, MAX_INIT_SWEEPS),
         ] {
             if v > max {
-                return Err(scene.error_at(
+                return Err(KeyedError::new(
                     key,
                     crate::input::limits::over(&key[7..], v as u64, max as u64),
                 ));
