@@ -45,8 +45,8 @@ pub fn parse(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
 }
 
 fn resolve(scene: &Scene) -> anyhow::Result<vtwin::input::params::ParamBlock> {
-    let info = vtwin::core::models::info_for(scene)?;
-    Ok(vtwin::core::models::resolve_params(scene, &info)?)
+    let info = vtwin::core::model_scene::info_for(scene)?;
+    Ok(vtwin::core::model_scene::resolve_params(scene, &info)?)
 }
 
 pub fn source(_py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
@@ -103,7 +103,7 @@ pub fn info(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
     let block = wrap(py, resolve(&scene))?;
     let model = wrap(
         py,
-        vtwin::core::models::info_for(&scene).map_err(anyhow::Error::from),
+        vtwin::core::model_scene::info_for(&scene).map_err(anyhow::Error::from),
     )?;
     let params: Vec<serde_json::Value> = block
         .params

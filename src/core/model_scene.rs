@@ -3,15 +3,17 @@
 //! [`KeyedError`]s are located here (file, line, column) — models never see
 //! the scene file or locate anything themselves.
 //!
-//! Owns: `SceneConfig` (a config from the scene's parsed sections) and the
-//! located `info` / `build` of one family. Never imports wgpu.
+//! Owns: `SceneConfig` (a config from the scene's parsed sections), the
+//! located `family_info` / `family_build` of one family, the dispatch on
+//! `model.kind` (`build`, `info_for`) and the scene's parameter block
+//! completed with model defaults (`resolve_params`). Never imports wgpu.
 
 use crate::core::model::{Model, ModelInfo};
 use crate::core::models::abm::AbmConfig;
 use crate::core::models::lorenz::LorenzConfig;
 use crate::core::models::{Family, KeyedError};
-use crate::input::params::ParamBlock;
-use crate::input::scene::{Arm, Scene, SceneError, SceneFile};
+use crate::input::params::{Distribution, ParamBlock, ParamSpec};
+use crate::input::scene::{Arm, ModelKind, Scene, SceneError, SceneFile};
 
 /// A family config taken from the scene's already parsed sections (the
 /// same values deserialising the document would give, plus any edits a
@@ -54,7 +56,7 @@ pub fn locate(scene: &Scene, e: KeyedError) -> SceneError {
 }
 
 /// The description of the scene's kind in family `F`.
-pub fn info<F: Family>(scene: &Scene) -> Result<ModelInfo, SceneError>
+pub fn family_info<F: Family>(scene: &Scene) -> Result<ModelInfo, SceneError>
 where
     F::Config: SceneConfig,
 {
@@ -62,7 +64,7 @@ where
 }
 
 /// The model of family `F` the scene describes, for one arm.
-pub fn build<F: Family>(
+pub fn family_build<F: Family>(
     scene: &Scene,
     block: &ParamBlock,
     arm: &Arm,
@@ -72,6 +74,78 @@ where
     F::Config: SceneConfig,
 {
     F::build(&F::Config::from_scene(&scene.file), block, arm, steps).map_err(|e| locate(scene, e))
+}
+
+/// The parameter block a plan uses: the scene's parameters in file order,
+/// then every model parameter the scene leaves out, fixed at its default.
+/// Unknown parameters of built-in models are errors naming the key.
+pub fn resolve_params(scene: &Scene, info: &ModelInfo) -> Result<ParamBlock, SceneError> {
+    let mut block = scene.params.clone();
+    // Parameters the scene uses outside the model: initial values that name
+    // them and a calibration's error scale.
+    let used_elsewhere = |name: &str| {
+        scene.file.initial.param_refs().any(|r| r == name)
+            || scene.file.calibrate_error_scale() == Some(name)
+    };
+    if scene.file.model.kind != ModelKind::Custom {
+        for p in &block.params {
+            if !info.params.iter().any(|q| q.name == p.name) && !used_elsewhere(&p.name) {
+                return Err(scene.error_at(
+                    &format!("parameters.{}", p.name),
+                    format!(
+                        "model `{}` has no parameter `{}`; it has {}",
+                        info.kind,
+                        p.name,
+                        info.params
+                            .iter()
+                            .map(|q| q.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        for q in &info.params {
+            if block.index_of(&q.name).is_none() {
+                block.params.push(ParamSpec {
+                    name: q.name.clone(),
+                    dist: Distribution::Fixed(q.default),
+                });
+            }
+        }
+    }
+    Ok(block)
+}
+
+/// Builds the model a scene describes, for one treatment arm.
+pub fn build(
+    scene: &Scene,
+    block: &ParamBlock,
+    arm: &Arm,
+    steps: u64,
+) -> Result<Box<dyn Model>, SceneError> {
+    match scene.file.model.kind {
+        ModelKind::Lorenz96 | ModelKind::Lorenz63 => {
+            family_build::<crate::core::models::lorenz::Lorenz>(scene, block, arm, steps)
+        }
+        ModelKind::TumourAbm => {
+            family_build::<crate::core::models::abm::Abm>(scene, block, arm, steps)
+        }
+        _ => Ok(Box::new(crate::core::models::rd::RdModel::build(
+            scene, block, arm, steps,
+        )?)),
+    }
+}
+
+/// The family's description (parameters with defaults) without a scene.
+pub fn info_for(scene: &Scene) -> Result<ModelInfo, SceneError> {
+    match scene.file.model.kind {
+        ModelKind::Lorenz96 | ModelKind::Lorenz63 => {
+            family_info::<crate::core::models::lorenz::Lorenz>(scene)
+        }
+        ModelKind::TumourAbm => family_info::<crate::core::models::abm::Abm>(scene),
+        _ => crate::core::models::rd::info_for_scene(scene),
+    }
 }
 
 #[cfg(test)]
@@ -92,7 +166,7 @@ mod tests {
             let from_doc: LorenzConfig = toml::from_str(&scene.source).unwrap();
             let from_scene = LorenzConfig::from_scene(&scene.file);
             assert_eq!(format!("{from_doc:?}"), format!("{from_scene:?}"));
-            let info = info::<Lorenz>(&scene).unwrap();
+            let info = family_info::<Lorenz>(&scene).unwrap();
             assert_eq!(info.kind, Lorenz::info(&from_doc).unwrap().kind);
         }
     }
@@ -116,10 +190,11 @@ mod tests {
         let text =
             "[model]\nkind = \"lorenz63\"\n[grid]\nnx = 4\nny = 1\n[time]\ndt = 0.01\nsteps = 1\n";
         let scene = Scene::parse(Path::new("l.toml"), text).unwrap();
-        let block =
-            crate::core::models::resolve_params(&scene, &info::<Lorenz>(&scene).unwrap()).unwrap();
+        let block = resolve_params(&scene, &family_info::<Lorenz>(&scene).unwrap()).unwrap();
         let arm = scene.arm(None).unwrap();
-        let e = build::<Lorenz>(&scene, &block, &arm, 1).err().unwrap();
+        let e = family_build::<Lorenz>(&scene, &block, &arm, 1)
+            .err()
+            .unwrap();
         assert_eq!(e.key.as_deref(), Some("grid.nx"));
         assert_eq!(e.line, Some(4));
         assert_eq!(e.message, "lorenz63 has 3 variables: set nx = 3, got 4");

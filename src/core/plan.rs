@@ -215,8 +215,8 @@ fn check_model_error(
 
 impl Plan {
     pub fn freeze(scene: &Scene, opts: &PlanOptions) -> Result<Plan, SceneError> {
-        let info = crate::core::models::info_for(scene)?;
-        let block = crate::core::models::resolve_params(scene, &info)?;
+        let info = crate::core::model_scene::info_for(scene)?;
+        let block = crate::core::model_scene::resolve_params(scene, &info)?;
         let seed = opts.seed.unwrap_or(scene.file.ensemble.seed);
         let arm = scene.arm(opts.arm.as_deref())?;
         let steps = scene.file.time.total_steps();
@@ -252,7 +252,7 @@ impl Plan {
                 ),
             ));
         }
-        let model = crate::core::models::build(scene, &block, &arm, steps)?;
+        let model = crate::core::model_scene::build(scene, &block, &arm, steps)?;
         check_assimilation_init(scene, model.state_len())?;
         check_model_error(scene, model.as_ref(), &block)?;
         let fields: Vec<(String, String)> = model

@@ -70,8 +70,8 @@ impl CohortSetup {
             return Err(CohortSimError::NoCohort(scene.path.clone()));
         };
         let seed = seed.unwrap_or(scene.file.ensemble.seed);
-        let info = crate::core::models::info_for(scene)?;
-        let block = crate::core::models::resolve_params(scene, &info)?;
+        let info = crate::core::model_scene::info_for(scene)?;
+        let block = crate::core::model_scene::resolve_params(scene, &info)?;
         // A one-member probe plan resolves the observables (names as the
         // recordings carry them) and checks the scene as `run` would.
         let probe = Plan::freeze(

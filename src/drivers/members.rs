@@ -19,8 +19,8 @@ use std::path::Path;
 /// the scene's resolved parameter block (scene parameters in file order,
 /// then model defaults).
 pub fn scene_posterior(dir: &Path, scene: &Scene) -> Result<(ParamBlock, Posterior)> {
-    let info = crate::core::models::info_for(scene)?;
-    let block = crate::core::models::resolve_params(scene, &info)?;
+    let info = crate::core::model_scene::info_for(scene)?;
+    let block = crate::core::model_scene::resolve_params(scene, &info)?;
     let post = load_posterior(dir)?.aligned_to(&block).map_err(|e| {
         Error::from(e).context(format!(
             "--posterior {} does not fit scene {}",

@@ -134,10 +134,10 @@ pub fn run(
 ) -> Result<SweepOutcome> {
     let started = crate::drivers::manifest::now();
     let scene = crate::drivers::scenes::load(&req.scene)?;
-    let info = crate::core::models::info_for(&scene)?;
+    let info = crate::core::model_scene::info_for(&scene)?;
     let block = match &req.posterior {
         Some(dir) => super::members::scene_posterior(dir, &scene)?.1.block,
-        None => crate::core::models::resolve_params(&scene, &info)?,
+        None => crate::core::model_scene::resolve_params(&scene, &info)?,
     };
     let seed = req.seed.unwrap_or(scene.file.ensemble.seed);
     let levels = req.levels.unwrap_or(DesignOptions::default().levels);

@@ -99,8 +99,8 @@ pub fn rd_model(grid: u32) -> Result<crate::core::models::rd::RdModel, BenchErro
         std::path::Path::new(&format!("<bench:gray_scott_peer_{grid}>")),
         &scene_text(grid),
     )?;
-    let info = crate::core::models::info_for(&scene)?;
-    let block = crate::core::models::resolve_params(&scene, &info)?;
+    let info = crate::core::model_scene::info_for(&scene)?;
+    let block = crate::core::model_scene::resolve_params(&scene, &info)?;
     let arm = scene.arm(None)?;
     Ok(crate::core::models::rd::RdModel::build(
         &scene, &block, &arm, 1,

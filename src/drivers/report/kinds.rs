@@ -287,7 +287,7 @@ pub fn run(dir: &Path) -> Result<Vec<Section>, ReportError> {
     let names: Vec<(String, String)> = m["scene"]["path"]
         .as_str()
         .and_then(|p| crate::drivers::scenes::load(Path::new(p)).ok())
-        .and_then(|sc| crate::core::models::info_for(&sc).ok())
+        .and_then(|sc| crate::core::model_scene::info_for(&sc).ok())
         .map(|info| {
             info.fields
                 .iter()
@@ -550,8 +550,8 @@ pub fn calibrate(dir: &Path) -> Result<Vec<Section>, ReportError> {
         .as_str()
         .and_then(|p| crate::drivers::scenes::load(Path::new(p)).ok())
         .and_then(|sc| {
-            let info = crate::core::models::info_for(&sc).ok()?;
-            crate::core::models::resolve_params(&sc, &info).ok()
+            let info = crate::core::model_scene::info_for(&sc).ok()?;
+            crate::core::model_scene::resolve_params(&sc, &info).ok()
         });
     let estimated: Vec<String> = names
         .iter()

@@ -287,8 +287,8 @@ noise_species = ["u", "v"]
 "#
         );
         let scene = Scene::parse(std::path::Path::new("<fast-path test>"), &text).unwrap();
-        let info = crate::core::models::info_for(&scene).unwrap();
-        let block = crate::core::models::resolve_params(&scene, &info).unwrap();
+        let info = crate::core::model_scene::info_for(&scene).unwrap();
+        let block = crate::core::model_scene::resolve_params(&scene, &info).unwrap();
         let arm = scene.arm(None).unwrap();
         RdModel::build(&scene, &block, &arm, 10).unwrap()
     }

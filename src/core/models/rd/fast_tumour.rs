@@ -291,8 +291,8 @@ chemo = {{ times = [0.5], dose = 1.0, decay = 0.3 }}
 "#
         );
         let scene = Scene::parse(std::path::Path::new("<tumour fast-path test>"), &text).unwrap();
-        let info = crate::core::models::info_for(&scene).unwrap();
-        let block = crate::core::models::resolve_params(&scene, &info).unwrap();
+        let info = crate::core::model_scene::info_for(&scene).unwrap();
+        let block = crate::core::model_scene::resolve_params(&scene, &info).unwrap();
         let arm = scene.arm(None).unwrap();
         RdModel::build(&scene, &block, &arm, 40).unwrap()
     }
