@@ -11,19 +11,30 @@
 use crate::core::model::{Model, ModelInfo};
 use crate::core::models::abm::AbmConfig;
 use crate::core::models::lorenz::LorenzConfig;
+use crate::core::models::rd::init::MapFile;
+use crate::core::models::rd::{Rd, RdConfig, RdModel};
 use crate::core::models::{Family, KeyedError};
 use crate::input::params::{Distribution, ParamBlock, ParamSpec};
-use crate::input::scene::{Arm, ModelKind, Scene, SceneError, SceneFile};
+use crate::input::scene::{Arm, ModelKind, Scene, SceneError};
 
 /// A family config taken from the scene's already parsed sections (the
 /// same values deserialising the document would give, plus any edits a
 /// driver made to the scene, such as a twin's step count).
 pub trait SceneConfig: Sized {
-    fn from_scene(file: &SceneFile) -> Self;
+    /// The sections, as parsed (all `info` needs).
+    fn from_scene(scene: &Scene) -> Self;
+
+    /// The sections plus the files they name, loaded by the scene layer
+    /// (what `build` needs). Only reaction–diffusion has any: the
+    /// `[tissue] map` file.
+    fn with_inputs(scene: &Scene) -> Self {
+        Self::from_scene(scene)
+    }
 }
 
 impl SceneConfig for LorenzConfig {
-    fn from_scene(f: &SceneFile) -> Self {
+    fn from_scene(scene: &Scene) -> Self {
+        let f = &scene.file;
         LorenzConfig {
             model: f.model.clone(),
             grid: f.grid.clone(),
@@ -37,7 +48,8 @@ impl SceneConfig for LorenzConfig {
 }
 
 impl SceneConfig for AbmConfig {
-    fn from_scene(f: &SceneFile) -> Self {
+    fn from_scene(scene: &Scene) -> Self {
+        let f = &scene.file;
         AbmConfig {
             model: f.model.clone(),
             grid: f.grid.clone(),
@@ -46,6 +58,39 @@ impl SceneConfig for AbmConfig {
             stimulus: f.stimulus.clone(),
             tissue: f.tissue.clone(),
             agents: f.agents.clone(),
+        }
+    }
+}
+
+impl SceneConfig for RdConfig {
+    fn from_scene(scene: &Scene) -> Self {
+        let f = &scene.file;
+        RdConfig {
+            model: f.model.clone(),
+            grid: f.grid.clone(),
+            time: f.time.clone(),
+            parameters: f.parameters.clone(),
+            initial: f.initial.clone(),
+            tissue: f.tissue.clone(),
+            arms: f.arms.clone(),
+            stimulus: f.stimulus.clone(),
+            map_file: MapFile::Absent,
+        }
+    }
+
+    fn with_inputs(scene: &Scene) -> Self {
+        let map_file = match scene.tissue_map_file() {
+            Ok(None) => MapFile::Absent,
+            Ok(Some(data)) => MapFile::Loaded(data),
+            // Located at `tissue.map` by the loader; located again there.
+            Err(e) => MapFile::Failed(KeyedError::new(
+                e.key.unwrap_or_else(|| "tissue.map".into()),
+                e.message,
+            )),
+        };
+        RdConfig {
+            map_file,
+            ..RdConfig::from_scene(scene)
         }
     }
 }
@@ -60,7 +105,7 @@ pub fn family_info<F: Family>(scene: &Scene) -> Result<ModelInfo, SceneError>
 where
     F::Config: SceneConfig,
 {
-    F::info(&F::Config::from_scene(&scene.file)).map_err(|e| locate(scene, e))
+    F::info(&F::Config::from_scene(scene)).map_err(|e| locate(scene, e))
 }
 
 /// The model of family `F` the scene describes, for one arm.
@@ -73,7 +118,18 @@ pub fn family_build<F: Family>(
 where
     F::Config: SceneConfig,
 {
-    F::build(&F::Config::from_scene(&scene.file), block, arm, steps).map_err(|e| locate(scene, e))
+    F::build(&F::Config::with_inputs(scene), block, arm, steps).map_err(|e| locate(scene, e))
+}
+
+/// The reaction–diffusion model a scene describes, as its concrete type
+/// (for benches and tests of the CPU twin itself).
+pub fn rd_model(
+    scene: &Scene,
+    block: &ParamBlock,
+    arm: &Arm,
+    steps: u64,
+) -> Result<RdModel, SceneError> {
+    RdModel::build(&RdConfig::with_inputs(scene), block, arm, steps).map_err(|e| locate(scene, e))
 }
 
 /// The parameter block a plan uses: the scene's parameters in file order,
@@ -131,9 +187,7 @@ pub fn build(
         ModelKind::TumourAbm => {
             family_build::<crate::core::models::abm::Abm>(scene, block, arm, steps)
         }
-        _ => Ok(Box::new(crate::core::models::rd::RdModel::build(
-            scene, block, arm, steps,
-        )?)),
+        _ => family_build::<Rd>(scene, block, arm, steps),
     }
 }
 
@@ -144,7 +198,7 @@ pub fn info_for(scene: &Scene) -> Result<ModelInfo, SceneError> {
             family_info::<crate::core::models::lorenz::Lorenz>(scene)
         }
         ModelKind::TumourAbm => family_info::<crate::core::models::abm::Abm>(scene),
-        _ => crate::core::models::rd::info_for_scene(scene),
+        _ => family_info::<Rd>(scene),
     }
 }
 
@@ -164,7 +218,7 @@ mod tests {
                 .join(name);
             let scene = Scene::load(&path).unwrap();
             let from_doc: LorenzConfig = toml::from_str(&scene.source).unwrap();
-            let from_scene = LorenzConfig::from_scene(&scene.file);
+            let from_scene = LorenzConfig::from_scene(&scene);
             assert_eq!(format!("{from_doc:?}"), format!("{from_scene:?}"));
             let info = family_info::<Lorenz>(&scene).unwrap();
             assert_eq!(info.kind, Lorenz::info(&from_doc).unwrap().kind);
@@ -179,9 +233,79 @@ mod tests {
                 .join(name);
             let scene = Scene::load(&path).unwrap();
             let from_doc: AbmConfig = toml::from_str(&scene.source).unwrap();
-            let from_scene = AbmConfig::from_scene(&scene.file);
+            let from_scene = AbmConfig::from_scene(&scene);
             assert_eq!(format!("{from_doc:?}"), format!("{from_scene:?}"));
         }
+    }
+
+    /// Every shipped reaction–diffusion scene: the config taken from the
+    /// parsed scene is the one its document deserialises to (the map file
+    /// is loaded only for builds).
+    #[test]
+    fn rd_config_matches_the_document() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|x| x != "toml") {
+                continue;
+            }
+            let scene = Scene::load(&path).unwrap();
+            if matches!(
+                scene.file.model.kind,
+                ModelKind::Lorenz96 | ModelKind::Lorenz63 | ModelKind::TumourAbm
+            ) {
+                continue;
+            }
+            let from_doc: RdConfig = toml::from_str(&scene.source).unwrap();
+            let from_scene = RdConfig::from_scene(&scene);
+            assert_eq!(
+                format!("{from_doc:?}"),
+                format!("{from_scene:?}"),
+                "{}",
+                path.display()
+            );
+            assert_eq!(
+                format!("{:?}", family_info::<Rd>(&scene).unwrap()),
+                format!("{:?}", Rd::info(&from_doc).unwrap())
+            );
+            seen += 1;
+        }
+        assert!(seen >= 8, "only {seen} reaction–diffusion scenes");
+    }
+
+    /// A `[tissue] map` file reaches the model as its first nx·ny aux
+    /// values (loaded by the scene layer); a broken one is an error at
+    /// `tissue.map`, reported after the model's own checks as before.
+    #[test]
+    fn tissue_map_files_are_loaded_for_the_model() {
+        let dir = std::env::temp_dir().join(format!("vtwin-rd-map-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let values = [1.0f32, 2.0, 0.5, 1.5, 1.0, 3.0];
+        crate::output::io::write_npy_f32(&dir.join("map.npy"), &[2, 3], &values).unwrap();
+        crate::output::io::write_npy_f32(&dir.join("wide.npy"), &[3, 2], &values).unwrap();
+        let scene = |map: &str, tail: &str| {
+            let text = format!(
+                "[model]\nkind = \"gray_scott\"\n[grid]\nnx = 3\nny = 2\n[time]\ndt = 0.1\n\
+                 steps = 1\n[tissue]\nmap = \"{map}\"\n{tail}"
+            );
+            Scene::parse(&dir.join("s.toml"), &text).unwrap()
+        };
+        let model = |sc: &Scene| {
+            let block = resolve_params(sc, &info_for(sc).unwrap()).unwrap();
+            rd_model(sc, &block, &sc.arm(None).unwrap(), 1)
+        };
+        let m = model(&scene("map.npy", "")).unwrap();
+        assert_eq!(&m.aux[..6], &values);
+        assert_eq!(m.max_tissue(), 3.0);
+        let e = model(&scene("wide.npy", "")).unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line), (Some("tissue.map"), Some(10)));
+        assert!(e.message.contains("has shape [3, 2]"), "{}", e.message);
+        let stim = "[[stimulus]]\nstart = 0.0\nduration = 1.0\nregion = [0.0, 0.0, 1.0, 1.0]\n\
+                    amplitude = 1.0\n";
+        let e = model(&scene("wide.npy", stim)).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("stimulus"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A family's key is located at its line in the file.

@@ -75,12 +75,7 @@ pub fn treatment_of(kind: &str, param: &str) -> Option<&'static str> {
 
 /// Every built-in family, for `vtwin models`.
 pub fn catalogue() -> Vec<ModelInfo> {
-    let mut all = vec![
-        rd::kinetics::gray_scott_info(),
-        rd::kinetics::tumour_info(),
-        rd::kinetics::cardiac_info(),
-        custom::custom_info_template(),
-    ];
+    let mut all = rd::Rd::describe();
     all.extend(lorenz::Lorenz::describe());
     all.extend(abm::Abm::describe());
     all

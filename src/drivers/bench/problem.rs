@@ -102,9 +102,7 @@ pub fn rd_model(grid: u32) -> Result<crate::core::models::rd::RdModel, BenchErro
     let info = crate::core::model_scene::info_for(&scene)?;
     let block = crate::core::model_scene::resolve_params(&scene, &info)?;
     let arm = scene.arm(None)?;
-    Ok(crate::core::models::rd::RdModel::build(
-        &scene, &block, &arm, 1,
-    )?)
+    Ok(crate::core::model_scene::rd_model(&scene, &block, &arm, 1)?)
 }
 
 /// Σ v over every member and site, in f64.

@@ -290,7 +290,7 @@ noise_species = ["u", "v"]
         let info = crate::core::model_scene::info_for(&scene).unwrap();
         let block = crate::core::model_scene::resolve_params(&scene, &info).unwrap();
         let arm = scene.arm(None).unwrap();
-        RdModel::build(&scene, &block, &arm, 10).unwrap()
+        crate::core::model_scene::rd_model(&scene, &block, &arm, 10).unwrap()
     }
 
     fn subnormals(a: &[f32]) -> usize {

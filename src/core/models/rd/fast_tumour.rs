@@ -294,7 +294,7 @@ chemo = {{ times = [0.5], dose = 1.0, decay = 0.3 }}
         let info = crate::core::model_scene::info_for(&scene).unwrap();
         let block = crate::core::model_scene::resolve_params(&scene, &info).unwrap();
         let arm = scene.arm(None).unwrap();
-        RdModel::build(&scene, &block, &arm, 40).unwrap()
+        crate::core::model_scene::rd_model(&scene, &block, &arm, 40).unwrap()
     }
 
     /// xorshift64*: random test inputs without a dependency.

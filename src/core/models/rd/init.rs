@@ -4,9 +4,10 @@
 //! All are deterministic functions of the scene and seed, computed
 //! identically for both backends.
 
+use crate::core::models::KeyedError;
 use crate::core::observe::GridShape;
 use crate::core::rng::{self, KeyedStream, Stream};
-use crate::input::scene::{Arm, InitValue, Patch, Scene, SceneError, Shape, Stimulus};
+use crate::input::scene::{Arm, InitValue, InitialSection, Patch, Shape, Stimulus, TissueSection};
 
 /// An initial value resolved against the parameter block: a constant or
 /// the member's value of parameter `i`.
@@ -36,30 +37,30 @@ pub struct InitialState {
 impl InitialState {
     /// `param_names` are the plan's parameters in block order: an initial
     /// value that names one takes the member's value of it.
-    pub fn from_scene(
-        scene: &Scene,
+    pub fn new(
+        ini: &InitialSection,
         species: &[String],
         param_names: &[String],
-    ) -> Result<InitialState, SceneError> {
-        let ini = &scene.file.initial;
-        let value = |key: String, v: &InitValue| {
-            match v {
+    ) -> Result<InitialState, KeyedError> {
+        let value = |key: String, v: &InitValue| match v {
             InitValue::Number(x) => Ok(Value::Const(*x as f32)),
             InitValue::Param(name) => param_names
                 .iter()
                 .position(|p| p == name)
                 .map(Value::Param)
                 .ok_or_else(|| {
-                    scene.error_at(
-                        &key,
-                        format!("`{name}` is not a parameter of the scene; an initial value is a number or the name of a [parameters] entry"),
+                    KeyedError::new(
+                        key,
+                        format!(
+                            "`{name}` is not a parameter of the scene; an initial value is a \
+                             number or the name of a [parameters] entry"
+                        ),
                     )
                 }),
-        }
         };
         let sidx = |key: &str, name: &str| {
             species.iter().position(|s| s == name).ok_or_else(|| {
-                scene.error_at(
+                KeyedError::new(
                     key,
                     format!(
                         "`{name}` is not a field of this model (fields: {})",
@@ -77,8 +78,8 @@ impl InitialState {
         let mut patches = Vec::new();
         for (i, p) in ini.patches.iter().enumerate() {
             if !(p.size.is_finite() && p.size > 0.0) {
-                return Err(scene.error_at(
-                    &format!("initial.patches.{i}.size"),
+                return Err(KeyedError::new(
+                    format!("initial.patches.{i}.size"),
                     "size must be positive",
                 ));
             }
@@ -144,17 +145,34 @@ impl InitialState {
     }
 }
 
-/// The tissue diffusivity multiplier per site, if the scene has one.
-pub fn tissue_map(scene: &Scene, g: &GridShape) -> Result<Option<Vec<f32>>, SceneError> {
-    let Some(t) = &scene.file.tissue else {
+/// The `[tissue] map` file as the scene layer loaded it (models never read
+/// files): no file named, its multipliers (checked against the grid), or
+/// the problem with it, reported when the model is built.
+#[derive(Clone, Debug, Default)]
+pub enum MapFile {
+    #[default]
+    Absent,
+    Loaded(Vec<f32>),
+    Failed(KeyedError),
+}
+
+/// The tissue diffusivity multiplier per site, if the scene has one: the
+/// loaded map file, else a generated map.
+pub fn tissue_map(
+    tissue: Option<&TissueSection>,
+    file: &MapFile,
+    g: &GridShape,
+) -> Result<Option<Vec<f32>>, KeyedError> {
+    let Some(t) = tissue else {
         return Ok(None);
     };
-    let map = if let Some(data) = scene.tissue_map_file()? {
-        data
-    } else if let Some(spec) = &t.generate {
-        blobs(g, spec.contrast, spec.scale, spec.seed)
-    } else {
-        return Ok(None);
+    let map = match file {
+        MapFile::Failed(e) => return Err(e.clone()),
+        MapFile::Loaded(data) => data.clone(),
+        MapFile::Absent => match &t.generate {
+            Some(spec) => blobs(g, spec.contrast, spec.scale, spec.seed),
+            None => return Ok(None),
+        },
     };
     Ok(Some(map))
 }

@@ -3,8 +3,11 @@
 //! reaction terms (`kinetics.rs`, `shaders/rd/<model>.wgsl`, or user
 //! expressions in `models::custom`).
 //!
-//! Owns: building an `RdModel` from a scene: parameter indices, initial
-//! state, tissue map, therapy and stimulus schedules, stability check.
+//! Owns: the reaction–diffusion [`Family`]: its config (the scene sections
+//! it reads, plus the tissue map file the scene layer loaded), catalogue
+//! entries, and building an `RdModel` (parameter indices, initial state,
+//! tissue map, therapy and stimulus schedules; errors keyed by scene key),
+//! and the stability check.
 
 pub mod cpu;
 mod fast;
@@ -18,10 +21,16 @@ use crate::core::model::{
     FieldInfo, FusedProgram, GpuProgram, KernelConfig, Model, ModelError, ModelInfo, ParamInfo,
     StepCtx, TunedProgram,
 };
+use crate::core::models::{Family, KeyedError};
 use crate::core::observe::GridShape;
-use crate::input::params::ParamBlock;
-use crate::input::scene::{Arm, Boundary, ModelKind, Scene, SceneError};
+use crate::input::params::{Distribution, ParamBlock};
+use crate::input::scene::{
+    Arm, Boundary, GridSection, InitialSection, ModelKind, ModelSection, Stimulus, TimeSection,
+    TissueSection,
+};
+use indexmap::IndexMap;
 use kinetics::Ix;
+use serde::Deserialize;
 
 /// The name custom reactions read the model time by (`step · dt`, the
 /// time at the start of the step, rounded once to f32 on both backends).
@@ -103,202 +112,206 @@ impl Extras {
     }
 }
 
-/// The scene key of `arm`'s entry `rest` (`arms.<i>.<rest>`).
-fn arm_key(scene: &Scene, arm: &Arm, rest: &str) -> String {
-    let i = scene
-        .file
-        .arms
-        .iter()
-        .position(|a| a.name == arm.name)
-        .unwrap_or(0);
-    format!("arms.{i}.{rest}")
+/// The scene sections a reaction–diffusion model reads. Every other
+/// section of the scene (observables, ensemble, assimilation, …) is
+/// someone else's.
+#[derive(Deserialize, Debug, Clone)]
+pub struct RdConfig {
+    pub model: ModelSection,
+    #[serde(default)]
+    pub grid: GridSection,
+    pub time: TimeSection,
+    /// The scene's parameters in file order: a custom model's parameters
+    /// are these.
+    #[serde(default)]
+    pub parameters: IndexMap<String, Distribution>,
+    #[serde(default)]
+    pub initial: InitialSection,
+    #[serde(default)]
+    pub tissue: Option<TissueSection>,
+    #[serde(default)]
+    pub arms: Vec<Arm>,
+    #[serde(default)]
+    pub stimulus: Vec<Stimulus>,
+    /// The `[tissue] map` file, loaded by the scene layer (models never
+    /// read files); not part of the document.
+    #[serde(skip)]
+    pub map_file: init::MapFile,
 }
 
-/// The model description for a scene without freezing it (fields and
-/// parameters of a custom model come from the scene).
-pub fn info_for_scene(scene: &Scene) -> Result<ModelInfo, SceneError> {
-    let m = &scene.file.model;
-    if m.kind != ModelKind::Custom {
-        for key in ["species", "reactions", "diffusion"] {
-            let set = match key {
-                "species" => !m.species.is_empty(),
-                "reactions" => !m.reactions.is_empty(),
-                _ => !m.diffusion.is_empty(),
-            };
-            if set {
-                return Err(scene.error_at(
-                    &format!("model.{key}"),
-                    format!("`{key}` is only for kind = \"custom\""),
-                ));
+/// The reaction–diffusion family: `gray_scott`, `tumour`, `cardiac` and
+/// `custom` (user kinetics).
+pub struct Rd;
+
+impl Family for Rd {
+    type Config = RdConfig;
+
+    fn describe() -> Vec<ModelInfo> {
+        vec![
+            kinetics::gray_scott_info(),
+            kinetics::tumour_info(),
+            kinetics::cardiac_info(),
+            crate::core::models::custom::custom_info_template(),
+        ]
+    }
+
+    fn info(c: &RdConfig) -> Result<ModelInfo, KeyedError> {
+        let m = &c.model;
+        if m.kind != ModelKind::Custom {
+            for (key, set) in [
+                ("species", !m.species.is_empty()),
+                ("reactions", !m.reactions.is_empty()),
+                ("diffusion", !m.diffusion.is_empty()),
+            ] {
+                if set {
+                    return Err(KeyedError::new(
+                        format!("model.{key}"),
+                        format!("`{key}` is only for kind = \"custom\""),
+                    ));
+                }
             }
         }
+        Ok(match m.kind {
+            ModelKind::GrayScott => kinetics::gray_scott_info(),
+            ModelKind::Tumour => kinetics::tumour_info(),
+            ModelKind::Cardiac => kinetics::cardiac_info(),
+            ModelKind::Lorenz96 | ModelKind::Lorenz63 | ModelKind::TumourAbm => {
+                return Err(KeyedError::new(
+                    "model.kind",
+                    format!("`{}` is not a reaction-diffusion model", m.kind.name()),
+                ));
+            }
+            ModelKind::Custom => custom_info(c)?,
+        })
     }
-    Ok(match m.kind {
-        ModelKind::GrayScott => kinetics::gray_scott_info(),
-        ModelKind::Tumour => kinetics::tumour_info(),
-        ModelKind::Cardiac => kinetics::cardiac_info(),
-        ModelKind::Lorenz96 | ModelKind::Lorenz63 | ModelKind::TumourAbm => {
-            return Err(scene.error_at(
-                "model.kind",
-                format!("`{}` is not a reaction-diffusion model", m.kind.name()),
+
+    fn build(
+        c: &RdConfig,
+        block: &ParamBlock,
+        arm: &Arm,
+        steps: u64,
+    ) -> Result<Box<dyn Model>, KeyedError> {
+        Ok(Box::new(RdModel::build(c, block, arm, steps)?))
+    }
+}
+
+/// A custom model's description: its species from `model.species`, its
+/// parameters those of the scene.
+fn custom_info(c: &RdConfig) -> Result<ModelInfo, KeyedError> {
+    let m = &c.model;
+    if m.species.is_empty() {
+        return Err(KeyedError::new(
+            "model.species",
+            "a custom model needs `species = [\"u\", ...]`",
+        ));
+    }
+    if m.species.len() > cpu::max_species() {
+        return Err(KeyedError::new(
+            "model.species",
+            format!(
+                "a custom model has at most {} species, got {}",
+                cpu::max_species(),
+                m.species.len()
+            ),
+        ));
+    }
+    for (i, s) in m.species.iter().enumerate() {
+        let key = format!("model.species.{i}");
+        if s == TIME_VAR {
+            return Err(KeyedError::new(
+                key,
+                format!("`{TIME_VAR}` is the model time in custom reactions; rename the species"),
             ));
         }
-        ModelKind::Custom => {
-            if m.species.is_empty() {
-                return Err(scene.error_at(
-                    "model.species",
-                    "a custom model needs `species = [\"u\", ...]`",
-                ));
-            }
-            if m.species.len() > cpu::max_species() {
-                return Err(scene.error_at(
-                    "model.species",
-                    format!(
-                        "a custom model has at most {} species, got {}",
-                        cpu::max_species(),
-                        m.species.len()
-                    ),
-                ));
-            }
-            for (i, s) in m.species.iter().enumerate() {
-                if s == TIME_VAR {
-                    return Err(scene.error_at(
-                        &format!("model.species.{i}"),
-                        format!(
-                            "`{TIME_VAR}` is the model time in custom reactions; rename the species"
-                        ),
-                    ));
-                }
-                if !valid_identifier(s) {
-                    return Err(scene.error_at(
-                        &format!("model.species.{i}"),
-                        format!("`{s}` is not a valid identifier"),
-                    ));
-                }
-                if let Some(j) = m.species[..i].iter().position(|x| x == s) {
-                    return Err(scene.error_at(
-                        &format!("model.species.{i}"),
-                        format!("duplicate species `{s}` (entries {j} and {i})"),
-                    ));
-                }
-            }
-            let mut info = crate::core::models::custom::custom_info_template();
-            info.fields = m
-                .species
-                .iter()
-                .map(|s| FieldInfo {
-                    name: s.clone(),
-                    unit: "1".into(),
-                    description: format!("species {s}"),
-                })
-                .collect();
-            info.params = scene
-                .params
-                .params
-                .iter()
-                .map(|p| ParamInfo {
-                    name: p.name.clone(),
-                    unit: "user".into(),
-                    description: "user parameter".into(),
-                    default: p.dist.median(),
-                    bounds: p.dist.support(),
-                })
-                .collect();
-            info
+        if !valid_identifier(s) {
+            return Err(KeyedError::new(
+                key,
+                format!("`{s}` is not a valid identifier"),
+            ));
         }
-    })
+        if let Some(j) = m.species[..i].iter().position(|x| x == s) {
+            return Err(KeyedError::new(
+                key,
+                format!("duplicate species `{s}` (entries {j} and {i})"),
+            ));
+        }
+    }
+    let mut info = crate::core::models::custom::custom_info_template();
+    info.fields = m
+        .species
+        .iter()
+        .map(|s| FieldInfo {
+            name: s.clone(),
+            unit: "1".into(),
+            description: format!("species {s}"),
+        })
+        .collect();
+    info.params = c
+        .parameters
+        .iter()
+        .map(|(name, dist)| ParamInfo {
+            name: name.clone(),
+            unit: "user".into(),
+            description: "user parameter".into(),
+            default: dist.median(),
+            bounds: dist.support(),
+        })
+        .collect();
+    Ok(info)
+}
+
+/// The scene key of `arm`'s entry `rest` (`arms.<i>.<rest>`).
+fn arm_key(c: &RdConfig, arm: &Arm, rest: &str) -> String {
+    let i = c.arms.iter().position(|a| a.name == arm.name).unwrap_or(0);
+    format!("arms.{i}.{rest}")
 }
 
 impl RdModel {
     pub fn build(
-        scene: &Scene,
+        c: &RdConfig,
         block: &ParamBlock,
         arm: &Arm,
         steps: u64,
-    ) -> Result<RdModel, SceneError> {
-        let f = &scene.file;
-        let info = info_for_scene(scene)?;
+    ) -> Result<RdModel, KeyedError> {
+        let info = Rd::info(c)?;
+        let kind = c.model.kind;
         let grid = GridShape {
-            nx: f.grid.nx,
-            ny: f.grid.ny,
+            nx: c.grid.nx,
+            ny: c.grid.ny,
             fields: info.fields.len() as u32,
-            dx: f.grid.dx,
-            periodic: f.grid.boundary == Boundary::Periodic,
+            dx: c.grid.dx,
+            periodic: c.grid.boundary == Boundary::Periodic,
         };
         let param_names: Vec<String> = block.params.iter().map(|p| p.name.clone()).collect();
         for n in &param_names {
+            let key = format!("parameters.{n}");
             if !valid_identifier(n) {
-                return Err(scene.error_at(
-                    &format!("parameters.{n}"),
+                return Err(KeyedError::new(
+                    key,
                     format!("parameter name `{n}` is not a valid identifier"),
                 ));
             }
-            if f.model.kind == ModelKind::Custom && n == TIME_VAR {
-                return Err(scene.error_at(
-                    &format!("parameters.{n}"),
+            if kind == ModelKind::Custom && n == TIME_VAR {
+                return Err(KeyedError::new(
+                    key,
                     format!(
                         "`{TIME_VAR}` is the model time in custom reactions; rename the parameter"
                     ),
                 ));
             }
-            if f.model.kind == ModelKind::Custom && info.fields.iter().any(|s| s.name == *n) {
-                return Err(scene.error_at(
-                    &format!("parameters.{n}"),
+            if kind == ModelKind::Custom && info.fields.iter().any(|s| s.name == *n) {
+                return Err(KeyedError::new(
+                    key,
                     format!("parameter `{n}` has the name of a species; rename one of them"),
                 ));
             }
         }
-        let idx = |name: &str| param_names.iter().position(|n| n == name);
         let species: Vec<String> = info.fields.iter().map(|f| f.name.clone()).collect();
-        let (kin, ix, diff_ix) = match f.model.kind {
-            ModelKind::Custom => {
-                let mut exprs = Vec::new();
-                // Variables: species, parameters, then the model time `t`.
-                let vars: Vec<String> = species
-                    .iter()
-                    .chain(&param_names)
-                    .cloned()
-                    .chain([TIME_VAR.to_string()])
-                    .collect();
-                for k in f.model.reactions.keys() {
-                    if !species.contains(k) {
-                        return Err(scene.error_at(
-                            &format!("model.reactions.{k}"),
-                            format!("`{k}` is not a species"),
-                        ));
-                    }
-                }
-                for s in &species {
-                    let text = f.model.reactions.get(s).ok_or_else(|| {
-                        scene.error_at(
-                            "model.reactions",
-                            format!("no reaction given for species `{s}`"),
-                        )
-                    })?;
-                    let e = Expr::parse(text, &vars).map_err(|e| {
-                        scene.error_at(&format!("model.reactions.{s}"), e.to_string())
-                    })?;
-                    exprs.push(e);
-                }
-                let mut diff = vec![None; species.len()];
-                for (s, pname) in &f.model.diffusion {
-                    let si = species.iter().position(|x| x == s).ok_or_else(|| {
-                        scene.error_at(
-                            &format!("model.diffusion.{s}"),
-                            format!("`{s}` is not a species"),
-                        )
-                    })?;
-                    diff[si] = Some(idx(pname).ok_or_else(|| {
-                        scene.error_at(
-                            &format!("model.diffusion.{s}"),
-                            format!("`{pname}` is not a parameter of the scene"),
-                        )
-                    })?);
-                }
-                (Kinetics::Custom { exprs }, Vec::new(), diff)
-            }
+        let (kin, ix, diff_ix) = match kind {
+            ModelKind::Custom => custom_kinetics(c, &species, &param_names)?,
             kind => {
                 // Built-in: resolve canonical order (resolve_params guarantees presence).
+                let idx = |name: &str| param_names.iter().position(|n| n == name);
                 let ix: Ix = info
                     .params
                     .iter()
@@ -317,45 +330,42 @@ impl RdModel {
                 (k, ix, diff)
             }
         };
-        if f.model.kind != ModelKind::Custom && !arm.doses.is_empty() {
-            return Err(scene.error_at(
-                &arm_key(scene, arm, "doses"),
+        if kind != ModelKind::Custom && !arm.doses.is_empty() {
+            return Err(KeyedError::new(
+                arm_key(c, arm, "doses"),
                 format!(
                     "model `{}` takes no `doses` (dose schedules are for kind = \"custom\")",
                     info.kind
                 ),
             ));
         }
-        if f.model.kind != ModelKind::Tumour
-            && (!f.arms.is_empty())
-            && f.arms.iter().any(|a| a.rt.is_some() || a.chemo.is_some())
-        {
-            return Err(scene.error_at(
+        if kind != ModelKind::Tumour && c.arms.iter().any(|a| a.rt.is_some() || a.chemo.is_some()) {
+            return Err(KeyedError::new(
                 "arms",
                 format!("model `{}` takes no therapy schedule", info.kind),
             ));
         }
-        if f.model.kind != ModelKind::Cardiac && !f.stimulus.is_empty() {
-            return Err(scene.error_at(
+        if kind != ModelKind::Cardiac && !c.stimulus.is_empty() {
+            return Err(KeyedError::new(
                 "stimulus",
                 format!("model `{}` takes no stimulus", info.kind),
             ));
         }
-        let dt = f.time.dt;
+        let dt = c.time.dt;
         // aux layout: [tissue map (nx·ny)] [schedule (2 per step + 2)] [stimuli]
         let mut aux = Vec::new();
-        let map = init::tissue_map(scene, &grid)?;
+        let map = init::tissue_map(c.tissue.as_ref(), &c.map_file, &grid)?;
         let map_off = map.map(|m| {
             aux.extend_from_slice(&m);
             0
         });
         let sched_off = aux.len();
-        if f.model.kind == ModelKind::Tumour {
+        if kind == ModelKind::Tumour {
             aux.extend(init::therapy_schedule(arm, dt, steps));
         }
         let stim_off = aux.len();
-        if f.model.kind == ModelKind::Cardiac {
-            aux.extend(init::stimulus_table(&f.stimulus));
+        if kind == ModelKind::Cardiac {
+            aux.extend(init::stimulus_table(&c.stimulus));
         }
         let mut extras = Extras::default();
         if !arm.doses.is_empty() {
@@ -364,8 +374,8 @@ impl RdModel {
                     .iter()
                     .position(|x| *x == d.species)
                     .ok_or_else(|| {
-                        scene.error_at(
-                            &arm_key(scene, arm, &format!("doses.{j}.species")),
+                        KeyedError::new(
+                            arm_key(c, arm, &format!("doses.{j}.species")),
                             format!("`{}` is not a species", d.species),
                         )
                     })?;
@@ -377,8 +387,8 @@ impl RdModel {
         }
         extras.tail = aux.len();
         aux.extend([0.0; 4]); // never empty: a zero-sized binding is invalid
-        let init = init::InitialState::from_scene(scene, &species, &param_names)?;
-        let faces = (f.model.kind == ModelKind::Tumour).then(|| {
+        let init = init::InitialState::new(&c.initial, &species, &param_names)?;
+        let faces = (kind == ModelKind::Tumour).then(|| {
             let map = map_off.map(|o| &aux[o..o + grid.sites()]);
             std::sync::Arc::new(fast_tumour::Faces::build(&grid, map))
         });
@@ -388,7 +398,7 @@ impl RdModel {
             grid,
             dt,
             dt32: dt as f32,
-            dx2inv: (1.0 / (f.grid.dx * f.grid.dx)) as f32,
+            dx2inv: (1.0 / (c.grid.dx * c.grid.dx)) as f32,
             ix,
             diff_ix,
             n_params: param_names.len(),
@@ -496,6 +506,54 @@ impl RdModel {
         }
         worst
     }
+}
+
+/// A custom model's reaction terms (variables: species, parameters, then
+/// the model time `t`) and each species' diffusivity parameter.
+fn custom_kinetics(
+    c: &RdConfig,
+    species: &[String],
+    param_names: &[String],
+) -> Result<(Kinetics, Ix, Vec<Option<usize>>), KeyedError> {
+    let m = &c.model;
+    let vars: Vec<String> = species
+        .iter()
+        .chain(param_names)
+        .cloned()
+        .chain([TIME_VAR.to_string()])
+        .collect();
+    for k in m.reactions.keys() {
+        if !species.contains(k) {
+            return Err(KeyedError::new(
+                format!("model.reactions.{k}"),
+                format!("`{k}` is not a species"),
+            ));
+        }
+    }
+    let mut exprs = Vec::new();
+    for s in species {
+        let text = m.reactions.get(s).ok_or_else(|| {
+            KeyedError::new(
+                "model.reactions",
+                format!("no reaction given for species `{s}`"),
+            )
+        })?;
+        let e = Expr::parse(text, &vars)
+            .map_err(|e| KeyedError::new(format!("model.reactions.{s}"), e.to_string()))?;
+        exprs.push(e);
+    }
+    let mut diff = vec![None; species.len()];
+    for (s, pname) in &m.diffusion {
+        let key = format!("model.diffusion.{s}");
+        let si = species
+            .iter()
+            .position(|x| x == s)
+            .ok_or_else(|| KeyedError::new(key.clone(), format!("`{s}` is not a species")))?;
+        diff[si] = Some(param_names.iter().position(|n| n == pname).ok_or_else(|| {
+            KeyedError::new(key, format!("`{pname}` is not a parameter of the scene"))
+        })?);
+    }
+    Ok((Kinetics::Custom { exprs }, Vec::new(), diff))
 }
 
 impl Model for RdModel {
