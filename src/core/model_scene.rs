@@ -308,6 +308,27 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// The keys only a custom model takes are refused, at their line, by
+    /// every built-in reaction–diffusion and Lorenz kind.
+    #[test]
+    fn custom_only_keys_are_refused_by_built_in_kinds() {
+        for (kind, line, key) in [
+            ("gray_scott", "species = [\"u\"]", "species"),
+            ("tumour", "diffusion = { N = \"D\" }", "diffusion"),
+            ("lorenz63", "reactions = { x = \"1\" }", "reactions"),
+        ] {
+            let text = format!(
+                "[model]\nkind = \"{kind}\"\n{line}\n[grid]\nnx = 3\nny = 1\n[time]\n\
+                 dt = 0.01\nsteps = 1\n"
+            );
+            let scene = Scene::parse(Path::new("k.toml"), &text).unwrap();
+            let e = info_for(&scene).unwrap_err();
+            assert_eq!(e.key, Some(format!("model.{key}")), "{kind}");
+            assert_eq!(e.line, Some(3), "{kind}");
+            assert_eq!(e.message, format!("`{key}` is only for kind = \"custom\""));
+        }
+    }
+
     /// A family's key is located at its line in the file.
     #[test]
     fn keyed_errors_are_located() {

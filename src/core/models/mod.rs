@@ -6,7 +6,8 @@
 //! dispatches on `model.kind` (`model_scene::build`, `info_for`,
 //! `resolve_params`); `catalogue` lists every family for `vtwin models`.
 //!
-//! Owns: the `Family` trait, `KeyedError`, the catalogue and `treatment_of`;
+//! Owns: the `Family` trait, `KeyedError`, the catalogue, `treatment_of` and
+//! `no_custom_keys` (the check every built-in kind shares);
 //! the mapping from `model.kind` to a family is `core::model_scene`. Never
 //! imports wgpu.
 
@@ -17,7 +18,7 @@ pub mod rd;
 
 use crate::core::model::{Model, ModelInfo};
 use crate::input::params::ParamBlock;
-use crate::input::scene::Arm;
+use crate::input::scene::{Arm, ModelSection};
 
 /// What a family reports about a scene: the dotted key it concerns
 /// (`grid.nx`, `initial.background.y`) and what is wrong. The scene layer
@@ -58,6 +59,24 @@ pub trait Family {
         arm: &Arm,
         steps: u64,
     ) -> Result<Box<dyn Model>, KeyedError>;
+}
+
+/// Refuses the `[model]` keys only a custom model takes (`species`,
+/// `reactions`, `diffusion`), at the first one set.
+pub fn no_custom_keys(m: &ModelSection) -> Result<(), KeyedError> {
+    for (key, set) in [
+        ("species", !m.species.is_empty()),
+        ("reactions", !m.reactions.is_empty()),
+        ("diffusion", !m.diffusion.is_empty()),
+    ] {
+        if set {
+            return Err(KeyedError::new(
+                format!("model.{key}"),
+                format!("`{key}` is only for kind = \"custom\""),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The treatment a model parameter acts through, for parameters that

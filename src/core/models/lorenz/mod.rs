@@ -128,20 +128,8 @@ impl Family for Lorenz {
     }
 
     fn info(c: &LorenzConfig) -> Result<ModelInfo, KeyedError> {
-        let m = &c.model;
-        for (key, set) in [
-            ("species", !m.species.is_empty()),
-            ("reactions", !m.reactions.is_empty()),
-            ("diffusion", !m.diffusion.is_empty()),
-        ] {
-            if set {
-                return Err(KeyedError::new(
-                    format!("model.{key}"),
-                    format!("`{key}` is only for kind = \"custom\""),
-                ));
-            }
-        }
-        match m.kind {
+        crate::core::models::no_custom_keys(&c.model)?;
+        match c.model.kind {
             ModelKind::Lorenz96 => Ok(lorenz96_info()),
             ModelKind::Lorenz63 => Ok(lorenz63_info()),
             other => Err(KeyedError::new(

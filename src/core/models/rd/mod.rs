@@ -158,18 +158,7 @@ impl Family for Rd {
     fn info(c: &RdConfig) -> Result<ModelInfo, KeyedError> {
         let m = &c.model;
         if m.kind != ModelKind::Custom {
-            for (key, set) in [
-                ("species", !m.species.is_empty()),
-                ("reactions", !m.reactions.is_empty()),
-                ("diffusion", !m.diffusion.is_empty()),
-            ] {
-                if set {
-                    return Err(KeyedError::new(
-                        format!("model.{key}"),
-                        format!("`{key}` is only for kind = \"custom\""),
-                    ));
-                }
-            }
+            crate::core::models::no_custom_keys(m)?;
         }
         Ok(match m.kind {
             ModelKind::GrayScott => kinetics::gray_scott_info(),
