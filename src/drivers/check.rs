@@ -11,6 +11,7 @@ use super::members::{Members, freeze_plan};
 use crate::core::plan::Plan;
 use crate::engine::BackendChoice;
 use crate::engine::backend::Backend;
+use crate::input::limits::human_bytes;
 use crate::input::scene::Scene;
 use std::fmt::{self, Write as _};
 use std::path::PathBuf;
@@ -102,18 +103,6 @@ pub fn check(req: &CheckRequest, note: &mut dyn FnMut(String)) -> Result<CheckRe
         host_bytes,
         available: crate::input::limits::mem_available(),
     })
-}
-
-/// `b` bytes in binary units with one decimal (`64.0 KiB`).
-pub fn human_bytes(b: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < units.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    format!("{v:.1} {}", units[i])
 }
 
 impl fmt::Display for CheckReport {
