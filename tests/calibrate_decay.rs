@@ -270,6 +270,21 @@ fn same_seed_same_posterior_files_whatever_the_batch_size() {
                     args.extend(["--batch-size", b]);
                 }
                 calibrate(&args);
+                if method == "abc-smc" {
+                    // The manifest records the settings as run: ABC's
+                    // proposals per run resolved (0 means 2 × population;
+                    // `--batch-size` caps engine batches, not this).
+                    let m: serde_json::Value =
+                        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap())
+                            .unwrap();
+                    let s = &m["calibration"]["settings"];
+                    assert_eq!(s["batch_size"], 200, "{backend}: {s}");
+                    assert_eq!(
+                        (&s["population"], &s["seed"], &s["mode"]),
+                        (&100.into(), &4.into(), &"kernel".into()),
+                        "{backend}: {s}"
+                    );
+                }
                 files.push(
                     ["posterior.csv", "posterior.toml", "predictive.csv"]
                         .map(|f| std::fs::read(out.join(f)).unwrap()),

@@ -12,8 +12,8 @@
 //! [`crate::methods::calibrate`], the engine bridge in [`crate::methods::fit`].
 
 use super::calibrate_manifest::{
-    AbcSettings, AbcSmcNote, Calibration, ErrorModelNote, HistoryMatchingNote, HmSettings,
-    MethodBlock, PredictiveNote, TemperedSettings, TemperedSmcNote,
+    AbcSmcNote, Calibration, ErrorModelNote, HistoryMatchingNote, HmSettings, MethodBlock,
+    PredictiveNote, TemperedSettings, TemperedSmcNote,
 };
 use super::job::{Error, Observer, Result, create_run_dir, default_out};
 use crate::core::plan::{Plan, PlanOptions};
@@ -279,7 +279,7 @@ fn calibrate_one(
                 final_epsilon: last.epsilon,
                 log_evidence: evidence.map(|e| e.0),
                 log_evidence_se: evidence.map(|e| e.1),
-                settings: AbcSettings::of(c),
+                settings: c.resolved(),
             });
             (res.tables(), res.posterior()?, json, evidence, c.seed)
         }

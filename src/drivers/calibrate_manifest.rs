@@ -36,38 +36,8 @@ pub struct AbcSmcNote {
     /// ln Z and its standard error, where the run estimates the evidence.
     pub log_evidence: Option<f64>,
     pub log_evidence_se: Option<f64>,
-    pub settings: AbcSettings,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AbcSettings {
-    pub mode: &'static str,
-    pub population: usize,
-    pub batch_size: usize,
-    pub alpha: f64,
-    pub final_epsilon: f64,
-    pub max_generations: usize,
-    pub max_simulations: usize,
-    pub kernel_scale: f64,
-    pub min_acceptance_rate: f64,
-    pub seed: u64,
-}
-
-impl AbcSettings {
-    pub fn of(c: &AbcConfig) -> AbcSettings {
-        AbcSettings {
-            mode: c.mode.name(),
-            population: c.population,
-            batch_size: c.effective_batch(),
-            alpha: c.alpha,
-            final_epsilon: c.final_epsilon,
-            max_generations: c.max_generations,
-            max_simulations: c.max_simulations,
-            kernel_scale: c.kernel_scale,
-            min_acceptance_rate: c.min_acceptance_rate,
-            seed: c.seed,
-        }
-    }
+    /// The `[calibrate.abc]` settings as run (`AbcConfig::resolved`).
+    pub settings: AbcConfig,
 }
 
 #[derive(Debug, Serialize)]

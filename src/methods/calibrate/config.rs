@@ -8,7 +8,7 @@
 use super::CalibrateError;
 use super::likelihood::ErrorConfig;
 use crate::input::scene::{Scene, SceneError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A calibration method, as named on the command line.
@@ -85,7 +85,7 @@ impl CalibrateConfig {
 }
 
 /// How ABC-SMC compares a simulation with the data.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AbcMode {
     /// Accept with the observation-error model as the ABC kernel
@@ -200,8 +200,9 @@ impl TemperedConfig {
     }
 }
 
-/// ABC-SMC settings (`[calibrate.abc]`).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+/// ABC-SMC settings (`[calibrate.abc]`); serialised as run (batch size
+/// resolved, see `resolved`) in the calibration manifest.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AbcConfig {
     /// How a simulation is compared with the data (default `kernel`).
@@ -257,6 +258,14 @@ fn bad(key: &str, message: String) -> CalibrateError {
 
 impl AbcConfig {
     /// The batch size in force (`batch_size`, or 2 × population when 0).
+    /// These settings as a run uses them: the batch size resolved.
+    pub fn resolved(&self) -> AbcConfig {
+        AbcConfig {
+            batch_size: self.effective_batch(),
+            ..self.clone()
+        }
+    }
+
     pub fn effective_batch(&self) -> usize {
         if self.batch_size == 0 {
             2 * self.population
