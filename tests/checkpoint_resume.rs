@@ -1429,6 +1429,10 @@ fn fork_of_a_cohort_checkpoint_equals_a_run_switching_arms() {
     let mut cases: Vec<(Vec<String>, &str)> = vec![
         (vec!["--arm".into(), "surgery".into()], "no arm `surgery`"),
         (vec!["--set".into(), "nx=16".into()], "no parameter `nx`"),
+        (
+            vec!["--set".into(), "nx=16".into()],
+            "a fork changes parameters only",
+        ),
     ];
     for (extra, want) in cases.drain(..) {
         let refused = d.join("refused");

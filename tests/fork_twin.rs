@@ -355,6 +355,7 @@ fn a_changed_scene_an_unknown_arm_and_a_structural_set_are_refused() {
     for bad in ["nx=16", "members=4", "seed=3"] {
         let err = run(&["--set", bad]);
         assert!(err.contains("has no parameter"), "{err}");
+        assert!(err.contains("a fork changes parameters only"), "{err}");
     }
     std::fs::write(&scene, format!("{SCENE}\n# edited\n")).unwrap();
     let err = run(&["--arm", "rt"]);

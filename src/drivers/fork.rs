@@ -18,7 +18,7 @@
 
 use super::job::{self, Observer};
 use super::run::{RunRequest, freeze_arm, shift_members};
-use crate::core::plan::Plan;
+use crate::core::plan::{Plan, PlanError};
 use crate::drivers::checkpoint::{Checkpoint, CheckpointError, Invocation, Meta};
 use crate::drivers::checkpoint_twin::TwinMeta;
 use crate::drivers::manifest::PlanManifest;
@@ -160,6 +160,35 @@ pub fn parse_set(s: &str) -> Result<(String, f64), ForkError> {
     Ok((k.trim().to_string(), v))
 }
 
+/// `plan` with every `--set PARAM=VALUE` of `sets` applied in order, and
+/// the settings as (name, value); `refused(s, e)` words the error for a
+/// setting `s` the plan refuses with `e`.
+pub fn apply_sets(
+    mut plan: Plan,
+    sets: &[String],
+    refused: impl Fn(&str, PlanError) -> String,
+) -> Result<(Plan, Vec<(String, f64)>), ForkError> {
+    let mut set = Vec::new();
+    for s in sets {
+        let (name, value) = parse_set(s)?;
+        plan = plan
+            .with_param(&name, value)
+            .map_err(|e| ForkError::Invalid(refused(s, e)))?;
+        set.push((name, value));
+    }
+    Ok((plan, set))
+}
+
+/// The error for a `--set` a saved state refuses (checkpoint forks of
+/// twins and cohorts): parameters may change, the state's shape may not.
+pub fn state_kept(path: &Path, s: &str, e: PlanError) -> String {
+    format!(
+        "{}: --set {s}: {e} (a fork changes parameters only; the grid and other settings that \
+         shape the state stay as saved)",
+        path.display()
+    )
+}
+
 /// One `--set` as the manifest records it.
 #[derive(Serialize)]
 pub struct SetNote {
@@ -234,15 +263,11 @@ pub fn run(
         )));
     }
     let arm = req.arm.clone().or(run.arm.clone());
-    let mut plan = freeze_arm(&scene, &run, arm.as_deref())?;
-    let mut set = Vec::new();
-    for s in &req.set {
-        let (name, value) = parse_set(s)?;
-        plan = plan
-            .with_param(&name, value)
-            .map_err(|e| ForkError::Invalid(format!("--set {s}: {e}")))?;
-        set.push((name, value));
-    }
+    let (plan, set) = apply_sets(
+        freeze_arm(&scene, &run, arm.as_deref())?,
+        &req.set,
+        |s, e| format!("--set {s}: {e}"),
+    )?;
     let m = &ck.meta;
     let (backend, fmt) = open_for_fork(req, m, &plan, &scene, obs)?;
     let output = job::Output {

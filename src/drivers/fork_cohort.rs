@@ -27,8 +27,8 @@
 
 use super::cohort::{CohortManifest, CohortRequest, adapter_text, crate_parameters};
 use super::fork::{
-    ForkError, ForkRequest, SetNote, open_for_fork, parse_set, restore_with_set, set_notes,
-    set_text,
+    ForkError, ForkRequest, SetNote, apply_sets, open_for_fork, restore_with_set, set_notes,
+    set_text, state_kept,
 };
 use super::job::{self, Observer};
 use crate::drivers::checkpoint::Checkpoint;
@@ -157,19 +157,11 @@ pub fn run(
             setup.arms.join(", ")
         ));
     }
-    let mut plan = cohort_sim::task_plan(&scene, setup.seed, &patients, &arm).map_err(cerr)?;
-    let mut set = Vec::new();
-    for s in &req.set {
-        let (name, value) = parse_set(s)?;
-        plan = plan.with_param(&name, value).map_err(|e| {
-            ForkError::Invalid(format!(
-                "{}: --set {s}: {e} (a fork changes parameters only; the grid and other \
-                 settings that shape the state stay as saved)",
-                path.display()
-            ))
-        })?;
-        set.push((name, value));
-    }
+    let (plan, set) = apply_sets(
+        cohort_sim::task_plan(&scene, setup.seed, &patients, &arm).map_err(cerr)?,
+        &req.set,
+        |s, e| state_kept(path, s, e),
+    )?;
     let (backend, fmt) = open_for_fork(req, m, &plan, &scene, obs)?;
     let inputs = [cohort.scene.as_path(), path];
     let dir = job::create_run_dir(&req.out, req.force, &inputs, obs)?;

@@ -14,7 +14,9 @@
 //! parameter of the scene's block (the grid, agent capacity and the like
 //! shape the state and cannot change in a fork).
 
-use super::fork::{ForkError, ForkRequest, SetNote, open_backend, parse_set};
+use super::fork::{
+    ForkError, ForkRequest, SetNote, apply_sets, open_backend, set_notes, state_kept,
+};
 use super::job::{self, Observer};
 use crate::drivers::checkpoint_twin::TwinMeta;
 use crate::drivers::manifest::PlanManifest;
@@ -167,25 +169,16 @@ pub fn run(
     let arm_plan = setup.plan_for(&arm, None).map_err(|e| {
         ForkError::Invalid(format!("{}: --arm {arm}: {}", path.display(), e.message))
     })?;
-    let mut check = arm_plan.clone();
+    let (check, named) = apply_sets(arm_plan.clone(), &req.set, |s, e| state_kept(path, s, e))?;
     let mut set = Vec::new();
-    let mut notes = Vec::new();
-    for s in &req.set {
-        let (name, value) = parse_set(s)?;
-        check = check.with_param(&name, value).map_err(|e| {
-            ForkError::Invalid(format!(
-                "{}: --set {s}: {e} (a fork changes parameters only; the grid and other \
-                 settings that shape the state stay as saved)",
-                path.display()
-            ))
-        })?;
+    for (name, value) in &named {
         let j = check
             .block
-            .index_of(&name)
+            .index_of(name)
             .ok_or_else(|| ForkError::Invalid("a parameter set is in the block".to_string()))?;
-        set.push((j, value));
-        notes.push(SetNote { param: name, value });
+        set.push((j, *value));
     }
+    let notes = set_notes(&named);
     let horizon = setup.horizon_step.unwrap_or(setup.plan.steps);
     let backend = open_backend(req, &meta.identity.backend, obs)?;
     let fmt = super::cohort::table_format(req.format, &setup.scene);
