@@ -35,17 +35,8 @@ impl vtwin::engine::Simulator for NoisyIdentity {
 }
 
 /// f(x) = x, no noise: the history-matching toy.
-struct Identity;
-impl vtwin::engine::Simulator for Identity {
-    fn simulate(
-        &mut self,
-        batch: &vtwin::engine::Batch<'_>,
-    ) -> Result<vtwin::engine::Recordings, vtwin::engine::SimulatorError> {
-        let (thetas, _seed) = (batch.rows, batch.seed);
-        Ok(vtwin::engine::Recordings::from_values(
-            thetas.iter().map(|t| Some(vec![t[0]])).collect(),
-        ))
-    }
+fn identity() -> vtwin::engine::PerRow<impl FnMut(&[f64]) -> Option<Vec<f64>>> {
+    vtwin::engine::PerRow(|t: &[f64]| Some(vec![t[0]]))
 }
 
 fn weighted_mean_sd(xs: &[f64], w: &[f64]) -> (f64, f64) {
@@ -144,7 +135,7 @@ fn history_matching_finds_the_three_sigma_interval() {
     };
     let r = run_history_matching(
         &block,
-        &mut Summaries::last(&mut Identity),
+        &mut Summaries::last(&mut identity()),
         &[2.0],
         &[0.5],
         &cfg,
@@ -205,7 +196,7 @@ fn history_matching_over_a_normal_prior_rules_out_its_mass() {
     };
     let r = run_history_matching(
         &block,
-        &mut Summaries::last(&mut Identity),
+        &mut Summaries::last(&mut identity()),
         &[2.0],
         &[0.5],
         &cfg,

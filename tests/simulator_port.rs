@@ -7,7 +7,7 @@ use std::path::Path;
 use vtwin::core::plan::{Plan, PlanOptions};
 use vtwin::engine::backend::Backend;
 use vtwin::engine::{
-    Batch, EnginePort, MemberStatus, Recordings, RowStatus, Simulator, SimulatorError,
+    Batch, EnginePort, MemberStatus, PerRow, Recordings, RowStatus, Simulator, SimulatorError,
 };
 use vtwin::input::scene::Scene;
 use vtwin::methods::calibrate::Summaries;
@@ -135,4 +135,24 @@ fn a_closure_is_a_simulator() {
         .simulate(&[vec![1.5], vec![-1.0]], 10)
         .unwrap();
     assert_eq!(out, vec![Some(vec![3.0, 11.5]), None]);
+}
+
+/// `PerRow` maps each row by its function, whatever the arm, offset and
+/// seed; a row it gives None for comes back failed in its place.
+#[test]
+fn per_row_maps_each_row_and_keeps_failures_in_place() {
+    let mut sim = PerRow(|t: &[f64]| (t[0] > 0.0).then(|| vec![t[0] * t[1], -t[1]]));
+    let rows = vec![vec![2.0, 3.0], vec![-1.0, 5.0], vec![0.5, 4.0]];
+    let a = sim.simulate(&batch(&rows, 7)).unwrap();
+    for seed in [3, 9] {
+        assert_eq!(
+            Summaries::last(&mut sim).simulate(&rows, seed).unwrap(),
+            vec![Some(vec![6.0, -3.0]), None, Some(vec![2.0, -4.0])]
+        );
+    }
+    assert!(matches!(
+        a.status[1],
+        RowStatus::Ran(MemberStatus::Diverged { step: 0 })
+    ));
+    assert!(matches!(a.status[0], RowStatus::Ran(MemberStatus::Ok)));
 }

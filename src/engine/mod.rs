@@ -13,7 +13,7 @@ pub mod mix;
 pub mod port;
 pub mod record;
 
-pub use port::{Batch, EnginePort, Recordings, RowStatus, Simulator, SimulatorError};
+pub use port::{Batch, EnginePort, PerRow, Recordings, RowStatus, Simulator, SimulatorError};
 
 use crate::core::plan::Plan;
 use std::fmt;

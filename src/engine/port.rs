@@ -270,6 +270,22 @@ where
     }
 }
 
+/// A simulator that computes each row's values with a function (None: the
+/// row failed) and ignores arm, member offset and seed: the known-answer
+/// test doubles of the methods (f(θ) = θ and the like), no engine.
+pub struct PerRow<F>(pub F);
+
+impl<F> Simulator for PerRow<F>
+where
+    F: FnMut(&[f64]) -> Option<Vec<f64>>,
+{
+    fn simulate(&mut self, batch: &Batch<'_>) -> Result<Recordings, SimulatorError> {
+        Ok(Recordings::from_values(
+            batch.rows.iter().map(|t| (self.0)(t)).collect(),
+        ))
+    }
+}
+
 /// How [`EnginePort`] records a built engine (default:
 /// [`record::record`]); a driver's own recorder saves checkpoints or
 /// reports progress.

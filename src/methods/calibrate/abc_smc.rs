@@ -618,21 +618,10 @@ mod tests {
     use super::*;
     use crate::input::params::Distribution;
 
-    /// A deterministic simulator: the summary is the parameter itself.
-    struct Identity;
-    impl crate::engine::Simulator for Identity {
-        fn simulate(
-            &mut self,
-            batch: &crate::engine::Batch<'_>,
-        ) -> Result<crate::engine::Recordings, crate::engine::SimulatorError> {
-            let (thetas, _seed) = (batch.rows, batch.seed);
-            Ok(crate::engine::Recordings::from_values(
-                thetas
-                    .iter()
-                    .map(|t| (t[0] < 0.9).then(|| vec![t[0]]))
-                    .collect(),
-            ))
-        }
+    /// A deterministic simulator: the summary is the parameter itself,
+    /// failed from 0.9 on.
+    fn identity() -> crate::engine::PerRow<impl FnMut(&[f64]) -> Option<Vec<f64>>> {
+        crate::engine::PerRow(|t: &[f64]| (t[0] < 0.9).then(|| vec![t[0]]))
     }
 
     fn block() -> ParamBlock {
@@ -657,7 +646,7 @@ mod tests {
         let mut events = 0;
         let r = run_abc_smc(
             &block(),
-            &mut Summaries::last(&mut Identity),
+            &mut Summaries::last(&mut identity()),
             &[0.5],
             &[1.0],
             &cfg,
@@ -691,7 +680,7 @@ mod tests {
         };
         let r = run_abc_smc(
             &block(),
-            &mut Summaries::last(&mut Identity),
+            &mut Summaries::last(&mut identity()),
             &[0.5],
             &[1.0],
             &cfg,
@@ -709,7 +698,7 @@ mod tests {
         };
         let r = run_abc_smc(
             &block(),
-            &mut Summaries::last(&mut Identity),
+            &mut Summaries::last(&mut identity()),
             &[0.5],
             &[1.0],
             &cfg,
@@ -720,7 +709,7 @@ mod tests {
         assert_eq!(r.last().epsilon, 0.05);
         let e = run_abc_smc(
             &block(),
-            &mut Summaries::last(&mut Identity),
+            &mut Summaries::last(&mut identity()),
             &[0.5],
             &[0.0],
             &cfg,
@@ -740,7 +729,7 @@ mod tests {
         };
         let a = run_abc_smc(
             &block(),
-            &mut Summaries::last(&mut Identity),
+            &mut Summaries::last(&mut identity()),
             &[0.5],
             &[1.0],
             &cfg,
@@ -749,7 +738,7 @@ mod tests {
         .unwrap();
         let b = run_abc_smc(
             &block(),
-            &mut Summaries::last(&mut Identity),
+            &mut Summaries::last(&mut identity()),
             &[0.5],
             &[1.0],
             &cfg,
@@ -760,17 +749,8 @@ mod tests {
     }
 
     /// A deterministic simulator without failures: f(x) = x.
-    struct Exact;
-    impl crate::engine::Simulator for Exact {
-        fn simulate(
-            &mut self,
-            batch: &crate::engine::Batch<'_>,
-        ) -> Result<crate::engine::Recordings, crate::engine::SimulatorError> {
-            let (thetas, _seed) = (batch.rows, batch.seed);
-            Ok(crate::engine::Recordings::from_values(
-                thetas.iter().map(|t| Some(vec![t[0]])).collect(),
-            ))
-        }
+    fn linear() -> crate::engine::PerRow<impl FnMut(&[f64]) -> Option<Vec<f64>>> {
+        crate::engine::PerRow(|t: &[f64]| Some(vec![t[0]]))
     }
 
     fn weighted_mean_sd(r: &AbcResult) -> (f64, f64) {
@@ -809,7 +789,7 @@ mod tests {
         };
         let r = run_abc_smc(
             &block,
-            &mut Summaries::last(&mut Exact),
+            &mut Summaries::last(&mut linear()),
             &[2.0],
             &[0.5],
             &cfg,
@@ -836,7 +816,7 @@ mod tests {
         };
         let r = run_abc_smc(
             &block,
-            &mut Summaries::last(&mut Exact),
+            &mut Summaries::last(&mut linear()),
             &[2.0],
             &[0.5],
             &cfg,
@@ -853,7 +833,7 @@ mod tests {
         };
         let r = run_abc_smc(
             &block,
-            &mut Summaries::last(&mut Exact),
+            &mut Summaries::last(&mut linear()),
             &[2.0],
             &[0.5],
             &cfg,

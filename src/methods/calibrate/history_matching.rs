@@ -449,17 +449,8 @@ mod tests {
     use crate::input::params::Distribution;
 
     /// Outputs (x, 10): the second can never match its target 0.
-    struct OneBadOutput;
-    impl crate::engine::Simulator for OneBadOutput {
-        fn simulate(
-            &mut self,
-            batch: &crate::engine::Batch<'_>,
-        ) -> Result<crate::engine::Recordings, crate::engine::SimulatorError> {
-            let (thetas, _seed) = (batch.rows, batch.seed);
-            Ok(crate::engine::Recordings::from_values(
-                thetas.iter().map(|t| Some(vec![t[0], 10.0])).collect(),
-            ))
-        }
+    fn one_bad_output() -> crate::engine::PerRow<impl FnMut(&[f64]) -> Option<Vec<f64>>> {
+        crate::engine::PerRow(|t: &[f64]| Some(vec![t[0], 10.0]))
     }
 
     #[test]
@@ -478,7 +469,7 @@ mod tests {
         };
         let e = run_history_matching(
             &block,
-            &mut Summaries::last(&mut OneBadOutput),
+            &mut Summaries::last(&mut one_bad_output()),
             &[2.0, 0.0],
             &[0.5, 0.5],
             &cfg,
@@ -497,7 +488,7 @@ mod tests {
         };
         let r = run_history_matching(
             &block,
-            &mut Summaries::last(&mut OneBadOutput),
+            &mut Summaries::last(&mut one_bad_output()),
             &[2.0, 0.0],
             &[0.5, 0.5],
             &cfg,
@@ -515,7 +506,7 @@ mod tests {
         };
         let e = run_history_matching(
             &block,
-            &mut Summaries::last(&mut OneBadOutput),
+            &mut Summaries::last(&mut one_bad_output()),
             &[2.0],
             &[0.5],
             &one,

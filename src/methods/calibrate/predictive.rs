@@ -163,17 +163,9 @@ mod tests {
     use super::*;
     use crate::input::params::{Distribution, ParamBlock};
 
-    struct Identity;
-    impl crate::engine::Simulator for Identity {
-        fn simulate(
-            &mut self,
-            batch: &crate::engine::Batch<'_>,
-        ) -> Result<crate::engine::Recordings, crate::engine::SimulatorError> {
-            let (thetas, _seed) = (batch.rows, batch.seed);
-            Ok(crate::engine::Recordings::from_values(
-                thetas.iter().map(|t| Some(vec![t[0]])).collect(),
-            ))
-        }
+    /// f(x) = x.
+    fn identity() -> crate::engine::PerRow<impl FnMut(&[f64]) -> Option<Vec<f64>>> {
+        crate::engine::PerRow(|t: &[f64]| Some(vec![t[0]]))
     }
 
     /// A point-mass posterior at x = 0 with N(0, 1) errors: the predictive
@@ -191,8 +183,14 @@ mod tests {
         )]);
         let post = Posterior::from_weighted("t", &block, vec![vec![0.0]], vec![1.0]).unwrap();
         let lik = Likelihood::gaussian(&[1.0], &[1.0]).unwrap();
-        let p = posterior_predictive(&mut Summaries::last(&mut Identity), &lik, &post, 40_000, 5)
-            .unwrap();
+        let p = posterior_predictive(
+            &mut Summaries::last(&mut identity()),
+            &lik,
+            &post,
+            40_000,
+            5,
+        )
+        .unwrap();
         let z = [-1.6449, -0.6745, 0.0, 0.6745, 1.6449];
         for (q, z) in p.rows[0].quantiles.iter().zip(z) {
             assert!((q - z).abs() < 0.05, "{q} {z}");

@@ -422,17 +422,8 @@ mod tests {
     use crate::input::params::Distribution;
 
     /// f(x) = x, no noise: with Gaussian errors the likelihood is exact.
-    struct Identity;
-    impl crate::engine::Simulator for Identity {
-        fn simulate(
-            &mut self,
-            batch: &crate::engine::Batch<'_>,
-        ) -> Result<crate::engine::Recordings, crate::engine::SimulatorError> {
-            let (thetas, _seed) = (batch.rows, batch.seed);
-            Ok(crate::engine::Recordings::from_values(
-                thetas.iter().map(|t| Some(vec![t[0]])).collect(),
-            ))
-        }
+    fn identity() -> crate::engine::PerRow<impl FnMut(&[f64]) -> Option<Vec<f64>>> {
+        crate::engine::PerRow(|t: &[f64]| Some(vec![t[0]]))
     }
 
     /// Prior N(0, 1), y = 2 observed with sd 0.5: the posterior is
@@ -451,7 +442,7 @@ mod tests {
         };
         let r = run_tempered_smc(
             &block,
-            &mut Summaries::last(&mut Identity),
+            &mut Summaries::last(&mut identity()),
             &lik,
             &cfg,
             &mut |_| {},
@@ -471,7 +462,7 @@ mod tests {
         assert!(r.log_evidence_se > 0.0 && r.log_evidence_se < 0.1);
         let again = run_tempered_smc(
             &block,
-            &mut Summaries::last(&mut Identity),
+            &mut Summaries::last(&mut identity()),
             &lik,
             &cfg,
             &mut |_| {},
